@@ -1,0 +1,33 @@
+"""rnnkit: recurrent neural networks on PyTorch.
+
+    cell = LSTMCell(32, 64)                     # one time step: step(x, state) -> (y, state)
+    y, state = Recurrent(cell)(x, lengths=n)    # any cell over (B, T, I) sequences
+"""
+
+from __future__ import annotations
+
+from .cells import CELLS as CELLS
+from .cells import INITIALIZERS as INITIALIZERS
+from .cells import Cell as Cell
+from .cells import ElmanCell as ElmanCell
+from .cells import GRUCell as GRUCell
+from .cells import LayerNormGRUCell as LayerNormGRUCell
+from .cells import LayerNormLSTMCell as LayerNormLSTMCell
+from .cells import LSTMCell as LSTMCell
+from .cells import MinGRUCell as MinGRUCell
+from .cells import State as State
+from .layers import Bidirectional as Bidirectional
+from .layers import DropConnect as DropConnect
+from .layers import LockedDropout as LockedDropout
+from .layers import Readout as Readout
+from .layers import Recurrent as Recurrent
+from .layers import RecurrentDropout as RecurrentDropout
+from .layers import Stacked as Stacked
+from .layers import Zoneout as Zoneout
+from .layers import weight_drop as weight_drop
+
+__version__ = "0.1.0"
+
+__all__ = ["CELLS", "INITIALIZERS", "Bidirectional", "Cell", "DropConnect", "ElmanCell", "GRUCell",
+           "LSTMCell", "LayerNormGRUCell", "LayerNormLSTMCell", "LockedDropout", "MinGRUCell", "Readout",
+           "Recurrent", "RecurrentDropout", "Stacked", "State", "Zoneout", "weight_drop"]

@@ -1,0 +1,64 @@
+"""Long short-term memory (Hochreiter & Schmidhuber 1997; forget gate: Gers et al. 2000)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ._fused import fused_scan
+from .base import Cell, State
+
+
+class LSTMCell(Cell):
+    """LSTM step, the same as `torch.nn.LSTMCell`:
+
+        i, f, g, o = σ(W_ii x + W_hi h + b_i), σ(W_if x + W_hf h + b_f),
+                     tanh(W_ig x + W_hg h + b_g), σ(W_io x + W_ho h + b_o)
+        c' = f ⊙ c + i ⊙ g
+        h' = o ⊙ tanh(c')
+
+    Gate order (i, f, g, o) and parameter names follow torch, so `load_state_dict` from
+    `torch.nn.LSTMCell` works as is. State is (h, c).
+    """
+
+    gates = 4
+
+    def __init__(self, input_size: int, hidden_size: int, *, bias: bool = True) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.state_size = (hidden_size, hidden_size)
+        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
+        self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size)) if bias else None
+        self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """torch's default: U(-1/sqrt(H), 1/sqrt(H)) for every parameter (see cells.init)."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        h, c = state                                                          # (B, H) each
+        gates = F.linear(x, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh, self.bias_hh)
+        i, f, g, o = gates.chunk(4, dim=-1)                                   # (B, H) each
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, (h, c)
+
+    def weights(self) -> list[Tensor]:
+        ws = [self.weight_ih, self.weight_hh]
+        return ws + [self.bias_ih, self.bias_hh] if self.bias_ih is not None else ws
+
+    def scan(self, x: Tensor, state: State, mask: Tensor | None = None,
+             h_mask: Tensor | None = None) -> tuple[Tensor, State]:
+        """Fast path: torch's fused `lstm` kernel (oneDNN on CPU, cuDNN on GPU) without padding.
+        With padding the fused kernel cannot return each sequence's last valid c (it only
+        returns h for every step), so padded batches take the loop."""
+        if mask is None and h_mask is None:
+            return fused_scan("lstm", x, state, self.weights())
+        return self.reference_scan(x, state, mask, h_mask)

@@ -1,0 +1,19 @@
+"""Running cells over time and composing them: runner, stacks, regularisers."""
+
+from __future__ import annotations
+
+from .recurrent import Bidirectional as Bidirectional
+from .recurrent import Readout as Readout
+from .recurrent import Recurrent as Recurrent
+from .recurrent import Stacked as Stacked
+from .regularization import DropConnect as DropConnect
+from .regularization import LockedDropout as LockedDropout
+from .regularization import RecurrentDropout as RecurrentDropout
+from .regularization import Zoneout as Zoneout
+from .regularization import weight_drop as weight_drop
+from .scan import flip_padded as flip_padded
+from .scan import parallel_scan_log as parallel_scan_log
+from .scan import time_mask as time_mask
+
+__all__ = ["Bidirectional", "DropConnect", "LockedDropout", "Readout", "Recurrent", "RecurrentDropout",
+           "Stacked", "Zoneout", "flip_padded", "parallel_scan_log", "time_mask", "weight_drop"]

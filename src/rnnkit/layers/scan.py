@@ -1,0 +1,45 @@
+"""Time helpers shared by the runner and the cells: masks, flipping padded sequences, and the
+log-space parallel scan of linear recurrences."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def time_mask(lengths: Tensor, steps: int) -> Tensor:
+    """(B,) lengths -> (B, T) bool mask, True on each sequence's valid steps.
+
+    >>> time_mask(torch.tensor([2, 0, 3]), 3).int().tolist()
+    [[1, 1, 0], [0, 0, 0], [1, 1, 1]]
+    """
+    return torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def flip_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
+    """Reverses the valid steps of each sequence in x: (B, T, ...); padding stays at the end.
+
+    >>> flip_padded(torch.tensor([[1, 2, 3], [4, 5, 0]]), torch.tensor([3, 2])).tolist()
+    [[3, 2, 1], [5, 4, 0]]
+    """
+    if lengths is None:
+        return x.flip(1)
+    steps = torch.arange(x.size(1), device=x.device)[None, :]                  # (1, T)
+    lengths = lengths.to(x.device)[:, None]                                    # (B, 1)
+    index = torch.where(steps < lengths, lengths - 1 - steps, steps)           # (B, T)
+    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(1, index)
+
+
+def parallel_scan_log(log_a: Tensor, log_b: Tensor, h0: Tensor) -> Tensor:
+    """Solves h_t = a_t h_{t-1} + b_t for all t at once, with a_t > 0 and b_t > 0 given as logs
+    (Heinsen 2023, "Efficient parallelization of a ubiquitous sequential computation"):
+
+        h_t = A_t h_0 + A_t Σ_{s<=t} b_s / A_s,   A_t = Π_{k<=t} a_k,
+
+    with the sum done as `logcumsumexp` so nothing over- or underflows. h_0 enters linearly, so
+    it may be zero or negative. log_a, log_b: (B, T, H); h0: (B, H) -> h: (B, T, H).
+    """
+    log_A = log_a.cumsum(dim=1)                                                # (B, T, H)
+    log_h = log_A + torch.logcumsumexp(log_b - log_A, dim=1)
+    return torch.exp(log_h) + torch.exp(log_A) * h0[:, None, :]
