@@ -57,6 +57,8 @@ class Recurrent(nn.Module):
         if lengths is not None:
             check_lengths(lengths, x)
             mask = time_mask(lengths, x.size(1))                              # (B, T)
+        if x.size(1) == 0:                    # fused kernels refuse empty sequences
+            return x.new_zeros(x.size(0), 0, self.output_size), state
         if self.reverse:
             x = flip_padded(x, lengths)
         with parametrize.cached():            # weight-level regularisers draw once per sequence

@@ -88,7 +88,7 @@ class Zoneout(_Wrapper):
 
     def scan(self, x: Tensor, state: State, mask: Tensor | None = None,
              h_mask: Tensor | None = None) -> tuple[Tensor, State]:
-        from ..kernels import fused_loop   # the hand-written BPTT; None when the cell has none
+        from ..kernels import fused_loop  # the hand-written BPTT; None when the cell has none
 
         keep = self.keep_old(state, x.size(1))
         out = fused_loop(self.cell, x, state, mask=mask, h_mask=h_mask, zoneout=keep)

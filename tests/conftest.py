@@ -1,0 +1,21 @@
+"""Shared test set-up: fixed seeds, float64 for numerical comparisons."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+def assert_close(actual, expected, *, atol: float = 1e-10, rtol: float = 1e-10) -> None:
+    """Nested tuples of tensors are equal to within float64 round-off."""
+    if isinstance(expected, (tuple, list)):
+        assert isinstance(actual, (tuple, list)) and len(actual) == len(expected)
+        for a, e in zip(actual, expected):
+            assert_close(a, e, atol=atol, rtol=rtol)
+        return
+    torch.testing.assert_close(actual, expected, atol=atol, rtol=rtol)
