@@ -31,7 +31,7 @@ def flip_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
     return x.gather(1, index)
 
 
-def parallel_scan_log(log_a: Tensor, log_b: Tensor, h0: Tensor) -> Tensor:
+def parallel_scan_log(log_a: Tensor, log_b: Tensor, h0: Tensor, *, chunk: int = 256) -> Tensor:
     """Solves h_t = a_t h_{t-1} + b_t for all t at once, with a_t > 0 and b_t > 0 given as logs
     (Heinsen 2023, "Efficient parallelization of a ubiquitous sequential computation"):
 
@@ -39,7 +39,16 @@ def parallel_scan_log(log_a: Tensor, log_b: Tensor, h0: Tensor) -> Tensor:
 
     with the sum done as `logcumsumexp` so nothing over- or underflows. h_0 enters linearly, so
     it may be zero or negative. log_a, log_b: (B, T, H); h0: (B, H) -> h: (B, T, H).
+
+    log A_t falls linearly with t, and log h_t = log A_t + logcumsumexp(...) then subtracts two
+    large numbers: in float32 over 4096 steps that costs about 2e-4 relative error. Scanning in
+    chunks of `chunk` steps (each chunk starting from the last h of the one before) keeps both
+    terms small, for a few sequential steps more.
     """
-    log_A = log_a.cumsum(dim=1)                                                # (B, T, H)
-    log_h = log_A + torch.logcumsumexp(log_b - log_A, dim=1)
-    return torch.exp(log_h) + torch.exp(log_A) * h0[:, None, :]
+    outs = []
+    for la, lb in zip(log_a.split(chunk, dim=1), log_b.split(chunk, dim=1)):
+        log_A = la.cumsum(dim=1)                                               # (B, t, H)
+        h = torch.exp(log_A + torch.logcumsumexp(lb - log_A, dim=1)) + torch.exp(log_A) * h0[:, None, :]
+        outs.append(h)
+        h0 = h[:, -1]
+    return outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
