@@ -15,6 +15,7 @@ from .cells import LayerNormGRUCell as LayerNormGRUCell
 from .cells import LayerNormLSTMCell as LayerNormLSTMCell
 from .cells import LSTMCell as LSTMCell
 from .cells import MinGRUCell as MinGRUCell
+from .cells import ReservoirCell as ReservoirCell
 from .cells import State as State
 from .layers import Bidirectional as Bidirectional
 from .layers import DropConnect as DropConnect
@@ -30,4 +31,5 @@ __version__ = "0.1.0"
 
 __all__ = ["CELLS", "INITIALIZERS", "Bidirectional", "Cell", "DropConnect", "ElmanCell", "GRUCell",
            "LSTMCell", "LayerNormGRUCell", "LayerNormLSTMCell", "LockedDropout", "MinGRUCell", "Readout",
+           "ReservoirCell",
            "Recurrent", "RecurrentDropout", "Stacked", "State", "Zoneout", "weight_drop"]

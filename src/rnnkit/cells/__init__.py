@@ -11,6 +11,7 @@ from .layernorm import LayerNormGRUCell as LayerNormGRUCell
 from .layernorm import LayerNormLSTMCell as LayerNormLSTMCell
 from .lstm import LSTMCell as LSTMCell
 from .mingru import MinGRUCell as MinGRUCell
+from .reservoir import ReservoirCell as ReservoirCell
 
 CELLS: dict[str, type[Cell]] = {
     "elman": ElmanCell,
@@ -19,7 +20,8 @@ CELLS: dict[str, type[Cell]] = {
     "mingru": MinGRUCell,
     "layernorm_lstm": LayerNormLSTMCell,
     "layernorm_gru": LayerNormGRUCell,
+    "reservoir": ReservoirCell,
 }
 
 __all__ = ["CELLS", "INITIALIZERS", "Cell", "ElmanCell", "GRUCell", "LSTMCell", "LayerNormGRUCell",
-           "LayerNormLSTMCell", "MinGRUCell", "State"]
+           "LayerNormLSTMCell", "MinGRUCell", "ReservoirCell", "State"]
