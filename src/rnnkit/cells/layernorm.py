@@ -51,6 +51,14 @@ class LayerNormLSTMCell(Cell):
         h = torch.sigmoid(o) * torch.tanh(self.ln_c(c))
         return h, (h, c)
 
+    def scan(self, x: Tensor, state: State, mask: Tensor | None = None,
+             h_mask: Tensor | None = None) -> tuple[Tensor, State]:
+        """Fast path: the hand-written BPTT loop of `rnnkit.kernels` (LN_ih for all T at once)."""
+        from ..kernels import fused_loop  # lazy: kernels import the cells
+
+        out = fused_loop(self, x, state, mask=mask, h_mask=h_mask)
+        return out if out is not None else self.reference_scan(x, state, mask, h_mask)
+
 
 class LayerNormGRUCell(Cell):
     """GRU with layer normalisation (Ba et al. 2016) in torch's gate form:

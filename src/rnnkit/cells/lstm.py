@@ -58,7 +58,11 @@ class LSTMCell(Cell):
              h_mask: Tensor | None = None) -> tuple[Tensor, State]:
         """Fast path: torch's fused `lstm` kernel (oneDNN on CPU, cuDNN on GPU) without padding.
         With padding the fused kernel cannot return each sequence's last valid c (it only
-        returns h for every step), so padded batches take the loop."""
+        returns h for every step), so padded batches and recurrent dropout take the hand-written
+        BPTT loop (`rnnkit.kernels`)."""
         if mask is None and h_mask is None:
             return fused_scan("lstm", x, state, self.weights())
-        return self.reference_scan(x, state, mask, h_mask)
+        from ..kernels import fused_loop  # lazy: kernels import the cells
+
+        out = fused_loop(self, x, state, mask=mask, h_mask=h_mask)
+        return out if out is not None else self.reference_scan(x, state, mask, h_mask)

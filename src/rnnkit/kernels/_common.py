@@ -1,0 +1,88 @@
+"""Pieces shared by the hand-written BPTT kernels: carry weights, per-step views, bulk layer norm.
+
+Every kernel writes one step of a state s as
+
+    s_t = lerp(s̃_t, s_{t-1}, k_t) = (1 - k_t) s̃_t + k_t s_{t-1}
+
+where s̃_t is the cell's new value and k_t the "carry" weight: zoneout's keep draws d_t or their
+expectation p (Krueger et al. 2016), and 1 on padded steps, where the state must not move. With
+neither, k is None and the kernel skips the lerp. Padding and zoneout therefore share one code
+path, and the backward of the lerp is two multiplies: ds̃ = (1 - k) ds, ds_{t-1} += k ds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+Carry = Tensor | float | None   # (B, T, n) or (B, T, 1) tensor, a scalar for every step, or no carry
+
+
+def carry_weights(zoneout: Sequence[Tensor | float] | None, mask: Tensor | None,
+                  like: Tensor, count: int) -> tuple[Carry, ...]:
+    """Per state component, the weight k of the previous state (see the module docstring).
+
+    zoneout: per component a (B, T, n) draw of d or the float p; mask: (B, T) bool valid steps.
+    like: a tensor of the compute dtype. Returns `count` carries."""
+    keeps: list[Carry] = [None] * count if zoneout is None else list(zoneout)
+    keeps = [None if isinstance(k, (int, float)) and k == 0.0 else k for k in keeps]
+    if mask is None:
+        return tuple(k if k is None or isinstance(k, (int, float)) else k.to(like.dtype) for k in keeps)
+    valid = mask[:, :, None]                                                  # (B, T, 1)
+    ones = like.new_ones(())
+    out = []
+    for k in keeps:
+        if k is None:
+            out.append((~valid).to(like.dtype))                               # (B, T, 1): 1 on padding
+        else:
+            k = k if isinstance(k, Tensor) else like.new_tensor(float(k))
+            out.append(torch.where(valid, k.to(like.dtype), ones))
+    return tuple(out)
+
+
+def per_step(k: Carry, steps: int) -> list:
+    """The carry of each step: views (B, n) of a tensor, or the same scalar / None T times."""
+    return k.unbind(1) if isinstance(k, Tensor) else [k] * steps
+
+
+def complement(k: Carry) -> Carry:
+    """1 - k, the weight of the new value (None when there is no carry)."""
+    return None if k is None else 1.0 - k
+
+
+def add_scaled(acc: Tensor, k: Tensor | float, x: Tensor) -> Tensor:
+    """acc += k ⊙ x in place, for a tensor or scalar k."""
+    return acc.add_(x, alpha=k) if isinstance(k, float) else acc.addcmul_(k, x)
+
+
+def scaled(x: Tensor, k: Tensor | float | None) -> Tensor:
+    """k ⊙ x, or x itself when k is None."""
+    return x if k is None else x * k
+
+
+def previous(first: Tensor, seq: Tensor) -> Tensor:
+    """(B, n) and (B, T, n) -> (B, T, n): the value before each step, s_{t-1}."""
+    return torch.cat([first[:, None], seq[:, :-1]], dim=1)
+
+
+def normalised(raw: Tensor, mean: Tensor, rstd: Tensor) -> Tensor:
+    """(raw - μ) / σ for saved layer-norm statistics, all steps at once."""
+    return (raw - mean) * rstd
+
+
+def layer_norm_input_grad(grad: Tensor, raw: Tensor, mean: Tensor, rstd: Tensor,
+                          weight: Tensor | None) -> Tensor:
+    """d raw of y = LN(raw) ⊙ weight (+ bias) for one step, from the saved statistics; the gain
+    and shift gradients are summed over all steps afterwards (see `layer_norm_param_grads`)."""
+    return torch.ops.aten.native_layer_norm_backward(
+        grad, raw, [raw.size(-1)], mean, rstd, weight, None, [True, False, False])[0]
+
+
+def layer_norm_param_grads(grad: Tensor, raw: Tensor, mean: Tensor, rstd: Tensor,
+                           with_bias: bool) -> tuple[Tensor, Tensor | None]:
+    """Gain and shift gradients of a layer norm over all (B, T) positions: Σ grad ⊙ x̂, Σ grad."""
+    flat = grad.reshape(-1, grad.size(-1))
+    gain = (flat * normalised(raw, mean, rstd).reshape_as(flat)).sum(0)
+    return gain, flat.sum(0) if with_bias else None

@@ -1,0 +1,198 @@
+"""Hand-written BPTT for the LSTM and the layer-normalised LSTM, with padding, recurrent dropout
+and zoneout (perf-notes, conclusion 4: autograd's per-step graph is what makes a loop slow).
+
+The input projection W_ih x (and LN_ih, for the layer-norm cell) runs for all T as one GEMM
+outside the `Function`, so autograd gives dW_ih, dx and the bias gradients as one GEMM or
+reduction each over all steps. Inside, each step is one (B, H) x (H, 4H) GEMM and a few
+pointwise ops, forward and backward; dW_hh is one GEMM over all steps at the end.
+
+Inside the kernel the gates are in the order (o, i, f, g), so one sigmoid covers the three
+sigmoid gates and the gradients of (i, f, g), which all scale dc, form one contiguous block.
+The wrapper rotates torch's (i, f, g, o) rows into this order and autograd rotates them back.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from ..cells.base import State
+from ._common import (
+    Carry,
+    add_scaled,
+    carry_weights,
+    complement,
+    layer_norm_input_grad,
+    layer_norm_param_grads,
+    per_step,
+    previous,
+    scaled,
+)
+
+
+class LSTMLoop(torch.autograd.Function):
+    """(xp, h0, c0, W_hh, LN gains) -> (y, h_T, c_T) for xp: (B, T, 4H) gate inputs in order
+    (o, i, f, g) with all biases (or LN_ih) applied. gain_hh is None for a plain LSTM; then
+    gain_c and bias_c are None too. keep_h/keep_c are carries (see `_common`), valid (B, T, 1)
+    zeroes y on padding, h_mask (B, H) multiplies h where it enters W_hh."""
+
+    @staticmethod
+    def forward(ctx, xp: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, gain_hh: Tensor | None,
+                gain_c: Tensor | None, bias_c: Tensor | None, h_mask: Tensor | None,
+                keep_h: Carry, keep_c: Carry, valid: Tensor | None, eps: float):
+        B, T, G = xp.shape
+        H = G // 4
+        ln = gain_hh is not None
+        acts = xp.new_empty(B, T, G)                  # σ(o, i, f), tanh(g)
+        raw = xp.new_empty(B, T, G) if ln else None   # W_hh h_in before LN_hh
+        c_new = xp.new_empty(B, T, H)                 # c̃_t, the cell's new c before the carry
+        tanh_c = xp.new_empty(B, T, H)                # tanh(c̃_t) or tanh(LN_c(c̃_t))
+        hs = xp.new_empty(B, T, H)                    # h_t
+        cs = c_new if keep_c is None else xp.new_empty(B, T, H)
+        h_new = xp.new_empty(B, H) if keep_h is not None else None
+        stats: list[Tensor] = []                      # per step: μ, 1/σ of LN_hh and of LN_c
+        w_t = w_hh.t()
+        gates = acts.unbind(1)
+        sig, g_ = acts[..., : 3 * H].unbind(1), acts[..., 3 * H:].unbind(1)
+        o_, i_, f_ = (acts[..., k * H:(k + 1) * H].unbind(1) for k in range(3))
+        c_news, tanh_cs, h_steps, c_steps = c_new.unbind(1), tanh_c.unbind(1), hs.unbind(1), cs.unbind(1)
+        raws = raw.unbind(1) if ln else None
+        kh, kc = per_step(keep_h, T), per_step(keep_c, T)
+        h, c = h0, c0
+        for t, xp_t in enumerate(xp.unbind(1)):
+            h_in = h if h_mask is None else h * h_mask
+            if ln:   # Ba et al. 2016, eq. 20-22: LN_ih(W_ih x) + LN_hh(W_hh h)
+                torch.mm(h_in, w_t, out=raws[t])
+                normed, mean, rstd = torch.native_layer_norm(raws[t], (G,), gain_hh, None, eps)
+                torch.add(xp_t, normed, out=gates[t])
+                stats += [mean, rstd]
+            else:
+                torch.addmm(xp_t, h_in, w_t, out=gates[t])
+            sig[t].sigmoid_()
+            g_[t].tanh_()
+            torch.mul(f_[t], c, out=c_news[t]).addcmul_(i_[t], g_[t])      # c̃ = f c + i g
+            if ln:
+                normed, mean, rstd = torch.native_layer_norm(c_news[t], (H,), gain_c, bias_c, eps)
+                torch.tanh(normed, out=tanh_cs[t])
+                stats += [mean, rstd]
+            else:
+                torch.tanh(c_news[t], out=tanh_cs[t])
+            if keep_h is None:
+                torch.mul(o_[t], tanh_cs[t], out=h_steps[t])
+            else:   # zoneout / padding: h_t = lerp(h̃_t, h_{t-1}, k)
+                torch.lerp(torch.mul(o_[t], tanh_cs[t], out=h_new), h, kh[t], out=h_steps[t])
+            if keep_c is not None:
+                torch.lerp(c_news[t], c, kc[t], out=c_steps[t])
+            h, c = h_steps[t], c_steps[t]
+        y = hs if valid is None else hs * valid
+        stat = torch.stack(stats, 1).view(B, T, 4) if ln and T else None  # (B, T, 4): μ, 1/σ twice
+        ctx.save_for_backward(h0, c0, w_hh, gain_hh, gain_c, bias_c, h_mask, valid, acts, raw,
+                              c_new, tanh_c, hs, cs, stat)
+        ctx.keeps, ctx.eps = (keep_h, keep_c), eps
+        if T == 0:
+            return y, h0.clone(), c0.clone()
+        return y, hs[:, -1].clone(), cs[:, -1].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y, grad_h, grad_c):
+        (h0, c0, w_hh, gain_hh, gain_c, bias_c, h_mask, valid, acts, raw, c_new, tanh_c, hs, cs,
+         stat) = ctx.saved_tensors
+        keep_h, keep_c = ctx.keeps
+        B, T, G = acts.shape
+        H = G // 4
+        ln = gain_hh is not None
+        o, i, f, g = acts.split(H, dim=-1)                                    # (B, T, H) each
+        c_prev = previous(c0, cs)
+        # Every factor that does not depend on the incoming gradient, for all steps at once:
+        # da_o = dh̃ ⊙ q, dc̃ (or dĉ for LN_c) = dh̃ ⊙ p, da_{i,f,g} = dc̃ ⊙ r.
+        q = tanh_c * o * (1 - o)
+        p = o * (1 - tanh_c * tanh_c)
+        r = torch.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], dim=2)  # (B, T, 3, H)
+        del c_prev
+        grad_a = acts.new_empty(B, T, G)                                      # dL/d gate inputs
+        da_o, da_ifg = grad_a[..., :H].unbind(1), grad_a[..., H:].view(B, T, 3, H).unbind(1)
+        grad_as = grad_a.unbind(1)
+        qs, ps, rs, fs = q.unbind(1), p.unbind(1), r.unbind(1), f.unbind(1)
+        dys = (grad_y if valid is None else grad_y * valid).unbind(1)
+        kh, kc = per_step(keep_h, T), per_step(keep_c, T)
+        nh, nc = per_step(complement(keep_h), T), per_step(complement(keep_c), T)
+        if ln:
+            # native_layer_norm_backward reads μ and 1/σ as contiguous (B,) arrays: (4, T, B)
+            mean_hh, rstd_hh, mean_c, rstd_c = stat.permute(2, 1, 0).contiguous().unbind(0)
+            mean_hh, rstd_hh, mean_c, rstd_c = (s.unbind(0) for s in (mean_hh, rstd_hh, mean_c, rstd_c))
+            stat_hh = [(m[:, None], s[:, None]) for m, s in zip(mean_hh, rstd_hh)]
+            stat_c = [(m[:, None], s[:, None]) for m, s in zip(mean_c, rstd_c)]
+            raws, c_news = raw.unbind(1), c_new.unbind(1)
+            grad_chat = acts.new_empty(B, T, H)                               # dL/d LN_c(c̃)
+            grad_chats = grad_chat.unbind(1)
+            grad_raw: list[Tensor] = []                                       # dL/d W_hh h_in, T..1
+        dh = grad_h.clone()
+        dc = grad_c.clone()
+        for t in range(T - 1, -1, -1):
+            dh += dys[t]
+            dh_new = scaled(dh, nh[t])                                        # dh̃_t
+            torch.mul(dh_new, qs[t], out=da_o[t])
+            if ln:
+                torch.mul(dh_new, ps[t], out=grad_chats[t])
+                dc_new = layer_norm_input_grad(grad_chats[t], c_news[t], *stat_c[t], gain_c)
+                dc_new += scaled(dc, nc[t])
+            else:
+                dc_new = scaled(dc, nc[t]).addcmul(dh_new, ps[t])             # dc̃_t
+            torch.mul(dc_new[:, None], rs[t], out=da_ifg[t])
+            grad_rec = grad_as[t]
+            if ln:
+                grad_rec = layer_norm_input_grad(grad_rec, raws[t], *stat_hh[t], gain_hh)
+                grad_raw.append(grad_rec)
+            dh_in = torch.mm(grad_rec, w_hh)                                  # (B, 4H) x (4H, H)
+            if h_mask is not None:
+                dh_in.mul_(h_mask)
+            dh = dh_in if keep_h is None else add_scaled(dh_in, kh[t], dh)
+            dc_prev = dc_new * fs[t]
+            dc = dc_prev if keep_c is None else add_scaled(dc_prev, kc[t], dc)
+        grad_w = None
+        if ctx.needs_input_grad[3]:
+            h_in = scaled(previous(h0, hs), None if h_mask is None else h_mask[:, None])  # (B, T, H)
+            grad_r = torch.stack(grad_raw[::-1], 1) if ln else grad_a
+            grad_w = grad_r.reshape(-1, G).t().mm(h_in.reshape(-1, H))        # one GEMM over all T
+        grad_gh = grad_gc = grad_bc = None
+        if ln:
+            grad_gh, _ = layer_norm_param_grads(grad_a, raw, stat[..., :1], stat[..., 1:2], False)
+            grad_gc, grad_bc = layer_norm_param_grads(grad_chat, c_new, stat[..., 2:3], stat[..., 3:],
+                                                      bias_c is not None)
+        return (grad_a, dh, dc, grad_w, grad_gh, grad_gc, grad_bc) + (None,) * 5
+
+
+def _rotate(w: Tensor | None) -> Tensor | None:
+    """torch's gate blocks (i, f, g, o) along dim 0 -> the kernel's (o, i, f, g)."""
+    return None if w is None else torch.roll(w, w.size(0) // 4, dims=0)
+
+
+def lstm_loop(cell, x: Tensor, state: State, mask: Tensor | None, h_mask: Tensor | None,
+              zoneout: tuple | None) -> tuple[Tensor, State]:
+    """LSTMCell over x: (B, T, I) through `LSTMLoop`."""
+    bias = None if cell.bias_ih is None else _rotate(cell.bias_ih + cell.bias_hh)
+    xp = F.linear(x, _rotate(cell.weight_ih), bias)                          # (B, T, 4H), one GEMM
+    return _run(xp, state, _rotate(cell.weight_hh), (None, None, None), mask, h_mask, zoneout, 0.0)
+
+
+def layernorm_lstm_loop(cell, x: Tensor, state: State, mask: Tensor | None, h_mask: Tensor | None,
+                        zoneout: tuple | None) -> tuple[Tensor, State]:
+    """LayerNormLSTMCell over x through `LSTMLoop`; LN_ih runs for all T at once."""
+    ln_ih, ln_hh, ln_c = cell.ln_ih, cell.ln_hh, cell.ln_c
+    if not (ln_ih.eps == ln_hh.eps == ln_c.eps):
+        return None
+    xp = F.layer_norm(F.linear(x, _rotate(cell.weight_ih)), (4 * cell.hidden_size,),
+                      _rotate(ln_ih.weight), _rotate(ln_ih.bias), ln_ih.eps)        # (B, T, 4H)
+    ln = (_rotate(ln_hh.weight), ln_c.weight, ln_c.bias)
+    return _run(xp, state, _rotate(cell.weight_hh), ln, mask, h_mask, zoneout, ln_c.eps)
+
+
+def _run(xp: Tensor, state: State, w_hh: Tensor, ln: tuple, mask: Tensor | None,
+         h_mask: Tensor | None, zoneout: tuple | None, eps: float) -> tuple[Tensor, State]:
+    keep_h, keep_c = carry_weights(zoneout, mask, xp, 2)
+    valid = None if mask is None else mask[:, :, None].to(xp.dtype)          # (B, T, 1)
+    y, h, c = LSTMLoop.apply(xp, *state, w_hh, *ln, h_mask, keep_h, keep_c, valid, eps)
+    return y, (h, c)

@@ -1,0 +1,157 @@
+"""The hand-written BPTT kernels against autograd through the reference loops."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn.utils import parametrize
+
+from rnnkit import LayerNormLSTMCell, LSTMCell, MinGRUCell, Recurrent, RecurrentDropout, Zoneout, weight_drop
+from rnnkit.kernels import LSTMLoop, fused_loop
+from rnnkit.layers.scan import time_mask
+
+F64 = torch.float64
+B, T, I, H = 3, 5, 4, 6
+LENGTHS = torch.tensor([5, 3, 0])
+
+
+def perturbed(cell):
+    """Random non-default values for every parameter (LN gains 1 and shifts 0 hide bugs)."""
+    with torch.no_grad():
+        for p in cell.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    return cell
+
+
+CELLS = {
+    "lstm": lambda: LSTMCell(I, H),
+    "lstm_nobias": lambda: LSTMCell(I, H, bias=False),
+    "layernorm_lstm": lambda: LayerNormLSTMCell(I, H),
+}
+
+VARIANTS = {   # name -> (wrap the cell, use lengths)
+    "plain": (lambda c: c, False),
+    "lengths": (lambda c: c, True),
+    "zoneout": (lambda c: Zoneout(c, 0.3, p_c=0.2), False),
+    "zoneout_eval": (lambda c: Zoneout(c, 0.3, p_c=0.2).eval(), False),
+    "rdrop": (lambda c: RecurrentDropout(c, 0.4), False),
+    "zoneout_rdrop": (lambda c: RecurrentDropout(Zoneout(c, 0.3, p_c=0.2), 0.4), False),
+    "all_lengths": (lambda c: RecurrentDropout(Zoneout(c, 0.3, p_c=0.2), 0.4), True),
+}
+
+
+def inputs(module, dtype=F64, lengths=False):
+    x = torch.randn(B, T, I, dtype=dtype, requires_grad=True)
+    state = tuple(torch.randn(B, n, dtype=dtype, requires_grad=True) for n in module.state_size)
+    return x, state, time_mask(LENGTHS, T) if lengths else None
+
+
+def run_with_grads(scan, module, x, state, mask, seed):
+    """Outputs and the gradients of a random projection of them w.r.t. x, state, parameters."""
+    torch.manual_seed(seed)                  # the same zoneout / dropout draws on both sides
+    y, final = scan(x, state, mask)
+    torch.manual_seed(seed + 1)
+    # randn(shape), not randn_like: torch.lstm returns a transposed y, and randn_like keeps strides
+    loss = sum((o * torch.randn(o.shape, dtype=o.dtype)).sum() for o in (y, *final))
+    leaves = [x, *state, *module.parameters()]
+    return [y, *final], torch.autograd.grad(loss, leaves)
+
+
+def assert_all_close(got, want, **tol):
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, **tol)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_fast_path_equals_reference(name, variant):
+    wrap, lengths = VARIANTS[variant]
+    module = wrap(perturbed(CELLS[name]()).to(F64))
+    x, state, mask = inputs(module, lengths=lengths)
+    fast = run_with_grads(module.scan, module, x, state, mask, seed=7)
+    ref = run_with_grads(module.reference_scan, module, x, state, mask, seed=7)
+    assert_all_close(fast[0], ref[0], rtol=0, atol=1e-10)
+    assert_all_close(fast[1], ref[1], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_kernel_without_options_equals_reference(name):
+    """The kernel itself with nothing on (the cells send this case to torch's fused kernels)."""
+    cell = perturbed(CELLS[name]()).to(F64)
+    x, state, _ = inputs(cell)
+    fast = run_with_grads(lambda x, s, m: fused_loop(cell, x, s), cell, x, state, None, seed=3)
+    ref = run_with_grads(cell.reference_scan, cell, x, state, None, seed=3)
+    assert_all_close(fast[0] + list(fast[1]), ref[0] + list(ref[1]), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_float32_agrees(name):
+    module = RecurrentDropout(Zoneout(perturbed(CELLS[name]()), 0.3), 0.4)
+    x, state, mask = inputs(module, dtype=torch.float32, lengths=True)
+    fast = run_with_grads(module.scan, module, x, state, mask, seed=5)
+    ref = run_with_grads(module.reference_scan, module, x, state, mask, seed=5)
+    assert_all_close(fast[0] + list(fast[1]), ref[0] + list(ref[1]), rtol=1e-5, atol=1e-5)
+
+
+def lstm_loop_inputs(ln, zoneout, h_mask, mask, steps=3, batch=2, hidden=2):
+    leaf = lambda *shape: torch.randn(*shape, dtype=F64, requires_grad=True)
+    gains = (leaf(4 * hidden), leaf(hidden), leaf(hidden)) if ln else (None, None, None)
+    args = [leaf(batch, steps, 4 * hidden), leaf(batch, hidden), leaf(batch, hidden),
+            leaf(4 * hidden, hidden), *gains]
+    valid = torch.tensor([[1.0] * steps, [1.0] + [0.0] * (steps - 1)], dtype=F64)[:, :, None]
+    keep = (lambda: torch.rand(batch, steps, hidden, dtype=F64)) if zoneout else (lambda: None)
+    keep_h, keep_c = keep(), keep()
+    if mask:   # padding is a carry of 1 (see kernels._common)
+        keep_h, keep_c = (torch.where(valid > 0, k if zoneout else 0.0, 1.0).to(F64) for k in (keep_h, keep_c))
+    rdrop = 2.0 * torch.randint(0, 2, (batch, hidden), dtype=F64) if h_mask else None
+    return args, (rdrop, keep_h, keep_c, valid if mask else None, 1e-5)
+
+
+@pytest.mark.parametrize("ln", [False, True], ids=["plain", "ln"])
+@pytest.mark.parametrize("zoneout,h_mask,mask", [(False, False, False), (True, False, False),
+                                                 (False, True, False), (False, False, True),
+                                                 (True, True, True)])
+def test_lstm_loop_gradcheck(ln, zoneout, h_mask, mask):
+    torch.manual_seed(0)
+    args, options = lstm_loop_inputs(ln, zoneout, h_mask, mask)
+    args = [a for a in args if a is not None]
+    fn = lambda *a: LSTMLoop.apply(*a, *([None] * (7 - len(a))), *options)
+    assert torch.autograd.gradcheck(fn, args)
+
+
+def test_weight_drop_gets_gradients_on_the_original_weight():
+    cell = weight_drop(perturbed(LSTMCell(I, H)).to(F64), 0.5)
+    layer = Recurrent(Zoneout(cell, 0.2))
+    x = torch.randn(B, T, I, dtype=F64)
+    original = cell.parametrizations.weight_hh.original
+    grads = []
+    for scan in ("scan", "reference_scan"):
+        torch.manual_seed(11)
+        with parametrize.cached():
+            y, _ = getattr(layer.cell, scan)(x, layer.cell.initial_state(x), time_mask(LENGTHS, T))
+        grads.append(torch.autograd.grad(y.square().sum(), original)[0])
+    assert grads[0].abs().sum() > 0
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=1e-10)
+    torch.manual_seed(11)
+    layer(x, lengths=LENGTHS)[0].sum().backward()
+    assert original.grad is not None and original.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_eval_no_grad_and_empty_sequences(name):
+    module = Zoneout(CELLS[name](), 0.3).eval()
+    layer = Recurrent(module)
+    x = torch.randn(B, T, I)
+    with torch.no_grad():
+        y, state = layer(x, lengths=LENGTHS)
+        y_ref, state_ref = module.reference_scan(x, module.initial_state(x), time_mask(LENGTHS, T))
+    assert not y.requires_grad
+    assert_all_close([y, *state], [y_ref, *state_ref])
+    y, state = Recurrent(RecurrentDropout(module.train(), 0.3))(x[:, :0])
+    assert y.shape == (B, 0, H) and all(s.shape == (B, H) for s in state)
+
+
+def test_unsupported_cells_return_none():
+    cell = MinGRUCell(I, H)
+    x = torch.randn(B, T, I)
+    assert fused_loop(cell, x, cell.initial_state(x)) is None
