@@ -62,9 +62,7 @@ class ReservoirCell(Cell):
         def uniform(*shape: int) -> Tensor:
             return torch.rand(*shape, generator=generator, dtype=torch.float64) * 2 - 1
 
-        w = uniform(hidden_size, hidden_size)
-        w = w * (torch.rand(hidden_size, hidden_size, generator=generator, dtype=torch.float64) < density)
-        rho = spectral_radius_of(w, density)
+        w, rho = _sparse_recurrent(hidden_size, density, uniform, generator)
         w_ih = uniform(hidden_size, input_size)
         w_ih = w_ih * (torch.rand(hidden_size, input_size, generator=generator, dtype=torch.float64)
                        < input_density)
@@ -108,7 +106,8 @@ class ReservoirCell(Cell):
         then per step one mat-vec, tanh and lerp into a preallocated output. The mat-vec is
         numpy for small reservoirs, a CSR float matrix for sparse ones, dense otherwise
         (measured in perf-notes section 6)."""
-        if h_mask is not None or (torch.is_grad_enabled() and x.requires_grad) or x.size(1) == 0:
+        needs_grad = torch.is_grad_enabled() and (x.requires_grad or state[0].requires_grad)
+        if h_mask is not None or needs_grad or x.size(1) == 0:
             return self.reference_scan(x, state, mask, h_mask)
         with torch.no_grad():
             pre = F.linear(x, self.weight_ih, self.bias)                      # (B, T, H)
@@ -136,12 +135,16 @@ class ReservoirCell(Cell):
                 f"density={self.density:g}, leak={self.leak:g}, feedback_size={self.feedback_size}")
 
 
-def spectral_radius_of(w: Tensor, density: float) -> float:
-    rho = spectral_radius(w)
-    if not rho > 1e-12:
-        raise ValueError(f"the random reservoir has spectral radius {rho:g} (density={density:g} is too "
-                         f"sparse for {w.size(0)} units); raise density to at least {2 / w.size(0):.3g}")
-    return rho
+def _sparse_recurrent(n: int, density: float, uniform, generator: torch.Generator) -> tuple[Tensor, float]:
+    """W with about density * n * n nonzeros U(-1, 1), and its spectral radius. A tiny sparse draw
+    can be nilpotent (rho = 0, no cycle), so it is drawn again, deterministically, a few times."""
+    for _ in range(100):
+        w = uniform(n, n) * (torch.rand(n, n, generator=generator, dtype=torch.float64) < density)
+        rho = spectral_radius(w)
+        if rho > 1e-12:
+            return w, rho
+    raise ValueError(f"every random reservoir drawn had spectral radius 0 (density={density:g} is too sparse "
+                     f"for {n} units); raise density to at least {2 / n:.3g}")
 
 
 def _check_options(input_size: int, hidden_size: int, spectral_radius: float, density: float, leak: float,
