@@ -62,6 +62,25 @@ def scaled(x: Tensor, k: Tensor | float | None) -> Tensor:
     return x if k is None else x * k
 
 
+def carry_grad(dy: Tensor | None, k: Tensor | float | None, ds: Tensor) -> Tensor | None:
+    """dy_{t-1} + k_t ⊙ ds_t: what reaches s_{t-1} from the output and the carry, in one op.
+    Never writes into dy (a view of the caller's gradient)."""
+    if k is None:
+        return dy
+    if dy is None:
+        return ds * k
+    return torch.add(dy, ds, alpha=k) if isinstance(k, float) else torch.addcmul(dy, k, ds)
+
+
+def recurrent_grad(base: Tensor | None, grad_rec: Tensor, w_hh: Tensor, h_mask: Tensor | None) -> Tensor:
+    """base + (grad_rec W_hh) ⊙ h_mask: dL/dh_{t-1}, with the one per-step GEMM of backward
+    (an addmm when there is no recurrent dropout mask to apply between)."""
+    if h_mask is None:
+        return torch.mm(grad_rec, w_hh) if base is None else torch.addmm(base, grad_rec, w_hh)
+    dh_in = torch.mm(grad_rec, w_hh)
+    return dh_in.mul_(h_mask) if base is None else torch.addcmul(base, dh_in, h_mask)
+
+
 def previous(first: Tensor, seq: Tensor) -> Tensor:
     """(B, n) and (B, T, n) -> (B, T, n): the value before each step, s_{t-1}."""
     return torch.cat([first[:, None], seq[:, :-1]], dim=1)

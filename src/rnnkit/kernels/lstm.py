@@ -22,12 +22,14 @@ from ..cells.base import State
 from ._common import (
     Carry,
     add_scaled,
+    carry_grad,
     carry_weights,
     complement,
     layer_norm_input_grad,
     layer_norm_param_grads,
     per_step,
     previous,
+    recurrent_grad,
     scaled,
 )
 
@@ -47,25 +49,25 @@ class LSTMLoop(torch.autograd.Function):
         ln = gain_hh is not None
         acts = xp.new_empty(B, T, G)                  # σ(o, i, f), tanh(g)
         raw = xp.new_empty(B, T, G) if ln else None   # W_hh h_in before LN_hh
-        c_new = xp.new_empty(B, T, H)                 # c̃_t, the cell's new c before the carry
         tanh_c = xp.new_empty(B, T, H)                # tanh(c̃_t) or tanh(LN_c(c̃_t))
-        hs = xp.new_empty(B, T, H)                    # h_t
-        cs = c_new if keep_c is None else xp.new_empty(B, T, H)
+        hs, cs = xp.new_empty(B, T, H), xp.new_empty(B, T, H)                 # h_t, c_t
+        # c̃_t, the cell's new c before the carry: backward needs it only for LN_c's gradient.
+        c_new = cs if keep_c is None else xp.new_empty(B, T, H) if ln else None
+        c_news = c_new.unbind(1) if c_new is not None else [xp.new_empty(B, H)] * T
         h_new = xp.new_empty(B, H) if keep_h is not None else None
         stats: list[Tensor] = []                      # per step: μ, 1/σ of LN_hh and of LN_c
         w_t = w_hh.t()
-        gates = acts.unbind(1)
+        gates, raws = acts.unbind(1), raw.unbind(1) if ln else None
         sig, g_ = acts[..., : 3 * H].unbind(1), acts[..., 3 * H:].unbind(1)
         o_, i_, f_ = (acts[..., k * H:(k + 1) * H].unbind(1) for k in range(3))
-        c_news, tanh_cs, h_steps, c_steps = c_new.unbind(1), tanh_c.unbind(1), hs.unbind(1), cs.unbind(1)
-        raws = raw.unbind(1) if ln else None
+        tanh_cs, h_steps, c_steps = tanh_c.unbind(1), hs.unbind(1), cs.unbind(1)
         kh, kc = per_step(keep_h, T), per_step(keep_c, T)
         h, c = h0, c0
         for t, xp_t in enumerate(xp.unbind(1)):
             h_in = h if h_mask is None else h * h_mask
             if ln:   # Ba et al. 2016, eq. 20-22: LN_ih(W_ih x) + LN_hh(W_hh h)
-                torch.mm(h_in, w_t, out=raws[t])
-                normed, mean, rstd = torch.native_layer_norm(raws[t], (G,), gain_hh, None, eps)
+                normed, mean, rstd = torch.native_layer_norm(torch.mm(h_in, w_t, out=raws[t]), (G,),
+                                                             gain_hh, None, eps)
                 torch.add(xp_t, normed, out=gates[t])
                 stats += [mean, rstd]
             else:
@@ -90,7 +92,7 @@ class LSTMLoop(torch.autograd.Function):
         stat = torch.stack(stats, 1).view(B, T, 4) if ln and T else None  # (B, T, 4): μ, 1/σ twice
         ctx.save_for_backward(h0, c0, w_hh, gain_hh, gain_c, bias_c, h_mask, valid, acts, raw,
                               c_new, tanh_c, hs, cs, stat)
-        ctx.keeps, ctx.eps = (keep_h, keep_c), eps
+        ctx.keeps = (keep_h, keep_c)
         if T == 0:
             return y, h0.clone(), c0.clone()
         return y, hs[:, -1].clone(), cs[:, -1].clone()
@@ -104,52 +106,37 @@ class LSTMLoop(torch.autograd.Function):
         B, T, G = acts.shape
         H = G // 4
         ln = gain_hh is not None
-        o, i, f, g = acts.split(H, dim=-1)                                    # (B, T, H) each
-        c_prev = previous(c0, cs)
-        # Every factor that does not depend on the incoming gradient, for all steps at once:
-        # da_o = dh̃ ⊙ q, dc̃ (or dĉ for LN_c) = dh̃ ⊙ p, da_{i,f,g} = dc̃ ⊙ r.
-        q = tanh_c * o * (1 - o)
-        p = o * (1 - tanh_c * tanh_c)
-        r = torch.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], dim=2)  # (B, T, 3, H)
-        del c_prev
+        q, p, r = _pointwise_factors(acts, tanh_c, c0, cs, complement(keep_h))
         grad_a = acts.new_empty(B, T, G)                                      # dL/d gate inputs
         da_o, da_ifg = grad_a[..., :H].unbind(1), grad_a[..., H:].view(B, T, 3, H).unbind(1)
-        grad_as = grad_a.unbind(1)
-        qs, ps, rs, fs = q.unbind(1), p.unbind(1), r.unbind(1), f.unbind(1)
-        dys = (grad_y if valid is None else grad_y * valid).unbind(1)
-        kh, kc = per_step(keep_h, T), per_step(keep_c, T)
-        nh, nc = per_step(complement(keep_h), T), per_step(complement(keep_c), T)
+        grad_as, fs = grad_a.unbind(1), acts[..., 2 * H:3 * H].unbind(1)
+        qs, ps, rs = q.unbind(1), p.unbind(1), r.unbind(1)
+        dys = [None] + list((grad_y if valid is None else grad_y * valid).unbind(1))   # dys[t + 1]
+        kh, kc, nc = per_step(keep_h, T), per_step(keep_c, T), per_step(complement(keep_c), T)
         if ln:
             # native_layer_norm_backward reads μ and 1/σ as contiguous (B,) arrays: (4, T, B)
-            mean_hh, rstd_hh, mean_c, rstd_c = stat.permute(2, 1, 0).contiguous().unbind(0)
-            mean_hh, rstd_hh, mean_c, rstd_c = (s.unbind(0) for s in (mean_hh, rstd_hh, mean_c, rstd_c))
-            stat_hh = [(m[:, None], s[:, None]) for m, s in zip(mean_hh, rstd_hh)]
-            stat_c = [(m[:, None], s[:, None]) for m, s in zip(mean_c, rstd_c)]
+            mean_hh, rstd_hh, mean_c, rstd_c = (s.unbind(0) for s in stat.permute(2, 1, 0).contiguous())
             raws, c_news = raw.unbind(1), c_new.unbind(1)
             grad_chat = acts.new_empty(B, T, H)                               # dL/d LN_c(c̃)
             grad_chats = grad_chat.unbind(1)
             grad_raw: list[Tensor] = []                                       # dL/d W_hh h_in, T..1
-        dh = grad_h.clone()
-        dc = grad_c.clone()
+        dh, dc = grad_h + dys[T], grad_c
         for t in range(T - 1, -1, -1):
-            dh += dys[t]
-            dh_new = scaled(dh, nh[t])                                        # dh̃_t
-            torch.mul(dh_new, qs[t], out=da_o[t])
+            torch.mul(dh, qs[t], out=da_o[t])                                 # q, p carry 1 - k_h
             if ln:
-                torch.mul(dh_new, ps[t], out=grad_chats[t])
-                dc_new = layer_norm_input_grad(grad_chats[t], c_news[t], *stat_c[t], gain_c)
-                dc_new += scaled(dc, nc[t])
+                torch.mul(dh, ps[t], out=grad_chats[t])
+                dc_new = layer_norm_input_grad(grad_chats[t], c_news[t], mean_c[t][:, None],
+                                               rstd_c[t][:, None], gain_c)
+                dc_new = dc_new.add_(dc) if keep_c is None else add_scaled(dc_new, nc[t], dc)
             else:
-                dc_new = scaled(dc, nc[t]).addcmul(dh_new, ps[t])             # dc̃_t
+                dc_new = scaled(dc, nc[t]).addcmul(dh, ps[t])                 # dc̃_t
             torch.mul(dc_new[:, None], rs[t], out=da_ifg[t])
             grad_rec = grad_as[t]
             if ln:
-                grad_rec = layer_norm_input_grad(grad_rec, raws[t], *stat_hh[t], gain_hh)
+                grad_rec = layer_norm_input_grad(grad_rec, raws[t], mean_hh[t][:, None],
+                                                 rstd_hh[t][:, None], gain_hh)
                 grad_raw.append(grad_rec)
-            dh_in = torch.mm(grad_rec, w_hh)                                  # (B, 4H) x (4H, H)
-            if h_mask is not None:
-                dh_in.mul_(h_mask)
-            dh = dh_in if keep_h is None else add_scaled(dh_in, kh[t], dh)
+            dh = recurrent_grad(carry_grad(dys[t], kh[t], dh), grad_rec, w_hh, h_mask)
             dc_prev = dc_new * fs[t]
             dc = dc_prev if keep_c is None else add_scaled(dc_prev, kc[t], dc)
         grad_w = None
@@ -163,6 +150,30 @@ class LSTMLoop(torch.autograd.Function):
             grad_gc, grad_bc = layer_norm_param_grads(grad_chat, c_new, stat[..., 2:3], stat[..., 3:],
                                                       bias_c is not None)
         return (grad_a, dh, dc, grad_w, grad_gh, grad_gc, grad_bc) + (None,) * 5
+
+
+def _pointwise_factors(acts: Tensor, tanh_c: Tensor, c0: Tensor, cs: Tensor,
+                       new_h: Carry) -> tuple[Tensor, Tensor, Tensor]:
+    """For all steps at once, the factors of backward that do not depend on the incoming
+    gradient: da_o = dh ⊙ q, dc̃ (or dĉ under LN_c) gets dh ⊙ p, da_{i,f,g} = dc̃ ⊙ r. q and p
+    include the zoneout weight 1 - k of the new h. In place where possible: every extra
+    (B, T, H) temporary is a memory pass (and page faults) per call."""
+    B, T, G = acts.shape
+    H = G // 4
+    o, i, f, g = acts.split(H, dim=-1)                                        # (B, T, H) each
+    q = torch.addcmul(o, o, o, value=-1).mul_(tanh_c)                         # σ'(o) tanh(c)
+    p = torch.mul(tanh_c, tanh_c).neg_().add_(1).mul_(o)                      # o tanh'(c)
+    if new_h is not None:
+        q.mul_(new_h)
+        p.mul_(new_h)
+    r = acts.new_empty(B, T, 3, H)
+    torch.addcmul(i, i, i, value=-1, out=r[:, :, 0]).mul_(g)                  # σ'(i) g
+    r_f = torch.addcmul(f, f, f, value=-1, out=r[:, :, 1])                    # σ'(f) c_{t-1}
+    if T:
+        r_f[:, 0].mul_(c0)
+        r_f[:, 1:].mul_(cs[:, :-1])
+    torch.mul(g, g, out=r[:, :, 2]).neg_().add_(1).mul_(i)                    # i tanh'(g)
+    return q, p, r
 
 
 def _rotate(w: Tensor | None) -> Tensor | None:
