@@ -26,10 +26,13 @@ from .layers import RecurrentDropout as RecurrentDropout
 from .layers import Stacked as Stacked
 from .layers import Zoneout as Zoneout
 from .layers import weight_drop as weight_drop
+from .models.esn import EchoStateClassifier as EchoStateClassifier
+from .models.esn import EchoStateNetwork as EchoStateNetwork
 
 __version__ = "0.1.0"
 
-__all__ = ["CELLS", "INITIALIZERS", "Bidirectional", "Cell", "DropConnect", "ElmanCell", "GRUCell",
+__all__ = ["CELLS", "INITIALIZERS", "Bidirectional", "Cell", "DropConnect", "EchoStateClassifier",
+           "EchoStateNetwork", "ElmanCell", "GRUCell",
            "LSTMCell", "LayerNormGRUCell", "LayerNormLSTMCell", "LockedDropout", "MinGRUCell", "Readout",
            "ReservoirCell",
            "Recurrent", "RecurrentDropout", "Stacked", "State", "Zoneout", "weight_drop"]
