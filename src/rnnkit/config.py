@@ -1,0 +1,333 @@
+"""Run configuration: typed frozen dataclasses, TOML files and dotted overrides.
+
+    cfg = load_config("configs/adding_lstm.toml", ["--train.iterations=200", "--optim.lr=3e-3"])
+
+A file has top-level `seed` and `out_dir` and the sections [task], [model], [train], [optim].
+Every key is checked against its dataclass field: an unknown key or section is an error naming
+the closest valid one, a wrong type is an error naming the key, the expected type and the value.
+`build_rnn` is the one place where model strings become objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .cells import CELLS, INITIALIZERS
+from .layers import Bidirectional, Recurrent, RecurrentDropout, Stacked, Zoneout, weight_drop
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:                                                       # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_FORMAT = 1   # bump when a saved config.toml can no longer be read as it was written
+
+
+class ConfigError(ValueError):
+    """A config file or override is wrong; the message says what and how to fix it."""
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _one_of(where: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        near = difflib.get_close_matches(value, list(choices), n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise ConfigError(f"{where} = {value!r} is not known; {hint}choose one of {sorted(choices)}")
+
+
+def _probabilities(section: str, obj: object, names: Sequence[str]) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        _check(0.0 <= value < 1.0, f"{section}.{name} must be in [0, 1), got {value}")
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """`name` (a key of TASKS) and that task's own settings, checked against its dataclass."""
+
+    name: str = "adding"
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from .tasks import TASKS
+
+        _one_of("task.name", self.name, list(TASKS))
+        resolved = _resolve(TASKS[self.name], dict(self.settings), "task")
+        object.__setattr__(self, "settings", resolved)
+        self.build()                                        # the task validates its own values
+
+    def build(self) -> Any:
+        from .tasks import TASKS
+
+        return TASKS[self.name](**self.settings)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    cell: str = "lstm"              # key of CELLS
+    hidden_size: int = 128
+    num_layers: int = 1
+    bidirectional: bool = False
+    layer_norm: bool = False        # lstm -> layernorm_lstm, gru -> layernorm_gru
+    dropout: float = 0.0            # locked dropout between layers
+    input_dropout: float = 0.0      # locked dropout on the model's input sequence
+    output_dropout: float = 0.0     # locked dropout on the last layer's outputs
+    zoneout_h: float = 0.0          # Krueger et al. 2016
+    zoneout_c: float = 0.0
+    recurrent_dropout: float = 0.0  # Gal & Ghahramani 2016
+    weight_drop: float = 0.0        # DropConnect on weight_hh (Merity et al. 2017)
+    init: str = "orthogonal"        # key of INITIALIZERS
+    forget_bias: float = 1.0
+
+    def __post_init__(self) -> None:
+        _one_of("model.cell", self.cell, list(CELLS))
+        _one_of("model.init", self.init, list(INITIALIZERS))
+        _check(self.hidden_size >= 1, f"model.hidden_size must be >= 1, got {self.hidden_size}")
+        _check(self.num_layers >= 1, f"model.num_layers must be >= 1, got {self.num_layers}")
+        _check(not self.layer_norm or self.cell in ("lstm", "gru"),
+               f"model.layer_norm needs cell 'lstm' or 'gru', got {self.cell!r}")
+        _probabilities("model", self, ("dropout", "input_dropout", "output_dropout", "zoneout_h",
+                                       "zoneout_c", "recurrent_dropout", "weight_drop"))
+        _check(self.weight_drop == 0.0 or self.cell != "mingru",
+               "model.weight_drop needs a cell with weight_hh; mingru has none")
+
+
+def build_rnn(cfg: ModelConfig, input_size: int) -> Stacked:
+    """The recurrent stack `cfg` describes, over `input_size` features: (B, T, I) -> (B, T, H or 2H)."""
+    cell_class = CELLS[f"layernorm_{cfg.cell}" if cfg.layer_norm else cfg.cell]
+
+    def make_cell(size: int):
+        cell = cell_class(size, cfg.hidden_size)
+        INITIALIZERS[cfg.init](cell, forget_bias=cfg.forget_bias)
+        if cfg.weight_drop:
+            cell = weight_drop(cell, cfg.weight_drop)
+        if cfg.zoneout_h or cfg.zoneout_c:
+            cell = Zoneout(cell, cfg.zoneout_h, p_c=cfg.zoneout_c)
+        if cfg.recurrent_dropout:
+            cell = RecurrentDropout(cell, cfg.recurrent_dropout)
+        return cell
+
+    layers, size = [], input_size
+    for _ in range(cfg.num_layers):
+        layer = Bidirectional.of(lambda size=size: make_cell(size)) if cfg.bidirectional else Recurrent(make_cell(size))
+        layers.append(layer)
+        size = layer.output_size
+    return Stacked(layers, dropout=cfg.dropout)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    method: str = "gradient"        # key of rnnkit.train.METHODS
+    iterations: int = 1000          # optimiser updates; replaced by epochs when epochs > 0
+    epochs: int = 0
+    batch_size: int = 32            # the global batch, split across processes
+    bptt: int = 0                   # chunk length of truncated BPTT; 0 = full BPTT
+    random_bptt: bool = False       # Merity et al. 2017: N(bptt, 5) w.p. 0.95, else N(bptt/2, 5)
+    clip: float = 0.0               # max global gradient norm; 0 = off
+    clip_value: float = 0.0         # max |gradient| per element; 0 = off
+    accumulate: int = 1             # chunks per optimiser update
+    eval_every: int = 100           # iterations; 0 = only at the end
+    log_every: int = 1
+    checkpoint_every: int = 0       # iterations; 0 = at every evaluation
+    patience: int = 0               # evaluations without improvement before stopping; 0 = off
+    metric: str = ""                # validation metric for early stopping/plateau/NT-ASGD; "" = first
+    direction: str = "minimize"
+    device: str = "auto"            # auto, cpu, cuda, cuda:N
+    amp: str = "none"               # none, bf16, fp16 (autocast; fp16 needs CUDA)
+    on_nonfinite: str = "stop"      # stop, or skip the update and count it
+    plots: bool = True              # PNG curves in RUN_DIR/plots at the end
+
+    def __post_init__(self) -> None:
+        from .train import METHODS
+
+        _one_of("train.method", self.method, list(METHODS))
+        _one_of("train.direction", self.direction, ["minimize", "maximize"])
+        _one_of("train.amp", self.amp, ["none", "bf16", "fp16"])
+        _one_of("train.on_nonfinite", self.on_nonfinite, ["stop", "skip"])
+        _check(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
+               f"train.device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        for name in ("iterations", "epochs", "bptt", "eval_every", "checkpoint_every", "patience"):
+            _check(getattr(self, name) >= 0, f"train.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("batch_size", "accumulate", "log_every"):
+            _check(getattr(self, name) >= 1, f"train.{name} must be >= 1, got {getattr(self, name)}")
+        _check(self.iterations > 0 or self.epochs > 0, "set train.iterations or train.epochs above 0")
+        _check(self.clip >= 0 and self.clip_value >= 0, "train.clip and train.clip_value must be >= 0")
+        _check(not self.random_bptt or self.bptt > 0, "train.random_bptt needs train.bptt > 0")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    name: str = "adam"              # key of rnnkit.train.OPTIMIZERS
+    lr: float = 1e-3
+    weight_decay: float = 0.0       # on weights with dim >= 2 only (biases and norms never decay)
+    momentum: float = 0.9           # momentum and rmsprop
+    nesterov: bool = False
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    alpha: float = 0.99             # rmsprop smoothing
+    rho: float = 0.9                # adadelta
+    nonmono: int = 5                # NT-ASGD: evaluations to look back (Merity et al. 2017)
+    schedule: str = "constant"      # key of rnnkit.train.SCHEDULES
+    warmup: int = 0                 # iterations of linear warm-up
+    step_size: int = 1000           # step schedule: multiply by gamma every step_size iterations
+    gamma: float = 0.1              # step and plateau factor
+    min_lr: float = 0.0             # cosine floor
+    plateau_patience: int = 2       # evaluations without improvement before the plateau cut
+
+    def __post_init__(self) -> None:
+        from .train import OPTIMIZERS, SCHEDULES
+
+        _one_of("optim.name", self.name, list(OPTIMIZERS))
+        _one_of("optim.schedule", self.schedule, list(SCHEDULES))
+        _check(self.lr > 0, f"optim.lr must be > 0, got {self.lr}")
+        _check(self.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {self.weight_decay}")
+        _probabilities("optim", self, ("momentum", "alpha", "rho"))
+        _check(all(0.0 <= b < 1.0 for b in self.betas), f"optim.betas must be in [0, 1), got {self.betas}")
+        _check(not self.nesterov or (self.name == "momentum" and self.momentum > 0),
+               "optim.nesterov needs optim.name = 'momentum' and optim.momentum > 0")
+        _check(self.eps > 0 and 0 < self.gamma <= 1, "optim.eps must be > 0 and optim.gamma in (0, 1]")
+        for name in ("nonmono", "step_size", "plateau_patience"):
+            _check(getattr(self, name) >= 1, f"optim.{name} must be >= 1, got {getattr(self, name)}")
+        _check(self.warmup >= 0 and self.min_lr >= 0, "optim.warmup and optim.min_lr must be >= 0")
+        _check(self.schedule != "plateau" or self.warmup == 0, "optim.warmup does not combine with plateau")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    seed: int = 0
+    out_dir: str = "runs/run"
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+
+SECTIONS: dict[str, type] = {"model": ModelConfig, "train": TrainConfig, "optim": OptimConfig}
+_TOP = ("seed", "out_dir", "format_version")
+
+
+def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> RunConfig:
+    """Reads a TOML file (None: the defaults) and applies `--section.key=value` overrides."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {str(path)!r} does not exist") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    return from_dict(_apply(raw, overrides))
+
+
+def _apply(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    for override in overrides:
+        key, value = parse_override(override)
+        section, _, name = key.rpartition(".")
+        target = raw.setdefault(section, {}) if section else raw
+        _check(isinstance(target, dict), f"override {override!r}: {section!r} is not a section")
+        target[name] = value
+    return raw
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'--train.bptt=70' -> ('train.bptt', 70); the value is read as TOML, else as a plain string."""
+    key, eq, value = text.removeprefix("--").partition("=")
+    _check(bool(eq) and bool(key), f"override {text!r} must look like --section.key=value")
+    try:
+        return key, tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return key, value
+
+
+def from_dict(raw: Mapping[str, Any]) -> RunConfig:
+    sections = ["task", *SECTIONS]
+    for key, value in raw.items():
+        if isinstance(value, dict) and key not in sections:
+            near = difflib.get_close_matches(key, sections, n=1)
+            hint = f"did you mean [{near[0]}]? " if near else ""
+            raise ConfigError(f"unknown section [{key}]; {hint}sections are {', '.join(sections)}")
+        if not isinstance(value, dict):
+            _unknown(key, _TOP, "")
+    version = raw.get("format_version", CONFIG_FORMAT)
+    _check(version == CONFIG_FORMAT, f"this config has format_version {version} but this rnnkit reads "
+           f"format {CONFIG_FORMAT}; rewrite it from a current config file")
+    top = _resolve(RunConfig, {k: raw[k] for k in ("seed", "out_dir") if k in raw}, "", skip=sections)
+    task_raw = dict(raw.get("task", {}))
+    task = TaskConfig(_typed("task.name", task_raw.pop("name", "adding"), str), task_raw)
+    parts = {name: cls(**_resolve(cls, raw.get(name, {}), name)) for name, cls in SECTIONS.items()}
+    return RunConfig(**top, task=task, **parts)
+
+
+def _unknown(key: str, names: Sequence[str], section: str) -> None:
+    if key not in names:
+        near = difflib.get_close_matches(key, list(names), n=1)
+        prefix = f"{section}." if section else ""
+        hint = f"did you mean {prefix}{near[0]}? " if near else ""
+        raise ConfigError(f"unknown key {prefix}{key}; {hint}valid keys: {', '.join(names)}")
+
+
+def _resolve(cls: type, values: Mapping[str, Any], section: str, skip: Sequence[str] = ()) -> dict[str, Any]:
+    """`values` checked against the fields of dataclass `cls` and coerced; defaults filled in."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
+    for key in values:
+        _unknown(key, names, section)
+    resolved = {}
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        if f.name in values:
+            resolved[f.name] = _typed(f"{section}.{f.name}".lstrip("."), values[f.name], hints[f.name])
+        elif f.default is not dataclasses.MISSING:
+            resolved[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            resolved[f.name] = f.default_factory()
+        else:
+            raise ConfigError(f"missing key {section}.{f.name} ({_type_name(hints[f.name])})")
+    return resolved
+
+
+def _typed(key: str, value: Any, kind: Any) -> Any:
+    """`value` as `kind` (int, float, bool, str or tuple[...]), or a ConfigError naming the key."""
+    if typing.get_origin(kind) is tuple:
+        items = typing.get_args(kind)
+        if isinstance(value, (list, tuple)) and len(value) == len(items):
+            return tuple(_typed(key, v, k) for v, k in zip(value, items))
+    elif kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    elif kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    elif kind in (bool, str) and isinstance(value, kind):
+        return value
+    raise ConfigError(f"{key} expects {_type_name(kind)}, got {value!r} ({type(value).__name__})")
+
+
+def _type_name(kind: Any) -> str:
+    if typing.get_origin(kind) is tuple:
+        return "an array of " + ", ".join(_type_name(k) for k in typing.get_args(kind))
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(kind, str(kind))
+
+
+def to_dict(cfg: RunConfig) -> dict[str, Any]:
+    """The fully resolved config as plain TOML-ready values."""
+    out: dict[str, Any] = {"format_version": CONFIG_FORMAT, "seed": cfg.seed, "out_dir": cfg.out_dir,
+                           "task": {"name": cfg.task.name, **cfg.task.settings}}
+    for name in SECTIONS:
+        out[name] = dataclasses.asdict(getattr(cfg, name))
+    return out
+
+
+def replace(cfg: RunConfig, overrides: Sequence[str]) -> RunConfig:
+    """`cfg` with dotted overrides applied, checked as in a file."""
+    return from_dict(_apply(to_dict(cfg), overrides))

@@ -1,0 +1,26 @@
+"""Training: the gradient loop, truncated BPTT, optimisers and schedules, checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .checkpoint import CheckpointError as CheckpointError
+from .loop import Interrupted as Interrupted
+from .loop import NonFiniteError as NonFiniteError
+from .loop import evaluate as evaluate
+from .loop import fit as fit
+from .optim import NTASGD as NTASGD
+from .optim import OPTIMIZERS as OPTIMIZERS
+from .optim import SCHEDULES as SCHEDULES
+from .optim import make_optimizer as make_optimizer
+from .optim import make_schedule as make_schedule
+from .tbptt import detach as detach
+from .tbptt import split_time as split_time
+
+# train.method -> how to train; "ridge" (closed-form readout for echo state networks) joins here
+METHODS: dict[str, Callable[..., dict[str, float]]] = {
+    "gradient": fit,
+}
+
+__all__ = ["METHODS", "NTASGD", "OPTIMIZERS", "SCHEDULES", "CheckpointError", "Interrupted", "NonFiniteError",
+           "detach", "evaluate", "fit", "make_optimizer", "make_schedule", "split_time"]

@@ -1,0 +1,183 @@
+"""Checkpoints in a run directory, written atomically (a temporary file in the same directory,
+then os.replace), so a kill leaves either the old file or the new one, never half of one.
+
+- model.safetensors: the weights to use (the averaged ones under ASGD/NT-ASGD); no code, no pickle.
+- train_state.pt: everything an exact resume needs (raw weights, optimizer, schedule, grad
+  scaler, the RNG states of every process, data position, carried state, early-stopping
+  bookkeeping). Plain tensors and containers only, read with torch.load(weights_only=True),
+  which refuses to run code.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from .optim import averaged
+
+FORMAT_VERSION = 1
+WEIGHTS_FILE, STATE_FILE, CONFIG_FILE = "model.safetensors", "train_state.pt", "config.toml"
+
+
+class CheckpointError(RuntimeError):
+    """A run directory or checkpoint is missing, corrupted or from an incompatible version."""
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Calls write(temporary path), flushes it to disk, then renames it over `path`."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save(run_dir: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Any,
+         scaler: torch.amp.GradScaler, progress: Any, rank: int = 0, world: int = 1) -> None:
+    """Writes both checkpoint files (rank 0 only; every rank contributes its RNG state)."""
+    rngs = [rng_state()]
+    if world > 1:
+        rngs = [None] * world
+        dist.all_gather_object(rngs, rng_state())
+    if rank != 0:
+        return
+    from safetensors.torch import save_model
+
+    run_dir = Path(run_dir)
+    meta = {"format_version": str(FORMAT_VERSION), "iteration": str(progress.iteration)}
+    with averaged(optimizer):
+        atomic_write(run_dir / WEIGHTS_FILE, lambda tmp: save_model(model, str(tmp), metadata=meta))
+    state = {"format_version": FORMAT_VERSION, "iteration": progress.iteration,
+             "position": list(progress.position), "state": _map(progress.state, lambda t: t.cpu()),
+             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "schedule": schedule.state_dict(), "scaler": scaler.state_dict(), "rng": rngs,
+             "best": progress.best, "best_iteration": progress.best_iteration,
+             "bad_evals": progress.bad_evals, "skipped": progress.skipped, "metrics": dict(progress.metrics)}
+    atomic_write(run_dir / STATE_FILE, lambda tmp: torch.save(state, tmp))
+
+
+def restore(run_dir: str | Path | None, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Any,
+            scaler: torch.amp.GradScaler, progress: Any, device: torch.device, rank: int = 0) -> None:
+    """Puts everything `save` wrote back in place, so training continues as if never stopped."""
+    if run_dir is None:
+        raise ValueError("resume=True needs the run_dir to resume from")
+    state = read_state(run_dir)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    if state["scaler"]:
+        scaler.load_state_dict(state["scaler"])
+    progress.iteration, progress.position = state["iteration"], tuple(state["position"])
+    progress.state = _map(state["state"], lambda t: t.to(device))
+    progress.best, progress.best_iteration = state["best"], state["best_iteration"]
+    progress.bad_evals, progress.skipped, progress.metrics = state["bad_evals"], state["skipped"], state["metrics"]
+    set_rng_state(state["rng"][rank if rank < len(state["rng"]) else 0])
+
+
+def read_state(run_dir: str | Path) -> dict[str, Any]:
+    path = check_run_dir(run_dir) / STATE_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} has no {STATE_FILE}, so there is nothing to resume; "
+                              f"start the run afresh with: rnnkit train {Path(run_dir) / CONFIG_FILE}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"{path} is corrupted or unreadable ({type(error).__name__}: "
+                              f"{str(error).splitlines()[0] if str(error) else ''}); the run directory was "
+                              "left untouched: resume from an intact copy or start the run afresh") from None
+    version = state.get("format_version") if isinstance(state, dict) else None
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format {version}, but this rnnkit reads format "
+                              f"{FORMAT_VERSION}; resume it with the rnnkit version that wrote it")
+    return state
+
+
+def load_weights(model: nn.Module, run_dir: str | Path) -> nn.Module:
+    """Loads model.safetensors into `model` (built from the run's config) and returns it."""
+    from safetensors import safe_open
+    from safetensors.torch import load_model
+
+    path = check_run_dir(run_dir) / WEIGHTS_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} has no {WEIGHTS_FILE}: the run saved no checkpoint yet")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            version = (f.metadata() or {}).get("format_version")
+        if version != str(FORMAT_VERSION):
+            raise CheckpointError(f"{path} has checkpoint format {version}, but this rnnkit reads "
+                                  f"format {FORMAT_VERSION}; load it with the rnnkit version that wrote it")
+        load_model(model, str(path))
+    except CheckpointError:
+        raise
+    except Exception as error:
+        raise CheckpointError(f"{path} is corrupted or does not match the saved config "
+                              f"({type(error).__name__}: {str(error).splitlines()[0]})") from None
+    return model
+
+
+def check_run_dir(run_dir: str | Path) -> Path:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run directory {str(run_dir)!r} does not exist")
+    return run_dir
+
+
+def rng_state() -> dict[str, Any]:
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {"python": random.getstate(), "numpy": (name, torch.from_numpy(keys.astype(np.int64)), pos,
+                                                   has_gauss, gauss),
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@contextmanager
+def sigint_flag() -> Iterator[Callable[[], bool]]:
+    """Inside the block, SIGINT only raises a flag (the loop checkpoints and stops at the end of
+    the iteration); a second SIGINT interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    hit, previous = [False], signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        if hit[0]:
+            raise KeyboardInterrupt
+        hit[0] = True
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: hit[0]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _map(state: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+    if state is None:
+        return None
+    if isinstance(state, (tuple, list)):
+        return tuple(_map(s, fn) for s in state)
+    return fn(state)
