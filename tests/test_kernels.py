@@ -6,8 +6,19 @@ import pytest
 import torch
 from torch.nn.utils import parametrize
 
-from rnnkit import LayerNormLSTMCell, LSTMCell, MinGRUCell, Recurrent, RecurrentDropout, Zoneout, weight_drop
-from rnnkit.kernels import LSTMLoop, fused_loop
+from rnnkit import (
+    ElmanCell,
+    GRUCell,
+    LayerNormGRUCell,
+    LayerNormLSTMCell,
+    LSTMCell,
+    MinGRUCell,
+    Recurrent,
+    RecurrentDropout,
+    Zoneout,
+    weight_drop,
+)
+from rnnkit.kernels import ElmanLoop, GRULoop, LSTMLoop, fused_loop
 from rnnkit.layers.scan import time_mask
 
 F64 = torch.float64
@@ -37,22 +48,31 @@ CELLS = {
     "lstm": lambda: LSTMCell(I, H),
     "lstm_nobias": lambda: LSTMCell(I, H, bias=False),
     "layernorm_lstm": lambda: LayerNormLSTMCell(I, H),
+    "gru": lambda: GRUCell(I, H),
+    "gru_nobias": lambda: GRUCell(I, H, bias=False),
+    "layernorm_gru": lambda: LayerNormGRUCell(I, H),
+    "elman_tanh": lambda: ElmanCell(I, H),
+    "elman_relu": lambda: ElmanCell(I, H, nonlinearity="relu"),
 }
 
-VARIANTS = {   # name -> (wrap the cell, use lengths)
+VARIANTS = {   # name -> (wrap the cell, use lengths (True) or a mask with holes ("holes"))
     "plain": (lambda c: c, False),
     "lengths": (lambda c: c, True),
+    "holes": (lambda c: c, "holes"),
     "zoneout": (lambda c: Zoneout(c, 0.3, p_c=0.2), False),
     "zoneout_eval": (lambda c: Zoneout(c, 0.3, p_c=0.2).eval(), False),
     "rdrop": (lambda c: RecurrentDropout(c, 0.4), False),
     "zoneout_rdrop": (lambda c: RecurrentDropout(Zoneout(c, 0.3, p_c=0.2), 0.4), False),
     "all_lengths": (lambda c: RecurrentDropout(Zoneout(c, 0.3, p_c=0.2), 0.4), True),
+    "all_holes": (lambda c: RecurrentDropout(Zoneout(c, 0.3, p_c=0.2), 0.4), "holes"),
 }
 
 
 def inputs(module, dtype=F64, lengths=False):
     x = torch.randn(B, T, I, dtype=dtype, requires_grad=True)
     state = tuple(torch.randn(B, n, dtype=dtype, requires_grad=True) for n in module.state_size)
+    if lengths == "holes":
+        return x, state, torch.tensor([[1, 0, 1, 1, 0], [0, 1, 1, 0, 1], [0, 0, 0, 0, 0]], dtype=torch.bool)
     return x, state, time_mask(LENGTHS, T) if lengths else None
 
 
@@ -103,30 +123,53 @@ def test_float32_agrees(name):
     assert_all_close(fast[0] + list(fast[1]), ref[0] + list(ref[1]), rtol=1e-5, atol=1e-5)
 
 
-def lstm_loop_inputs(ln, zoneout, h_mask, mask, steps=3, batch=2, hidden=2):
-    leaf = lambda *shape: torch.randn(*shape, dtype=F64, requires_grad=True)
-    gains = (leaf(4 * hidden), leaf(hidden), leaf(hidden)) if ln else (None, None, None)
-    args = [leaf(batch, steps, 4 * hidden), leaf(batch, hidden), leaf(batch, hidden),
-            leaf(4 * hidden, hidden), *gains]
+def leaf(*shape):
+    return torch.randn(*shape, dtype=F64, requires_grad=True)
+
+
+def loop_options(zoneout, h_mask, mask, states, steps=3, batch=2, hidden=2):
+    """h_mask, one carry per state component and valid, as `fused_loop` builds them."""
     valid = torch.tensor([[1.0] * steps, [1.0] + [0.0] * (steps - 1)], dtype=F64)[:, :, None]
-    keep = (lambda: torch.rand(batch, steps, hidden, dtype=F64)) if zoneout else (lambda: None)
-    keep_h, keep_c = keep(), keep()
+    keeps = [torch.rand(batch, steps, hidden, dtype=F64) if zoneout else None for _ in range(states)]
     if mask:   # padding is a carry of 1 (see kernels._common)
-        keep_h, keep_c = (torch.where(valid > 0, k if zoneout else 0.0, 1.0).to(F64) for k in (keep_h, keep_c))
+        keeps = [torch.where(valid > 0, k if zoneout else 0.0, 1.0).to(F64) for k in keeps]
     rdrop = 2.0 * torch.randint(0, 2, (batch, hidden), dtype=F64) if h_mask else None
-    return args, (rdrop, keep_h, keep_c, valid if mask else None, 1e-5)
+    return rdrop, *keeps, valid if mask else None
+
+
+OPTIONS = [(False, False, False), (True, False, False), (False, True, False), (False, False, True),
+           (True, True, True)]
 
 
 @pytest.mark.parametrize("ln", [False, True], ids=["plain", "ln"])
-@pytest.mark.parametrize("zoneout,h_mask,mask", [(False, False, False), (True, False, False),
-                                                 (False, True, False), (False, False, True),
-                                                 (True, True, True)])
+@pytest.mark.parametrize("zoneout,h_mask,mask", OPTIONS)
 def test_lstm_loop_gradcheck(ln, zoneout, h_mask, mask):
     torch.manual_seed(0)
-    args, options = lstm_loop_inputs(ln, zoneout, h_mask, mask)
-    args = [a for a in args if a is not None]
-    fn = lambda *a: LSTMLoop.apply(*a, *([None] * (7 - len(a))), *options)
+    gains = [leaf(8), leaf(2), leaf(2)] if ln else []
+    args = [leaf(2, 3, 8), leaf(2, 2), leaf(2, 2), leaf(8, 2), *gains]
+    options = loop_options(zoneout, h_mask, mask, states=2)
+    fn = lambda *a: LSTMLoop.apply(*a, *([None] * (7 - len(a))), *options, 1e-5)
     assert torch.autograd.gradcheck(fn, args)
+
+
+@pytest.mark.parametrize("rec", ["bias", "nobias", "ln"])
+@pytest.mark.parametrize("zoneout,h_mask,mask", OPTIONS)
+def test_gru_loop_gradcheck(rec, zoneout, h_mask, mask):
+    torch.manual_seed(0)
+    params = {"bias": [leaf(6)], "nobias": [], "ln": [leaf(6), leaf(6)]}[rec]
+    args = [leaf(2, 3, 6), leaf(2, 2), leaf(6, 2), *params]
+    options = loop_options(zoneout, h_mask, mask, states=1)
+    fn = lambda *a: GRULoop.apply(*a, *([None] * (5 - len(a))), *options, rec == "ln", 1e-5)
+    assert torch.autograd.gradcheck(fn, args)
+
+
+@pytest.mark.parametrize("relu", [False, True], ids=["tanh", "relu"])
+@pytest.mark.parametrize("zoneout,h_mask,mask", OPTIONS)
+def test_elman_loop_gradcheck(relu, zoneout, h_mask, mask):
+    torch.manual_seed(0)
+    args = [leaf(2, 3, 2), leaf(2, 2), leaf(2, 2)]
+    options = loop_options(zoneout, h_mask, mask, states=1)
+    assert torch.autograd.gradcheck(lambda *a: ElmanLoop.apply(*a, *options, relu), args)
 
 
 def test_weight_drop_gets_gradients_on_the_original_weight():

@@ -57,11 +57,17 @@ class ElmanCell(Cell):
 
     def scan(self, x: Tensor, state: State, mask: Tensor | None = None,
              h_mask: Tensor | None = None) -> tuple[Tensor, State]:
-        """Fast path: torch's fused `rnn_tanh` / `rnn_relu` on this cell's parameters."""
-        if h_mask is not None:
-            return self.reference_scan(x, state, mask, h_mask)
-        out = masked_fused_scan(self.nonlinearity, x, state, self.weights(), mask)
-        return out if out is not None else self.reference_scan(x, state, mask)
+        """Fast path: torch's fused `rnn_tanh` / `rnn_relu` on this cell's parameters; with
+        recurrent dropout or a mask that is not a prefix, the hand-written BPTT of `rnnkit.kernels`."""
+        if h_mask is None:
+            out = masked_fused_scan(self.nonlinearity, x, state, self.weights(), mask)
+            if out is not None:
+                return out
+        # recurrent dropout or a mask with holes: the hand-written BPTT loop
+        from ..kernels import fused_loop  # lazy: kernels import the cells
+
+        out = fused_loop(self, x, state, mask=mask, h_mask=h_mask)
+        return out if out is not None else self.reference_scan(x, state, mask, h_mask)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"

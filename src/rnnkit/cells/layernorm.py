@@ -101,3 +101,11 @@ class LayerNormGRUCell(Cell):
         n = torch.tanh(xn + r * hn)
         h = torch.lerp(n, h, z)
         return h, (h,)
+
+    def scan(self, x: Tensor, state: State, mask: Tensor | None = None,
+             h_mask: Tensor | None = None) -> tuple[Tensor, State]:
+        """Fast path: the hand-written BPTT loop of `rnnkit.kernels` (LN_ih for all T at once)."""
+        from ..kernels import fused_loop  # lazy: kernels import the cells
+
+        out = fused_loop(self, x, state, mask=mask, h_mask=h_mask)
+        return out if out is not None else self.reference_scan(x, state, mask, h_mask)

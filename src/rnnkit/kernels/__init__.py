@@ -14,8 +14,14 @@ from torch import Tensor
 from torch.nn.utils import parametrize
 
 from ..cells.base import Cell, State
-from ..cells.layernorm import LayerNormLSTMCell
+from ..cells.elman import ElmanCell
+from ..cells.gru import GRUCell
+from ..cells.layernorm import LayerNormGRUCell, LayerNormLSTMCell
 from ..cells.lstm import LSTMCell
+from .elman import ElmanLoop as ElmanLoop
+from .elman import elman_loop
+from .gru import GRULoop as GRULoop
+from .gru import gru_loop, layernorm_gru_loop
 from .lstm import LSTMLoop as LSTMLoop
 from .lstm import layernorm_lstm_loop, lstm_loop
 
@@ -24,6 +30,9 @@ Kernel = Callable[..., "tuple[Tensor, State] | None"]
 KERNELS: dict[type[Cell], Kernel] = {
     LSTMCell: lstm_loop,
     LayerNormLSTMCell: layernorm_lstm_loop,
+    GRUCell: gru_loop,
+    LayerNormGRUCell: layernorm_gru_loop,
+    ElmanCell: elman_loop,
 }
 
 
@@ -43,4 +52,4 @@ def fused_loop(cell: Cell, x: Tensor, state: State, *, mask: Tensor | None = Non
     return kernel(cell, x, state, mask, h_mask, zoneout)
 
 
-__all__ = ["KERNELS", "LSTMLoop", "fused_loop"]
+__all__ = ["KERNELS", "ElmanLoop", "GRULoop", "LSTMLoop", "fused_loop"]
