@@ -65,7 +65,10 @@ class TaskConfig:
         _one_of("task.name", self.name, list(TASKS))
         resolved = _resolve(TASKS[self.name], dict(self.settings), "task")
         object.__setattr__(self, "settings", resolved)
-        self.build()                                        # the task validates its own values
+        try:
+            self.build()                                    # the task validates its own values
+        except (ValueError, TypeError) as error:
+            raise ConfigError(str(error)) from None
 
     def build(self) -> Any:
         from .tasks import TASKS

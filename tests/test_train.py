@@ -1,0 +1,248 @@
+"""fit(): optimisers, truncated BPTT, clipping, schedules, accumulation, non-finite losses,
+early stopping, determinism."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnkit.cells import ElmanCell
+from rnnkit.config import RunConfig, load_config
+from rnnkit.data.batch import Batch, Splits
+from rnnkit.layers import Readout, Recurrent
+from rnnkit.train import NTASGD, OPTIMIZERS, NonFiniteError, fit, make_optimizer, make_schedule
+from rnnkit.train.loop import Progress, update
+from rnnkit.train.optim import after_evaluation, averaged
+from rnnkit.train.tbptt import chunk_sizes, split_time
+
+
+@dataclass(frozen=True)
+class Echo:
+    """Test-only stream task: predict the input of `delay` steps ago, per step, on parallel streams
+    (carries_state: the state flows across chunks and batches)."""
+
+    streams: int = 4
+    steps: int = 24
+    delay: int = 2
+    carries_state: bool = True
+    nan_at: int = 0                      # > 0: the loss becomes nan from this call on
+    calls: list = None                   # counts loss calls when given a list
+
+    def load(self) -> Splits:
+        x = torch.randn(self.streams, self.steps, 1, generator=torch.Generator().manual_seed(0))
+        y = torch.roll(x[..., 0], self.delay, dims=1)
+        y[:, :self.delay] = 0
+        return Splits(Batch(x, y), Batch(x, y))
+
+    def build_model(self, cfg, data) -> nn.Module:
+        return Recurrent(ElmanCell(1, 8), readout=Readout(8, 1))
+
+    def loss(self, model, batch, state):
+        y, state = model(batch.inputs, state)
+        loss = F.mse_loss(y[..., 0], batch.targets)
+        if self.calls is not None:
+            self.calls.append(1)
+            if self.nan_at and len(self.calls) >= self.nan_at:
+                loss = loss * float("nan")
+        return loss, state
+
+    def evaluate(self, model, batches) -> dict[str, float]:
+        losses = [F.mse_loss(model(batch.inputs)[0][..., 0], batch.targets).item() for batch in batches]
+        return {"mse": sum(losses) / len(losses)}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread (and do not fight other processes for cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def config(*overrides: str) -> RunConfig:
+    return load_config(None, ["--train.eval_every=0", "--train.plots=false", "--train.log_every=1000",
+                              *overrides])
+
+
+def test_chunk_sizes():
+    assert chunk_sizes(10, 0) == [10] and chunk_sizes(10, 4) == [4, 4, 2] and chunk_sizes(10, 20) == [10]
+    sizes = chunk_sizes(1000, 20, rng=random.Random(0))
+    assert sum(sizes) == 1000 and min(sizes[:-1]) >= 5 and 15 < sum(sizes) / len(sizes) < 21
+    x = torch.arange(10.0).view(1, 10, 1)
+    chunks = split_time(Batch(x, x[..., 0], lengths=torch.tensor([7])), [4, 4, 2])
+    assert [c.lengths.item() for c in chunks] == [4, 3, 0]
+    with pytest.raises(ValueError, match="per-step targets"):
+        split_time(Batch(x, torch.zeros(1)), 4)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_each_optimiser_overfits_a_tiny_batch(name):
+    lr = {"sgd": 0.3, "momentum": 0.1, "adadelta": 1.0, "asgd": 0.3, "ntasgd": 0.3, "adagrad": 0.1}.get(name, 0.02)
+    cfg = config(f"--optim.name={name}", f"--optim.lr={lr}", "--train.iterations=150", "--train.batch_size=8",
+                 "--task.length=6", "--task.train_size=8", "--task.valid_size=8", "--model.hidden_size=16")
+    torch.manual_seed(0)
+    task = cfg.task.build()
+    data = Splits(task.load().train, task.load().train)         # validate on the training batch itself
+    model = task.build_model(cfg.model, data)
+    before = F.mse_loss(model(data.train.inputs)[0].squeeze(1), data.train.targets).item()
+    after = fit(model, task, data, cfg)["mse"]
+    assert after < 0.1 * before, (name, before, after)
+
+
+def test_truncated_bptt_gradient_equals_a_manually_detached_unroll():
+    task, lr = Echo(streams=2, steps=12), 1.0
+    cfg = config("--train.iterations=1", "--train.bptt=4", "--train.accumulate=3", "--optim.name=sgd",
+                 f"--optim.lr={lr}")
+    torch.manual_seed(0)
+    model = task.build_model(None, None).double()
+    data = task.load()
+    data = Splits(Batch(data.train.inputs.double(), data.train.targets.double()), data.valid)
+    x, y = data.train.inputs, data.train.targets
+    reference = Recurrent(ElmanCell(1, 8), readout=Readout(8, 1)).double()
+    reference.load_state_dict(model.state_dict())
+    state, total = None, 0.0
+    for start in range(0, 12, 4):                           # three chunks, state detached between them
+        out, state = reference(x[:, start:start + 4], state)
+        total = total + F.mse_loss(out[..., 0], y[:, start:start + 4]) / 3
+        state = tuple(s.detach() for s in state)
+    total.backward()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    progress = Progress()
+    chunks = (c for c in [(chunk, i == 0, (0, 0, i + 1)) for i, chunk in enumerate(split_time(data.train, 4))])
+    optimizer = make_optimizer(model, cfg.optim)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    update(model, task, chunks, optimizer, make_schedule(optimizer, cfg.optim, 1), scaler, cfg.train, progress,
+           torch.device("cpu"))
+    for name, p in reference.named_parameters():
+        torch.testing.assert_close(before[name] - lr * p.grad, model.state_dict()[name])
+    assert progress.state[0].grad_fn is None and progress.position == (0, 0, 3)
+
+
+def test_state_is_carried_across_chunks_and_batches():
+    seen = []
+
+    class Watch(Echo):
+        def loss(self, model, batch, state):
+            seen.append(state is None)
+            return super().loss(model, batch, state)
+
+    task = Watch(streams=2, steps=12)
+    fit(task.build_model(None, None), task, task.load(), config("--train.iterations=6", "--train.bptt=4"))
+    assert seen == [True, False, False, True, False, False]   # fresh at each epoch of the stream only
+
+
+def test_clipping_bounds_the_norm_and_the_values():
+    task = Echo()
+    for flag, check in (("--train.clip=0.01", lambda g: torch.linalg.vector_norm(torch.cat(g)) <= 0.01 + 1e-6),
+                        ("--train.clip_value=0.001", lambda g: torch.cat(g).abs().max() <= 0.001)):
+        cfg = config("--train.iterations=1", flag, "--optim.name=sgd")
+        torch.manual_seed(0)
+        model = task.build_model(None, None)
+        optimizer = make_optimizer(model, cfg.optim)
+        progress = Progress()
+        chunks = iter([(task.load().train, True, (0, 1, 0))])
+        _, norm, _ = update(model, task, chunks, optimizer, make_schedule(optimizer, cfg.optim, 1),
+                            torch.amp.GradScaler("cpu", enabled=False), cfg.train, progress, torch.device("cpu"))
+        grads = [p.grad.flatten() for p in model.parameters()]
+        assert norm > 0.01 and check(grads)
+
+
+def test_gradient_accumulation_equals_one_big_batch():
+    task = Echo(streams=8)
+    grads = []
+    for accumulate, parts in ((1, 1), (2, 2)):
+        cfg = config("--train.iterations=1", f"--train.accumulate={accumulate}", "--optim.name=sgd")
+        torch.manual_seed(0)
+        model = task.build_model(None, None)
+        data = task.load().train
+        pieces = [data.select(slice(i * 8 // parts, (i + 1) * 8 // parts)) for i in range(parts)]
+        optimizer = make_optimizer(model, cfg.optim)
+        update(model, task, iter([(p, True, (0, 0, 0)) for p in pieces]), optimizer,
+               make_schedule(optimizer, cfg.optim, 1), torch.amp.GradScaler("cpu", enabled=False), cfg.train,
+               Progress(), torch.device("cpu"))
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_non_finite_loss_stops_naming_the_iteration_or_is_skipped():
+    task = Echo(nan_at=3, calls=[])
+    with pytest.raises(NonFiniteError, match="non-finite loss at iteration 3; last good checkpoint: none"):
+        fit(task.build_model(None, None), task, task.load(), config("--train.iterations=5"))
+    task = Echo(nan_at=3, calls=[])
+    model = task.build_model(None, None)
+    metrics = fit(model, task, task.load(), config("--train.iterations=5", "--train.on_nonfinite=skip"))
+    assert math.isnan(metrics["mse"]) is False and all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_same_seed_same_metrics_and_bptt_longer_than_the_data():
+    results = []
+    for _ in range(2):
+        torch.manual_seed(5)
+        task = Echo()
+        cfg = config("--train.iterations=8", "--train.bptt=5", "--train.random_bptt=true", "--model.dropout=0.2")
+        results.append(fit(task.build_model(None, None), task, task.load(), cfg))
+    assert results[0] == results[1]
+    with pytest.raises(ValueError, match=r"train.bptt = 30 is longer than the training sequences \(24 steps\)"):
+        fit(task.build_model(None, None), task, task.load(), config("--train.bptt=30"))
+
+
+def test_early_stopping_and_the_on_eval_hook():
+    calls = []
+
+    class Worse(Echo):
+        def evaluate(self, model, batches):
+            return {"score": float(len(calls))}                       # gets worse every time
+
+    task = Worse()
+    fit(task.build_model(None, None), task, task.load(),
+        config("--train.iterations=100", "--train.eval_every=1", "--train.patience=2"),
+        on_eval=lambda iteration, metrics: calls.append((iteration, metrics)))
+    assert [i for i, _ in calls] == [1, 2, 3]
+
+
+def test_schedules_and_weight_decay_groups():
+    model = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4))
+    cfg = config("--optim.weight_decay=0.1", "--optim.schedule=cosine", "--optim.warmup=2", "--optim.lr=1")
+    optimizer = make_optimizer(model, cfg.optim)
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.1, 0.0]
+    assert [len(g["params"]) for g in optimizer.param_groups] == [1, 3]      # weight | bias, norm gain + bias
+    schedule, lrs = make_schedule(optimizer, cfg.optim, 10), []
+    for _ in range(10):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert lrs[:3] == [0.5, 1.0, 1.0] and lrs[-1] < 0.05 and lrs == sorted(lrs[:2]) + sorted(lrs[2:], reverse=True)
+    cfg = config("--optim.schedule=plateau", "--optim.plateau_patience=1", "--optim.lr=1", "--optim.gamma=0.5")
+    optimizer = make_optimizer(model, cfg.optim)
+    schedule = make_schedule(optimizer, cfg.optim, 10)
+    for value in (1.0, 2.0, 2.0):
+        after_evaluation(optimizer, schedule, value)
+    assert optimizer.param_groups[0]["lr"] == 0.5
+
+
+def test_ntasgd_switches_to_averaging_when_validation_stops_improving():
+    p = nn.Parameter(torch.zeros(2))
+    optimizer = NTASGD([p], 0.1, nonmono=2)
+    for value in (5.0, 4.0, 3.0, 3.5):
+        optimizer.observe(value)
+    assert not optimizer.averaging                                   # 3.5 beats min of the early values
+    optimizer.observe(6.0)
+    assert optimizer.averaging
+    for target in (1.0, 3.0):
+        p.grad = torch.full((2,), -target / 0.1)                    # one step moves p by +target
+        optimizer.step()
+    torch.testing.assert_close(p.detach(), torch.full((2,), 4.0))
+    with averaged(optimizer):
+        torch.testing.assert_close(p.detach(), torch.full((2,), 2.5))    # mean of the iterates 1 and 4
+    torch.testing.assert_close(p.detach(), torch.full((2,), 4.0))
+    state = optimizer.state_dict()
+    fresh = NTASGD([nn.Parameter(torch.zeros(2))], 0.1, nonmono=2)
+    fresh.load_state_dict(state)
+    assert fresh.averaging and fresh.history == optimizer.history
