@@ -77,6 +77,8 @@ def restore(run_dir: str | Path | None, model: nn.Module, optimizer: torch.optim
     if run_dir is None:
         raise ValueError("resume=True needs the run_dir to resume from")
     state = read_state(run_dir)
+    for stale in Path(run_dir).glob(".*.tmp"):               # left by a kill in the middle of a write
+        stale.unlink(missing_ok=True)
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     schedule.load_state_dict(state["schedule"])
