@@ -21,13 +21,14 @@ class RunLog:
     are dropped, so a resumed run's log reads as if it had never stopped."""
 
     def __init__(self, run_dir: str | Path | None, *, total: int, start: int = 0, plots: bool = True,
-                 log_every: int = 1) -> None:
+                 log_every: int = 1, quiet: bool = False) -> None:
         self.dir, self.total, self.start, self.plots, self.log_every = run_dir, total, start, plots, log_every
+        self.quiet = quiet                      # other processes than rank 0 say nothing
         self.clock = self.last_time = time.perf_counter()
         self.tokens = self.last_iteration = 0
         self.print_every = max(1, total // 20)
         self.bar = self.file = self.tensorboard = None
-        if sys.stderr.isatty():
+        if sys.stderr.isatty() and not quiet:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, initial=start, unit="it", dynamic_ncols=True, leave=True)
@@ -39,6 +40,8 @@ class RunLog:
             self.tensorboard = _summary_writer(self.dir / "tensorboard", start)
 
     def train(self, iteration: int, loss: float, norm: float, lr: float, tokens: int) -> None:
+        if self.quiet:
+            return
         self.tokens += tokens
         if self.file is not None and iteration % self.log_every == 0:
             self.file.write(_line({"iteration": iteration, "split": "train", "loss": loss, "grad_norm": norm,
@@ -63,6 +66,8 @@ class RunLog:
         return f"{speed:.1f} it/s  {rate / 1000:.1f}k tok/s"
 
     def evaluation(self, iteration: int, metrics: dict[str, float]) -> None:
+        if self.quiet:
+            return
         if self.file is not None:
             self.file.write(_line({"iteration": iteration, "split": "valid", **metrics}))
             self.file.flush()
@@ -72,6 +77,8 @@ class RunLog:
         self._print(f"iteration {iteration}  valid " + "  ".join(f"{k} {v:.5g}" for k, v in metrics.items()))
 
     def finish(self, progress: Any, note: str = "") -> None:
+        if self.quiet:
+            return
         if self.bar is not None:
             self.bar.close()
         if self.file is not None:

@@ -69,7 +69,7 @@ def fit(model: nn.Module, task: Task, data: Splits, cfg: RunConfig, *, run_dir: 
         checkpoint.restore(run_dir, model, optimizer, schedule, scaler, progress, device, rank)
     chunks = stream(task, data, train, cfg.seed, progress.position, rank, world)
     log = RunLog(run_dir if rank == 0 else None, total=total, start=progress.iteration, plots=train.plots,
-                 log_every=train.log_every)
+                 log_every=train.log_every, quiet=rank != 0)
     saved = [progress.iteration] if resume else []
 
     def save() -> None:
