@@ -47,6 +47,7 @@ def train(cfg: RunConfig | None = None, *, resume: str | Path | None = None, ove
     with distributed(cfg):
         rank = dist.get_rank() if dist.is_initialized() else 0
         run_dir = Path(resume) if resume is not None else _new_run_dir(cfg.out_dir, rank)
+        cfg = replace(cfg, [f"out_dir={run_dir}"])            # the directory this run really uses
         if rank == 0:
             atomic_write(run_dir / CONFIG_FILE, lambda tmp: tmp.write_text(_toml.dumps(to_dict(cfg))))
         seed_everything(cfg.seed)

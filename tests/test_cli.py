@@ -1,0 +1,73 @@
+"""The rnnkit command line: train -> eval on a temporary directory, help, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnkit.cli import COMMANDS, main
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["--task.length=8", "--task.train_size=32", "--task.valid_size=16", "--task.test_size=16",
+         "--model.hidden_size=8", "--train.batch_size=8", "--train.iterations=4", "--train.eval_every=2"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_train_then_eval_then_replay(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["train", "configs/adding_lstm.toml", f"--out_dir={run_dir}", "--seed", "3", *SMALL]) == 0
+    assert (run_dir / "plots" / "train_loss.png").stat().st_size > 0 and (run_dir / "plots" / "valid_mse.png").exists()
+    assert "done: iteration 4/4" in capsys.readouterr().out
+    assert main(["eval", str(run_dir), "--split=test"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["split"] == "test" and result["mse"] >= 0
+    assert main(["train", str(run_dir / "config.toml"), "--train.plots", "false"]) == 0    # replay
+    replay = tmp_path / "run-2"
+    lines = lambda d: [s for s in (d / "config.toml").read_text().splitlines()
+                       if not s.startswith(("out_dir", "plots"))]
+    assert lines(replay) == lines(run_dir) and f'out_dir = "{replay}"' in (replay / "config.toml").read_text()
+    last = lambda d: [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()][-1]
+    assert last(replay) == last(run_dir)
+    assert main(["train", "--resume", str(run_dir), "--train.iterations=6"]) == 0          # extend
+    assert last(run_dir)["iteration"] == 6
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "configs/adding_lstm.toml", "--train.iteratoins=5"], ["did you mean train.iterations"]),
+    (["train", "configs/adding_lstm.toml", "--optim.lr=-0.1"], ["optim.lr must be > 0"]),
+    (["train", "configs/adding_lstm.toml", "--verbose"], ["unrecognised argument '--verbose'"]),
+    (["train"], ["needs a CONFIG file or --resume RUN_DIR"]),
+    (["train", "--resume", "no/such/run"], ["run directory 'no/such/run' does not exist"]),
+    (["eval", "no/such/run"], ["does not exist"]),
+])
+def test_bad_input_is_one_line_and_exit_code_2(argv, words, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"rnnkit {argv[0]}: error:")
+    for word in words:
+        assert word in err
+
+
+def test_help_shows_an_example_per_command(capsys):
+    for command in COMMANDS:
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = capsys.readouterr().out
+        assert "examples:" in out and f"rnnkit {command} " in out
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    out = subprocess.run([sys.executable, "-m", "rnnkit", "--help"], env=env, cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout                      # python -m rnnkit works
+    assert all(command in out for command in COMMANDS)
