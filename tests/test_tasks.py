@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rnnkit.config import ConfigError, load_config
-from rnnkit.runs import load, train
+from rnnkit.runs import load, run
 from rnnkit.tasks import TASKS
 from rnnkit.tasks.adding import generate
 
@@ -41,7 +41,7 @@ def test_a_short_run_and_a_checkpoint_round_trip(tmp_path, extra):
         cfg = load_config(None, ["--task.length=8", "--task.train_size=32", "--task.valid_size=16",
                                  "--model.hidden_size=8", "--train.batch_size=8", "--train.iterations=3",
                                  "--train.plots=false", f"--out_dir={tmp_path / 'run'}", *extra])
-        metrics = train(cfg)
+        metrics = run(cfg)
         saved, model = load(tmp_path / "run")
     finally:
         torch.set_num_threads(threads)

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from rnnkit.config import load_config
-from rnnkit.runs import train
+from rnnkit.runs import run
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERRIDES = ["--task.length=10", "--task.train_size=64", "--task.valid_size=32", "--model.hidden_size=8",
@@ -33,7 +33,7 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        one = train(load_config(None, [*OVERRIDES, f"--out_dir={tmp_path / 'one'}"]))
+        one = run(load_config(None, [*OVERRIDES, f"--out_dir={tmp_path / 'one'}"]))
     finally:
         torch.set_num_threads(threads)
     out, _ = two.communicate(timeout=300)
@@ -50,4 +50,4 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
 
 
 if __name__ == "__main__":
-    train(load_config(None, [*OVERRIDES, f"--out_dir={sys.argv[1]}"]))
+    run(load_config(None, [*OVERRIDES, f"--out_dir={sys.argv[1]}"]))

@@ -23,7 +23,7 @@ from torch import nn
 
 from rnnkit.config import ConfigError, ModelConfig, build_rnn, load_config
 from rnnkit.data.batch import Batch, Splits
-from rnnkit.runs import load, seed_everything, train
+from rnnkit.runs import load, run, seed_everything
 from rnnkit.train.checkpoint import STATE_FILE, WEIGHTS_FILE, CheckpointError, atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,30 +141,30 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     iteration = int(err.split("interrupted at iteration ")[1].split(";")[0])
     state = torch.load(run_dir / STATE_FILE, weights_only=True)
     assert state["iteration"] == iteration > 0
-    metrics = train(resume=run_dir, overrides=[f"--train.iterations={iteration + 2}"])
+    metrics = run(resume=run_dir, overrides=[f"--train.iterations={iteration + 2}"])
     assert set(metrics) == {"mse"}
 
 
 def test_bad_run_directories_get_clear_errors_and_are_never_destroyed(tmp_path):
     cfg = small(tmp_path)
-    train(cfg)
+    run(cfg)
     run_dir = tmp_path / "run"
     files = sorted(p.name for p in run_dir.iterdir())
     assert {"config.toml", STATE_FILE, WEIGHTS_FILE, "metrics.jsonl", "metrics.csv"} <= set(files)
     _, model = load(run_dir)
-    train(cfg)                                                 # the same out_dir again: a new directory
+    run(cfg)                                                 # the same out_dir again: a new directory
     assert (tmp_path / "run-2" / STATE_FILE).exists() and sorted(p.name for p in run_dir.iterdir()) == files
 
     state = (run_dir / STATE_FILE).read_bytes()
     (run_dir / STATE_FILE).write_bytes(state[: len(state) // 2])
     with pytest.raises(CheckpointError, match="corrupted or unreadable.*left untouched"):
-        train(resume=run_dir)
+        run(resume=run_dir)
     (run_dir / STATE_FILE).write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="corrupted"):
-        train(resume=run_dir)
+        run(resume=run_dir)
     (run_dir / STATE_FILE).unlink()
     with pytest.raises(CheckpointError, match="has no train_state.pt, so there is nothing to resume"):
-        train(resume=run_dir)
+        run(resume=run_dir)
     (run_dir / WEIGHTS_FILE).write_bytes(b"\x00" * 20)
     with pytest.raises(CheckpointError, match="model.safetensors is corrupted"):
         load(run_dir)
@@ -178,12 +178,12 @@ def test_bad_run_directories_get_clear_errors_and_are_never_destroyed(tmp_path):
 
 
 def test_incompatible_checkpoint_format(tmp_path):
-    train(small(tmp_path))
+    run(small(tmp_path))
     path = tmp_path / "run" / STATE_FILE
     state = torch.load(path, weights_only=True)
     torch.save({**state, "format_version": 0}, path)
     with pytest.raises(CheckpointError, match="checkpoint format 0, but this rnnkit reads format 1"):
-        train(resume=tmp_path / "run")
+        run(resume=tmp_path / "run")
 
 
 def test_atomic_write_never_leaves_a_half_written_file(tmp_path, monkeypatch):

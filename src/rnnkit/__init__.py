@@ -17,6 +17,8 @@ from .cells import LSTMCell as LSTMCell
 from .cells import MinGRUCell as MinGRUCell
 from .cells import ReservoirCell as ReservoirCell
 from .cells import State as State
+from .config import RunConfig as RunConfig
+from .config import load_config as load_config
 from .layers import Bidirectional as Bidirectional
 from .layers import DropConnect as DropConnect
 from .layers import LockedDropout as LockedDropout
@@ -28,6 +30,10 @@ from .layers import Zoneout as Zoneout
 from .layers import weight_drop as weight_drop
 from .models.esn import EchoStateClassifier as EchoStateClassifier
 from .models.esn import EchoStateNetwork as EchoStateNetwork
+from .runs import load as load
+from .runs import run as run
+from .train import evaluate as evaluate
+from .train import fit as fit
 
 __version__ = "0.1.0"
 
@@ -35,4 +41,5 @@ __all__ = ["CELLS", "INITIALIZERS", "Bidirectional", "Cell", "DropConnect", "Ech
            "EchoStateNetwork", "ElmanCell", "GRUCell",
            "LSTMCell", "LayerNormGRUCell", "LayerNormLSTMCell", "LockedDropout", "MinGRUCell", "Readout",
            "ReservoirCell",
-           "Recurrent", "RecurrentDropout", "Stacked", "State", "Zoneout", "weight_drop"]
+           "Recurrent", "RecurrentDropout", "Stacked", "State", "Zoneout", "weight_drop",
+           "RunConfig", "evaluate", "fit", "load", "load_config", "run"]

@@ -29,7 +29,7 @@ EXAMPLES = {
 
 
 def train(args: argparse.Namespace, overrides: list[str]) -> int:
-    from .runs import train as run
+    from .runs import run
 
     top = [f"--{key}={getattr(args, key)}" for key in ("seed", "out_dir") if getattr(args, key) is not None]
     if args.resume is not None:

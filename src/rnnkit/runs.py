@@ -1,9 +1,9 @@
 """Whole runs: config -> run directory -> trained model, and back.
 
-    metrics = rnnkit.train(rnnkit.load_config("configs/adding_lstm.toml"))
+    metrics = rnnkit.run(rnnkit.load_config("configs/adding_lstm.toml"))
     cfg, model = rnnkit.load("runs/adding_lstm")
 
-Under torchrun (WORLD_SIZE > 1) `train` joins the process group first: gloo on CPU, NCCL on GPU.
+Under torchrun (WORLD_SIZE > 1) `run` joins the process group first: gloo on CPU, NCCL on GPU.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from .train.checkpoint import (
 from .train.loop import evaluate, resolve_device
 
 
-def train(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overrides: Sequence[str] = (),
+def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overrides: Sequence[str] = (),
           on_eval: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, float]:
     """Trains `cfg` in a new run directory (cfg.out_dir, or out_dir-2, -3... when that already
     holds a run), or continues the run in `resume` exactly where its last checkpoint left it."""
@@ -43,7 +43,7 @@ def train(cfg: RunConfig | None = None, *, resume: str | Path | None = None, ove
         read_state(resume)                                    # fail early on a bad checkpoint
         cfg = replace(read_config(resume), overrides)
     elif cfg is None:
-        raise ValueError("train() needs a RunConfig or resume=RUN_DIR")
+        raise ValueError("run() needs a RunConfig or resume=RUN_DIR")
     with distributed(cfg):
         rank = dist.get_rank() if dist.is_initialized() else 0
         run_dir = Path(resume) if resume is not None else _new_run_dir(cfg.out_dir, rank)

@@ -240,7 +240,9 @@ def _grad_norm(params: list[Tensor], clip: float) -> Tensor:
         return nn.utils.clip_grad_norm_(params, clip)           # RNN gradients explode without it
     if not params:
         return torch.zeros(())
-    return nn.utils.get_total_norm([p.grad for p in params])
+    if hasattr(nn.utils, "get_total_norm"):                     # torch >= 2.6: no rescaling pass
+        return nn.utils.get_total_norm([p.grad for p in params])
+    return nn.utils.clip_grad_norm_(params, math.inf)
 
 
 def _mean(values: Tensor, net: nn.Module) -> Tensor:
