@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -15,6 +17,8 @@ _EXACT_EIGENVALUES_UP_TO = 200  # above this, an iterative eigensolver (ARPACK) 
 _NUMPY_LOOP_UP_TO = 256         # at or below this, a numpy loop beats torch's per-op overhead
 _NUMPY_FLOAT32_UP_TO = 1000     # and in float32 up to this (OpenBLAS sgemv; measured in benchmarks/esn.py)
 _DENSE_ABOVE_DENSITY = 0.3      # sparser reservoirs run a CSR mat-vec (perf-notes section 6)
+_ONE_THREAD_UP_TO = 1000        # a mat-vec this small loses to OpenMP's per-step barrier: 57 us/step on
+                                # one thread vs 220-430 us on two at 500 units f64, with a busy 2nd core
 
 
 def spectral_radius(weight: Tensor) -> float:
@@ -117,7 +121,8 @@ class ReservoirCell(Cell):
             if x.device.type == "cpu" and small:
                 y = _numpy_loop(pre, state[0], self.weight_hh, self.leak, mask)
             else:
-                y = _torch_loop(pre, state[0], self._recurrent_matrix(), self.leak, mask)
+                with _threads(1 if self.hidden_size <= _ONE_THREAD_UP_TO else torch.get_num_threads()):
+                    y = _torch_loop(pre, state[0], self._recurrent_matrix(), self.leak, mask)
         return y, (y[:, -1].clone() if mask is None else _last_valid(y, state[0], mask),)
 
     def _recurrent_matrix(self) -> Tensor:
@@ -166,6 +171,19 @@ def _check_options(input_size: int, hidden_size: int, spectral_radius: float, de
     if not 0 <= feedback_size <= input_size:
         raise ValueError(f"feedback_size must be in [0, input_size={input_size}] (the fed-back outputs are the "
                          f"last input columns), got {feedback_size}")
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    if n == previous:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _numpy_loop(pre: Tensor, h0: Tensor, weight: Tensor, leak: float, mask: Tensor | None) -> Tensor:
