@@ -50,11 +50,17 @@ def test_train_then_eval_then_replay(tmp_path, capsys):
     (["train", "configs/adding_lstm.toml", "--optim.lr=-0.1"], ["optim.lr must be > 0"]),
     (["train", "configs/adding_lstm.toml", "--verbose"], ["unrecognised argument '--verbose'"]),
     (["train"], ["needs a CONFIG file or --resume RUN_DIR"]),
+    (["train", "configs/adding_lstm.toml", "--train.bptt=500"], ["train.bptt = 500 is longer than the training"]),
+    (["train", "configs/adding_lstm.toml", "--train.bptt=10"], ["truncated BPTT needs per-step targets"]),
+    (["train", "configs/adding_lstm.toml", "--train.amp=fp16", "--train.device=cpu"], ["needs a CUDA device"]),
     (["train", "--resume", "no/such/run"], ["run directory 'no/such/run' does not exist"]),
     (["eval", "no/such/run"], ["does not exist"]),
 ])
-def test_bad_input_is_one_line_and_exit_code_2(argv, words, capsys):
+def test_bad_input_is_one_line_and_exit_code_2(argv, words, capsys, tmp_path):
+    if argv[1:2] == ["configs/adding_lstm.toml"]:
+        argv = [*argv, f"--out_dir={tmp_path / 'run'}"]
     assert main(argv) == 2
+    assert not (tmp_path / "run").exists()                                 # nothing written
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith(f"rnnkit {argv[0]}: error:")
     for word in words:

@@ -32,11 +32,11 @@ from .train.checkpoint import (
     load_weights,
     read_state,
 )
-from .train.loop import evaluate, resolve_device
+from .train.loop import evaluate, resolve_device, total_iterations
 
 
 def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overrides: Sequence[str] = (),
-          on_eval: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, float]:
+        on_eval: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, float]:
     """Trains `cfg` in a new run directory (cfg.out_dir, or out_dir-2, -3... when that already
     holds a run), or continues the run in `resume` exactly where its last checkpoint left it."""
     if resume is not None:
@@ -46,14 +46,17 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
         raise ValueError("run() needs a RunConfig or resume=RUN_DIR")
     with distributed(cfg):
         rank = dist.get_rank() if dist.is_initialized() else 0
-        run_dir = Path(resume) if resume is not None else _new_run_dir(cfg.out_dir, rank)
-        cfg = replace(cfg, [f"out_dir={run_dir}"])            # the directory this run really uses
-        if rank == 0:
-            atomic_write(run_dir / CONFIG_FILE, lambda tmp: tmp.write_text(_toml.dumps(to_dict(cfg))))
         seed_everything(cfg.seed)
         task = cfg.task.build()
         data = task.load()
         model = task.build_model(cfg.model, data)
+        if cfg.train.method == "gradient":                    # say what is wrong before writing any file
+            total_iterations(cfg.train, data, task)
+            resolve_device(cfg.train.device, 1, cfg.train.amp)
+        run_dir = Path(resume) if resume is not None else _new_run_dir(cfg.out_dir, rank)
+        cfg = replace(cfg, [f"out_dir={run_dir}"])            # the directory this run really uses
+        if rank == 0:
+            atomic_write(run_dir / CONFIG_FILE, lambda tmp: tmp.write_text(_toml.dumps(to_dict(cfg))))
         if rank:
             torch.manual_seed(cfg.seed + rank)                # own dropout masks per process
         return METHODS[cfg.train.method](model, task, data, cfg, run_dir=run_dir, resume=resume is not None,

@@ -58,7 +58,7 @@ def fit(model: nn.Module, task: Task, data: Splits, cfg: RunConfig, *, run_dir: 
     metrics. With `run_dir`, logs, plots and checkpoints go there (rank 0 only), and
     `resume=True` continues exactly from its last checkpoint."""
     train, (rank, world) = cfg.train, _world()
-    device = resolve_device(train.device, world)
+    device = resolve_device(train.device, world, train.amp)
     net = _wrap(model.to(device), device, world)
     optimizer = make_optimizer(model, cfg.optim)
     total = total_iterations(train, data, task)
@@ -203,6 +203,8 @@ def total_iterations(train: TrainConfig, data: Splits, task: Task) -> int:
         raise ValueError(f"train.bptt = {train.bptt} is longer than the training sequences ({steps} steps); "
                          f"set train.bptt <= {steps}, or 0 for full BPTT")
     per_batch = len(chunk_sizes(steps, train.bptt))
+    if per_batch > 1:
+        split_time(data.train.select(slice(0, 1)), train.bptt)     # raises for per-sequence targets
     size = len(data.train) if task.carries_state else train.batch_size
     if num_batches(data.train, size, drop_last=True) == 0:
         raise ValueError(f"train.batch_size = {size} is larger than the training split ({len(data.train)} examples)")
@@ -211,11 +213,13 @@ def total_iterations(train: TrainConfig, data: Splits, task: Task) -> int:
     return max(1, train.epochs * num_batches(data.train, size, drop_last=True) * per_batch // train.accumulate)
 
 
-def resolve_device(name: str, world: int = 1) -> torch.device:
+def resolve_device(name: str, world: int = 1, amp: str = "none") -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"train.device = {name!r} but CUDA is not available; use train.device = 'cpu'")
+    if amp == "fp16" and not name.startswith("cuda"):
+        raise ValueError("train.amp = 'fp16' needs a CUDA device; use train.amp = 'bf16' or 'none' on a CPU")
     if name == "cuda" and world > 1:
         name = f"cuda:{dist.get_rank() % torch.cuda.device_count()}"
     return torch.device(name)
