@@ -5,11 +5,13 @@ from __future__ import annotations
 from .adding import Adding as Adding
 from .base import Metrics as Metrics
 from .base import Task as Task
+from .chaotic_series import ChaoticSeries as ChaoticSeries
 from .language_modeling import LanguageModeling as LanguageModeling
 
 TASKS: dict[str, type[Task]] = {
     "adding": Adding,
+    "chaotic_series": ChaoticSeries,
     "language_modeling": LanguageModeling,
 }
 
-__all__ = ["TASKS", "Adding", "LanguageModeling", "Metrics", "Task"]
+__all__ = ["TASKS", "Adding", "ChaoticSeries", "LanguageModeling", "Metrics", "Task"]

@@ -14,13 +14,15 @@ from .optim import OPTIMIZERS as OPTIMIZERS
 from .optim import SCHEDULES as SCHEDULES
 from .optim import make_optimizer as make_optimizer
 from .optim import make_schedule as make_schedule
+from .ridge import fit_ridge as fit_ridge
 from .tbptt import detach as detach
 from .tbptt import split_time as split_time
 
-# train.method -> how to train; "ridge" (closed-form readout for echo state networks) joins here
+# train.method -> how to train
 METHODS: dict[str, Callable[..., dict[str, float]]] = {
     "gradient": fit,
+    "ridge": fit_ridge,              # closed-form readout of an echo state network
 }
 
 __all__ = ["METHODS", "NTASGD", "OPTIMIZERS", "SCHEDULES", "CheckpointError", "Interrupted", "NonFiniteError",
-           "detach", "evaluate", "fit", "make_optimizer", "make_schedule", "split_time"]
+           "detach", "evaluate", "fit", "fit_ridge", "make_optimizer", "make_schedule", "split_time"]

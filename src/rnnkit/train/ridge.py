@@ -10,7 +10,11 @@ Only X^T X and X^T Y are kept (float64), so memory does not grow with the length
 
 from __future__ import annotations
 
+import json
 import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -93,3 +97,39 @@ def _solve_spd(a: Tensor, b: Tensor, alpha: float) -> Tensor:
         jitter = max(jitter * 10, scale * 1e-12)
     raise ValueError(f"the readout system could not be solved even with jitter {jitter:g}; the states are "
                      "probably not finite (check the input scaling and spectral radius)")
+
+
+def fit_ridge(model: Any, task: Any, data: Any, cfg: Any, *, run_dir: str | Path | None = None,
+              resume: bool = False, on_eval: Callable[[int, dict[str, float]], None] | None = None
+              ) -> dict[str, float]:
+    """`train.method = "ridge"`: the closed-form readout of an echo state network (the task's
+    model), accumulated over every training batch, with the task's `alpha` and `washout`. Writes
+    the run directory's weights and metrics like the gradient loop, and the task's plot if any."""
+    from ..data.batch import batches
+    from .checkpoint import FORMAT_VERSION, WEIGHTS_FILE, atomic_write
+    from .loop import evaluate
+
+    for name in ("alpha", "washout"):
+        if not hasattr(task, name):
+            raise ValueError(f"train.method = 'ridge' needs a task with a `{name}` setting; "
+                             f"{type(task).__name__} has none (use train.method = 'gradient')")
+    size = len(data.train) if task.carries_state else cfg.train.batch_size
+    ridge = model.new_ridge(alpha=task.alpha)
+    for batch in batches(data.train, size):
+        model.accumulate(ridge, batch.inputs, batch.targets, washout=task.washout, lengths=batch.lengths)
+    model.set_readout(ridge)
+    metrics = evaluate(model, task, [data.valid])
+    if on_eval is not None:
+        on_eval(1, metrics)
+    if run_dir is not None:
+        from safetensors.torch import save_model
+
+        run_dir = Path(run_dir)
+        meta = {"format_version": str(FORMAT_VERSION), "iteration": "1"}
+        atomic_write(run_dir / WEIGHTS_FILE, lambda tmp: save_model(model, str(tmp), metadata=meta))
+        line = json.dumps({"iteration": 1, "samples": ridge.samples, **metrics}) + "\n"
+        atomic_write(run_dir / "metrics.jsonl", lambda tmp: tmp.write_text(line))
+        if getattr(cfg.train, "plots", False) and hasattr(task, "plot"):
+            task.plot(model, data, run_dir / "plots")
+    print(json.dumps({"split": "valid", **metrics}), flush=True)
+    return metrics

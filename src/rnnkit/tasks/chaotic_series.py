@@ -1,0 +1,133 @@
+"""Chaotic series with an echo state network: Mackey-Glass prediction (Jaeger 2001; Jaeger & Haas
+2004) and NARMA10 system identification (Atiya & Parlos 2000). Trained with `train.method = "ridge"`.
+
+[model] hidden_size and num_layers size the reservoir (num_layers > 1: a deep ESN); the reservoir's
+own settings are this task's fields. Metrics: one-step NRMSE after the washout, and for
+Mackey-Glass the NRMSE `horizon` steps into closed-loop runs started every 200 steps (`nrmse_84`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..cells.reservoir import ReservoirCell
+from ..config import ModelConfig
+from ..data.batch import Batch, Splits
+from ..data.chaos import mackey_glass, narma10
+from ..layers.recurrent import Recurrent, Stacked
+from ..models.esn import EchoStateNetwork
+from .base import Metrics
+
+F64 = torch.float64
+
+
+@dataclass(frozen=True)
+class ChaoticSeries:
+    series: str = "mackey_glass"    # mackey_glass (tanh(x - 1), one step ahead) or narma10
+    tau: float = 17.0
+    train_steps: int = 20_000
+    valid_steps: int = 4_000
+    test_steps: int = 4_000
+    washout: int = 500              # steps whose states train nothing (every split starts from zero)
+    horizon: int = 84               # closed-loop steps for nrmse_84 (Mackey-Glass)
+    spectral_radius: float = 1.0
+    leak: float = 1.0
+    density: float = 0.1
+    input_scaling: float = 0.5
+    bias_scaling: float = 0.2
+    alpha: float = 1e-10            # ridge penalty of the readout
+    seed: int = 0                   # the data's own seed
+
+    carries_state = True
+
+    def __post_init__(self) -> None:
+        if self.series not in ("mackey_glass", "narma10"):
+            raise ValueError(f"task.series must be 'mackey_glass' or 'narma10', got {self.series!r}")
+        if min(self.valid_steps, self.test_steps) <= self.washout + self.horizon + 1:
+            raise ValueError(f"task.valid_steps and test_steps must exceed washout + horizon + 1 = "
+                             f"{self.washout + self.horizon + 1}")
+        if self.train_steps <= self.washout:
+            raise ValueError(f"task.train_steps must exceed task.washout ({self.washout})")
+
+    def load(self) -> Splits:
+        total = self.train_steps + self.valid_steps + self.test_steps
+        if self.series == "mackey_glass":
+            s = np.tanh(mackey_glass(total + 1, tau=self.tau, discard=1000, seed=self.seed) - 1.0)
+            u, y = s[:-1], s[1:]                                                  # predict one step ahead
+        else:
+            u, y = narma10(total, seed=self.seed)
+        cut = np.cumsum([0, self.train_steps, self.valid_steps, self.test_steps])
+        part = lambda a, i: torch.tensor(a[cut[i]:cut[i + 1]], dtype=F64)[None, :, None]   # (1, T, 1)
+        return Splits(*(Batch(part(u, i), part(y, i)) for i in range(3)))
+
+    def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
+        def cell(inputs: int) -> ReservoirCell:
+            return ReservoirCell(inputs, cfg.hidden_size, spectral_radius=self.spectral_radius, leak=self.leak,
+                                 density=self.density, input_scaling=self.input_scaling,
+                                 bias_scaling=self.bias_scaling, dtype=F64)   # drawn from the run's seed
+        layers = [Recurrent(cell(1))] + [Recurrent(cell(cfg.hidden_size)) for _ in range(cfg.num_layers - 1)]
+        return EchoStateNetwork(layers[0] if len(layers) == 1 else Stacked(layers), 1, input_to_readout=True)
+
+    def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
+        raise ValueError("the chaotic_series task trains an echo state network's readout in closed form: "
+                         "set train.method = \"ridge\"")
+
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> Metrics:
+        errors, targets, closed = [], [], []
+        for batch in batches:
+            y, _ = model(batch.inputs)                                            # (1, T, 1)
+            errors.append((y - batch.targets)[:, self.washout:].flatten())
+            targets.append(batch.targets[:, self.washout:].flatten())
+            if self.series == "mackey_glass":
+                closed.append(self.closed_loop(model, batch)[0])
+        error, target = torch.cat(errors), torch.cat(targets)
+        metrics = {"nrmse": float(error.pow(2).mean().sqrt() / target.std())}
+        if closed:
+            metrics[f"nrmse_{self.horizon}"] = float(torch.cat(closed).pow(2).mean().sqrt() / target.std())
+        return metrics
+
+    def closed_loop(self, model: EchoStateNetwork, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
+        """Errors at step `horizon` of closed-loop runs started every 200 steps after the washout,
+        plus the first run's prediction and truth (horizon,) for the plot."""
+        features, _ = model.body(batch.inputs, None, None, None)                  # (1, T, F)
+        hidden = sum(layer.cell.hidden_size for layer in model.body.layers)
+        starts = torch.arange(self.washout, batch.inputs.size(1) - self.horizon, 200)
+        states = _split_states(model, features[0, starts, :hidden])
+        future, _ = model.generate(self.horizon, state=states, last=batch.targets[0, starts])   # (R, K, 1)
+        truth = torch.stack([batch.targets[0, s + 1:s + 1 + self.horizon, 0] for s in starts.tolist()])
+        return future[:, -1, 0] - truth[:, -1], future[0, :, 0], truth[0]
+
+    def plot(self, model: nn.Module, data: Splits, folder: Path) -> None:
+        """PNG of a closed-loop Mackey-Glass run on the validation series against the truth."""
+        if self.series != "mackey_glass":
+            return
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        with torch.no_grad():
+            _, prediction, truth = self.closed_loop(model, data.valid)
+        folder.mkdir(parents=True, exist_ok=True)
+        figure, axes = plt.subplots(figsize=(7, 3.5))
+        axes.plot(truth.numpy(), label="truth", lw=2)
+        axes.plot(prediction.numpy(), "--", label="closed-loop prediction")
+        axes.set_xlabel("step")
+        axes.set_ylabel("tanh(x - 1)")
+        axes.set_title(f"Mackey-Glass, {self.horizon} free-running steps")
+        axes.legend()
+        figure.tight_layout()
+        figure.savefig(folder / "closed_loop.png", dpi=120)
+        plt.close(figure)
+
+
+def _split_states(model: EchoStateNetwork, h: Tensor) -> tuple:
+    """Concatenated per-layer states (R, sum H) -> the network's state layout."""
+    sizes = [layer.cell.hidden_size for layer in model.body.layers]
+    parts = tuple((p.contiguous(),) for p in h.split(sizes, dim=1))
+    return parts if model.body.stacked else parts[0]
