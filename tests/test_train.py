@@ -246,3 +246,12 @@ def test_ntasgd_switches_to_averaging_when_validation_stops_improving():
     fresh = NTASGD([nn.Parameter(torch.zeros(2))], 0.1, nonmono=2)
     fresh.load_state_dict(state)
     assert fresh.averaging and fresh.history == optimizer.history
+
+
+def test_tensorboard_events_when_tensorboard_is_installed(tmp_path):
+    pytest.importorskip("torch.utils.tensorboard")
+    from rnnkit.runs import run
+
+    run(config("--task.length=6", "--task.train_size=16", "--train.batch_size=8", "--train.iterations=2",
+               "--model.hidden_size=4", f"--out_dir={tmp_path}"))
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
