@@ -102,15 +102,17 @@ def compare(n: int, x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, y_te: 
               f"| {cpu:.1f} |")
 
 
-def mackey_glass_84(units: int, runs: int, train: int, seed: int) -> float:
+def mackey_glass_84(units: int, runs: int, train: int, seed: int, *, spectral_radius: float = 1.0,
+                    input_scaling: float = 0.5, bias_scaling: float = 0.2, alpha: float = 1e-10,
+                    density: float = 0.1) -> float:
     """Jaeger (2001) protocol: teacher-forced training, then 84 free-running steps from `runs`
     points of the continuing series; NRMSE at step 84 over the runs (Jaeger & Haas 2004)."""
     x = mackey_glass(train + 200 * runs + 1000, discard=1000, seed=seed)
     s = torch.tensor(np.tanh(x - 1.0), dtype=F64)[None, :, None]                  # Jaeger's squashing
-    cell = ReservoirCell(1, units, spectral_radius=1.0, leak=1.0, input_scaling=0.5, bias_scaling=0.2,
-                         density=0.1, seed=seed, dtype=F64)
+    cell = ReservoirCell(1, units, spectral_radius=spectral_radius, leak=1.0, input_scaling=input_scaling,
+                         bias_scaling=bias_scaling, density=density, seed=seed, dtype=F64)
     esn = EchoStateNetwork(Recurrent(cell), 1, input_to_readout=True)
-    ridge = esn.new_ridge(alpha=1e-10)
+    ridge = esn.new_ridge(alpha=alpha)
     state = esn.accumulate(ridge, s[:, :train], s[:, 1:train + 1], washout=500)
     esn.set_readout(ridge)
     with torch.no_grad():                                                       # teacher-forced test stretch

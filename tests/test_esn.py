@@ -21,7 +21,7 @@ def reservoir(i: int = 2, h: int = 30, **kw) -> ReservoirCell:
     return ReservoirCell(i, h, **kw).double()
 
 
-@pytest.mark.parametrize("size", [40, 600])          # exact eigenvalues / ARPACK
+@pytest.mark.parametrize("size", [40, 300])          # exact eigenvalues / ARPACK (> 200)
 def test_spectral_radius_is_as_asked(size: int) -> None:
     cell = ReservoirCell(1, size, spectral_radius=1.25, density=0.05, seed=0, dtype=F64)
     rho = float(np.abs(np.linalg.eigvals(cell.weight_hh.numpy())).max())
