@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
+import runpy
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from rnnkit.cli import COMMANDS, main
 
-ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--task.length=8", "--task.train_size=32", "--task.valid_size=16", "--task.test_size=16",
          "--model.hidden_size=8", "--train.batch_size=8", "--train.iterations=4", "--train.eval_every=2"]
 
@@ -67,13 +64,14 @@ def test_bad_input_is_one_line_and_exit_code_2(argv, words, capsys, tmp_path):
         assert word in err
 
 
-def test_help_shows_an_example_per_command(capsys):
+def test_help_shows_an_example_per_command(capsys, monkeypatch):
     for command in COMMANDS:
         with pytest.raises(SystemExit):
             main([command, "--help"])
         out = capsys.readouterr().out
         assert "examples:" in out and f"rnnkit {command} " in out
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    out = subprocess.run([sys.executable, "-m", "rnnkit", "--help"], env=env, cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout                      # python -m rnnkit works
-    assert all(command in out for command in COMMANDS)
+    with pytest.raises(SystemExit) as done:                                 # python -m rnnkit
+        monkeypatch.setattr(sys, "argv", ["rnnkit", "--help"])
+        runpy.run_module("rnnkit", run_name="__main__")
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and all(command in out for command in COMMANDS)

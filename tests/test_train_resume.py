@@ -57,7 +57,7 @@ class Stream:
 
 def script(run_dir: str, mode: str) -> None:
     torch.set_num_threads(1)
-    cfg = load_config(None, ["--train.iterations=200", "--train.bptt=10", "--train.random_bptt=true",
+    cfg = load_config(None, ["--train.iterations=120", "--train.bptt=10", "--train.random_bptt=true",
                              "--train.checkpoint_every=3", "--train.eval_every=50", "--train.plots=false",
                              "--model.num_layers=2", "--model.hidden_size=16", "--model.dropout=0.2",
                              "--optim.schedule=cosine", "--optim.warmup=10", "--optim.lr=0.01", "--seed=4"])
@@ -94,7 +94,7 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
     deadline = time.time() + 120
     while not (killed / STATE_FILE).exists() and victim.poll() is None and time.time() < deadline:
         time.sleep(0.02)
-    time.sleep(random.uniform(0.0, 0.6))                       # a random moment after the first checkpoint
+    time.sleep(random.uniform(0.0, 0.3))                       # a random moment after the first checkpoint
     assert victim.poll() is None, f"the run ended before it could be killed: {victim.stderr.read()}"
     victim.send_signal(signal.SIGKILL)
     victim.wait()
