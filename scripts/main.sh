@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The README's main command: set up, train a character-level LSTM on Shakespeare for a few
-# minutes (at most RNNKIT_MAIN_SECONDS, default 300), then print its validation bits per
+# minutes (at most RNNKIT_MAIN_SECONDS, default 270), then print its validation bits per
 # character and a generated sample. Extra arguments override the config (--train.iterations=500).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-seconds=${RNNKIT_MAIN_SECONDS:-300}
+seconds=${RNNKIT_MAIN_SECONDS:-270}
 run=runs/main/shakespeare_char-$(date +%Y%m%d-%H%M%S)
 rnnkit=(.venv/bin/python -m rnnkit)
 echo "== training a character-level LSTM on Shakespeare (configs/shakespeare_char.toml) for at most ${seconds}s"
