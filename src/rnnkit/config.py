@@ -13,12 +13,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import sys
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._fields import ConfigError, resolve, typed, unknown
 from .cells import CELLS, INITIALIZERS
 from .layers import Bidirectional, Recurrent, RecurrentDropout, Stacked, Zoneout, weight_drop
 
@@ -28,10 +28,6 @@ else:                                                       # pragma: no cover
     import tomli as tomllib
 
 CONFIG_FORMAT = 1   # bump when a saved config.toml can no longer be read as it was written
-
-
-class ConfigError(ValueError):
-    """A config file or override is wrong; the message says what and how to fix it."""
 
 
 def _check(ok: bool, message: str) -> None:
@@ -63,7 +59,7 @@ class TaskConfig:
         from .tasks import TASKS
 
         _one_of("task.name", self.name, list(TASKS))
-        resolved = _resolve(TASKS[self.name], dict(self.settings), "task")
+        resolved = resolve(TASKS[self.name], dict(self.settings), "task")
         object.__setattr__(self, "settings", resolved)
         try:
             self.build()                                    # the task validates its own values
@@ -261,65 +257,15 @@ def from_dict(raw: Mapping[str, Any]) -> RunConfig:
             hint = f"did you mean [{near[0]}]? " if near else ""
             raise ConfigError(f"unknown section [{key}]; {hint}sections are {', '.join(sections)}")
         if not isinstance(value, dict):
-            _unknown(key, _TOP, "")
+            unknown(key, _TOP, "")
     version = raw.get("format_version", CONFIG_FORMAT)
     _check(version == CONFIG_FORMAT, f"this config has format_version {version} but this rnnkit reads "
            f"format {CONFIG_FORMAT}; rewrite it from a current config file")
-    top = _resolve(RunConfig, {k: raw[k] for k in ("seed", "out_dir") if k in raw}, "", skip=sections)
+    top = resolve(RunConfig, {k: raw[k] for k in ("seed", "out_dir") if k in raw}, "", skip=sections)
     task_raw = dict(raw.get("task", {}))
-    task = TaskConfig(_typed("task.name", task_raw.pop("name", "adding"), str), task_raw)
-    parts = {name: cls(**_resolve(cls, raw.get(name, {}), name)) for name, cls in SECTIONS.items()}
+    task = TaskConfig(typed("task.name", task_raw.pop("name", "adding"), str), task_raw)
+    parts = {name: cls(**resolve(cls, raw.get(name, {}), name)) for name, cls in SECTIONS.items()}
     return RunConfig(**top, task=task, **parts)
-
-
-def _unknown(key: str, names: Sequence[str], section: str) -> None:
-    if key not in names:
-        near = difflib.get_close_matches(key, list(names), n=1)
-        prefix = f"{section}." if section else ""
-        hint = f"did you mean {prefix}{near[0]}? " if near else ""
-        raise ConfigError(f"unknown key {prefix}{key}; {hint}valid keys: {', '.join(names)}")
-
-
-def _resolve(cls: type, values: Mapping[str, Any], section: str, skip: Sequence[str] = ()) -> dict[str, Any]:
-    """`values` checked against the fields of dataclass `cls` and coerced; defaults filled in."""
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
-    for key in values:
-        _unknown(key, names, section)
-    resolved = {}
-    for f in dataclasses.fields(cls):
-        if f.name in skip:
-            continue
-        if f.name in values:
-            resolved[f.name] = _typed(f"{section}.{f.name}".lstrip("."), values[f.name], hints[f.name])
-        elif f.default is not dataclasses.MISSING:
-            resolved[f.name] = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            resolved[f.name] = f.default_factory()
-        else:
-            raise ConfigError(f"missing key {section}.{f.name} ({_type_name(hints[f.name])})")
-    return resolved
-
-
-def _typed(key: str, value: Any, kind: Any) -> Any:
-    """`value` as `kind` (int, float, bool, str or tuple[...]), or a ConfigError naming the key."""
-    if typing.get_origin(kind) is tuple:
-        items = typing.get_args(kind)
-        if isinstance(value, (list, tuple)) and len(value) == len(items):
-            return tuple(_typed(key, v, k) for v, k in zip(value, items))
-    elif kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    elif kind is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    elif kind in (bool, str) and isinstance(value, kind):
-        return value
-    raise ConfigError(f"{key} expects {_type_name(kind)}, got {value!r} ({type(value).__name__})")
-
-
-def _type_name(kind: Any) -> str:
-    if typing.get_origin(kind) is tuple:
-        return "an array of " + ", ".join(_type_name(k) for k in typing.get_args(kind))
-    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(kind, str(kind))
 
 
 def to_dict(cfg: RunConfig) -> dict[str, Any]:
