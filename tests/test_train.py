@@ -193,6 +193,16 @@ def test_same_seed_same_metrics_and_bptt_longer_than_the_data():
         fit(task.build_model(None, None), task, task.load(), config("--train.bptt=30"))
 
 
+def test_bf16_autocast_on_cpu_carries_state_and_epochs_become_iterations():
+    task = Echo()
+    metrics = fit(task.build_model(None, None), task, task.load(),
+                  config("--train.iterations=6", "--train.bptt=8", "--train.amp=bf16"))
+    assert math.isfinite(metrics["mse"])
+    from rnnkit.train.loop import total_iterations
+
+    assert total_iterations(config("--train.epochs=2", "--train.bptt=8").train, task.load(), task) == 6
+
+
 def test_early_stopping_and_the_on_eval_hook():
     calls = []
 

@@ -120,6 +120,8 @@ def update(net: nn.Module, task: Task, chunks: Iterator, optimizer: torch.optim.
             loss, state = task.loss(net, chunk.to(device), state)
         scaler.scale(loss / train.accumulate).backward()
         progress.state, progress.position = detach(state), position       # truncate: no gradient past here
+        if train.amp != "none":                   # autocast made it half precision; the next chunk wants float
+            progress.state = checkpoint._map(progress.state, lambda t: t.to(next(net.parameters()).dtype))
         loss_sum += loss.detach().float()
         tokens, steps = tokens + chunk.inputs.shape[0] * chunk.inputs.shape[1], steps + chunk.inputs.shape[1]
     scaler.unscale_(optimizer)
