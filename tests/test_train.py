@@ -265,3 +265,15 @@ def test_tensorboard_events_when_tensorboard_is_installed(tmp_path):
     run(config("--task.length=6", "--task.train_size=16", "--train.batch_size=8", "--train.iterations=2",
                "--model.hidden_size=4", f"--out_dir={tmp_path}"))
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("amp", ["none", "bf16", "fp16"])
+def test_cuda_with_autocast(amp, tmp_path):
+    task = Echo()
+    model = task.build_model(None, None)
+    metrics = fit(model, task, task.load(), config("--train.iterations=6", "--train.bptt=8", "--train.device=cuda",
+                                                   f"--train.amp={amp}"), run_dir=tmp_path / "run")
+    assert math.isfinite(metrics["mse"]) and next(model.parameters()).is_cuda
+    assert (tmp_path / "run" / "model.safetensors").exists()

@@ -34,6 +34,7 @@ class RunLog:
             self.bar = tqdm(total=total, initial=start, unit="it", dynamic_ncols=True, leave=True)
         if run_dir is not None:
             self.dir = Path(run_dir)
+            self.dir.mkdir(parents=True, exist_ok=True)
             rows = [r for r in read_metrics(self.dir) if r["iteration"] <= start]
             atomic_write(self.dir / METRICS_FILE, lambda tmp: tmp.write_text("".join(_line(r) for r in rows)))
             self.file = open(self.dir / METRICS_FILE, "a")
