@@ -81,27 +81,42 @@ def recurrent_grad(base: Tensor | None, grad_rec: Tensor, w_hh: Tensor, h_mask: 
     return dh_in.mul_(h_mask) if base is None else torch.addcmul(base, dh_in, h_mask)
 
 
-def previous(first: Tensor, seq: Tensor) -> Tensor:
-    """(B, n) and (B, T, n) -> (B, T, n): the value before each step, s_{t-1}."""
+def previous(first: Tensor, seq: Tensor, *, time_major: bool = False) -> Tensor:
+    """(B, n) and (B, T, n) -> the value before each step, s_{t-1}: (B, T, n), or (T, B, n)
+    contiguous for GEMMs against time-major gradients."""
+    if time_major:
+        return torch.cat([first[None], seq.transpose(0, 1)[:-1]], dim=0)
     return torch.cat([first[:, None], seq[:, :-1]], dim=1)
 
 
-def normalised(raw: Tensor, mean: Tensor, rstd: Tensor) -> Tensor:
-    """(raw - μ) / σ for saved layer-norm statistics, all steps at once."""
-    return (raw - mean) * rstd
+def time_major(like: Tensor, batch: int, steps: int, *shape: int) -> Tensor:
+    """An empty (B, T, ...) tensor stored time-major, so that each step's slice is contiguous:
+    native_layer_norm and its backward copy non-contiguous inputs, once per step otherwise."""
+    return like.new_empty(steps, batch, *shape).transpose(0, 1)
+
+
+def layer_norm_step(x: Tensor, gain: Tensor | None, bias: Tensor | None, eps: float, out: Tensor,
+                    mean: Tensor, rstd: Tensor) -> Tensor:
+    """LN(x) ⊙ gain + bias into `out`, with μ and 1/σ written into the saved (B, 1) slots."""
+    return torch.ops.aten.native_layer_norm.out(x, [x.size(-1)], gain, bias, eps,
+                                                out0=out, out1=mean, out2=rstd)[0]
 
 
 def layer_norm_input_grad(grad: Tensor, raw: Tensor, mean: Tensor, rstd: Tensor,
-                          weight: Tensor | None) -> Tensor:
-    """d raw of y = LN(raw) ⊙ weight (+ bias) for one step, from the saved statistics; the gain
+                          gain: Tensor | None) -> Tensor:
+    """d raw of y = LN(raw) ⊙ gain (+ bias) for one step, from the saved statistics; the gain
     and shift gradients are summed over all steps afterwards (see `layer_norm_param_grads`)."""
     return torch.ops.aten.native_layer_norm_backward(
-        grad, raw, [raw.size(-1)], mean, rstd, weight, None, [True, False, False])[0]
+        grad, raw, [raw.size(-1)], mean, rstd, gain, None, [True, False, False])[0]
 
 
-def layer_norm_param_grads(grad: Tensor, raw: Tensor, mean: Tensor, rstd: Tensor,
-                           with_bias: bool) -> tuple[Tensor, Tensor | None]:
-    """Gain and shift gradients of a layer norm over all (B, T) positions: Σ grad ⊙ x̂, Σ grad."""
-    flat = grad.reshape(-1, grad.size(-1))
-    gain = (flat * normalised(raw, mean, rstd).reshape_as(flat)).sum(0)
-    return gain, flat.sum(0) if with_bias else None
+def layer_norm_param_grads(grad: Tensor, raw: Tensor, mean: Tensor, rstd: Tensor, gain: Tensor,
+                           bias: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """Gain and shift gradients Σ grad ⊙ x̂ and Σ grad over all steps, in one pass. grad and raw
+    are time-major (see `time_major`), mean and rstd (T, B, 1)."""
+    n = raw.size(-1)
+    flat = lambda t: t.transpose(0, 1).reshape(-1, n)                          # (T B, n), a view
+    _, gain_grad, bias_grad = torch.ops.aten.native_layer_norm_backward(
+        flat(grad), flat(raw), [n], mean.reshape(-1, 1), rstd.reshape(-1, 1), gain, bias,
+        [False, True, bias is not None])
+    return gain_grad, bias_grad

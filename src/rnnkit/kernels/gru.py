@@ -24,10 +24,12 @@ from ._common import (
     complement,
     layer_norm_input_grad,
     layer_norm_param_grads,
+    layer_norm_step,
     per_step,
     previous,
     recurrent_grad,
     scaled,
+    time_major,
 )
 
 
@@ -44,11 +46,14 @@ class GRULoop(torch.autograd.Function):
         B, T, G = xp.shape
         H = G // 3
         acts = xp.new_empty(B, T, G)                  # r, z, n
-        rec = xp.new_empty(B, T, G)                   # h_rzn: the recurrent gate inputs
-        raw = xp.new_empty(B, T, G) if ln else None   # W_hh h_in before LN_hh
+        # h_rzn, the recurrent gate inputs, and W_hh h_in before LN_hh; what LN reads or
+        # writes per step is stored time-major (contiguous steps)
+        rec = time_major(xp, B, T, G) if ln else xp.new_empty(B, T, G)
+        raw = time_major(xp, B, T, G) if ln else None
         hs = xp.new_empty(B, T, H)
         h_new = xp.new_empty(B, H) if keep_h is not None else None
-        stats: list[Tensor] = []
+        stat = xp.new_empty(2, T, B, 1) if ln else None                       # μ, 1/σ of LN_hh
+        means, rstds = (s.unbind(0) for s in stat) if ln else (None, None)
         w_t = w_hh.t()
         recs, raws = rec.unbind(1), raw.unbind(1) if ln else None
         rz, n_ = acts[..., : 2 * H].unbind(1), acts[..., 2 * H:].unbind(1)
@@ -60,10 +65,8 @@ class GRULoop(torch.autograd.Function):
         for t in range(T):
             h_in = h if h_mask is None else h * h_mask
             if ln:   # Ba et al. 2016: LN_hh's shift is the recurrent bias b_hn that r multiplies
-                normed, mean, rstd = torch.native_layer_norm(torch.mm(h_in, w_t, out=raws[t]), (G,),
-                                                             gain_hh, bias_hh, eps)
-                recs[t].copy_(normed)
-                stats += [mean, rstd]
+                layer_norm_step(torch.mm(h_in, w_t, out=raws[t]), gain_hh, bias_hh, eps, recs[t],
+                                means[t], rstds[t])
             elif gain_hh is None:
                 torch.mm(h_in, w_t, out=recs[t])
             else:
@@ -76,7 +79,6 @@ class GRULoop(torch.autograd.Function):
                 torch.lerp(torch.lerp(n_[t], h, z_[t], out=h_new), h, kh[t], out=h_steps[t])
             h = h_steps[t]
         y = hs if valid is None else hs * valid
-        stat = torch.stack(stats, 1).view(B, T, 2) if ln and T else None  # (B, T, 2): μ, 1/σ
         ctx.save_for_backward(h0, w_hh, gain_hh, bias_hh, h_mask, valid, acts, rec, raw, hs, stat)
         ctx.keep, ctx.ln = keep_h, ln
         return y, (hs[:, -1] if T else h0).clone()
@@ -89,33 +91,32 @@ class GRULoop(torch.autograd.Function):
         B, T, G = acts.shape
         H = G // 3
         a_n, factors, carry = _pointwise_factors(acts, rec, previous(h0, hs), keep_h)
-        grad_rec = acts.new_empty(B, T, 3, H)                                 # dL/d h_rzn
+        grad_rec = time_major(acts, B, T, 3, H) if ln else acts.new_empty(B, T, 3, H)  # dL/d h_rzn
         grad_xn = acts.new_empty(B, T, H)                                     # dL/d x_n
         grad_recs, grad_xns = grad_rec.unbind(1), grad_xn.unbind(1)
         fs, a_ns, carries = factors.unbind(1), a_n.unbind(1), per_step(carry, T)
         dys = [None] + list((grad_y if valid is None else grad_y * valid).unbind(1))   # dys[t + 1]
-        if ln:   # native_layer_norm_backward reads μ and 1/σ as contiguous (B,) arrays
-            mean, rstd = (s.unbind(0) for s in stat.permute(2, 1, 0).contiguous())
-            raws, grad_raw = raw.unbind(1), []
+        if ln:
+            (means, rstds), raws, grad_raw = (s.unbind(0) for s in stat), raw.unbind(1), []
         dh = grad_h + dys[T]
         for t in range(T - 1, -1, -1):
             torch.mul(dh[:, None], fs[t], out=grad_recs[t])                  # d h_r, d h_z, d h_n
             torch.mul(dh, a_ns[t], out=grad_xns[t])
             g = grad_recs[t].view(B, G)
             if ln:
-                g = layer_norm_input_grad(g, raws[t], mean[t][:, None], rstd[t][:, None], gain_hh)
+                g = layer_norm_input_grad(g, raws[t], means[t], rstds[t], gain_hh)
                 grad_raw.append(g)
             dh = recurrent_grad(carry_grad(dys[t], carries[t], dh), g, w_hh, h_mask)
         grad_rec = grad_rec.view(B, T, G)
         grad_xp = torch.cat([grad_rec[..., : 2 * H], grad_xn], dim=2)        # x_rz and h_rz share
         grad_w = grad_g = grad_b = None
         if ctx.needs_input_grad[2]:
-            h_in = scaled(previous(h0, hs), None if h_mask is None else h_mask[:, None])  # (B, T, H)
-            grad_r = torch.stack(grad_raw[::-1], 1) if ln else grad_rec
+            rdrop = None if h_mask is None else h_mask if ln else h_mask[:, None]
+            h_in = scaled(previous(h0, hs, time_major=ln), rdrop)           # (T, B, H) or (B, T, H)
+            grad_r = torch.stack(grad_raw[::-1]) if ln else grad_rec          # the same layout
             grad_w = grad_r.reshape(-1, G).t().mm(h_in.reshape(-1, H))        # one GEMM over all T
         if ln:
-            grad_g, grad_b = layer_norm_param_grads(grad_rec, raw, stat[..., :1], stat[..., 1:],
-                                                    bias_hh is not None)
+            grad_g, grad_b = layer_norm_param_grads(grad_rec, raw, stat[0], stat[1], gain_hh, bias_hh)
         elif gain_hh is not None:
             grad_g = grad_rec.reshape(-1, G).sum(0)                           # d b_hh
         return (grad_xp, dh, grad_w, grad_g, grad_b) + (None,) * 5

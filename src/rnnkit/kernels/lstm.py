@@ -27,10 +27,12 @@ from ._common import (
     complement,
     layer_norm_input_grad,
     layer_norm_param_grads,
+    layer_norm_step,
     per_step,
     previous,
     recurrent_grad,
     scaled,
+    time_major,
 )
 
 
@@ -48,14 +50,18 @@ class LSTMLoop(torch.autograd.Function):
         H = G // 4
         ln = gain_hh is not None
         acts = xp.new_empty(B, T, G)                  # σ(o, i, f), tanh(g)
-        raw = xp.new_empty(B, T, G) if ln else None   # W_hh h_in before LN_hh
         tanh_c = xp.new_empty(B, T, H)                # tanh(c̃_t) or tanh(LN_c(c̃_t))
-        hs, cs = xp.new_empty(B, T, H), xp.new_empty(B, T, H)                 # h_t, c_t
-        # c̃_t, the cell's new c before the carry: backward needs it only for LN_c's gradient.
-        c_new = cs if keep_c is None else xp.new_empty(B, T, H) if ln else None
+        hs = xp.new_empty(B, T, H)                    # h_t
+        # c̃_t, the cell's new c before the carry (c_t itself without one); backward needs it
+        # only for LN_c's gradient. What LN reads or writes per step is stored time-major.
+        raw = time_major(xp, B, T, G) if ln else None                         # W_hh h_in
+        c_new = time_major(xp, B, T, H) if ln else xp.new_empty(B, T, H) if keep_c is None else None
+        cs = c_new if keep_c is None else xp.new_empty(B, T, H)               # c_t
         c_news = c_new.unbind(1) if c_new is not None else [xp.new_empty(B, H)] * T
         h_new = xp.new_empty(B, H) if keep_h is not None else None
-        stats: list[Tensor] = []                      # per step: μ, 1/σ of LN_hh and of LN_c
+        stat = xp.new_empty(4, T, B, 1) if ln else None   # μ, 1/σ of LN_hh, then of LN_c
+        mean_hh, rstd_hh, mean_c, rstd_c = (s.unbind(0) for s in stat) if ln else [None] * 4
+        normed, c_hat = (xp.new_empty(B, G), xp.new_empty(B, H)) if ln else (None, None)
         w_t = w_hh.t()
         gates, raws = acts.unbind(1), raw.unbind(1) if ln else None
         sig, g_ = acts[..., : 3 * H].unbind(1), acts[..., 3 * H:].unbind(1)
@@ -66,19 +72,17 @@ class LSTMLoop(torch.autograd.Function):
         for t, xp_t in enumerate(xp.unbind(1)):
             h_in = h if h_mask is None else h * h_mask
             if ln:   # Ba et al. 2016, eq. 20-22: LN_ih(W_ih x) + LN_hh(W_hh h)
-                normed, mean, rstd = torch.native_layer_norm(torch.mm(h_in, w_t, out=raws[t]), (G,),
-                                                             gain_hh, None, eps)
+                layer_norm_step(torch.mm(h_in, w_t, out=raws[t]), gain_hh, None, eps, normed,
+                                mean_hh[t], rstd_hh[t])
                 torch.add(xp_t, normed, out=gates[t])
-                stats += [mean, rstd]
             else:
                 torch.addmm(xp_t, h_in, w_t, out=gates[t])
             sig[t].sigmoid_()
             g_[t].tanh_()
             torch.mul(f_[t], c, out=c_news[t]).addcmul_(i_[t], g_[t])      # c̃ = f c + i g
             if ln:
-                normed, mean, rstd = torch.native_layer_norm(c_news[t], (H,), gain_c, bias_c, eps)
-                torch.tanh(normed, out=tanh_cs[t])
-                stats += [mean, rstd]
+                layer_norm_step(c_news[t], gain_c, bias_c, eps, c_hat, mean_c[t], rstd_c[t])
+                torch.tanh(c_hat, out=tanh_cs[t])
             else:
                 torch.tanh(c_news[t], out=tanh_cs[t])
             if keep_h is None:
@@ -89,7 +93,6 @@ class LSTMLoop(torch.autograd.Function):
                 torch.lerp(c_news[t], c, kc[t], out=c_steps[t])
             h, c = h_steps[t], c_steps[t]
         y = hs if valid is None else hs * valid
-        stat = torch.stack(stats, 1).view(B, T, 4) if ln and T else None  # (B, T, 4): μ, 1/σ twice
         ctx.save_for_backward(h0, c0, w_hh, gain_hh, gain_c, bias_c, h_mask, valid, acts, raw,
                               c_new, tanh_c, hs, cs, stat)
         ctx.keeps = (keep_h, keep_c)
@@ -107,17 +110,16 @@ class LSTMLoop(torch.autograd.Function):
         H = G // 4
         ln = gain_hh is not None
         q, p, r = _pointwise_factors(acts, tanh_c, c0, cs, complement(keep_h))
-        grad_a = acts.new_empty(B, T, G)                                      # dL/d gate inputs
+        grad_a = time_major(acts, B, T, G) if ln else acts.new_empty(B, T, G)  # dL/d gate inputs
         da_o, da_ifg = grad_a[..., :H].unbind(1), grad_a[..., H:].view(B, T, 3, H).unbind(1)
         grad_as, fs = grad_a.unbind(1), acts[..., 2 * H:3 * H].unbind(1)
         qs, ps, rs = q.unbind(1), p.unbind(1), r.unbind(1)
         dys = [None] + list((grad_y if valid is None else grad_y * valid).unbind(1))   # dys[t + 1]
         kh, kc, nc = per_step(keep_h, T), per_step(keep_c, T), per_step(complement(keep_c), T)
         if ln:
-            # native_layer_norm_backward reads μ and 1/σ as contiguous (B,) arrays: (4, T, B)
-            mean_hh, rstd_hh, mean_c, rstd_c = (s.unbind(0) for s in stat.permute(2, 1, 0).contiguous())
+            mean_hh, rstd_hh, mean_c, rstd_c = (s.unbind(0) for s in stat)   # (B, 1) per step
             raws, c_news = raw.unbind(1), c_new.unbind(1)
-            grad_chat = acts.new_empty(B, T, H)                               # dL/d LN_c(c̃)
+            grad_chat = time_major(acts, B, T, H)                             # dL/d LN_c(c̃)
             grad_chats = grad_chat.unbind(1)
             grad_raw: list[Tensor] = []                                       # dL/d W_hh h_in, T..1
         dh, dc = grad_h + dys[T], grad_c
@@ -125,30 +127,28 @@ class LSTMLoop(torch.autograd.Function):
             torch.mul(dh, qs[t], out=da_o[t])                                 # q, p carry 1 - k_h
             if ln:
                 torch.mul(dh, ps[t], out=grad_chats[t])
-                dc_new = layer_norm_input_grad(grad_chats[t], c_news[t], mean_c[t][:, None],
-                                               rstd_c[t][:, None], gain_c)
+                dc_new = layer_norm_input_grad(grad_chats[t], c_news[t], mean_c[t], rstd_c[t], gain_c)
                 dc_new = dc_new.add_(dc) if keep_c is None else add_scaled(dc_new, nc[t], dc)
             else:
                 dc_new = scaled(dc, nc[t]).addcmul(dh, ps[t])                 # dc̃_t
             torch.mul(dc_new[:, None], rs[t], out=da_ifg[t])
             grad_rec = grad_as[t]
             if ln:
-                grad_rec = layer_norm_input_grad(grad_rec, raws[t], mean_hh[t][:, None],
-                                                 rstd_hh[t][:, None], gain_hh)
+                grad_rec = layer_norm_input_grad(grad_rec, raws[t], mean_hh[t], rstd_hh[t], gain_hh)
                 grad_raw.append(grad_rec)
             dh = recurrent_grad(carry_grad(dys[t], kh[t], dh), grad_rec, w_hh, h_mask)
             dc_prev = dc_new * fs[t]
             dc = dc_prev if keep_c is None else add_scaled(dc_prev, kc[t], dc)
         grad_w = None
         if ctx.needs_input_grad[3]:
-            h_in = scaled(previous(h0, hs), None if h_mask is None else h_mask[:, None])  # (B, T, H)
-            grad_r = torch.stack(grad_raw[::-1], 1) if ln else grad_a
+            rdrop = None if h_mask is None else h_mask if ln else h_mask[:, None]
+            h_in = scaled(previous(h0, hs, time_major=ln), rdrop)           # (T, B, H) or (B, T, H)
+            grad_r = torch.stack(grad_raw[::-1]) if ln else grad_a            # the same layout
             grad_w = grad_r.reshape(-1, G).t().mm(h_in.reshape(-1, H))        # one GEMM over all T
         grad_gh = grad_gc = grad_bc = None
         if ln:
-            grad_gh, _ = layer_norm_param_grads(grad_a, raw, stat[..., :1], stat[..., 1:2], False)
-            grad_gc, grad_bc = layer_norm_param_grads(grad_chat, c_new, stat[..., 2:3], stat[..., 3:],
-                                                      bias_c is not None)
+            grad_gh, _ = layer_norm_param_grads(grad_a, raw, stat[0], stat[1], gain_hh, None)
+            grad_gc, grad_bc = layer_norm_param_grads(grad_chat, c_new, stat[2], stat[3], gain_c, bias_c)
         return (grad_a, dh, dc, grad_w, grad_gh, grad_gc, grad_bc) + (None,) * 5
 
 

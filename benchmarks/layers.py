@@ -1,0 +1,170 @@
+"""rnnkit layers against their torch.nn peers on the CPU, inference and training.
+
+    .venv/bin/python benchmarks/layers.py [--quick] [--json results.json]
+
+Method (perf-notes, "Method"): all contenders of one shape run in one process, interleaved in
+rotating order, in blocks of about 0.2 s (or one call when a call takes longer), with a 50 ms
+pause before each block so one runtime's spinning threads do not steal the next one's cores.
+ms is the median over repeats; a ratio is the median of per-repeat ratios to the peer timed in
+the same repeat. `cpu` is process CPU time over wall time per block: about 2.0 on an idle
+2-core machine; well below that means another process took a core, and the run should be
+thrown away. "infer" is eval mode under no_grad; "train" is `y.backward(grad)` after
+setting the gradients to None, with x not requiring grad (a first layer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from rnnkit import ElmanCell, LayerNormLSTMCell, LSTMCell, MinGRUCell, Recurrent, RecurrentDropout, Zoneout, weight_drop
+from rnnkit.cells import GRUCell
+
+SHAPES = [(100, 32, 128, 256), (200, 64, 256, 512), (1000, 16, 64, 128), (50, 1, 32, 64)]  # T, B, I, H
+MINGRU_SHAPE = (4096, 8, 64, 128)
+
+
+def copied(cell: nn.Module, peer: nn.Module) -> nn.Module:
+    """cell with peer's layer-0 weights (torch names; layer norm cells take W_ih and W_hh only)."""
+    weights = {k.removesuffix("_l0"): v for k, v in peer.state_dict().items()}
+    own = cell.state_dict()
+    cell.load_state_dict({k: weights.get(k, v) for k, v in own.items()})
+    return cell
+
+
+def contenders(I: int, H: int) -> tuple[dict[str, nn.Module], dict[str, str]]:
+    """Layers by name, and each rnnkit layer's torch peer."""
+    torch.manual_seed(0)
+    peers = {"nn.RNN": nn.RNN(I, H, batch_first=True), "nn.LSTM": nn.LSTM(I, H, batch_first=True),
+             "nn.GRU": nn.GRU(I, H, batch_first=True)}
+    lstm = lambda: copied(LSTMCell(I, H), peers["nn.LSTM"])
+    layers = {
+        "elman": Recurrent(copied(ElmanCell(I, H), peers["nn.RNN"])),
+        "lstm": Recurrent(lstm()),
+        "gru": Recurrent(copied(GRUCell(I, H), peers["nn.GRU"])),
+        "mingru": Recurrent(MinGRUCell(I, H)),
+        "lstm+zoneout": Recurrent(Zoneout(lstm(), 0.1)),
+        "lstm+rdrop": Recurrent(RecurrentDropout(lstm(), 0.25)),
+        "lstm+wdrop": Recurrent(weight_drop(lstm(), 0.5)),
+        "ln_lstm": Recurrent(copied(LayerNormLSTMCell(I, H), peers["nn.LSTM"])),
+        "ln_lstm+zoneout+rdrop": Recurrent(RecurrentDropout(Zoneout(
+            copied(LayerNormLSTMCell(I, H), peers["nn.LSTM"]), 0.1), 0.25)),
+    }
+    peer_of = {"elman": "nn.RNN", "gru": "nn.GRU", "mingru": "nn.GRU"}
+    peer_of.update({name: "nn.LSTM" for name in layers if "lstm" in name})
+    return {**peers, **layers}, peer_of
+
+
+def call(layer: nn.Module, x: torch.Tensor, grad: torch.Tensor, train: bool) -> Callable[[], None]:
+    layer.train(train)
+    params = list(layer.parameters())
+
+    def infer() -> None:
+        with torch.no_grad():
+            layer(x)
+
+    def step() -> None:
+        for p in params:
+            p.grad = None
+        y, _ = layer(x)
+        y.backward(grad)
+
+    return step if train else infer
+
+
+def timed_block(fn: Callable[[], None], calls: int) -> tuple[float, float]:
+    """Seconds per call and process-CPU / wall over one block."""
+    time.sleep(0.05)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(calls):
+        fn()
+    wall = time.perf_counter() - wall
+    return wall / calls, (time.process_time() - cpu) / wall
+
+
+def interleaved(fns: dict[str, Callable[[], None]], repeats: int, block_s: float) -> dict[str, dict]:
+    """Per name: times (s per call, one per repeat) and cpu ratios, blocks in rotating order."""
+    calls = {}
+    for name, fn in fns.items():                   # 2 warm-up calls, then calibrate a block
+        fn()
+        fn()
+        start = time.perf_counter()
+        fn()
+        calls[name] = max(1, round(block_s / (time.perf_counter() - start)))
+    out = {name: {"times": [], "cpu": []} for name in fns}
+    names = list(fns)
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            seconds, cpu = timed_block(fns[name], calls[name])
+            out[name]["times"].append(seconds)
+            out[name]["cpu"].append(cpu)
+    return out
+
+
+def summarise(shape: tuple, mode: str, timings: dict[str, dict], peer_of: dict[str, str]) -> list[dict]:
+    rows = []
+    for name, peer in peer_of.items():
+        if name not in timings:
+            continue
+        mine, theirs = timings[name]["times"], timings[peer]["times"]
+        rows.append({"shape": list(shape), "mode": mode, "layer": name, "peer": peer,
+                     "ms": 1e3 * statistics.median(mine), "peer_ms": 1e3 * statistics.median(theirs),
+                     "ratio": statistics.median(a / b for a, b in zip(mine, theirs)),
+                     "cpu": statistics.median(timings[name]["cpu"]),
+                     "peer_cpu": statistics.median(timings[peer]["cpu"]),
+                     "times_ms": [1e3 * t for t in mine], "peer_times_ms": [1e3 * t for t in theirs]})
+    return rows
+
+
+def run_shape(shape: tuple, names: list[str] | None, repeats: int, block_s: float) -> list[dict]:
+    T, B, I, H = shape
+    layers, peer_of = contenders(I, H)
+    if names is not None:
+        layers = {k: v for k, v in layers.items() if k in names}
+        peer_of = {k: v for k, v in peer_of.items() if k in names}
+    torch.manual_seed(1)
+    x, grad = torch.randn(B, T, I), torch.randn(B, T, H)
+    rows = []
+    for mode in ("infer", "train"):
+        fns = {name: call(layer, x, grad, mode == "train") for name, layer in layers.items()}
+        rows += summarise(shape, mode, interleaved(fns, repeats, block_s), peer_of)
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| T,B,I,H | mode | layer | peer | ms | peer ms | ratio | cpu |",
+             "|---|---|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {','.join(map(str, r['shape']))} | {r['mode']} | {r['layer']} | {r['peer']} | "
+                     f"{r['ms']:.2f} | {r['peer_ms']:.2f} | {r['ratio']:.2f} | "
+                     f"{min(r['cpu'], r['peer_cpu']):.2f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 repeats of short blocks (a smoke run)")
+    parser.add_argument("--json", help="write the raw results to this file")
+    args = parser.parse_args()
+    repeats, block_s = (3, 0.05) if args.quick else (7, 0.2)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {repeats} repeats")
+    rows = []
+    for shape in SHAPES:
+        rows += run_shape(shape, None, repeats, block_s)
+        print(table([r for r in rows if r["shape"] == list(shape)]), flush=True)
+    rows += run_shape(MINGRU_SHAPE, ["nn.GRU", "mingru"], repeats, block_s)
+    print(table(rows[-2:]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(),
+                       "repeats": repeats, "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
