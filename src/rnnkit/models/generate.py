@@ -24,7 +24,8 @@ def filter_logits(logits: Tensor, *, temperature: float = 1.0, top_k: int = 0, t
     top-p (keep the smallest set whose probability reaches p; Holtzman et al. 2020); removed
     tokens get -inf."""
     if temperature <= 0:
-        raise ValueError(f"temperature must be > 0 (use greedy=True for argmax), got {temperature}")
+        raise ValueError(f"temperature must be > 0 (for the most likely token use --greedy / greedy=True), "
+                         f"got {temperature}")
     if top_k < 0 or not 0 < top_p <= 1:
         raise ValueError(f"need top_k >= 0 and 0 < top_p <= 1, got top_k={top_k}, top_p={top_p}")
     logits = logits.float() / temperature
@@ -56,8 +57,8 @@ def generate(model: LanguageModel, vocab: Vocab, prompt: str = "", *, tokens: in
     """`tokens` new tokens after `prompt`, as text (without the prompt). `on_text` receives
     each piece of text as soon as it is sampled. `beams > 1` runs beam search instead of
     sampling (deterministic; the text arrives in one piece at the end)."""
-    if tokens < 0:
-        raise ValueError(f"tokens must be >= 0, got {tokens}")
+    if tokens < 0 or beams < 1:
+        raise ValueError(f"need tokens >= 0 and beams >= 1, got tokens={tokens}, beams={beams}")
     if len(vocab) != model.vocab_size:
         raise ValueError(f"the vocabulary has {len(vocab)} tokens but the model {model.vocab_size}: "
                          "they come from different runs")
