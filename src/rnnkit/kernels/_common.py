@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+_layer_norm_backward = torch.ops.aten.native_layer_norm_backward.default   # no torch.* binding
+
 Carry = Tensor | float | None   # (B, T, n) or (B, T, 1) tensor, a scalar for every step, or no carry
 
 
@@ -95,19 +97,19 @@ def time_major(like: Tensor, batch: int, steps: int, *shape: int) -> Tensor:
     return like.new_empty(steps, batch, *shape).transpose(0, 1)
 
 
-def layer_norm_step(x: Tensor, gain: Tensor | None, bias: Tensor | None, eps: float, out: Tensor,
-                    mean: Tensor, rstd: Tensor) -> Tensor:
-    """LN(x) ⊙ gain + bias into `out`, with μ and 1/σ written into the saved (B, 1) slots."""
-    return torch.ops.aten.native_layer_norm.out(x, [x.size(-1)], gain, bias, eps,
-                                                out0=out, out1=mean, out2=rstd)[0]
+def stacked_stats(stats: list[Tensor], count: int) -> Tensor:
+    """Per-step layer-norm statistics [μ_1, 1/σ_1, ..., μ_k, 1/σ_k] * T, each (B, 1) ->
+    (2k, T, B, 1), so that each step's slot is contiguous for native_layer_norm_backward.
+    (The out= form of native_layer_norm would save this stack but costs 10x a plain call.)"""
+    steps = len(stats) // count
+    return torch.stack(stats).view(steps, count, *stats[0].shape).transpose(0, 1).contiguous()
 
 
 def layer_norm_input_grad(grad: Tensor, raw: Tensor, mean: Tensor, rstd: Tensor,
                           gain: Tensor | None) -> Tensor:
     """d raw of y = LN(raw) ⊙ gain (+ bias) for one step, from the saved statistics; the gain
     and shift gradients are summed over all steps afterwards (see `layer_norm_param_grads`)."""
-    return torch.ops.aten.native_layer_norm_backward(
-        grad, raw, [raw.size(-1)], mean, rstd, gain, None, [True, False, False])[0]
+    return _layer_norm_backward(grad, raw, [raw.size(-1)], mean, rstd, gain, None, [True, False, False])[0]
 
 
 def layer_norm_param_grads(grad: Tensor, raw: Tensor, mean: Tensor, rstd: Tensor, gain: Tensor,
@@ -116,7 +118,7 @@ def layer_norm_param_grads(grad: Tensor, raw: Tensor, mean: Tensor, rstd: Tensor
     are time-major (see `time_major`), mean and rstd (T, B, 1)."""
     n = raw.size(-1)
     flat = lambda t: t.transpose(0, 1).reshape(-1, n)                          # (T B, n), a view
-    _, gain_grad, bias_grad = torch.ops.aten.native_layer_norm_backward(
+    _, gain_grad, bias_grad = _layer_norm_backward(
         flat(grad), flat(raw), [n], mean.reshape(-1, 1), rstd.reshape(-1, 1), gain, bias,
         [False, True, bias is not None])
     return gain_grad, bias_grad

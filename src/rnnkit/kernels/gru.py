@@ -24,11 +24,11 @@ from ._common import (
     complement,
     layer_norm_input_grad,
     layer_norm_param_grads,
-    layer_norm_step,
     per_step,
     previous,
     recurrent_grad,
     scaled,
+    stacked_stats,
     time_major,
 )
 
@@ -52,8 +52,7 @@ class GRULoop(torch.autograd.Function):
         raw = time_major(xp, B, T, G) if ln else None
         hs = xp.new_empty(B, T, H)
         h_new = xp.new_empty(B, H) if keep_h is not None else None
-        stat = xp.new_empty(2, T, B, 1) if ln else None                       # μ, 1/σ of LN_hh
-        means, rstds = (s.unbind(0) for s in stat) if ln else (None, None)
+        stats: list[Tensor] = []                                              # μ, 1/σ of LN_hh
         w_t = w_hh.t()
         recs, raws = rec.unbind(1), raw.unbind(1) if ln else None
         rz, n_ = acts[..., : 2 * H].unbind(1), acts[..., 2 * H:].unbind(1)
@@ -65,8 +64,10 @@ class GRULoop(torch.autograd.Function):
         for t in range(T):
             h_in = h if h_mask is None else h * h_mask
             if ln:   # Ba et al. 2016: LN_hh's shift is the recurrent bias b_hn that r multiplies
-                layer_norm_step(torch.mm(h_in, w_t, out=raws[t]), gain_hh, bias_hh, eps, recs[t],
-                                means[t], rstds[t])
+                normed, mean, rstd = torch.native_layer_norm(torch.mm(h_in, w_t, out=raws[t]), (G,),
+                                                             gain_hh, bias_hh, eps)
+                recs[t].copy_(normed)
+                stats += [mean, rstd]
             elif gain_hh is None:
                 torch.mm(h_in, w_t, out=recs[t])
             else:
@@ -79,6 +80,7 @@ class GRULoop(torch.autograd.Function):
                 torch.lerp(torch.lerp(n_[t], h, z_[t], out=h_new), h, kh[t], out=h_steps[t])
             h = h_steps[t]
         y = hs if valid is None else hs * valid
+        stat = stacked_stats(stats, 2) if ln else None                        # (2, T, B, 1)
         ctx.save_for_backward(h0, w_hh, gain_hh, bias_hh, h_mask, valid, acts, rec, raw, hs, stat)
         ctx.keep, ctx.ln = keep_h, ln
         return y, (hs[:, -1] if T else h0).clone()

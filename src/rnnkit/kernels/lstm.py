@@ -27,11 +27,11 @@ from ._common import (
     complement,
     layer_norm_input_grad,
     layer_norm_param_grads,
-    layer_norm_step,
     per_step,
     previous,
     recurrent_grad,
     scaled,
+    stacked_stats,
     time_major,
 )
 
@@ -59,9 +59,7 @@ class LSTMLoop(torch.autograd.Function):
         cs = c_new if keep_c is None else xp.new_empty(B, T, H)               # c_t
         c_news = c_new.unbind(1) if c_new is not None else [xp.new_empty(B, H)] * T
         h_new = xp.new_empty(B, H) if keep_h is not None else None
-        stat = xp.new_empty(4, T, B, 1) if ln else None   # μ, 1/σ of LN_hh, then of LN_c
-        mean_hh, rstd_hh, mean_c, rstd_c = (s.unbind(0) for s in stat) if ln else [None] * 4
-        normed, c_hat = (xp.new_empty(B, G), xp.new_empty(B, H)) if ln else (None, None)
+        stats: list[Tensor] = []                      # per step: μ, 1/σ of LN_hh, then of LN_c
         w_t = w_hh.t()
         gates, raws = acts.unbind(1), raw.unbind(1) if ln else None
         sig, g_ = acts[..., : 3 * H].unbind(1), acts[..., 3 * H:].unbind(1)
@@ -72,17 +70,19 @@ class LSTMLoop(torch.autograd.Function):
         for t, xp_t in enumerate(xp.unbind(1)):
             h_in = h if h_mask is None else h * h_mask
             if ln:   # Ba et al. 2016, eq. 20-22: LN_ih(W_ih x) + LN_hh(W_hh h)
-                layer_norm_step(torch.mm(h_in, w_t, out=raws[t]), gain_hh, None, eps, normed,
-                                mean_hh[t], rstd_hh[t])
+                normed, mean, rstd = torch.native_layer_norm(torch.mm(h_in, w_t, out=raws[t]), (G,),
+                                                             gain_hh, None, eps)
                 torch.add(xp_t, normed, out=gates[t])
+                stats += [mean, rstd]
             else:
                 torch.addmm(xp_t, h_in, w_t, out=gates[t])
             sig[t].sigmoid_()
             g_[t].tanh_()
             torch.mul(f_[t], c, out=c_news[t]).addcmul_(i_[t], g_[t])      # c̃ = f c + i g
             if ln:
-                layer_norm_step(c_news[t], gain_c, bias_c, eps, c_hat, mean_c[t], rstd_c[t])
+                c_hat, mean, rstd = torch.native_layer_norm(c_news[t], (H,), gain_c, bias_c, eps)
                 torch.tanh(c_hat, out=tanh_cs[t])
+                stats += [mean, rstd]
             else:
                 torch.tanh(c_news[t], out=tanh_cs[t])
             if keep_h is None:
@@ -93,6 +93,7 @@ class LSTMLoop(torch.autograd.Function):
                 torch.lerp(c_news[t], c, kc[t], out=c_steps[t])
             h, c = h_steps[t], c_steps[t]
         y = hs if valid is None else hs * valid
+        stat = stacked_stats(stats, 4) if ln else None                        # (4, T, B, 1)
         ctx.save_for_backward(h0, c0, w_hh, gain_hh, gain_c, bias_c, h_mask, valid, acts, raw,
                               c_new, tanh_c, hs, cs, stat)
         ctx.keeps = (keep_h, keep_c)
