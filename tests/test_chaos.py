@@ -53,3 +53,8 @@ def test_narma10_matches_reservoirpy_statistics() -> None:
     assert y.mean() == pytest.approx(theirs.mean(), rel=0.03)
     assert y.std() == pytest.approx(theirs.std(), rel=0.15)
     assert u.min() >= 0 and u.max() <= 0.5
+
+
+def test_narma10_divergence_is_an_error() -> None:
+    with pytest.raises(ValueError, match="another seed"):
+        narma10(12_000, seed=4)
