@@ -135,6 +135,7 @@ def update(net: nn.Module, task: Task, chunks: Iterator, optimizer: torch.optim.
             raise NonFiniteError(f"non-finite {'loss' if not math.isfinite(loss_value) else 'gradient'} at "
                                  f"iteration {progress.iteration + 1}")
         progress.skipped += 1
+        progress.state = None                     # a carried state from a non-finite pass would poison the next
         optimizer.zero_grad(set_to_none=True)
     scale = steps / (train.accumulate * train.bptt) if train.random_bptt else 1.0   # AWD-LSTM: lr ∝ length
     for group in optimizer.param_groups:
