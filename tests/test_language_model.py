@@ -98,6 +98,8 @@ def test_beam_search_beats_or_ties_greedy():
     greedy = generate(model, vocab, "to", tokens=6, greedy=True)
     beam = generate(model, vocab, "to", tokens=6, beams=4)
     assert len(beam) == 6 and logprob(beam) >= logprob(greedy) - 1e-5
+    words = Vocab.build(TEXT, level="word")
+    assert generate(make_lm(words), words, "to be", tokens=3, beams=2).startswith(" ")   # " word word word"
 
 
 def test_embedding_queries():

@@ -69,18 +69,16 @@ def generate(model: LanguageModel, vocab: Vocab, prompt: str = "", *, tokens: in
         ids = prompt_ids(vocab, prompt).to(device)[None]                          # (1, P)
         logits, state = model(ids)
         last = logits[:, -1]                                                      # (1, V)
+        stream = TextStream(vocab, first=not prompt or prompt[-1].isspace(), on_text=on_text)
         if beams > 1:
-            out = beam_search(model, last, state, beams=beams, tokens=tokens)
-            text = vocab.decode(out)
-            if on_text:
-                on_text(text)
-            return text
+            for i in beam_search(model, last, state, beams=beams, tokens=tokens):
+                stream.add(i)
+            return stream.finish()
         generator = torch.Generator(device=device)
         if seed is not None:
             generator.manual_seed(seed)
         else:
             generator.seed()
-        stream = TextStream(vocab, first=not prompt or prompt[-1].isspace(), on_text=on_text)
         for _ in range(tokens):
             if greedy:
                 nxt = last.argmax(-1, keepdim=True)                               # (1, 1)
