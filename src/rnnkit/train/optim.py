@@ -91,6 +91,8 @@ def _cosine(it: int, warmup: int, total: int, floor: float) -> float:
 
 def make_optimizer(model: nn.Module, cfg: OptimConfig) -> Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
+    if not cfg.weight_decay:                   # one group: one set of fused/foreach kernel launches
+        return OPTIMIZERS[cfg.name]([{"params": params, "weight_decay": 0.0}], cfg)
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
     return OPTIMIZERS[cfg.name]([g for g in groups if g["params"]], cfg)
