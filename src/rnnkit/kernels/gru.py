@@ -94,7 +94,7 @@ class GRULoop(torch.autograd.Function):
         H = G // 3
         a_n, factors, carry = _pointwise_factors(acts, rec, previous(h0, hs), keep_h)
         grad_rec = time_major(acts, B, T, 3, H) if ln else acts.new_empty(B, T, 3, H)  # dL/d h_rzn
-        grad_xn = acts.new_empty(B, T, H)                                     # dL/d x_n
+        grad_xn = time_major(acts, B, T, H) if ln else acts.new_empty(B, T, H)  # dL/d x_n
         grad_recs, grad_xns = grad_rec.unbind(1), grad_xn.unbind(1)
         fs, a_ns, carries = factors.unbind(1), a_n.unbind(1), per_step(carry, T)
         dys = [None] + list((grad_y if valid is None else grad_y * valid).unbind(1))   # dys[t + 1]
@@ -110,7 +110,10 @@ class GRULoop(torch.autograd.Function):
                 grad_raw.append(g)
             dh = recurrent_grad(carry_grad(dys[t], carries[t], dh), g, w_hh, h_mask)
         grad_rec = grad_rec.view(B, T, G)
-        grad_xp = torch.cat([grad_rec[..., : 2 * H], grad_xn], dim=2)        # x_rz and h_rz share
+        # x_rz and h_rz share their gradient; keep the layout of xp (time-major under LN)
+        dim = 1 if ln else 0
+        grad_xp = torch.cat([grad_rec[..., : 2 * H].transpose(0, dim), grad_xn.transpose(0, dim)],
+                            dim=2).transpose(0, dim)
         grad_w = grad_g = grad_b = None
         if ctx.needs_input_grad[2]:
             rdrop = None if h_mask is None else h_mask if ln else h_mask[:, None]
@@ -161,8 +164,9 @@ def layernorm_gru_loop(cell, x: Tensor, state: State, mask: Tensor | None, h_mas
                        zoneout: tuple | None) -> tuple[Tensor, State]:
     """LayerNormGRUCell over x through `GRULoop`; LN_ih runs for all T at once."""
     ln_ih, ln_hh = cell.ln_ih, cell.ln_hh
-    xp = F.layer_norm(F.linear(x, cell.weight_ih), (3 * cell.hidden_size,), ln_ih.weight, ln_ih.bias,
-                      ln_ih.eps)                                              # (B, T, 3H)
+    # time-major, like the kernel's layer-norm gradients (see `kernels.lstm`)
+    xp = F.layer_norm(F.linear(x.transpose(0, 1), cell.weight_ih), (3 * cell.hidden_size,),
+                      ln_ih.weight, ln_ih.bias, ln_ih.eps).transpose(0, 1)   # (B, T, 3H)
     ln = (ln_hh.weight, ln_hh.bias)
     return _run(xp, state, cell.weight_hh, ln, True, mask, h_mask, zoneout, ln_hh.eps)
 

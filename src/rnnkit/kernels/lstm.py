@@ -196,8 +196,10 @@ def layernorm_lstm_loop(cell, x: Tensor, state: State, mask: Tensor | None, h_ma
     ln_ih, ln_hh, ln_c = cell.ln_ih, cell.ln_hh, cell.ln_c
     if not (ln_ih.eps == ln_hh.eps == ln_c.eps):
         return None
-    xp = F.layer_norm(F.linear(x, _rotate(cell.weight_ih)), (4 * cell.hidden_size,),
-                      _rotate(ln_ih.weight), _rotate(ln_ih.bias), ln_ih.eps)        # (B, T, 4H)
+    # Time-major, like the kernel's layer-norm gradients: LN_ih's backward then reads them
+    # without a (T, B, 4H) copy, and only x (I wide, not 4H) is transposed.
+    xp = F.layer_norm(F.linear(x.transpose(0, 1), _rotate(cell.weight_ih)), (4 * cell.hidden_size,),
+                      _rotate(ln_ih.weight), _rotate(ln_ih.bias), ln_ih.eps).transpose(0, 1)  # (B, T, 4H)
     ln = (_rotate(ln_hh.weight), ln_c.weight, ln_c.bias)
     return _run(xp, state, _rotate(cell.weight_hh), ln, mask, h_mask, zoneout, ln_c.eps)
 
