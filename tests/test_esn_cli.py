@@ -22,7 +22,7 @@ def test_train_ridge_then_eval(config: str, tmp_path: Path, capsys: pytest.Captu
     capsys.readouterr()
     assert main(["eval", str(run), "--split=test"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert metrics["nrmse"] < (0.01 if config == "esn_mackey_glass" else 0.6)
+    assert metrics["nrmse"] < (0.05 if config == "esn_mackey_glass" else 0.6)      # 60 units: a smoke test
     if config == "esn_mackey_glass":
         assert metrics["nrmse_84"] < 1.0 and (run / "plots" / "closed_loop.png").is_file()
 
