@@ -202,3 +202,22 @@ def test_generate_refuses_another_task(tmp_path, capsys):
     assert main(["train", str(config)]) == 0
     assert main(["generate", str(tmp_path / "run")]) == 2
     assert "'adding' run" in capsys.readouterr().err
+
+
+def test_awd_lstm_recipe_is_config(tmp_path):
+    """Weight drop, locked dropout, embedding dropout, tying, AR/TAR, random BPTT and NT-ASGD."""
+    import rnnkit
+    from rnnkit.config import load_config
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT * 30)
+    cfg = load_config(None, [
+        "--task.name=language_modeling", f"--task.path={corpus}", "--task.level=word", "--task.batch_size=4",
+        "--task.eval_batch_size=2", "--task.tie_weights=true", "--task.embedding_dropout=0.1", "--task.ar=2.0",
+        "--task.tar=1.0", "--model.hidden_size=12", "--model.num_layers=2", "--model.weight_drop=0.5",
+        "--model.dropout=0.25", "--model.input_dropout=0.4", "--model.output_dropout=0.4",
+        "--train.iterations=6", "--train.bptt=8", "--train.random_bptt=true", "--train.eval_every=2",
+        "--train.plots=false", "--optim.name=ntasgd", "--optim.lr=5.0", "--optim.nonmono=1",
+        f"--out_dir={tmp_path / 'run'}"])
+    metrics = rnnkit.run(cfg)
+    assert math.isfinite(metrics["ppl"]) and metrics["ppl"] < 2 * len(Vocab.build(TEXT, level="word"))
