@@ -210,3 +210,13 @@ def test_unsupported_cells_return_none():
     cell = MinGRUCell(I, H)
     x = torch.randn(B, T, I)
     assert fused_loop(cell, x, cell.initial_state(x)) is None
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_the_whole_loop_is_one_autograd_node(name):
+    """No per-step graph: y comes straight out of the kernel's Function (perf-notes, section 3)."""
+    module = RecurrentDropout(Zoneout(CELLS[name](), 0.3), 0.4)
+    x, state, mask = inputs(module, dtype=torch.float32, lengths=True)
+    y, final = module.scan(x, state, mask)
+    assert type(y.grad_fn).__name__.endswith("LoopBackward")
+    assert all(s.grad_fn is not None for s in final)
