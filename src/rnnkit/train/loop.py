@@ -137,13 +137,14 @@ def update(net: nn.Module, task: Task, chunks: Iterator, optimizer: torch.optim.
         progress.skipped += 1
         progress.state = None                     # a carried state from a non-finite pass would poison the next
         optimizer.zero_grad(set_to_none=True)
-    scale = steps / (train.accumulate * train.bptt) if train.random_bptt else 1.0   # AWD-LSTM: lr ∝ length
-    for group in optimizer.param_groups:
-        group["lr"] *= scale
+    lrs = [group["lr"] for group in optimizer.param_groups]
+    if train.random_bptt:                   # AWD-LSTM: the step size follows the chunk length
+        for group in optimizer.param_groups:
+            group["lr"] *= steps / (train.accumulate * train.bptt)
     scaler.step(optimizer)                  # no-op for parameters without gradients (skipped updates)
     scaler.update()
-    for group in optimizer.param_groups:
-        group["lr"] /= scale
+    for group, lr in zip(optimizer.param_groups, lrs):
+        group["lr"] = lr
     after_update(schedule)
     return loss_value, norm_value, tokens
 
