@@ -179,3 +179,15 @@ def test_deep_esn_and_classifier() -> None:
     clf = EchoStateClassifier(Recurrent(reservoir(1, 40)), 2, pool="mean_last").fit(x[:, :, None], labels,
                                                                                     lengths=lengths)
     assert (clf(x[:, :, None], lengths).argmax(1) == labels).float().mean() > 0.95
+
+
+def test_force_learning_generates_the_sine() -> None:
+    """FORCE (Sussillo & Abbott 2009): RLS while the reservoir hears its own output; afterwards
+    the closed loop keeps producing the target."""
+    s = 0.5 * torch.sin(torch.arange(1100, dtype=F64) / 8)[None, :, None]             # (1, T, 1)
+    esn = EchoStateNetwork(Recurrent(reservoir(1, 100, feedback_size=1, spectral_radius=1.2, leak=1.0)), 1)
+    rls = RLS(100, 1, alpha=1.0)
+    out, state = esn.fit_online(rls, s[:, :1000, :0], s[:, :1000], washout=50, force=True)
+    assert (out[0, 900:, 0] - s[0, 900:1000, 0]).abs().max() < 0.02
+    future, _ = esn.generate(50, state=state, last=out[:, -1])
+    assert (future[0, :, 0] - s[0, 1000:1050, 0]).abs().max() < 0.1

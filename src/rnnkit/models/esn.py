@@ -18,6 +18,7 @@ from ..cells.reservoir import ReservoirCell
 from ..layers.recurrent import Recurrent, Stacked
 from ..layers.scan import time_mask
 from ..train.ridge import Ridge
+from ..train.rls import RLS
 
 
 def _reservoir_layers(reservoir: Recurrent | Stacked) -> list[Recurrent]:
@@ -131,6 +132,29 @@ class EchoStateNetwork(nn.Module):
         if bias is not None:
             self.readout.bias.copy_(bias)
         return self
+
+    @torch.no_grad()
+    def fit_online(self, rls: RLS, x: Tensor, y: Tensor, *, washout: int = 0, force: bool = False,
+                   state: tuple | None = None) -> tuple[Tensor, tuple]:
+        """Online readout training, one step at a time (B = 1): RLS on the teacher-forced run, or
+        with `force=True` FORCE learning (Sussillo & Abbott 2009): a feedback reservoir is driven
+        by the readout's own output while RLS keeps that output close to y. Returns the outputs
+        before each update (B, T, O) and the final state; the readout holds the learned weights."""
+        if force and not self.body.feedback_size:
+            raise ValueError("force=True needs output feedback: build the cell with feedback_size=output_size")
+        outputs, previous = [], y.new_zeros(y.size(0), 1, self.output_size)
+        for t in range(x.size(1)):
+            feedback = previous if self.body.feedback_size else None
+            features, state = self.body(x[:, t:t + 1], state, None, feedback)           # (1, 1, F)
+            if t >= washout:
+                rls.update(features[0], y[0, t:t + 1])
+                self.readout.weight.copy_(rls.weight)
+                if rls.bias is not None and self.readout.bias is not None:
+                    self.readout.bias.copy_(rls.bias)
+            out = self.readout(features.to(self.readout.weight.dtype))                # (1, 1, O)
+            outputs.append(out)
+            previous = out if force else y[:, t:t + 1]
+        return torch.cat(outputs, dim=1), state
 
     @torch.no_grad()
     def generate(self, steps: int, *, state: tuple, last: Tensor, inputs: Tensor | None = None) -> tuple[Tensor, tuple]:
