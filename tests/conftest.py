@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+# Tests run tiny tensors: on 2 cores, OpenMP's second thread only adds barrier waits, and when
+# another process holds a core those waits make tiny ops 10-100x slower (perf-notes, Method).
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seed() -> None:

@@ -7,20 +7,12 @@ import runpy
 import sys
 
 import pytest
-import torch
 
 from rnnkit.cli import COMMANDS, main
 
 SMALL = ["--task.length=8", "--task.train_size=32", "--task.valid_size=16", "--task.test_size=16",
          "--model.hidden_size=8", "--train.batch_size=8", "--train.iterations=4", "--train.eval_every=2"]
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_train_then_eval_then_replay(tmp_path, capsys):

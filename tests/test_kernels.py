@@ -26,15 +26,6 @@ B, T, I, H = 3, 5, 4, 6
 LENGTHS = torch.tensor([5, 3, 0])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from threads, and 2-thread OpenMP barriers stall for
-    milliseconds when another process holds a core (perf-notes, method)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def perturbed(cell):
     """Random non-default values for every parameter (LN gains 1 and shifts 0 hide bugs)."""

@@ -57,14 +57,6 @@ class Echo:
         return {"mse": sum(losses) / len(losses)}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and do not fight other processes for cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def config(*overrides: str) -> RunConfig:
     return load_config(None, ["--train.eval_every=0", "--train.plots=false", "--train.log_every=1000",

@@ -116,13 +116,6 @@ def small(tmp_path: Path, *overrides: str):
                               f"--out_dir={tmp_path / 'run'}", *overrides])
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     run_dir = tmp_path / "run"
