@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,8 +15,8 @@ from torch import Tensor
 from .base import Cell, State
 
 _EXACT_EIGENVALUES_UP_TO = 200  # above this, an iterative eigensolver (ARPACK) finds rho(W)
-_NUMPY_LOOP_UP_TO = 256         # at or below this, a numpy loop beats torch's per-op overhead
-_NUMPY_FLOAT32_UP_TO = 1000     # and in float32 up to this (OpenBLAS sgemv; measured in benchmarks/esn.py)
+_NUMPY_LOOP_UP_TO = 1000        # at or below this, a numpy loop beats torch's per-op overhead
+_SCIPY_CSR_ABOVE = 256          # and above this its mat-vec is scipy CSR (perf-notes 6: 22 vs 34 us at 500)
 _DENSE_ABOVE_DENSITY = 0.3      # sparser reservoirs run a CSR mat-vec (perf-notes section 6)
 _ONE_THREAD_UP_TO = 1000        # a mat-vec this small loses to OpenMP's per-step barrier: 57 us/step on
                                 # one thread vs 220-430 us on two at 500 units f64, with a busy 2nd core
@@ -117,9 +118,8 @@ class ReservoirCell(Cell):
             return self.reference_scan(x, state, mask, h_mask)
         with torch.no_grad():
             pre = F.linear(x, self.weight_ih, self.bias)                      # (B, T, H)
-            small = self.hidden_size <= (_NUMPY_FLOAT32_UP_TO if x.dtype == torch.float32 else _NUMPY_LOOP_UP_TO)
-            if x.device.type == "cpu" and small:
-                y = _numpy_loop(pre, state[0], self.weight_hh, self.leak, mask)
+            if x.device.type == "cpu" and self.hidden_size <= _NUMPY_LOOP_UP_TO:
+                y = _numpy_loop(pre, state[0], self._numpy_matrix(x.size(0)), self.leak, mask)
             else:
                 with _threads(1 if self.hidden_size <= _ONE_THREAD_UP_TO else torch.get_num_threads()):
                     y = _torch_loop(pre, state[0], self._recurrent_matrix(), self.leak, mask)
@@ -135,6 +135,22 @@ class ReservoirCell(Cell):
                 warnings.simplefilter("ignore", UserWarning)
                 cache = (key, self.weight_hh.to_sparse_csr())
             self.__dict__["_csr_cache"] = cache
+        return cache[1]
+
+    def _numpy_matrix(self, batch: int) -> Any:
+        """W^T as a dense array (h @ W^T), or, for one sparse sequence, W as scipy CSR (W @ h)."""
+        sparse = batch == 1 and self.hidden_size > _SCIPY_CSR_ABOVE and self.density <= _DENSE_ABOVE_DENSITY
+        key = (self.weight_hh.data_ptr(), self.weight_hh._version, self.weight_hh.dtype, sparse)
+        cache = self.__dict__.get("_numpy_cache")             # a derived copy, not state: see STYLE 2
+        if cache is None or cache[0] != key:
+            w = self.weight_hh.detach().cpu().numpy()
+            if sparse:
+                import scipy.sparse
+                matrix = scipy.sparse.csr_matrix(w)
+            else:
+                matrix = w.T.copy()
+            cache = (key, matrix)
+            self.__dict__["_numpy_cache"] = cache
         return cache[1]
 
     def extra_repr(self) -> str:
@@ -186,14 +202,14 @@ def _threads(n: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _numpy_loop(pre: Tensor, h0: Tensor, weight: Tensor, leak: float, mask: Tensor | None) -> Tensor:
+def _numpy_loop(pre: Tensor, h0: Tensor, matrix: Any, leak: float, mask: Tensor | None) -> Tensor:
     p = pre.cpu().numpy()                                                    # (B, T, H)
-    w_t = weight.cpu().numpy().T.copy()                                      # (H, H), x @ W^T
     keep = None if mask is None else mask.cpu().numpy()
     h = h0.cpu().numpy().copy()                                              # (B, H)
     out = np.empty_like(p)
+    dense = isinstance(matrix, np.ndarray)
     for t in range(p.shape[1]):
-        z = h @ w_t
+        z = h @ matrix if dense else (matrix @ h[0])[None]                   # (B, H)
         z += p[:, t]
         np.tanh(z, out=z)
         new = h + leak * (z - h) if leak != 1.0 else z
