@@ -42,12 +42,13 @@ def test_seeded_and_not_trained() -> None:
 
 @pytest.mark.parametrize("size,dtype", [(30, F64), (300, F64), (300, torch.float32), (1200, torch.float32)])
 @pytest.mark.parametrize("with_mask", [False, True])
-def test_fast_scan_equals_reference(size: int, dtype: torch.dtype, with_mask: bool) -> None:
-    """numpy loop (small), CSR loop (large, sparse): both equal the step() loop."""
+@pytest.mark.parametrize("batch", [3, 1])
+def test_fast_scan_equals_reference(size: int, dtype: torch.dtype, with_mask: bool, batch: int) -> None:
+    """numpy loops (dense; scipy CSR for one sequence), torch CSR loop: all equal the step() loop."""
     cell = reservoir(3, size).to(dtype)
-    x = torch.randn(3, 9, 3, dtype=dtype)
-    h0 = (torch.randn(3, size, dtype=dtype) * 0.1,)
-    mask = torch.arange(9)[None, :] < torch.tensor([9, 4, 0])[:, None] if with_mask else None
+    x = torch.randn(batch, 9, 3, dtype=dtype)
+    h0 = (torch.randn(batch, size, dtype=dtype) * 0.1,)
+    mask = torch.arange(9)[None, :] < torch.tensor([4, 9, 0][:batch])[:, None] if with_mask else None
     tol = {"atol": 1e-12, "rtol": 1e-10} if dtype == F64 else {"atol": 1e-5, "rtol": 1e-5}
     fast, ref = cell.scan(x, h0, mask), Cell.reference_scan(cell, x, h0, mask)
     torch.testing.assert_close(fast, ref, **tol)
