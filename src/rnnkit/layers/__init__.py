@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from .attention import AdditiveAttention as AdditiveAttention
+from .pooling import POOLINGS as POOLINGS
+from .pooling import AttentionPooling as AttentionPooling
+from .pooling import LastPooling as LastPooling
+from .pooling import MaxPooling as MaxPooling
+from .pooling import MeanPooling as MeanPooling
 from .recurrent import Bidirectional as Bidirectional
 from .recurrent import Readout as Readout
 from .recurrent import Recurrent as Recurrent
@@ -15,5 +21,6 @@ from .scan import flip_padded as flip_padded
 from .scan import parallel_scan_log as parallel_scan_log
 from .scan import time_mask as time_mask
 
-__all__ = ["Bidirectional", "DropConnect", "LockedDropout", "Readout", "Recurrent", "RecurrentDropout",
+__all__ = ["POOLINGS", "AdditiveAttention", "AttentionPooling", "Bidirectional", "LastPooling",
+           "MaxPooling", "MeanPooling", "DropConnect", "LockedDropout", "Readout", "Recurrent", "RecurrentDropout",
            "Stacked", "Zoneout", "flip_padded", "parallel_scan_log", "time_mask", "weight_drop"]
