@@ -1,0 +1,159 @@
+"""Global time-series forecasting: one recurrent model trained on windows from every series.
+
+Each series is cut at its end: the last `horizon` points are the test part, the `horizon` before
+them the validation part, and training windows (`input_size` points in, `horizon` out) use only
+the points before the validation part. Values are scaled per series with statistics of the
+history before each forecast origin (`scale`); the encoder also reads calendar features and the
+table's covariate columns. Metrics during training are on the scaled values: `mae`, `rmse` and
+`coverage` of the central `level` interval. `rnnkit forecast` reports them in the data's units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..config import ModelConfig, build_rnn
+from ..data.batch import Batch, Splits
+from ..data.series import MISSING, Panel, Scaler, SeriesError, calendar, check_lengths, load_series, windows
+from ..models.forecaster import OUTPUTS, Forecaster, gaussian_nll, pinball
+from .base import Metrics
+
+SEASONS = {"h": 24, "H": 24, "D": 7, "B": 5, "W": 52, "M": 12, "ME": 12, "MS": 12, "BM": 12, "BME": 12,
+           "BMS": 12, "Q": 4, "QE": 4, "QS": 4, "BQ": 4, "BQE": 4, "BQS": 4}
+
+
+def season_of(freq: str) -> int:
+    """The usual seasonal period of a pandas frequency alias: MS -> 12, QS-OCT -> 4, D -> 7; else 1."""
+    return SEASONS.get(freq.lstrip("0123456789").split("-")[0], 1)
+
+
+@dataclass(frozen=True)
+class Forecasting:
+    data: str = "synthetic"         # a CSV or Parquet file (long or single-series format), or "synthetic"
+    freq: str = ""                  # pandas offset alias ("MS", "D", "h") or "int"; "" infers it
+    missing: str = "error"          # NaN values: error, ffill or interpolate
+    input_size: int = 24            # points the encoder reads
+    horizon: int = 12               # points forecast at once
+    season: int = 0                 # seasonal period (MASE, seasonal naive); 0 = from the frequency
+    scale: str = "standard"         # per-series scaling: standard, mean or none
+    output: str = "gaussian"        # gaussian (mean, scale) or quantile (pinball loss)
+    level: float = 0.8              # the central prediction interval
+    calendar: bool = True           # sin/cos calendar features from the timestamps
+    stride: int = 1                 # steps between training windows
+    cut: int = 0                    # drop each series' last `cut` points first (backtests)
+
+    carries_state = False
+
+    def __post_init__(self) -> None:
+        if self.input_size < 1 or self.horizon < 1 or self.stride < 1 or self.cut < 0:
+            raise ValueError("task.input_size, horizon and stride must be >= 1 and task.cut >= 0")
+        if not 0 < self.level < 1:
+            raise ValueError(f"task.level must be in (0, 1), got {self.level}")
+        for name, value, choices in (("output", self.output, OUTPUTS), ("missing", self.missing, MISSING),
+                                     ("scale", self.scale, ("standard", "mean", "none"))):
+            if value not in choices:
+                raise ValueError(f"task.{name} = {value!r} is not known; choose one of {list(choices)}")
+
+    @property
+    def quantiles(self) -> tuple[float, float, float]:
+        return ((1 - self.level) / 2, 0.5, (1 + self.level) / 2)
+
+    def panel(self) -> Panel:
+        """The series as read and checked, with the last `cut` points removed."""
+        if self.data == "synthetic":
+            from ..forecast.synthetic import synthetic_panel
+
+            source: Any = synthetic_panel()
+        else:
+            source = self.data
+        panel = load_series(source, freq=self.freq or None, missing=self.missing)
+        if self.cut:
+            check_lengths(panel, self.cut + self.input_size + self.horizon, "cut + input window + horizon")
+            keep = lambda items: [a[:-self.cut] for a in items]
+            panel = Panel(panel.ids, keep(panel.values), keep(panel.times), panel.freq, keep(panel.covariates),
+                          panel.covariate_names)
+        return panel
+
+    def period(self, panel: Panel) -> int:
+        return self.season or season_of(panel.freq)
+
+    def features(self, panel: Panel, ends: Sequence[int] | None = None) -> list[np.ndarray]:
+        """Per series (T, F): calendar features, then the table's covariates, standardised with the
+        statistics of the points before ends[i] (default: all)."""
+        out = []
+        for i, (times, cov) in enumerate(zip(panel.times, panel.covariates)):
+            cal = calendar(times, panel.freq) if self.calendar else np.zeros((len(times), 0))
+            seen = cov[:len(cov) if ends is None else ends[i]]
+            std = seen.std(0) if len(seen) else np.ones(cov.shape[1])
+            cov = (cov - (seen.mean(0) if len(seen) else 0.0)) / np.where(std > 0, std, 1.0)
+            out.append(np.concatenate([cal, cov], axis=1))
+        return out
+
+    def load(self) -> Splits:
+        panel = self.panel()
+        L, H = self.input_size, self.horizon
+        check_lengths(panel, L + 2 * H, "input_size + 2 * horizon (a validation and a test window)")
+        cuts = [len(v) - 2 * H for v in panel.values]
+        scaled = _scaled(panel.values, cuts, self.scale)
+        features = self.features(panel, cuts)
+        x, y, _ = windows(scaled, L, H, cuts, features=features, stride=self.stride)
+        return Splits(_batch(x, y),
+                      self.held_out(scaled, features, cuts),
+                      self.held_out(scaled, features, [c + H for c in cuts]))
+
+    def held_out(self, scaled: Sequence[np.ndarray], features: Sequence[np.ndarray], origins: Sequence[int]) -> Batch:
+        """One window per series whose target starts at its origin."""
+        L, H = self.input_size, self.horizon
+        x = np.stack([np.concatenate([v[o - L:o, None], f[o - L:o]], axis=1)
+                      for v, f, o in zip(scaled, features, origins)])
+        y = np.stack([v[o:o + H] for v, o in zip(scaled, origins)])
+        return _batch(x, y)
+
+    def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
+        rnn = build_rnn(cfg, data.train.inputs.size(-1))
+        return Forecaster(rnn, self.horizon, output=self.output, quantiles=self.quantiles,
+                          input_dropout=cfg.input_dropout, output_dropout=cfg.output_dropout)
+
+    def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
+        params = model(batch.inputs)
+        if self.output == "gaussian":
+            return gaussian_nll(params, batch.targets), None
+        return pinball(params, batch.targets, self.quantiles), None
+
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> Metrics:
+        abs_sum = sq_sum = inside = count = 0.0
+        for batch in batches:
+            params = model(batch.inputs)
+            lower, point, upper = self.interval(params)
+            error = point - batch.targets
+            abs_sum += error.abs().sum().item()
+            sq_sum += error.pow(2).sum().item()
+            inside += ((lower <= batch.targets) & (batch.targets <= upper)).sum().item()
+            count += batch.targets.numel()
+        return {"mae": abs_sum / count, "rmse": (sq_sum / count) ** 0.5, "coverage": inside / count}
+
+    def interval(self, params: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(lower, point, upper) of the central `level` interval, each (B, H)."""
+        if self.output == "gaussian":
+            z = float(torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor((1 + self.level) / 2)))
+            mean, scale = params[..., 0], params[..., 1]
+            return mean - z * scale, mean, mean + z * scale
+        return params[..., 0], params[..., 1], params[..., 2]
+
+
+def _scaled(values: Sequence[np.ndarray], cuts: Sequence[int], kind: str) -> list[np.ndarray]:
+    """Each series scaled with the statistics of its points before its cut."""
+    scaler = Scaler.fit([v[:c] for v, c in zip(values, cuts)], kind)
+    return scaler.transform(values)
+
+
+def _batch(x: np.ndarray, y: np.ndarray) -> Batch:
+    if not np.isfinite(x).all() or not np.isfinite(y).all():
+        raise SeriesError("a window holds non-finite values after scaling")
+    return Batch(torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32))
