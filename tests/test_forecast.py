@@ -1,0 +1,107 @@
+"""The forecasting task, model, predictions in data units and rolling-origin backtests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rnnkit.config import ModelConfig
+from rnnkit.data.series import SeriesError
+from rnnkit.forecast.backtest import backtest, origins, predict, summary
+from rnnkit.forecast.synthetic import synthetic_panel
+from rnnkit.models.forecaster import gaussian_nll, pinball
+from rnnkit.tasks.forecasting import Forecasting, season_of
+
+
+def small_task(tmp_path, **settings) -> Forecasting:
+    synthetic_panel(series=4, length=60, seed=1).to_csv(tmp_path / "p.csv", index=False)
+    return Forecasting(data=str(tmp_path / "p.csv"), input_size=12, horizon=6, **settings)
+
+
+def test_splits_hold_out_the_last_two_horizons(tmp_path):
+    task = small_task(tmp_path)
+    panel = task.panel()
+    data = task.load()
+    assert data.valid.inputs.shape == (4, 12, 3) and data.test.targets.shape == (4, 6)
+    # poison each series' last 2H values: the training split must not change
+    table = pd.read_csv(tmp_path / "p.csv")
+    last = table.groupby("series_id").cumcount(ascending=False) < 12
+    table.loc[last, "value"] = 1e9
+    table.to_csv(tmp_path / "q.csv", index=False)
+    poisoned = Forecasting(data=str(tmp_path / "q.csv"), input_size=12, horizon=6).load()
+    torch.testing.assert_close(poisoned.train.inputs, data.train.inputs)
+    torch.testing.assert_close(poisoned.train.targets, data.train.targets)
+    assert len(data.train) == sum(len(v) - 12 - 12 - 6 + 1 for v in panel.values)
+
+
+def test_short_series_is_an_error_naming_it(tmp_path):
+    table = synthetic_panel(series=2, length=60)
+    table = table[(table.series_id == "s0") | (table.groupby("series_id").cumcount() < 20)]
+    table.to_csv(tmp_path / "short.csv", index=False)
+    with pytest.raises(SeriesError, match=r"'s1' \(20 points\)"):
+        Forecasting(data=str(tmp_path / "short.csv"), input_size=12, horizon=6).load()
+
+
+def test_losses_and_model_shapes(tmp_path):
+    target = torch.tensor([[1.0, 2.0]])
+    params = torch.stack([target, torch.ones(1, 2)], dim=-1)
+    assert gaussian_nll(params, target).item() == pytest.approx(0.0)
+    q = torch.tensor([[[0.0, 1.0, 3.0]]])                        # quantiles 0.1, 0.5, 0.9 at one step
+    # target 2: errors 2, 1, -1 -> 0.1*2, 0.5*1, (0.9-1)*(-1) -> mean (0.2 + 0.5 + 0.1) / 3
+    assert pinball(q, torch.tensor([[2.0]]), (0.1, 0.5, 0.9)).item() == pytest.approx(0.8 / 3)
+    for output, cell in (("gaussian", "lstm"), ("quantile", "gru"), ("gaussian", "mingru")):
+        task = small_task(tmp_path, output=output)
+        data = task.load()
+        model = task.build_model(ModelConfig(cell=cell, hidden_size=8), data)
+        params = model(data.valid.inputs)
+        assert params.shape == (4, 6, 2 if output == "gaussian" else 3)
+        lower, point, upper = task.interval(params)
+        assert (lower <= point).all() and (point <= upper).all()
+        loss, _ = task.loss(model, data.train, None)
+        loss.backward()
+        assert set(task.evaluate(model, [data.valid])) == {"mae", "rmse", "coverage"}
+
+
+def test_origins_are_the_last_folds():
+    assert origins([30, 20], 6, 3, 4) == [[16, 6], [20, 10], [24, 14]]
+    with pytest.raises(ValueError):
+        origins([30], 6, 0, 1)
+
+
+def test_backtest_scores_exactly_the_points_after_each_origin(tmp_path):
+    task = small_task(tmp_path)
+    panel = task.panel()
+    rows = backtest(panel, task, folds=2, step=3, baselines=("naive",))
+    assert len(rows) == 2 * 4
+    for row in rows:
+        v = panel.values[panel.ids.index(row["series_id"])]
+        o = row["origin"]
+        assert o == len(v) - 6 - (1 - row["fold"]) * 3
+        assert row["mae"] == pytest.approx(np.mean(np.abs(v[o:o + 6] - v[o - 1])))
+    assert set(summary(rows)["naive"]) == {"mae", "rmse", "smape", "mase", "coverage"}
+    with pytest.raises(SeriesError, match="too short"):
+        backtest(panel, task, folds=30, step=6)
+
+
+def test_predict_is_in_data_units_and_reads_only_the_history(tmp_path):
+    task = small_task(tmp_path)
+    panel = task.panel()
+    torch.manual_seed(0)
+    model = task.build_model(ModelConfig(hidden_size=8), task.load())
+    starts = [len(v) - 6 for v in panel.values]
+    first = predict(model, task, panel, starts)
+    for v, o in zip(panel.values, starts):
+        v[o:] = 1e9                                               # the future must not matter
+    second = predict(model, task, panel, starts)
+    for a, b, v, o in zip(first, second, panel.values, starts):
+        np.testing.assert_allclose(a.point, b.point)
+        assert abs(a.point.mean() - v[:o].mean()) < 5 * v[:o].std()   # back in the series' units
+    rows = backtest(panel, task, model=model, baselines=())
+    assert {r["method"] for r in rows} == {"rnnkit"} and all("coverage" in r for r in rows)
+
+
+def test_season_of_frequency():
+    assert [season_of(f) for f in ("MS", "ME", "QS-OCT", "D", "h", "YS", "int", "W-SUN")] == [12, 12, 4, 7, 24, 1,
+                                                                                               1, 52]
