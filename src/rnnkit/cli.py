@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from . import lm_cli
 from .config import ConfigError, load_config
+from .forecast import cli as forecast_cli
 from .train.checkpoint import CheckpointError
 
 EXAMPLES = {
@@ -57,6 +58,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
     "train": train,
     "eval": evaluate,
     **lm_cli.COMMANDS,                       # generate, similar
+    "forecast": forecast_cli.forecast,       # train, predict, backtest
 }
 
 
@@ -76,6 +78,7 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", help="a run directory written by rnnkit train")
     evaluate.add_argument("--split", default="valid", choices=["valid", "test"])
     lm_cli.add_parsers(commands, **kind)
+    forecast_cli.add_parser(commands, **kind)
     return main
 
 

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
 
 
 @dataclass(frozen=True)
@@ -22,6 +21,8 @@ class Forecast:
 
 
 def _interval(point: np.ndarray, sigma: np.ndarray, level: float) -> Forecast:
+    from scipy.stats import norm
+
     z = norm.ppf(0.5 + level / 2)
     return Forecast(point, point - z * sigma, point + z * sigma)
 

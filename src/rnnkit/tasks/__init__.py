@@ -6,12 +6,14 @@ from .adding import Adding as Adding
 from .base import Metrics as Metrics
 from .base import Task as Task
 from .chaotic_series import ChaoticSeries as ChaoticSeries
+from .forecasting import Forecasting as Forecasting
 from .language_modeling import LanguageModeling as LanguageModeling
 
 TASKS: dict[str, type[Task]] = {
     "adding": Adding,
     "chaotic_series": ChaoticSeries,
+    "forecasting": Forecasting,
     "language_modeling": LanguageModeling,
 }
 
-__all__ = ["TASKS", "Adding", "ChaoticSeries", "LanguageModeling", "Metrics", "Task"]
+__all__ = ["TASKS", "Adding", "ChaoticSeries", "Forecasting", "LanguageModeling", "Metrics", "Task"]

@@ -74,7 +74,7 @@ class Forecasting:
             source = self.data
         panel = load_series(source, freq=self.freq or None, missing=self.missing)
         if self.cut:
-            check_lengths(panel, self.cut + self.input_size + self.horizon, "cut + input window + horizon")
+            check_lengths(panel, self.cut + self.input_size + 2 * self.horizon, "cut + input_size + 2 * horizon")
             keep = lambda items: [a[:-self.cut] for a in items]
             panel = Panel(panel.ids, keep(panel.values), keep(panel.times), panel.freq, keep(panel.covariates),
                           panel.covariate_names)

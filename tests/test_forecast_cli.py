@@ -1,0 +1,45 @@
+"""`rnnkit forecast train|predict|backtest` end to end on a tiny generated panel."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from rnnkit.cli import main
+from rnnkit.forecast.synthetic import synthetic_panel
+
+TINY = ["--task.input_size=12", "--task.horizon=6", "--model.hidden_size=8", "--train.iterations=3",
+        "--train.epochs=0", "--train.batch_size=16", "--train.eval_every=0"]
+
+
+def test_train_predict_and_plot(tmp_path, capsys):
+    synthetic_panel(series=3, length=60, seed=2).to_csv(tmp_path / "p.csv", index=False)
+    run_dir = tmp_path / "run"
+    assert main(["forecast", "train", "configs/forecast_lstm.toml", f"--task.data={tmp_path / 'p.csv'}",
+                 f"--out_dir={run_dir}", *TINY]) == 0
+    assert main(["forecast", "predict", str(run_dir), "--plot", "s1"]) == 0
+    table = pd.read_csv(run_dir / "forecast.csv")
+    assert list(table.columns) == ["series_id", "timestamp", "forecast", "lower_80", "upper_80"]
+    assert len(table) == 3 * 6 and (table.lower_80 <= table.forecast).all() and (table.forecast <= table.upper_80).all()
+    assert table.timestamp.iloc[0] > pd.read_csv(tmp_path / "p.csv").query("series_id == 's0'").timestamp.max()
+    assert (run_dir / "forecast_s1.png").stat().st_size > 1000
+    assert main(["forecast", "predict", str(run_dir), "--plot", "nope"]) == 2
+    assert "no series 'nope'" in capsys.readouterr().err
+
+
+def test_backtest_reports_model_and_baselines(tmp_path, capsys):
+    synthetic_panel(series=3, length=60, seed=3).to_csv(tmp_path / "p.csv", index=False)
+    out = tmp_path / "bt.csv"
+    assert main(["forecast", "backtest", "configs/forecast_lstm.toml", f"--task.data={tmp_path / 'p.csv'}",
+                 "--folds=2", "--step=3", "--baselines=naive,drift", f"--out={out}", *TINY]) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads(printed[printed.index("{\n"):])
+    assert set(summary) == {"rnnkit", "naive", "drift"} and set(summary["naive"]) >= {"smape", "mase", "coverage"}
+    rows = pd.read_csv(out)
+    assert set(rows.method) == {"rnnkit", "naive", "drift"} and len(rows) == 3 * 2 * 3
+
+
+def test_wrong_task_is_an_error(capsys):
+    assert main(["forecast", "backtest", "configs/adding_lstm.toml"]) == 2
+    assert "needs task.name = 'forecasting'" in capsys.readouterr().err
