@@ -269,3 +269,17 @@ def test_cuda_with_autocast(amp, tmp_path):
                                                    f"--train.amp={amp}"), run_dir=tmp_path / "run")
     assert math.isfinite(metrics["mse"]) and next(model.parameters()).is_cuda
     assert (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_delayed_step_schedule_is_zarembas():
+    """step_start delays the step decay: lr 1 for 3 'epochs' of 2 iterations, then halves each epoch."""
+    model = nn.Linear(2, 2)
+    cfg = config("--optim.name=sgd", "--optim.lr=1", "--optim.schedule=step", "--optim.gamma=0.5",
+                 "--optim.step_size=2", "--optim.step_start=6")
+    optimizer = make_optimizer(model, cfg.optim)
+    schedule, lrs = make_schedule(optimizer, cfg.optim, 12), []
+    for _ in range(12):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert lrs == [1.0] * 8 + [0.5, 0.5, 0.25, 0.25]

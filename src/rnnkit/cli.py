@@ -98,12 +98,13 @@ def split_overrides(extra: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .data.fetch import FetchError
     from .train import Interrupted, NonFiniteError
 
     args, extra = parser().parse_known_args(argv)
     try:
         return COMMANDS[args.command](args, split_overrides(extra))
-    except (ConfigError, CheckpointError, ValueError, TypeError) as error:
+    except (ConfigError, CheckpointError, FetchError, FileNotFoundError, ValueError, TypeError) as error:
         print(f"rnnkit {args.command}: error: {error}", file=sys.stderr)
         return 2
     except NonFiniteError as error:

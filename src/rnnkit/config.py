@@ -180,6 +180,7 @@ class OptimConfig:
     schedule: str = "constant"      # key of rnnkit.train.SCHEDULES
     warmup: int = 0                 # iterations of linear warm-up
     step_size: int = 1000           # step schedule: multiply by gamma every step_size iterations
+    step_start: int = 0             # ... counted from this iteration (Zaremba et al.: decay after epoch 4)
     gamma: float = 0.1              # step and plateau factor
     min_lr: float = 0.0             # cosine floor
     plateau_patience: int = 2       # evaluations without improvement before the plateau cut
@@ -198,7 +199,8 @@ class OptimConfig:
         _check(self.eps > 0 and 0 < self.gamma <= 1, "optim.eps must be > 0 and optim.gamma in (0, 1]")
         for name in ("nonmono", "step_size", "plateau_patience"):
             _check(getattr(self, name) >= 1, f"optim.{name} must be >= 1, got {getattr(self, name)}")
-        _check(self.warmup >= 0 and self.min_lr >= 0, "optim.warmup and optim.min_lr must be >= 0")
+        _check(self.warmup >= 0 and self.min_lr >= 0 and self.step_start >= 0,
+               "optim.warmup, optim.min_lr and optim.step_start must be >= 0")
         _check(self.schedule != "plateau" or self.warmup == 0, "optim.warmup does not combine with plateau")
 
 

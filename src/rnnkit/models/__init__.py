@@ -3,6 +3,7 @@ outputs, never losses: tasks score them."""
 
 from __future__ import annotations
 
+from .language_model import LanguageModel as LanguageModel
 from .sequence import SequenceModel as SequenceModel
 
-__all__ = ["SequenceModel"]
+__all__ = ["LanguageModel", "SequenceModel"]

@@ -78,7 +78,7 @@ OPTIMIZERS: dict[str, Callable[[list[dict], OptimConfig], Optimizer]] = {
 # multiplier of the base learning rate at iteration it (0-based) of `total`
 SCHEDULES: dict[str, Callable[[OptimConfig, int], Callable[[int], float] | None]] = {
     "constant": lambda c, total: lambda it: 1.0,
-    "step": lambda c, total: lambda it: c.gamma ** (it // c.step_size),
+    "step": lambda c, total: lambda it: c.gamma ** (max(0, it - c.step_start) // c.step_size),
     "cosine": lambda c, total: lambda it: _cosine(it, c.warmup, total, c.min_lr / c.lr),
     "plateau": lambda c, total: None,                          # ReduceLROnPlateau, stepped by evaluations
 }
