@@ -105,3 +105,21 @@ def test_predict_is_in_data_units_and_reads_only_the_history(tmp_path):
 def test_season_of_frequency():
     assert [season_of(f) for f in ("MS", "ME", "QS-OCT", "D", "h", "YS", "int", "W-SUN")] == [12, 12, 4, 7, 24, 1,
                                                                                                1, 52]
+
+
+def test_m3_reader_on_a_tiny_copy(tmp_path):
+    import json
+
+    from rnnkit.data.m3 import load_m3, to_frame
+
+    item = lambda p, h, n: {"sn": ["x"], "period": [p], "h": [h], "n": [n], "type": ["MICRO"],
+                            "x": list(range(1, n + 1)), "xx": [0.5] * h}
+    (tmp_path / "m3.json").write_text(json.dumps({"N0002": item("YEARLY", 6, 14), "N1402": item("MONTHLY", 18, 50)}))
+    series = load_m3(path=tmp_path / "m3.json")
+    assert [(s.id, s.frequency, s.horizon, s.season, len(s.train)) for s in series] == [
+        ("N0002", "yearly", 6, 1, 14), ("N1402", "monthly", 18, 12, 50)]
+    assert [s.id for s in load_m3("monthly", path=tmp_path / "m3.json")] == ["N1402"]
+    table = to_frame(series)
+    assert len(table) == 14 + 6 + 50 + 18 and table.value.iloc[14] == 0.5
+    with pytest.raises(ValueError, match="weekly"):
+        load_m3("weekly", path=tmp_path / "m3.json")
