@@ -9,7 +9,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import State
+from .base import Cell, State
+
+
+def fused_weights(cell: Cell) -> list[Tensor]:
+    """The cell's parameters in the order torch's kernels take them."""
+    weights = [cell.weight_ih, cell.weight_hh]
+    return weights + [cell.bias_ih, cell.bias_hh] if cell.bias_ih is not None else weights
+
 
 _KERNELS = {"lstm": torch.lstm, "gru": torch.gru, "tanh": torch.rnn_tanh, "relu": torch.rnn_relu}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -19,6 +21,22 @@ class Cell(nn.Module):
     input_size: int
     hidden_size: int
     state_size: tuple[int, ...]  # (H,) or (H, H)
+
+    def add_gate_parameters(self, gates: int, *, bias: bool, recurrent: bool = True) -> None:
+        """Registers torch's parameters for `gates` stacked gates: weight_ih (G*H, I), and when
+        `recurrent`, weight_hh (G*H, H); with `bias`, bias_ih (and bias_hh) of G*H."""
+        rows = gates * self.hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(rows, self.input_size))
+        self.bias_ih = nn.Parameter(torch.empty(rows)) if bias else None
+        if recurrent:
+            self.weight_hh = nn.Parameter(torch.empty(rows, self.hidden_size))
+            self.bias_hh = nn.Parameter(torch.empty(rows)) if bias else None
+
+    def reset_parameters(self) -> None:
+        """torch's default: U(-1/sqrt(H), 1/sqrt(H)) for every parameter (see cells.init)."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
 
     def initial_state(self, x: Tensor) -> State:
         """Zeros on x's device and dtype, one (B, n) tensor per state component."""

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from ._fused import masked_fused_scan
+from ._fused import fused_weights, masked_fused_scan
 from .base import Cell, State
 
 _ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
@@ -33,17 +32,9 @@ class ElmanCell(Cell):
         self.input_size, self.hidden_size = input_size, hidden_size
         self.state_size = (hidden_size,)
         self.nonlinearity = nonlinearity
-        self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
-        self.bias_ih = nn.Parameter(torch.empty(hidden_size)) if bias else None
-        self.bias_hh = nn.Parameter(torch.empty(hidden_size)) if bias else None
+        self.add_gate_parameters(1, bias=bias)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        """torch's default: U(-1/sqrt(H), 1/sqrt(H)) for every parameter (see cells.init)."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
 
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         (h,) = state                                                          # (B, H)
@@ -51,16 +42,12 @@ class ElmanCell(Cell):
             F.linear(x, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh, self.bias_hh))
         return h, (h,)
 
-    def weights(self) -> list[Tensor]:
-        ws = [self.weight_ih, self.weight_hh]
-        return ws + [self.bias_ih, self.bias_hh] if self.bias_ih is not None else ws
-
     def scan(self, x: Tensor, state: State, mask: Tensor | None = None,
              h_mask: Tensor | None = None) -> tuple[Tensor, State]:
         """Fast path: torch's fused `rnn_tanh` / `rnn_relu` on this cell's parameters; with
         recurrent dropout or a mask that is not a prefix, the hand-written BPTT of `rnnkit.kernels`."""
         if h_mask is None:
-            out = masked_fused_scan(self.nonlinearity, x, state, self.weights(), mask)
+            out = masked_fused_scan(self.nonlinearity, x, state, fused_weights(self), mask)
             if out is not None:
                 return out
         # recurrent dropout or a mask with holes: the hand-written BPTT loop

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from ._fused import masked_fused_scan
+from ._fused import fused_weights, masked_fused_scan
 from .base import Cell, State
 
 
@@ -30,17 +28,9 @@ class GRUCell(Cell):
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size
         self.state_size = (hidden_size,)
-        self.weight_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
-        self.bias_ih = nn.Parameter(torch.empty(3 * hidden_size)) if bias else None
-        self.bias_hh = nn.Parameter(torch.empty(3 * hidden_size)) if bias else None
+        self.add_gate_parameters(3, bias=bias)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        """torch's default: U(-1/sqrt(H), 1/sqrt(H)) for every parameter (see cells.init)."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
 
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         return self.recurrent_step(x, state, state[0])
@@ -56,16 +46,12 @@ class GRUCell(Cell):
         h = torch.lerp(n, h, z)                                               # (1 - z) n + z h
         return h, (h,)
 
-    def weights(self) -> list[Tensor]:
-        ws = [self.weight_ih, self.weight_hh]
-        return ws + [self.bias_ih, self.bias_hh] if self.bias_ih is not None else ws
-
     def scan(self, x: Tensor, state: State, mask: Tensor | None = None,
              h_mask: Tensor | None = None) -> tuple[Tensor, State]:
         """Fast path: torch's fused `gru` kernel on this cell's parameters; with recurrent
         dropout or a mask that is not a prefix, the hand-written BPTT of `rnnkit.kernels`."""
         if h_mask is None:
-            out = masked_fused_scan("gru", x, state, self.weights(), mask)
+            out = masked_fused_scan("gru", x, state, fused_weights(self), mask)
             if out is not None:
                 return out
         # recurrent dropout or a mask with holes: the hand-written BPTT loop

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from ._fused import fused_scan
+from ._fused import fused_scan, fused_weights
 from .base import Cell, State
 
 
@@ -30,17 +28,9 @@ class LSTMCell(Cell):
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size
         self.state_size = (hidden_size, hidden_size)
-        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
-        self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size)) if bias else None
-        self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size)) if bias else None
+        self.add_gate_parameters(4, bias=bias)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        """torch's default: U(-1/sqrt(H), 1/sqrt(H)) for every parameter (see cells.init)."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
 
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         h, c = state                                                          # (B, H) each
@@ -50,10 +40,6 @@ class LSTMCell(Cell):
         h = torch.sigmoid(o) * torch.tanh(c)
         return h, (h, c)
 
-    def weights(self) -> list[Tensor]:
-        ws = [self.weight_ih, self.weight_hh]
-        return ws + [self.bias_ih, self.bias_hh] if self.bias_ih is not None else ws
-
     def scan(self, x: Tensor, state: State, mask: Tensor | None = None,
              h_mask: Tensor | None = None) -> tuple[Tensor, State]:
         """Fast path: torch's fused `lstm` kernel (oneDNN on CPU, cuDNN on GPU) without padding.
@@ -61,7 +47,7 @@ class LSTMCell(Cell):
         returns h for every step), so padded batches and recurrent dropout take the hand-written
         BPTT loop (`rnnkit.kernels`)."""
         if mask is None and h_mask is None:
-            return fused_scan("lstm", x, state, self.weights())
+            return fused_scan("lstm", x, state, fused_weights(self))
         from ..kernels import fused_loop  # lazy: kernels import the cells
 
         out = fused_loop(self, x, state, mask=mask, h_mask=h_mask)

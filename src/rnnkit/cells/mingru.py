@@ -3,11 +3,9 @@ h, so the whole sequence is one linear recurrence and trains with a parallel sca
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..layers.scan import parallel_scan_log
 from .base import Cell, State
@@ -41,15 +39,9 @@ class MinGRUCell(Cell):
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size
         self.state_size = (hidden_size,)
-        self.weight_ih = nn.Parameter(torch.empty(2 * hidden_size, input_size))
-        self.bias_ih = nn.Parameter(torch.empty(2 * hidden_size)) if bias else None
+        self.add_gate_parameters(2, bias=bias, recurrent=False)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        """torch's default recurrent-layer init: U(-1/sqrt(H), 1/sqrt(H))."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
 
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         (h,) = state                                                          # (B, H)
