@@ -28,7 +28,8 @@ class _Reference(nn.Module):
 
 def _gradcheck(cell: Cell, x: torch.Tensor) -> None:
     module = _Reference(cell)
-    names, params = zip(*module.named_parameters())
+    named = list(module.named_parameters())               # a reservoir has none: buffers only
+    names, params = [n for n, _ in named], [p for _, p in named]
     state = cell.initial_state(x)
     state = tuple(torch.randn_like(s) for s in state)
 

@@ -40,3 +40,13 @@ def test_mingru_has_no_recurrent_weights_to_orthogonalise() -> None:
 def test_forget_bias_without_bias_is_an_error() -> None:
     with pytest.raises(ValueError, match="bias=True"):
         INITIALIZERS["orthogonal"](LSTMCell(3, 4, bias=False))
+
+
+def test_initialisers_leave_a_reservoirs_fixed_weights_alone() -> None:
+    from rnnkit.cells import ReservoirCell
+
+    cell = ReservoirCell(3, 20, seed=0)
+    before = {k: v.clone() for k, v in cell.state_dict().items()}
+    for initialize in INITIALIZERS.values():
+        initialize(cell)
+    assert all(torch.equal(before[k], v) for k, v in cell.state_dict().items())

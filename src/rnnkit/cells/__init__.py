@@ -20,8 +20,7 @@ CELLS: dict[str, type[Cell]] = {
     "mingru": MinGRUCell,
     "layernorm_lstm": LayerNormLSTMCell,
     "layernorm_gru": LayerNormGRUCell,
-    # "reservoir": ReservoirCell joins once tests/test_cells.py::_gradcheck accepts a cell without
-    # parameters (its weights are buffers): zip(*named_parameters()) fails on an empty list.
+    "reservoir": ReservoirCell,
 }
 
 __all__ = ["CELLS", "INITIALIZERS", "Cell", "ElmanCell", "GRUCell", "LSTMCell", "LayerNormGRUCell",

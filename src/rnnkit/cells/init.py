@@ -29,9 +29,12 @@ def orthogonal(cell: Cell, *, forget_bias: float = 1.0) -> None:
     """Xavier input weights, orthogonal recurrent weights, zero biases, forget bias."""
     cell.reset_parameters()                    # layer-norm gains and anything not touched below
     gates = getattr(cell, "gates", 1)
+    # Only trained weights: a reservoir's fixed W_in and W are buffers and keep their scaling.
     with torch.no_grad():
-        for block in cell.weight_ih.chunk(gates, dim=0):
-            nn.init.xavier_uniform_(block)
+        weight_ih = getattr(cell, "weight_ih", None)
+        if isinstance(weight_ih, nn.Parameter):
+            for block in weight_ih.chunk(gates, dim=0):
+                nn.init.xavier_uniform_(block)
         weight_hh = getattr(cell, "weight_hh", None)
         if isinstance(weight_hh, nn.Parameter):
             for block in weight_hh.chunk(gates, dim=0):
