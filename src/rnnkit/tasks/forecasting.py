@@ -1,11 +1,12 @@
 """Global time-series forecasting: one recurrent model trained on windows from every series.
 
 Each series is cut at its end: the last `horizon` points are the test part, the `horizon` before
-them the validation part, and training windows (`input_size` points in, `horizon` out) use only
-the points before the validation part. Values are scaled per series with statistics of the
-history before each forecast origin (`scale`); the encoder also reads calendar features and the
-table's covariate columns. Metrics during training are on the scaled values: `mae`, `rmse` and
-`coverage` of the central `level` interval. `rnnkit forecast` reports them in the data's units.
+them the validation part (`holdout` = 2; see `load` for 1 and 0), and training windows
+(`input_size` points in, `horizon` out) use only the points before the validation part. Values
+are scaled per series with statistics of the history before each forecast origin (`scale`); the
+encoder also reads calendar features and the table's covariate columns. Metrics during training
+are on the scaled values: `mae`, `rmse` and `coverage` of the central `level` interval;
+`rnnkit forecast` reports them in the data's units.
 """
 
 from __future__ import annotations
@@ -47,12 +48,15 @@ class Forecasting:
     calendar: bool = True           # sin/cos calendar features from the timestamps
     stride: int = 1                 # steps between training windows
     cut: int = 0                    # drop each series' last `cut` points first (backtests)
+    holdout: int = 2                # horizons held out at the end: 2 = valid + test, 1 = valid, 0 = none
 
     carries_state = False
 
     def __post_init__(self) -> None:
         if self.input_size < 1 or self.horizon < 1 or self.stride < 1 or self.cut < 0:
             raise ValueError("task.input_size, horizon and stride must be >= 1 and task.cut >= 0")
+        if self.holdout not in (0, 1, 2):
+            raise ValueError(f"task.holdout must be 0, 1 or 2, got {self.holdout}")
         if not 0 < self.level < 1:
             raise ValueError(f"task.level must be in (0, 1), got {self.level}")
         for name, value, choices in (("output", self.output, OUTPUTS), ("missing", self.missing, MISSING),
@@ -96,16 +100,19 @@ class Forecasting:
         return out
 
     def load(self) -> Splits:
+        """Training windows end before the held-out horizons. With holdout = 0 they use every point
+        and the validation split is each series' last window, seen in training (final models)."""
         panel = self.panel()
         L, H = self.input_size, self.horizon
-        check_lengths(panel, L + 2 * H, "input_size + 2 * horizon (a validation and a test window)")
-        cuts = [len(v) - 2 * H for v in panel.values]
+        need = L + max(self.holdout, 1) * H
+        check_lengths(panel, need, f"input_size + {max(self.holdout, 1)} * horizon")
+        cuts = [len(v) - self.holdout * H for v in panel.values]
         scaled = _scaled(panel.values, cuts, self.scale)
         features = self.features(panel, cuts)
         x, y, _ = windows(scaled, L, H, cuts, features=features, stride=self.stride)
-        return Splits(_batch(x, y),
-                      self.held_out(scaled, features, cuts),
-                      self.held_out(scaled, features, [c + H for c in cuts]))
+        valid = [c if self.holdout else c - H for c in cuts]
+        test = self.held_out(scaled, features, [c + H for c in cuts]) if self.holdout == 2 else None
+        return Splits(_batch(x, y), self.held_out(scaled, features, valid), test)
 
     def held_out(self, scaled: Sequence[np.ndarray], features: Sequence[np.ndarray], origins: Sequence[int]) -> Batch:
         """One window per series whose target starts at its origin."""

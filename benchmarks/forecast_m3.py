@@ -1,0 +1,110 @@
+"""M3 results: sMAPE per frequency and overall for rnnkit's global forecaster, seasonal naive, ETS
+and Theta, all computed in this one run on the same series, horizons and test parts.
+
+    python benchmarks/forecast_m3.py                            # all 3,003 series (the docs/results.md run)
+    python benchmarks/forecast_m3.py --limit 20 --epochs 2      # a smoke run on 20 series per frequency
+
+One global model per frequency is trained on that frequency's series: windows from each series'
+given history (task.holdout = 0); the test parts are never written to the model's data file. sMAPE is the M3
+definition in percent; a frequency's figure is the mean over its series of each series' sMAPE over
+its official horizon, and "overall" the mean over all series.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnnkit.config import from_dict, replace
+from rnnkit.data.m3 import FREQUENCIES, load_m3, to_frame
+from rnnkit.forecast import BASELINES, smape
+from rnnkit.forecast.backtest import predict
+from rnnkit.runs import seed_everything
+from rnnkit.train import fit
+
+INPUT_SIZE = {"yearly": 8, "quarterly": 8, "monthly": 24, "other": 16}    # <= shortest history - horizon
+BASELINE_NAMES = ("seasonal_naive", "ets", "theta")
+
+
+def rnnkit_forecasts(series: list, frequency: str, args: argparse.Namespace, folder: Path) -> tuple[list, float]:
+    path = folder / f"{frequency}.csv"
+    to_frame(series, with_test=False).to_csv(path, index=False)        # the test parts stay out
+    horizon, season = FREQUENCIES[frequency]
+    cfg = from_dict({
+        "seed": args.seed,
+        "task": {"name": "forecasting", "data": str(path), "freq": "int", "input_size": INPUT_SIZE[frequency],
+                 "horizon": horizon, "season": season, "scale": args.scale, "output": args.output,
+                 "calendar": False, "holdout": 0},
+        "model": {"cell": args.cell, "hidden_size": args.hidden, "num_layers": args.layers},
+        "train": {"epochs": args.epochs, "batch_size": args.batch_size, "eval_every": 0, "clip": 1.0,
+                  "plots": False, "device": args.device},
+        "optim": {"lr": args.lr},
+    })
+    seed_everything(cfg.seed)
+    task = cfg.task.build()
+    data = task.load()
+    cfg = replace(cfg, [f"--train.batch_size={min(args.batch_size, len(data.train))}"])   # small subsets
+    model = task.build_model(cfg.model, data)
+    start = time.perf_counter()
+    fit(model, task, data, cfg)
+    seconds = time.perf_counter() - start
+    panel = task.panel()
+    forecasts = predict(model.cpu(), task, panel)                          # from the end of each history
+    return [f.point for f in forecasts], seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frequencies", default=",".join(FREQUENCIES))
+    parser.add_argument("--limit", type=int, default=0, help="first N series per frequency (0 = all)")
+    parser.add_argument("--cell", default="lstm")
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--scale", default="standard")
+    parser.add_argument("--output", default="quantile", help="quantile (median point) or gaussian")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+
+    per_series: dict[str, list[float]] = {}
+    table: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for frequency in args.frequencies.split(","):
+            series = load_m3(frequency)
+            series = series[:args.limit] if args.limit else series
+            results: dict[str, list[float]] = {}
+            start = time.perf_counter()
+            for name in BASELINE_NAMES:
+                results[name] = [smape(s.test, BASELINES[name](s.train, s.horizon, s.season).point) for s in series]
+            baseline_seconds = time.perf_counter() - start
+            points, train_seconds = rnnkit_forecasts(series, frequency, args, Path(tmp))
+            results["rnnkit"] = [smape(s.test, p) for s, p in zip(series, points)]
+            table[frequency] = {name: float(np.mean(v)) for name, v in results.items()}
+            table[frequency].update(series=len(series), rnnkit_train_s=train_seconds, baselines_s=baseline_seconds)
+            for name, v in results.items():
+                per_series.setdefault(name, []).extend(v)
+            print(frequency, json.dumps(table[frequency]), flush=True)
+    table["overall"] = {name: float(np.mean(v)) for name, v in per_series.items()}
+    table["overall"]["series"] = len(per_series["rnnkit"])
+    names = ["rnnkit", *BASELINE_NAMES]
+    print("\n| frequency | series | " + " | ".join(names) + " |")
+    print("|---|---|" + "---|" * len(names))
+    for frequency, row in table.items():
+        print(f"| {frequency} | {row['series']} | " + " | ".join(f"{row[n]:.2f}" for n in names) + " |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "smape": table}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
