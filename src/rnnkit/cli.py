@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from . import lm_cli
+from . import classify_cli, lm_cli
 from .config import ConfigError, load_config
 from .forecast import cli as forecast_cli
 from .train.checkpoint import CheckpointError
@@ -58,6 +58,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
     "train": train,
     "eval": evaluate,
     **lm_cli.COMMANDS,                       # generate, similar
+    **classify_cli.COMMANDS,                 # classify train|eval|predict
     "forecast": forecast_cli.forecast,       # train, predict, backtest
 }
 
@@ -78,6 +79,7 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", help="a run directory written by rnnkit train")
     evaluate.add_argument("--split", default="valid", choices=["valid", "test"])
     lm_cli.add_parsers(commands, **kind)
+    classify_cli.add_parsers(commands, **kind)
     forecast_cli.add_parser(commands, **kind)
     return main
 

@@ -6,6 +6,8 @@ from .adding import Adding as Adding
 from .base import Metrics as Metrics
 from .base import Task as Task
 from .chaotic_series import ChaoticSeries as ChaoticSeries
+from .classification import SequenceClassification as SequenceClassification
+from .classification import TextClassification as TextClassification
 from .forecasting import Forecasting as Forecasting
 from .language_modeling import LanguageModeling as LanguageModeling
 
@@ -14,6 +16,9 @@ TASKS: dict[str, type[Task]] = {
     "chaotic_series": ChaoticSeries,
     "forecasting": Forecasting,
     "language_modeling": LanguageModeling,
+    "sequence_classification": SequenceClassification,
+    "text_classification": TextClassification,
 }
 
-__all__ = ["TASKS", "Adding", "ChaoticSeries", "Forecasting", "LanguageModeling", "Metrics", "Task"]
+__all__ = ["TASKS", "Adding", "ChaoticSeries", "Forecasting", "LanguageModeling", "Metrics",
+           "SequenceClassification", "Task", "TextClassification"]

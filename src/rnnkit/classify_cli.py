@@ -1,0 +1,141 @@
+"""`rnnkit classify train|eval|predict`: sequence and text classifiers from the command line.
+
+    rnnkit classify train configs/classify_uci_bigru.toml --train.epochs=4
+    rnnkit classify eval runs/classify_uci_bigru --split=test          # report + confusion_test.png
+    rnnkit classify predict runs/classify_uci_bigru "what a great film"
+    rnnkit classify predict runs/classify_uci_bigru --file=reviews.txt  # one text per line
+    rnnkit classify predict runs/classify_uci_bigru --csv=reviews.csv   # its text column
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from .models.classifier import SequenceClassifier
+
+TASK_NAMES = ("text_classification", "sequence_classification")
+
+
+def load_classifier(run_dir: str | Path) -> tuple[object, object, SequenceClassifier, dict]:
+    """(config, task, model in eval mode on the CPU, meta) of a classification run, without its data."""
+    from safetensors import safe_open
+
+    from .runs import read_config
+    from .train.checkpoint import WEIGHTS_FILE, CheckpointError, load_weights
+
+    cfg = read_config(run_dir)
+    if cfg.task.name not in TASK_NAMES:
+        raise ValueError(f"{run_dir} is a {cfg.task.name!r} run; classify needs one of {list(TASK_NAMES)}")
+    path = Path(run_dir) / WEIGHTS_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} has no {WEIGHTS_FILE}: the run saved no checkpoint yet")
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads(f.get_tensor("meta_json").numpy().tobytes().decode("utf-8"))
+    task = cfg.task.build()
+    model = load_weights(task.model_for(cfg.model, meta), run_dir)
+    return cfg, task, model.eval(), meta
+
+
+def predict_texts(model: SequenceClassifier, meta: dict, texts: list[str]) -> torch.Tensor:
+    """(N, C) class probabilities of raw texts (the training run's tokenisation)."""
+    from .data.labelled import encode_texts, normalize_text, pad
+    from .data.text import Vocab
+
+    vocab = Vocab.from_dict(meta["vocab"])
+    ids = encode_texts([normalize_text(t) for t in texts], vocab, meta["max_length"])
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(ids), 256):
+            x, lengths = pad(ids[start:start + 256])
+            out.append(torch.softmax(model(x, None, lengths)[0].float(), dim=-1))
+    return torch.cat(out)
+
+
+def train(args: argparse.Namespace, overrides: list[str]) -> int:
+    from .cli import train as train_command
+
+    return train_command(args, overrides)
+
+
+def evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
+    from .data.batch import batches
+    from .tasks.classification import confusion_matrix, plot_confusion, report
+    from .train.loop import evaluate as run_eval
+
+    if overrides:
+        raise ValueError(f"classify eval takes no config overrides, got {' '.join(overrides)}")
+    cfg, task, model, meta = load_classifier(args.run_dir)
+    split = getattr(task.load(), args.split, None)
+    if split is None:
+        raise ValueError(f"this run's data has no {args.split} split")
+    metrics = run_eval(model, task, batches(split, cfg.train.batch_size))
+    with torch.no_grad():
+        logits = torch.cat([model(*_trimmed(b))[0] for b in batches(split, cfg.train.batch_size)])
+    predictions, classes = logits.argmax(-1), meta["classes"]
+    print(json.dumps({"split": args.split, **metrics}))
+    print(report(split.targets, predictions, classes))
+    png = plot_confusion(confusion_matrix(split.targets, predictions, len(classes)), classes,
+                         Path(args.run_dir) / f"confusion_{args.split}.png")
+    print(f"wrote {png}")
+    return 0
+
+
+def _trimmed(batch):
+    return batch.inputs[:, :int(batch.lengths.max())], None, batch.lengths
+
+
+def predict(args: argparse.Namespace, overrides: list[str]) -> int:
+    from .data.labelled import read_text_csv
+
+    if overrides:
+        raise ValueError(f"classify predict takes no config overrides, got {' '.join(overrides)}")
+    if sum(x is not None for x in (args.text, args.file, args.csv)) != 1:
+        raise ValueError("give exactly one of TEXT, --file=PATH (one text per line) or --csv=PATH")
+    cfg, _, model, meta = load_classifier(args.run_dir)
+    if meta.get("vocab") is None:
+        raise ValueError("predict reads texts; this run classifies feature sequences")
+    if args.file is not None:
+        texts = [line for line in Path(args.file).read_text(encoding="utf-8").splitlines() if line.strip()]
+    elif args.csv is not None:
+        column = cfg.task.settings.get("text_column", "text")
+        texts = read_text_csv(args.csv, text_column=column, label_column=args.label_column or column)[0]
+    else:
+        texts = [args.text]
+    probabilities, classes = predict_texts(model, meta, texts), meta["classes"]
+    for text, p in zip(texts, probabilities):
+        best = int(p.argmax())
+        shown = ", ".join(f"{c}={float(q):.3f}" for c, q in zip(classes, p))
+        print(f"{classes[best]}\t{float(p[best]):.3f}\t{shown}\t{text[:80]}")
+    return 0
+
+
+def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
+    classify = commands.add_parser("classify", help="train, evaluate and apply sequence/text classifiers",
+                                   description=__doc__, **kind)
+    sub = classify.add_subparsers(dest="classify_command", required=True, metavar="ACTION")
+    t = sub.add_parser("train", help="train from a config (as rnnkit train)", **kind)
+    t.add_argument("config", nargs="?")
+    t.add_argument("--resume", metavar="RUN_DIR")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--out_dir")
+    e = sub.add_parser("eval", help="accuracy, macro-F1, per-class report and a confusion-matrix PNG", **kind)
+    e.add_argument("run_dir")
+    e.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    p = sub.add_parser("predict", help="labels with probabilities for a text, a file or a CSV", **kind)
+    p.add_argument("run_dir")
+    p.add_argument("text", nargs="?", help="one text to classify")
+    p.add_argument("--file", help="a text file, one text per line")
+    p.add_argument("--csv", help="a CSV with the run's text column")
+    p.add_argument("--label-column", "--label_column", dest="label_column", default=None,
+                   help=argparse.SUPPRESS)
+
+
+def classify(args: argparse.Namespace, overrides: list[str]) -> int:
+    return {"train": train, "eval": evaluate, "predict": predict}[args.classify_command](args, overrides)
+
+
+COMMANDS = {"classify": classify}

@@ -1,0 +1,66 @@
+"""SequenceClassifier: (token ids -> embedding | standardised features) -> recurrent stack ->
+pooling over valid steps -> dropout -> linear layer -> class logits.
+
+    x_t = Embed(token_t)   or   x_t = (features_t - mean) / std
+    y, state = rnn(x, lengths=lengths)                 (B, T, H); any Stacked, (bi)directional
+    p = pooling(y, lengths)                            (B, H); last / max / mean / attention
+    logits = W dropout(p) + b                          (B, C)
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from ..layers import LockedDropout
+from ..layers.pooling import AttentionPooling
+
+
+class SequenceClassifier(nn.Module):
+    """Text (vocab_size > 0: (B, T) ids) or feature sequences ((B, T, I) floats) -> (logits, state)."""
+
+    def __init__(self, rnn: nn.Module, pooling: nn.Module, num_classes: int, *, vocab_size: int = 0,
+                 embedding_size: int = 0, dropout: float = 0.0, input_dropout: float = 0.0,
+                 feature_mean: Tensor | None = None, feature_std: Tensor | None = None) -> None:
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
+        if vocab_size and rnn.input_size != embedding_size:
+            raise ValueError(f"the rnn expects {rnn.input_size} inputs but embedding_size is {embedding_size}")
+        if getattr(pooling, "size", rnn.output_size) != rnn.output_size:
+            raise ValueError(f"the pooling is for {pooling.size} features but the rnn outputs {rnn.output_size}")
+        self.num_classes, self.input_size = num_classes, rnn.input_size
+        self.embedding = nn.Embedding(vocab_size, embedding_size) if vocab_size else None
+        if (feature_mean is None) != (feature_std is None):
+            raise ValueError("give both feature_mean and feature_std, or neither")
+        if feature_mean is not None:                       # saved with the weights: predict needs no data
+            self.register_buffer("feature_mean", feature_mean.detach().clone())
+            self.register_buffer("feature_std", feature_std.detach().clone().clamp_min(1e-8))
+        self.input_dropout = LockedDropout(input_dropout)
+        self.rnn, self.pooling = rnn, pooling
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(rnn.output_size, num_classes)
+
+    def inputs(self, x: Tensor) -> Tensor:
+        """(B, T) ids -> (B, T, E), or (B, T, I) features standardised."""
+        if self.embedding is not None:
+            if x.dim() != 2 or x.is_floating_point():
+                raise ValueError(f"expected (batch, time) token ids, got {x.dtype} of shape {tuple(x.shape)}")
+            return self.embedding(x)
+        if x.dim() != 3 or x.size(2) != self.input_size:
+            raise ValueError(f"expected (batch, time, {self.input_size}) features, got shape {tuple(x.shape)}")
+        if hasattr(self, "feature_mean"):
+            x = (x - self.feature_mean) / self.feature_std
+        return x
+
+    def forward(self, x: Tensor, state: tuple | None = None,
+                lengths: Tensor | None = None) -> tuple[Tensor, tuple]:
+        y, state = self.rnn(self.input_dropout(self.inputs(x)), state, lengths)    # (B, T, H)
+        pooled = self.pooling(y, lengths)                                          # (B, H)
+        return self.head(self.dropout(pooled)), state                              # (B, C)
+
+    def attention(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """The attention-pooling weights (B, T) of each step (0 on padding)."""
+        if not isinstance(self.pooling, AttentionPooling):
+            raise ValueError(f"this classifier pools with {type(self.pooling).__name__}, not attention")
+        y, _ = self.rnn(self.inputs(x), None, lengths)
+        return self.pooling.weighted(y, lengths)[1]

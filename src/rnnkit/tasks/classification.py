@@ -1,0 +1,310 @@
+"""Classification of whole sequences: texts (sentiment) and multivariate series (sensors, speech
+features), with a (bi)directional recurrent stack, a pooling and a linear layer.
+
+    [task] name = "text_classification",     path = "imdb" | a CSV (text,label) | a folder of train/valid/test CSVs
+    [task] name = "sequence_classification", path = "japanese_vowels" | a folder of <label>/*.csv sequences
+
+Metrics: loss (mean cross-entropy, unweighted), accuracy and macro-F1 (the unweighted mean of
+per-class F1 over the classes present in targets or predictions, as scikit-learn computes it).
+`class_weights = "balanced"` weighs the loss of class c by N / (C n_c) (King & Zeng 2001).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..config import ModelConfig, build_rnn
+from ..data import labelled
+from ..data.batch import Batch, Splits
+from ..data.labelled import check_sequences, encode_labels, encode_texts, pad, split_fractions
+from ..data.text import Vocab
+from ..layers.pooling import POOLINGS
+from ..models.classifier import SequenceClassifier
+from .base import Metrics
+
+
+@dataclass(frozen=True)
+class LabelledSplits(Splits):
+    meta: dict | None = None        # classes, vocab or feature statistics: what predict needs
+
+
+@dataclass(frozen=True)
+class _Classification:
+    """Settings shared by both tasks (each subclass adds where its data comes from)."""
+
+    path: str = ""
+    pooling: str = "last"           # last, max, mean, attention
+    attention_size: int = 0         # 0 = the rnn's output size
+    dropout: float = 0.0            # on the pooled vector, before the linear layer
+    class_weights: str = "none"     # none, balanced
+    valid_fraction: float = 0.1     # of the training data, when the source has no validation split
+    test_fraction: float = 0.1      # of a single file, when the source has no test split
+    seed: int = 0                   # the data's own seed (splits), whatever the run's seed
+
+    carries_state = False
+
+    def __post_init__(self) -> None:
+        if not self.path:
+            raise ValueError("task.path is required: a dataset name or a path to your data")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"task.pooling must be one of {list(POOLINGS)}, got {self.pooling!r}")
+        if self.class_weights not in ("none", "balanced"):
+            raise ValueError(f"task.class_weights must be 'none' or 'balanced', got {self.class_weights!r}")
+        if not (0 <= self.dropout < 1 and 0 < self.valid_fraction < 1 and 0 <= self.test_fraction < 1):
+            raise ValueError("task.dropout must be in [0, 1), valid_fraction in (0, 1), test_fraction in [0, 1)")
+        if self.attention_size < 0:
+            raise ValueError(f"task.attention_size must be >= 0, got {self.attention_size}")
+
+    def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
+        meta = getattr(data, "meta", None)
+        if meta is None:
+            raise ValueError(f"{type(self).__name__} builds its model from the metadata of its own load()")
+        return self.model_for(cfg, meta)
+
+    def model_for(self, cfg: ModelConfig, meta: dict) -> SequenceClassifier:
+        """The model `cfg` describes for data described by `meta` (also how a saved run is rebuilt)."""
+        text = meta.get("vocab") is not None
+        size = meta["embedding_size"] if text else meta["num_features"]
+        rnn = build_rnn(cfg, size)
+        pooling_kind = POOLINGS[self.pooling]
+        extra = {"attention_size": self.attention_size} if self.pooling == "attention" else {}
+        pooling = pooling_kind(rnn.output_size, bidirectional=cfg.bidirectional, **extra)
+        stats = {} if text or meta.get("mean") is None else {
+            "feature_mean": torch.tensor(meta["mean"]), "feature_std": torch.tensor(meta["std"])}
+        model = SequenceClassifier(rnn, pooling, len(meta["classes"]), vocab_size=len(meta["vocab"]["tokens"])
+                                   if text else 0, embedding_size=size if text else 0, dropout=self.dropout,
+                                   input_dropout=cfg.input_dropout, **stats)
+        data = json.dumps(meta, ensure_ascii=False).encode("utf-8")
+        model.register_buffer("meta_json", torch.frombuffer(bytearray(data), dtype=torch.uint8))
+        return model
+
+    def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
+        logits, _ = model(*_trim(batch))                                            # (B, C)
+        weight = getattr(self, "_weights", None)
+        return F.cross_entropy(logits.float(), batch.targets, weight=None if weight is None
+                               else weight.to(logits.device)), None
+
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> Metrics:
+        total, targets, predictions = 0.0, [], []
+        for batch in batches:
+            logits, _ = model(*_trim(batch))
+            total += F.cross_entropy(logits.float(), batch.targets, reduction="sum").item()
+            targets.append(batch.targets.cpu())
+            predictions.append(logits.argmax(-1).cpu())
+        y, p = torch.cat(targets), torch.cat(predictions)
+        return {"loss": total / len(y), "accuracy": accuracy(y, p), "macro_f1": macro_f1(y, p)}
+
+    def _set_weights(self, ids: Tensor, count: int) -> None:
+        if self.class_weights == "balanced":      # a frozen dataclass: the weights are data, not settings
+            object.__setattr__(self, "_weights", balanced_weights(ids, count))
+
+
+def _trim(batch: Batch) -> tuple[Tensor, None, Tensor]:
+    """(inputs cut to the batch's longest sequence, None, lengths): no step is all padding."""
+    steps = int(batch.lengths.max())
+    return batch.inputs[:, :steps], None, batch.lengths
+
+
+@dataclass(frozen=True)
+class TextClassification(_Classification):
+    """Texts -> labels. `path`: "imdb" (fetched), a CSV file, or a folder with train.csv and
+    optional valid.csv / test.csv."""
+
+    text_column: str = "text"
+    label_column: str = "label"
+    level: str = "word"             # word (lower-cased, punctuation split) or bpe (HF tokenizers)
+    max_vocab: int = 20000          # most frequent tokens kept (bpe: the subword count)
+    min_count: int = 1
+    max_length: int = 0             # keep the first max_length tokens of each text; 0 = all
+    embedding_size: int = 128
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.level not in ("word", "bpe"):
+            raise ValueError(f"task.level must be 'word' or 'bpe', got {self.level!r}")
+        if self.max_vocab < 2 or self.min_count < 1 or self.max_length < 0 or self.embedding_size < 1:
+            raise ValueError("task.max_vocab must be >= 2, min_count and embedding_size >= 1, max_length >= 0")
+
+    def load(self) -> LabelledSplits:
+        raw = self._raw()
+        normal = {name: [labelled.normalize_text(t) for t in texts] for name, (texts, _) in raw.items()}
+        vocab = Vocab.build("\n".join(normal["train"]), level=self.level, max_size=self.max_vocab,
+                            min_count=self.min_count)
+        ids, classes = encode_labels(raw["train"][1], where="train ")
+        meta = {"classes": classes, "vocab": vocab.to_dict(), "embedding_size": self.embedding_size,
+                "max_length": self.max_length}
+        splits = {}
+        for name, (_, labels) in raw.items():
+            y = ids if name == "train" else encode_labels(labels, classes, where=f"{name} ")[0]
+            splits[name] = as_batch(encode_texts(normal[name], vocab, self.max_length, where=f"{name} "), y)
+        self._set_weights(ids, len(classes))
+        return LabelledSplits(splits["train"], splits["valid"], splits.get("test"), meta=meta)
+
+    def _raw(self) -> dict[str, tuple[list[str], list[str]]]:
+        """{"train": (texts, labels), "valid": ..., "test": ...} before any encoding."""
+        path = Path(self.path)
+        if self.path == "imdb":
+            texts, labels = labelled.load_imdb()
+            train, test = labelled.split_imdb(len(texts), seed=self.seed)
+            pick = lambda index: ([texts[i] for i in index], [labels[i] for i in index])
+            valid, train = train[: round(self.valid_fraction * len(train))], train[round(self.valid_fraction
+                                                                                         * len(train)):]
+            return {"train": pick(train), "valid": pick(valid), "test": pick(test)}
+        read = lambda f: labelled.read_text_csv(f, text_column=self.text_column, label_column=self.label_column)
+        if path.is_dir():
+            files = {name: path / f"{name}.csv" for name in ("train", "valid", "test")
+                     if (path / f"{name}.csv").is_file()}
+            if "train" not in files:
+                raise ValueError(f"{path} should hold train.csv (and optionally valid.csv, test.csv)")
+            raw = {name: read(f) for name, f in files.items()}
+            test_fraction = 0.0
+        else:
+            raw, test_fraction = {"train": read(path)}, self.test_fraction
+        if "valid" not in raw or (test_fraction and "test" not in raw):
+            texts, labels = raw.pop("train")
+            parts = split_fractions(len(texts), self.valid_fraction, test_fraction, self.seed)
+            for name, index in zip(("train", "valid", "test"), parts):
+                if len(index):
+                    raw[name] = ([texts[i] for i in index], [labels[i] for i in index])
+        return raw
+
+
+@dataclass(frozen=True)
+class SequenceClassification(_Classification):
+    """Multivariate sequences -> labels. `path`: "japanese_vowels" (fetched; standard 270/370
+    split), "fashion_mnist:DIR" (28 rows of 28 pixels; DIR holds the idx .gz files), or a
+    folder of <label>/*.csv (optionally under train/ and test/)."""
+
+    standardize: bool = True        # per-feature mean and std from the training split
+
+    def load(self) -> LabelledSplits:
+        raw = self._raw()
+        ids, classes = encode_labels(raw["train"][1], where="train ")
+        check_sequences(raw["train"][0], where="train ")
+        meta = {"classes": classes, "num_features": int(raw["train"][0][0].size(1)), "mean": None, "std": None}
+        if self.standardize:
+            steps = torch.cat(raw["train"][0]).double()                             # (sum T, C)
+            meta["mean"], meta["std"] = steps.mean(0).tolist(), steps.std(0).clamp_min(1e-8).tolist()
+        splits = {name: as_batch(series, ids if name == "train" else encode_labels(labels, classes,
+                                 where=f"{name} ")[0], num_features=meta["num_features"], where=f"{name} ")
+                  for name, (series, labels) in raw.items()}
+        self._set_weights(ids, len(classes))
+        return LabelledSplits(splits["train"], splits["valid"], splits.get("test"), meta=meta)
+
+    def _raw(self) -> dict[str, tuple[list[Tensor], list[str]]]:
+        path = Path(self.path.split(":", 1)[-1])
+        if self.path == "japanese_vowels":
+            from ..data.japanese_vowels import load_japanese_vowels
+
+            raw = {name: ([x[i, :n].float() for i, n in enumerate(lengths.tolist())], [str(int(c)) for c in y])
+                   for name, (x, y, lengths) in zip(("train", "test"), load_japanese_vowels())}
+        elif self.path.startswith("fashion_mnist:"):
+            raw = {name: (list(x), [str(int(c)) for c in y])
+                   for name, (x, y) in zip(("train", "test"), labelled.load_fashion_mnist(path))}
+        elif (path / "train").is_dir():
+            raw = {name: labelled.read_sequence_dir(path / name) for name in ("train", "valid", "test")
+                   if (path / name).is_dir()}
+        else:
+            raw = {"train": labelled.read_sequence_dir(path)}
+        if "valid" not in raw:
+            series, labels = raw.pop("train")
+            test_fraction = self.test_fraction if "test" not in raw else 0.0
+            parts = split_fractions(len(series), self.valid_fraction, test_fraction, self.seed)
+            for name, index in zip(("train", "valid", "test"), parts):
+                if len(index):
+                    raw[name] = ([series[i] for i in index], [labels[i] for i in index])
+        return raw
+
+
+# ---- metrics --------------------------------------------------------------------------------------
+def confusion_matrix(targets: Tensor, predictions: Tensor, num_classes: int) -> Tensor:
+    """(C, C) counts: row = true class, column = predicted class."""
+    index = targets.long() * num_classes + predictions.long()
+    return torch.bincount(index, minlength=num_classes ** 2).view(num_classes, num_classes)
+
+
+def accuracy(targets: Tensor, predictions: Tensor) -> float:
+    return float((targets == predictions).float().mean())
+
+
+def per_class(targets: Tensor, predictions: Tensor, num_classes: int) -> list[dict[str, float]]:
+    """Precision, recall, F1 and support of each class (0 where a ratio is 0/0)."""
+    m = confusion_matrix(targets, predictions, num_classes).double()
+    tp, predicted, actual = m.diag(), m.sum(0), m.sum(1)
+    ratio = lambda a, b: torch.where(b > 0, a / b.clamp_min(1), torch.zeros_like(a))
+    precision, recall = ratio(tp, predicted), ratio(tp, actual)
+    f1 = ratio(2 * precision * recall, precision + recall)
+    return [{"precision": float(precision[c]), "recall": float(recall[c]), "f1": float(f1[c]),
+             "support": int(actual[c]), "predicted": int(predicted[c])} for c in range(num_classes)]
+
+
+def macro_f1(targets: Tensor, predictions: Tensor, num_classes: int | None = None) -> float:
+    num_classes = num_classes or int(max(targets.max(), predictions.max())) + 1
+    rows = [r for r in per_class(targets, predictions, num_classes) if r["support"] or r["predicted"]]
+    return sum(r["f1"] for r in rows) / len(rows)
+
+
+def balanced_weights(ids: Tensor, num_classes: int) -> Tensor:
+    counts = torch.bincount(ids, minlength=num_classes).float()
+    return len(ids) / (num_classes * counts.clamp_min(1))
+
+
+def report(targets: Tensor, predictions: Tensor, classes: Sequence[str]) -> str:
+    """A per-class table (precision, recall, F1, support) with accuracy and macro averages."""
+    rows = per_class(targets, predictions, len(classes))
+    width = max(12, *(len(c) for c in classes))
+    lines = [f"{'':>{width}}  precision  recall  f1-score  support"]
+    for c, r in zip(classes, rows):
+        lines.append(f"{c:>{width}}  {r['precision']:9.4f}  {r['recall']:6.4f}  {r['f1']:8.4f}  {r['support']:7d}")
+    lines.append(f"{'accuracy':>{width}}  {'':9}  {'':6}  {accuracy(targets, predictions):8.4f}  {len(targets):7d}")
+    lines.append(f"{'macro avg':>{width}}  {'':9}  {'':6}  {macro_f1(targets, predictions, len(classes)):8.4f}")
+    return "\n".join(lines)
+
+
+def plot_confusion(matrix: Tensor, classes: Sequence[str], path: str | Path) -> Path:
+    """A PNG of the confusion matrix, counts written in the cells."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(2 + 0.6 * n, 1.5 + 0.6 * n))
+    ax.imshow(matrix.numpy(), cmap="Blues")
+    ax.set_xticks(range(n), labels=list(classes), rotation=45, ha="right")
+    ax.set_yticks(range(n), labels=list(classes))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    top = int(matrix.max()) if matrix.numel() else 0
+    for i in range(n):
+        for j in range(n):
+            v = int(matrix[i, j])
+            ax.text(j, i, str(v), ha="center", va="center", color="white" if v > top / 2 else "black", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def as_batch(inputs: Sequence[Tensor], targets: Tensor, *, num_features: int | None = None,
+             where: str = "") -> Batch:
+    """Padded (N, T[, C]) inputs with lengths; feature sequences are checked first."""
+    if inputs and inputs[0].is_floating_point():
+        check_sequences(inputs, num_features, where=where)
+    x, lengths = pad(inputs)
+    return Batch(x, targets, lengths)
+
+
+__all__ = ["LabelledSplits", "SequenceClassification", "TextClassification", "accuracy", "as_batch",
+           "balanced_weights", "confusion_matrix", "encode_labels", "macro_f1", "per_class", "plot_confusion",
+           "report"]

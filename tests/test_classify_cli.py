@@ -1,0 +1,72 @@
+"""rnnkit classify train -> eval -> predict on a tiny slice of the UCI sentences fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rnnkit.classify_cli import load_classifier, predict_texts
+from rnnkit.cli import main
+
+FIXTURE = Path(__file__).parent / "data" / "uci_sentences.csv"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("classify")
+    lines = FIXTURE.read_text(encoding="utf-8").splitlines()
+    (tmp / "small.csv").write_text("\n".join(lines[:41] + lines[-40:]) + "\n", encoding="utf-8")
+    (tmp / "config.toml").write_text(f"""
+seed = 1
+out_dir = "{tmp / 'run'}"
+[task]
+name = "text_classification"
+path = "{tmp / 'small.csv'}"
+pooling = "attention"
+embedding_size = 8
+valid_fraction = 0.2
+test_fraction = 0.2
+[model]
+cell = "gru"
+hidden_size = 8
+bidirectional = true
+[train]
+iterations = 3
+batch_size = 8
+plots = false
+""")
+    assert main(["classify", "train", str(tmp / "config.toml")]) == 0
+    return tmp / "run"
+
+
+def test_eval_prints_report_and_writes_confusion_png(run_dir, capsys):
+    assert main(["classify", "eval", str(run_dir), "--split=test"]) == 0
+    out = capsys.readouterr().out
+    assert '"accuracy"' in out and '"macro_f1"' in out and "macro avg" in out
+    assert (run_dir / "confusion_test.png").stat().st_size > 1000
+
+
+def test_predict_round_trip_from_the_run_directory(run_dir, tmp_path, capsys):
+    _, task, model, meta = load_classifier(run_dir)
+    data = task.load()
+    expected = predict_texts(model, meta, ["the food was great", "terrible, never again"])
+    assert expected.shape == (2, 2) and abs(float(expected.sum()) - 2) < 1e-5
+    assert main(["classify", "predict", str(run_dir), "the food was great"]) == 0
+    label, prob, _ = capsys.readouterr().out.split("\t", 2)
+    assert label == meta["classes"][int(expected[0].argmax())] and float(prob) == pytest.approx(
+        float(expected[0].max()), abs=1e-3)
+    (tmp_path / "t.txt").write_text("good\n\nbad service\n")
+    assert main(["classify", "predict", str(run_dir), f"--file={tmp_path / 't.txt'}"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    (tmp_path / "t.csv").write_text("text,label\nnice,1\nawful,0\n")
+    assert main(["classify", "predict", str(run_dir), f"--csv={tmp_path / 't.csv'}"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    assert len(data.test) == 16
+
+
+def test_predict_errors(run_dir, capsys):
+    assert main(["classify", "predict", str(run_dir), "   "]) == 2
+    assert "row 0: empty text" in capsys.readouterr().err
+    assert main(["classify", "predict", str(run_dir)]) == 2
+    assert "exactly one of" in capsys.readouterr().err
