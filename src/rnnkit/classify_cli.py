@@ -18,6 +18,11 @@ import torch
 from .models.classifier import SequenceClassifier
 
 TASK_NAMES = ("text_classification", "sequence_classification")
+EXAMPLES = """examples:
+  rnnkit classify train configs/classify_uci_bigru.toml --train.epochs=4
+  rnnkit classify eval runs/classify_uci_bigru --split=test
+  rnnkit classify predict runs/classify_uci_bigru "what a great film"
+  rnnkit classify predict runs/classify_uci_bigru --csv=reviews.csv"""
 
 
 def load_classifier(run_dir: str | Path) -> tuple[object, object, SequenceClassifier, dict]:
@@ -115,7 +120,8 @@ def predict(args: argparse.Namespace, overrides: list[str]) -> int:
 
 def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
     classify = commands.add_parser("classify", help="train, evaluate and apply sequence/text classifiers",
-                                   description=__doc__, **kind)
+                                   description="Train, evaluate and apply classifiers of texts and of "
+                                   "feature sequences.", epilog=EXAMPLES, **kind)
     sub = classify.add_subparsers(dest="classify_command", required=True, metavar="ACTION")
     t = sub.add_parser("train", help="train from a config (as rnnkit train)", **kind)
     t.add_argument("config", nargs="?")
