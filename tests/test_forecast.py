@@ -123,3 +123,19 @@ def test_m3_reader_on_a_tiny_copy(tmp_path):
     assert len(table) == 14 + 6 + 50 + 18 and table.value.iloc[14] == 0.5
     with pytest.raises(ValueError, match="weekly"):
         load_m3("weekly", path=tmp_path / "m3.json")
+
+
+@pytest.mark.parametrize("scale", ["standard", "mean", "window"])
+def test_forecasts_follow_the_series_units(tmp_path, scale):
+    """Scaling round-trips through the model: series x 10 -> forecasts and intervals x 10."""
+    task = small_task(tmp_path, scale=scale)
+    panel = task.panel()
+    torch.manual_seed(0)
+    model = task.build_model(ModelConfig(hidden_size=8), task.load())
+    first = predict(model, task, panel)
+    for v in panel.values:
+        v *= 10.0
+    second = predict(model, task, panel)
+    for a, b in zip(first, second):
+        np.testing.assert_allclose(b.point, 10 * a.point, rtol=1e-5)
+        np.testing.assert_allclose(b.upper - b.lower, 10 * (a.upper - a.lower), rtol=1e-5)

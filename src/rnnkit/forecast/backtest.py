@@ -38,16 +38,19 @@ def predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int] | N
     for name, o in zip(panel.ids, starts):
         if o < L:
             raise SeriesError(f"series {name!r}: forecast origin {o} leaves fewer than input_size = {L} points")
-    scaler = Scaler.fit([v[:o] for v, o in zip(panel.values, starts)], task.scale)
+    kind = "none" if task.scale == "window" else task.scale
+    scaler = Scaler.fit([v[:o] for v, o in zip(panel.values, starts)], kind)
     scaled = scaler.transform(panel.values)
     features = task.features(panel, starts)
     x = np.stack([np.concatenate([v[o - L:o, None], f[o - L:o]], axis=1)
                   for v, f, o in zip(scaled, features, starts)])
+    level = task.window_scale(x)[:, None]                                          # (S, 1)
+    x[..., 0] /= level
     model.eval()
     device = next(model.parameters()).device
     with torch.no_grad():
         params = model(torch.tensor(x, dtype=torch.float32, device=device))
-        parts = [p.double().cpu().numpy() for p in task.interval(params)]           # 3 x (S, H)
+        parts = [p.double().cpu().numpy() * level for p in task.interval(params)]   # 3 x (S, H)
     lower, point, upper = (scaler.inverse(list(p)) for p in parts)
     return [Forecast(p, lo, hi) for p, lo, hi in zip(point, lower, upper)]
 

@@ -42,7 +42,7 @@ class Forecasting:
     input_size: int = 24            # points the encoder reads
     horizon: int = 12               # points forecast at once
     season: int = 0                 # seasonal period (MASE, seasonal naive); 0 = from the frequency
-    scale: str = "standard"         # per-series scaling: standard, mean or none
+    scale: str = "standard"         # per series: standard, mean, none; or window (each by its input's mean |y|)
     output: str = "gaussian"        # gaussian (mean, scale) or quantile (pinball loss)
     level: float = 0.8              # the central prediction interval
     calendar: bool = True           # sin/cos calendar features from the timestamps
@@ -60,7 +60,7 @@ class Forecasting:
         if not 0 < self.level < 1:
             raise ValueError(f"task.level must be in (0, 1), got {self.level}")
         for name, value, choices in (("output", self.output, OUTPUTS), ("missing", self.missing, MISSING),
-                                     ("scale", self.scale, ("standard", "mean", "none"))):
+                                     ("scale", self.scale, ("standard", "mean", "none", "window"))):
             if value not in choices:
                 raise ValueError(f"task.{name} = {value!r} is not known; choose one of {list(choices)}")
 
@@ -110,6 +110,7 @@ class Forecasting:
         scaled = _scaled(panel.values, cuts, self.scale)
         features = self.features(panel, cuts)
         x, y, _ = windows(scaled, L, H, cuts, features=features, stride=self.stride)
+        x, y = self.window_scaled(x, y)
         valid = [c if self.holdout else c - H for c in cuts]
         test = self.held_out(scaled, features, [c + H for c in cuts]) if self.holdout == 2 else None
         return Splits(_batch(x, y), self.held_out(scaled, features, valid), test)
@@ -120,7 +121,20 @@ class Forecasting:
         x = np.stack([np.concatenate([v[o - L:o, None], f[o - L:o]], axis=1)
                       for v, f, o in zip(scaled, features, origins)])
         y = np.stack([v[o:o + H] for v, o in zip(scaled, origins)])
-        return _batch(x, y)
+        return _batch(*self.window_scaled(x, y))
+
+    def window_scale(self, x: np.ndarray) -> np.ndarray:
+        """(N,) divisors of each window (N, L, I): its inputs' mean |value| for scale = "window", else 1."""
+        if self.scale != "window":
+            return np.ones(len(x))
+        level = np.abs(x[..., 0]).mean(axis=1)
+        return np.where(level > 0, level, 1.0)
+
+    def window_scaled(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s = self.window_scale(x)
+        x = x.copy()
+        x[..., 0] /= s[:, None]
+        return x, y / s[:, None]
 
     def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
         rnn = build_rnn(cfg, data.train.inputs.size(-1))
@@ -156,7 +170,7 @@ class Forecasting:
 
 def _scaled(values: Sequence[np.ndarray], cuts: Sequence[int], kind: str) -> list[np.ndarray]:
     """Each series scaled with the statistics of its points before its cut."""
-    scaler = Scaler.fit([v[:c] for v, c in zip(values, cuts)], kind)
+    scaler = Scaler.fit([v[:c] for v, c in zip(values, cuts)], "none" if kind == "window" else kind)
     return scaler.transform(values)
 
 
