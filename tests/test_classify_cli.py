@@ -70,3 +70,14 @@ def test_predict_errors(run_dir, capsys):
     assert "row 0: empty text" in capsys.readouterr().err
     assert main(["classify", "predict", str(run_dir)]) == 2
     assert "exactly one of" in capsys.readouterr().err
+
+
+def test_predict_shows_attention_weights(run_dir, capsys):
+    from rnnkit.classify_cli import show_attention
+
+    assert main(["classify", "predict", str(run_dir), "great food", "--attention"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[1]
+    weights = [float(part.rsplit("[", 1)[1].rstrip("]")) for part in line.split()]
+    assert line.startswith("great[") and abs(sum(weights) - 1) < 0.01
+    _, _, model, meta = load_classifier(run_dir)
+    assert "\x1b[48;5;" in show_attention(model, meta, "great food", colour=True)

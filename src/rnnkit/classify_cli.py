@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import torch
@@ -115,7 +116,28 @@ def predict(args: argparse.Namespace, overrides: list[str]) -> int:
         best = int(p.argmax())
         shown = ", ".join(f"{c}={float(q):.3f}" for c, q in zip(classes, p))
         print(f"{classes[best]}\t{float(p[best]):.3f}\t{shown}\t{text[:80]}")
+        if args.attention:
+            print(show_attention(model, meta, text, colour=sys.stdout.isatty()))
     return 0
+
+
+def show_attention(model: SequenceClassifier, meta: dict, text: str, *, colour: bool = False) -> str:
+    """The text's tokens with their attention-pooling weights: a background from white (0) to
+    red (the largest weight) on a terminal, else `token[weight]`."""
+    from .data.labelled import encode_texts, normalize_text
+    from .data.text import Vocab
+
+    vocab = Vocab.from_dict(meta["vocab"])
+    normal = normalize_text(text)
+    ids = encode_texts([normal], vocab, meta["max_length"])[0]
+    tokens = [vocab.tokens[i] if t not in vocab.index else t for i, t in zip(ids.tolist(), vocab.split(normal))]
+    with torch.no_grad():
+        weights = model.attention(ids[None], torch.tensor([len(ids)]))[0]
+    top = float(weights.max())
+    if not colour:
+        return " ".join(f"{t}[{float(w):.3f}]" for t, w in zip(tokens, weights))
+    shade = lambda w: 196 + 7 * (5 - round(5 * w / top)) if top > 0 else 231   # xterm-256: white -> red
+    return " ".join(f"\x1b[48;5;{shade(float(w))}m\x1b[30m{t}\x1b[0m" for t, w in zip(tokens, weights))
 
 
 def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
@@ -136,6 +158,7 @@ def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
     p.add_argument("text", nargs="?", help="one text to classify")
     p.add_argument("--file", help="a text file, one text per line")
     p.add_argument("--csv", help="a CSV with the run's text column")
+    p.add_argument("--attention", action="store_true", help="show each token's attention weight")
     p.add_argument("--label-column", "--label_column", dest="label_column", default=None,
                    help=argparse.SUPPRESS)
 
