@@ -130,7 +130,7 @@ def show_attention(model: SequenceClassifier, meta: dict, text: str, *, colour: 
     vocab = Vocab.from_dict(meta["vocab"])
     normal = normalize_text(text)
     ids = encode_texts([normal], vocab, meta["max_length"])[0]
-    tokens = [vocab.tokens[i] if t not in vocab.index else t for i, t in zip(ids.tolist(), vocab.split(normal))]
+    tokens = vocab.split(normal)[: len(ids)]                 # as written, unknown ones too
     with torch.no_grad():
         weights = model.attention(ids[None], torch.tensor([len(ids)]))[0]
     top = float(weights.max())
