@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .batch import Batch
 from .fetch import fetch
 from .text import Vocab
 
@@ -228,3 +229,12 @@ def load_fashion_mnist(root: str | Path) -> tuple[tuple[Tensor, Tensor], tuple[T
 
     return tuple((idx(f"{s}-images-idx3-ubyte.gz").float() / 255, idx(f"{s}-labels-idx1-ubyte.gz").long())
                  for s in ("train", "t10k"))  # type: ignore[return-value]
+
+
+def as_batch(inputs: Sequence[Tensor], targets: Tensor, *, num_features: int | None = None,
+             where: str = "") -> Batch:
+    """Padded (N, T[, C]) inputs with lengths; feature sequences are checked first."""
+    if inputs and inputs[0].is_floating_point():
+        check_sequences(inputs, num_features, where=where)
+    x, lengths = pad(inputs)
+    return Batch(x, targets, lengths)

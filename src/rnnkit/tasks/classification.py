@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from ..config import ModelConfig, build_rnn
 from ..data import labelled
 from ..data.batch import Batch, Splits
-from ..data.labelled import check_sequences, encode_labels, encode_texts, pad, split_fractions
+from ..data.labelled import as_batch, check_sequences, encode_labels, encode_texts, split_fractions
 from ..data.text import Vocab
 from ..layers.pooling import POOLINGS
 from ..models.classifier import SequenceClassifier
@@ -102,6 +102,17 @@ class _Classification:
         y, p = torch.cat(targets), torch.cat(predictions)
         return {"loss": total / len(y), "accuracy": accuracy(y, p), "macro_f1": macro_f1(y, p)}
 
+    def _carve(self, raw: dict[str, tuple[list, list[str]]], test_fraction: float) -> dict[str, tuple[list, list]]:
+        """Valid (and test, if test_fraction > 0) parts split off the training part where missing."""
+        if "valid" in raw and (not test_fraction or "test" in raw):
+            return raw
+        inputs, labels = raw.pop("train")
+        parts = split_fractions(len(inputs), self.valid_fraction, test_fraction, self.seed)
+        for name, index in zip(("train", "valid", "test"), parts):
+            if len(index):
+                raw[name] = ([inputs[i] for i in index], [labels[i] for i in index])
+        return raw
+
     def _set_weights(self, ids: Tensor, count: int) -> None:
         if self.class_weights == "balanced":      # a frozen dataclass: the weights are data, not settings
             object.__setattr__(self, "_weights", balanced_weights(ids, count))
@@ -168,13 +179,7 @@ class TextClassification(_Classification):
             test_fraction = 0.0
         else:
             raw, test_fraction = {"train": read(path)}, self.test_fraction
-        if "valid" not in raw or (test_fraction and "test" not in raw):
-            texts, labels = raw.pop("train")
-            parts = split_fractions(len(texts), self.valid_fraction, test_fraction, self.seed)
-            for name, index in zip(("train", "valid", "test"), parts):
-                if len(index):
-                    raw[name] = ([texts[i] for i in index], [labels[i] for i in index])
-        return raw
+        return self._carve(raw, test_fraction)
 
 
 @dataclass(frozen=True)
@@ -214,14 +219,7 @@ class SequenceClassification(_Classification):
                    if (path / name).is_dir()}
         else:
             raw = {"train": labelled.read_sequence_dir(path)}
-        if "valid" not in raw:
-            series, labels = raw.pop("train")
-            test_fraction = self.test_fraction if "test" not in raw else 0.0
-            parts = split_fractions(len(series), self.valid_fraction, test_fraction, self.seed)
-            for name, index in zip(("train", "valid", "test"), parts):
-                if len(index):
-                    raw[name] = ([series[i] for i in index], [labels[i] for i in index])
-        return raw
+        return self._carve(raw, self.test_fraction if "test" not in raw else 0.0)
 
 
 # ---- metrics --------------------------------------------------------------------------------------
@@ -294,17 +292,3 @@ def plot_confusion(matrix: Tensor, classes: Sequence[str], path: str | Path) -> 
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
-
-
-def as_batch(inputs: Sequence[Tensor], targets: Tensor, *, num_features: int | None = None,
-             where: str = "") -> Batch:
-    """Padded (N, T[, C]) inputs with lengths; feature sequences are checked first."""
-    if inputs and inputs[0].is_floating_point():
-        check_sequences(inputs, num_features, where=where)
-    x, lengths = pad(inputs)
-    return Batch(x, targets, lengths)
-
-
-__all__ = ["LabelledSplits", "SequenceClassification", "TextClassification", "accuracy", "as_batch",
-           "balanced_weights", "confusion_matrix", "encode_labels", "macro_f1", "per_class", "plot_confusion",
-           "report"]
