@@ -52,7 +52,8 @@ class Recurrent(nn.Module):
         check_input(x, self.cell)
         if state is None:
             state = self.cell.initial_state(x)
-        check_state(state, self.cell, x)
+        else:
+            check_state(state, self.cell, x)
         mask = None
         if lengths is not None:
             check_lengths(lengths, x)
