@@ -139,3 +139,13 @@ def test_forecasts_follow_the_series_units(tmp_path, scale):
     for a, b in zip(first, second):
         np.testing.assert_allclose(b.point, 10 * a.point, rtol=1e-5)
         np.testing.assert_allclose(b.upper - b.lower, 10 * (a.upper - a.lower), rtol=1e-5)
+
+
+def test_series_without_training_windows_are_named(tmp_path):
+    table = synthetic_panel(series=2, length=60)
+    table = table[(table.series_id == "s0") | (table.groupby("series_id").cumcount() < 28)]
+    table.to_csv(tmp_path / "mixed.csv", index=False)
+    task = Forecasting(data=str(tmp_path / "mixed.csv"), input_size=12, horizon=6)
+    with pytest.warns(UserWarning, match=r"1 series are too short for a training window .* \['s1'\]"):
+        data = task.load()
+    assert len(data.valid) == len(data.test) == 2                        # still forecast and scored

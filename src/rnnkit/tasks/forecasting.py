@@ -11,6 +11,7 @@ are on the scaled values: `mae`, `rmse` and `coverage` of the central `level` in
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -109,7 +110,11 @@ class Forecasting:
         cuts = [len(v) - self.holdout * H for v in panel.values]
         scaled = _scaled(panel.values, cuts, self.scale)
         features = self.features(panel, cuts)
-        x, y, _ = windows(scaled, L, H, cuts, features=features, stride=self.stride)
+        x, y, owner = windows(scaled, L, H, cuts, features=features, stride=self.stride)
+        idle = [panel.ids[i] for i in sorted(set(range(len(panel))) - set(owner.tolist()))]
+        if idle:
+            warnings.warn(f"{len(idle)} series are too short for a training window (input_size + horizon = "
+                          f"{L + H} points before the held-out part) and are only forecast: {idle[:5]}", stacklevel=2)
         x, y = self.window_scaled(x, y)
         valid = [c if self.holdout else c - H for c in cuts]
         test = self.held_out(scaled, features, [c + H for c in cuts]) if self.holdout == 2 else None
