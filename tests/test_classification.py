@@ -200,3 +200,17 @@ def test_sequence_dir_and_task(tmp_path):
 def test_bad_sequences_name_the_file_and_line(tmp_path, bad, message):
     with pytest.raises(ValueError, match=message):
         read_sequence_dir(sequence_dir(tmp_path / "seq", bad=bad))
+
+
+def test_check_sequences_names_the_sequence_and_step():
+    from rnnkit.data.labelled import check_sequences
+
+    good = [torch.randn(4, 3), torch.randn(2, 3)]
+    check_sequences(good, 3)
+    bad = [good[0], torch.tensor([[0.0, 1.0, 2.0], [float("nan"), 0.0, 0.0]])]
+    with pytest.raises(ValueError, match="test sequence 1, step 1: NaN"):
+        check_sequences(bad, where="test ")
+    with pytest.raises(ValueError, match="sequence 0: 3 features, but the model was trained on 5"):
+        check_sequences(good, 5)
+    with pytest.raises(ValueError, match=r"sequence 0: expected a \(time >= 1, features\)"):
+        check_sequences([torch.zeros(0, 3)])
