@@ -214,3 +214,18 @@ def test_check_sequences_names_the_sequence_and_step():
         check_sequences(good, 5)
     with pytest.raises(ValueError, match=r"sequence 0: expected a \(time >= 1, features\)"):
         check_sequences([torch.zeros(0, 3)])
+
+
+def test_copy_embeddings_copies_shared_tokens_only():
+    from torch import nn
+
+    from rnnkit.models.classifier import copy_embeddings
+
+    ours, theirs = nn.Embedding(3, 4), nn.Embedding(4, 4)
+    before = ours.weight.detach().clone()
+    assert copy_embeddings(ours, ["<unk>", "good", "zzz"], theirs, ["<unk>", "<eos>", "bad", "good"]) == 2
+    torch.testing.assert_close(ours.weight[1], theirs.weight[3])
+    torch.testing.assert_close(ours.weight[0], theirs.weight[0])
+    torch.testing.assert_close(ours.weight[2], before[2])
+    with pytest.raises(ValueError, match="embedding_size = 5"):
+        copy_embeddings(ours, ["a"], nn.Embedding(2, 5), ["a", "b"])

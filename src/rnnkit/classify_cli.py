@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -69,7 +70,7 @@ def train(args: argparse.Namespace, overrides: list[str]) -> int:
 
 def evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
     from .data.batch import batches
-    from .tasks.classification import confusion_matrix, plot_confusion, report
+    from .tasks.classification import confusion_matrix, report
     from .train.loop import evaluate as run_eval
 
     if overrides:
@@ -168,3 +169,30 @@ def classify(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 COMMANDS = {"classify": classify}
+
+
+def plot_confusion(matrix: torch.Tensor, classes: Sequence[str], path: str | Path) -> Path:
+    """A PNG of the confusion matrix, counts written in the cells."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(2 + 0.6 * n, 1.5 + 0.6 * n))
+    ax.imshow(matrix.numpy(), cmap="Blues")
+    ax.set_xticks(range(n), labels=list(classes), rotation=45, ha="right")
+    ax.set_yticks(range(n), labels=list(classes))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    top = int(matrix.max()) if matrix.numel() else 0
+    for i in range(n):
+        for j in range(n):
+            v = int(matrix[i, j])
+            ax.text(j, i, str(v), ha="center", va="center", color="white" if v > top / 2 else "black", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

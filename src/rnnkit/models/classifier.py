@@ -9,6 +9,9 @@ pooling over valid steps -> dropout -> linear layer -> class logits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
 from torch import Tensor, nn
 
 from ..layers import LockedDropout
@@ -64,3 +67,20 @@ class SequenceClassifier(nn.Module):
             raise ValueError(f"this classifier pools with {type(self.pooling).__name__}, not attention")
         y, _ = self.rnn(self.inputs(x), None, lengths)
         return self.pooling.weighted(y, lengths)[1]
+
+
+def copy_embeddings(embedding: nn.Embedding, tokens: Sequence[str], source: nn.Embedding,
+                    source_tokens: Sequence[str]) -> int:
+    """Starts `embedding` (rows named by `tokens`) from a trained one (e.g. a language model's
+    on the same texts; Dai & Le 2015): the rows of tokens both vocabularies hold are copied, the
+    others keep their initialisation. Returns how many rows were copied."""
+    if embedding.embedding_dim != source.embedding_dim:
+        raise ValueError(f"the classifier's embeddings have {embedding.embedding_dim} dimensions but the source's "
+                         f"have {source.embedding_dim}; set task.embedding_size = {source.embedding_dim}")
+    where = {t: i for i, t in enumerate(source_tokens)}
+    pairs = [(i, where[t]) for i, t in enumerate(tokens) if t in where]
+    if pairs:
+        to, fro = (torch.tensor(index) for index in zip(*pairs))
+        with torch.no_grad():
+            embedding.weight[to] = source.weight[fro].to(embedding.weight)
+    return len(pairs)

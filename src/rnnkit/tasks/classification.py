@@ -27,7 +27,7 @@ from ..data.batch import Batch, Splits
 from ..data.labelled import as_batch, check_sequences, encode_labels, encode_texts, split_fractions
 from ..data.text import Vocab
 from ..layers.pooling import POOLINGS
-from ..models.classifier import SequenceClassifier
+from ..models.classifier import SequenceClassifier, copy_embeddings
 from .base import Metrics
 
 
@@ -136,6 +136,7 @@ class TextClassification(_Classification):
     min_count: int = 1
     max_length: int = 0             # keep the first max_length tokens of each text; 0 = all
     embedding_size: int = 128
+    init_embedding: str = ""        # a word-level language_modeling run whose embeddings start ours
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -158,6 +159,17 @@ class TextClassification(_Classification):
             splits[name] = as_batch(encode_texts(normal[name], vocab, self.max_length, where=f"{name} "), y)
         self._set_weights(ids, len(classes))
         return LabelledSplits(splits["train"], splits["valid"], splits.get("test"), meta=meta)
+
+    def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
+        model = super().build_model(cfg, data)
+        if self.init_embedding:
+            from ..lm_cli import load_language_model
+
+            lm, lm_vocab = load_language_model(self.init_embedding)
+            tokens = data.meta["vocab"]["tokens"]
+            n = copy_embeddings(model.embedding, tokens, lm.embedding, lm_vocab.tokens)
+            print(f"{n} of {len(tokens)} embeddings start from {self.init_embedding}", flush=True)
+        return model
 
     def _raw(self) -> dict[str, tuple[list[str], list[str]]]:
         """{"train": (texts, labels), "valid": ..., "test": ...} before any encoding."""
@@ -265,30 +277,3 @@ def report(targets: Tensor, predictions: Tensor, classes: Sequence[str]) -> str:
     lines.append(f"{'accuracy':>{width}}  {'':9}  {'':6}  {accuracy(targets, predictions):8.4f}  {len(targets):7d}")
     lines.append(f"{'macro avg':>{width}}  {'':9}  {'':6}  {macro_f1(targets, predictions, len(classes)):8.4f}")
     return "\n".join(lines)
-
-
-def plot_confusion(matrix: Tensor, classes: Sequence[str], path: str | Path) -> Path:
-    """A PNG of the confusion matrix, counts written in the cells."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = len(classes)
-    fig, ax = plt.subplots(figsize=(2 + 0.6 * n, 1.5 + 0.6 * n))
-    ax.imshow(matrix.numpy(), cmap="Blues")
-    ax.set_xticks(range(n), labels=list(classes), rotation=45, ha="right")
-    ax.set_yticks(range(n), labels=list(classes))
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    top = int(matrix.max()) if matrix.numel() else 0
-    for i in range(n):
-        for j in range(n):
-            v = int(matrix[i, j])
-            ax.text(j, i, str(v), ha="center", va="center", color="white" if v > top / 2 else "black", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
