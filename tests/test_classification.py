@@ -229,3 +229,13 @@ def test_copy_embeddings_copies_shared_tokens_only():
     torch.testing.assert_close(ours.weight[2], before[2])
     with pytest.raises(ValueError, match="embedding_size = 5"):
         copy_embeddings(ours, ["a"], nn.Embedding(2, 5), ["a", "b"])
+
+
+def test_bpe_level(tmp_path):
+    pytest.importorskip("tokenizers")
+    lines = FIXTURE.read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "s.csv"
+    path.write_text("\n".join(lines[:101] + lines[-100:]) + "\n", encoding="utf-8")
+    data = TextClassification(path=str(path), level="bpe", max_vocab=300).load()
+    assert data.meta["vocab"]["level"] == "bpe" and data.train.inputs.dtype == torch.long
+    assert int(data.train.inputs.max()) < len(data.meta["vocab"]["tokens"])
