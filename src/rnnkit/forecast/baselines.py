@@ -59,7 +59,7 @@ def _statsforecast(name: str) -> Callable[..., Forecast]:
         try:
             from statsforecast import models
         except ImportError:
-            raise ImportError(f"the {name!r} baseline needs statsforecast: pip install 'rnnkit[forecast]'") from None
+            raise ValueError(f"the {name!r} baseline needs statsforecast: pip install 'rnnkit[forecast]'") from None
         model = models.AutoETS(season_length=season) if name == "ets" else models.Theta(season_length=season)
         pct = round(level * 100)
         out = model.forecast(y=np.asarray(y, dtype=np.float64), h=horizon, level=[pct])
