@@ -239,3 +239,29 @@ def test_bpe_level(tmp_path):
     data = TextClassification(path=str(path), level="bpe", max_vocab=300).load()
     assert data.meta["vocab"]["level"] == "bpe" and data.train.inputs.dtype == torch.long
     assert int(data.train.inputs.max()) < len(data.meta["vocab"]["tokens"])
+
+
+def test_bucketed_training_split_uses_every_example_once_and_trains(tmp_path):
+    from rnnkit.config import load_config
+    from rnnkit.data.labelled import FILLER
+    from rnnkit.runs import run
+
+    lines = FIXTURE.read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "s.csv"
+    path.write_text("\n".join(lines[:51] + lines[-50:]) + "\n", encoding="utf-8")
+    plain = TextClassification(path=str(path)).load()
+    data = TextClassification(path=str(path), bucket_size=8).load()
+    k, b, t = data.train.inputs.shape
+    assert b == 8 and k == -(-len(plain.train) // 8)
+    real = data.train.targets != FILLER
+    assert int(real.sum()) == len(plain.train)
+    spread = (data.train.lengths.max(1).values - data.train.lengths.min(1).values)[real.all(1)]
+    assert spread.float().mean() < 10                     # similar lengths in each batch
+    assert sorted(data.train.lengths[real].tolist()) == sorted(plain.train.lengths.tolist())
+    cfg = load_config(None, ["--task.name=text_classification", f"--task.path={path}", "--task.bucket_size=8",
+                             "--model.hidden_size=8", "--train.iterations=3", "--train.batch_size=1",
+                             "--train.plots=false", f"--out_dir={tmp_path / 'run'}"])
+    assert 0 <= run(cfg)["accuracy"] <= 1
+    from rnnkit.cli import main
+
+    assert main(["classify", "eval", str(tmp_path / "run"), "--split=valid"]) == 0

@@ -70,7 +70,8 @@ def train(args: argparse.Namespace, overrides: list[str]) -> int:
 
 def evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
     from .data.batch import batches
-    from .tasks.classification import confusion_matrix, report
+    from .data.labelled import FILLER
+    from .tasks.classification import confusion_matrix, report, trimmed
     from .train.loop import evaluate as run_eval
 
     if overrides:
@@ -80,19 +81,19 @@ def evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
     if split is None:
         raise ValueError(f"this run's data has no {args.split} split")
     metrics = run_eval(model, task, batches(split, cfg.train.batch_size))
+    targets, predictions = [], []
     with torch.no_grad():
-        logits = torch.cat([model(*_trimmed(b))[0] for b in batches(split, cfg.train.batch_size)])
-    predictions, classes = logits.argmax(-1), meta["classes"]
+        for batch in batches(split, cfg.train.batch_size):
+            inputs, lengths, y = trimmed(batch)
+            targets.append(y[y != FILLER])
+            predictions.append(model(inputs, None, lengths)[0].argmax(-1)[y != FILLER])
+    targets, predictions, classes = torch.cat(targets), torch.cat(predictions), meta["classes"]
     print(json.dumps({"split": args.split, **metrics}))
-    print(report(split.targets, predictions, classes))
-    png = plot_confusion(confusion_matrix(split.targets, predictions, len(classes)), classes,
+    print(report(targets, predictions, classes))
+    png = plot_confusion(confusion_matrix(targets, predictions, len(classes)), classes,
                          Path(args.run_dir) / f"confusion_{args.split}.png")
     print(f"wrote {png}")
     return 0
-
-
-def _trimmed(batch):
-    return batch.inputs[:, :int(batch.lengths.max())], None, batch.lengths
 
 
 def predict(args: argparse.Namespace, overrides: list[str]) -> int:

