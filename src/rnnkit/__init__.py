@@ -19,6 +19,8 @@ from .cells import ReservoirCell as ReservoirCell
 from .cells import State as State
 from .config import RunConfig as RunConfig
 from .config import load_config as load_config
+from .layers import AdditiveAttention as AdditiveAttention
+from .layers import AttentionPooling as AttentionPooling
 from .layers import Bidirectional as Bidirectional
 from .layers import DropConnect as DropConnect
 from .layers import LockedDropout as LockedDropout
@@ -28,6 +30,7 @@ from .layers import RecurrentDropout as RecurrentDropout
 from .layers import Stacked as Stacked
 from .layers import Zoneout as Zoneout
 from .layers import weight_drop as weight_drop
+from .models.classifier import SequenceClassifier as SequenceClassifier
 from .models.esn import EchoStateClassifier as EchoStateClassifier
 from .models.esn import EchoStateNetwork as EchoStateNetwork
 from .runs import load as load
@@ -37,7 +40,8 @@ from .train import fit as fit
 
 __version__ = "0.1.0"
 
-__all__ = ["CELLS", "INITIALIZERS", "Bidirectional", "Cell", "DropConnect", "EchoStateClassifier",
+__all__ = ["CELLS", "INITIALIZERS", "AdditiveAttention", "AttentionPooling", "Bidirectional", "SequenceClassifier",
+           "Cell", "DropConnect", "EchoStateClassifier",
            "EchoStateNetwork", "ElmanCell", "GRUCell",
            "LSTMCell", "LayerNormGRUCell", "LayerNormLSTMCell", "LockedDropout", "MinGRUCell", "Readout",
            "ReservoirCell",
