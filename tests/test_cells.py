@@ -127,3 +127,34 @@ def test_mingru_scan_float32_long_sequence() -> None:
     x = torch.randn(2, 4096, 8)
     state = cell.initial_state(x)
     torch.testing.assert_close(cell.scan(x, state)[0], cell.reference_scan(x, state)[0], atol=1e-4, rtol=1e-4)
+
+
+def test_linear_recurrence_gradcheck() -> None:
+    from rnnkit.kernels.linear_scan import linear_recurrence
+
+    a = torch.rand(2, 5, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, 5, 3, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(linear_recurrence, (a, b, h0))
+
+
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_mingru_log_space_scan_equals_linear_scan(with_mask: bool) -> None:
+    """The GPU path (parallel log-space scan) equals the CPU path, outputs and gradients."""
+    from rnnkit.cells.mingru import _g
+    from rnnkit.kernels.linear_scan import linear_recurrence
+
+    k = torch.randn(3, 300, 4, dtype=torch.float64, requires_grad=True)
+    u = torch.randn(3, 300, 4, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(3, 4, dtype=torch.float64)
+    mask = torch.arange(300)[None, :] < torch.tensor([300, 120, 0])[:, None] if with_mask else None
+    log_space = MinGRUCell._log_space_scan(k, u, h0, mask)
+    z = torch.sigmoid(k)
+    a, b = 1 - z, z * _g(u)
+    if mask is not None:
+        a, b = torch.where(mask[..., None], a, 1.0), torch.where(mask[..., None], b, 0.0)
+    linear = linear_recurrence(a, b, h0)
+    assert_close(log_space, linear, atol=1e-9, rtol=1e-9)
+    w = torch.randn_like(linear)
+    assert_close(torch.autograd.grad(log_space, (k, u), w), torch.autograd.grad(linear, (k, u), w),
+                 atol=1e-8, rtol=1e-8)

@@ -52,8 +52,11 @@ class MinGRUCell(Cell):
 
     def scan(self, x: Tensor, state: State, mask: Tensor | None = None,
              h_mask: Tensor | None = None) -> tuple[Tensor, State]:
-        """Parallel log-space scan over all T steps (one GEMM, cumsum, logcumsumexp). minGRU's
-        gates never see h, so there is no recurrent product for h_mask to act on."""
+        """All T steps at once: one GEMM for the gates, then the linear recurrence
+        h_t = a_t h_{t-1} + b_t, with a_t = 1 - z_t and b_t = z_t h̃_t. On a GPU it is the paper's
+        parallel log-space scan; on the CPU a hand-written BPTT loop of one multiply-add per
+        step is faster (kernels/linear_scan.py). minGRU's gates never see h, so there is no
+        recurrent product for h_mask to act on."""
         if h_mask is not None:
             raise ValueError("minGRU has no recurrent weights, so recurrent dropout does not apply; "
                              "use LockedDropout on its inputs or outputs instead")
@@ -61,6 +64,25 @@ class MinGRUCell(Cell):
         if x.size(1) == 0:
             return self.reference_scan(x, state, mask)
         k, u = F.linear(x, self.weight_ih, self.bias_ih).chunk(2, dim=-1)     # (B, T, H) each
+        if x.is_cuda:
+            h = self._log_space_scan(k, u, h0, mask)
+        else:
+            from ..kernels.linear_scan import linear_recurrence
+
+            z = torch.sigmoid(k)
+            a, b = 1 - z, z * _g(u)
+            if mask is not None:                       # padded steps carry the state: a = 1, b = 0
+                keep = mask[:, :, None]
+                a, b = torch.where(keep, a, torch.ones_like(a)), torch.where(keep, b, torch.zeros_like(b))
+            h = linear_recurrence(a, b, h0)                                   # (B, T, H)
+        final = h[:, -1]
+        if mask is not None:
+            h = h * mask[:, :, None].to(h.dtype)
+        return h, (final,)
+
+    @staticmethod
+    def _log_space_scan(k: Tensor, u: Tensor, h0: Tensor, mask: Tensor | None) -> Tensor:
+        """The paper's parallel form (Feng et al. 2024, algorithm 4 / appendix B.3)."""
         log_a = -F.softplus(k)                                                # log(1 - z)
         log_b = -F.softplus(-k) + _log_g(u)                                   # log(z h̃)
         if mask is not None:
@@ -68,9 +90,5 @@ class MinGRUCell(Cell):
             # keeps logcumsumexp's gradient finite).
             keep = mask[:, :, None]
             log_a = torch.where(keep, log_a, torch.zeros_like(log_a))
-            log_b = torch.where(keep, log_b, torch.full_like(log_b, torch.finfo(x.dtype).min / 4))
-        h = parallel_scan_log(log_a, log_b, h0)                               # (B, T, H)
-        final = h[:, -1]
-        if mask is not None:
-            h = h * mask[:, :, None].to(h.dtype)
-        return h, (final,)
+            log_b = torch.where(keep, log_b, torch.full_like(log_b, torch.finfo(k.dtype).min / 4))
+        return parallel_scan_log(log_a, log_b, h0)                            # (B, T, H)
