@@ -105,6 +105,9 @@ def distributed(cfg: RunConfig) -> Iterator[None]:
     dist.init_process_group("nccl" if cuda else "gloo")
     try:
         yield
+        # Leave together: a gloo rank whose peer has already torn its group down can die in
+        # C++ teardown ("terminate called without an active exception", SIGABRT) after a good run.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
