@@ -1,4 +1,5 @@
-"""The language-model commands of the `rnnkit` command line: `generate` and `similar`.
+"""The language-model commands of the `rnnkit` command line: `generate` and `similar`
+(`generate` on a chaotic_series run hands over to esn_cli).
 
     rnnkit generate runs/shakespeare_char --prompt="ROMEO:" --tokens=300 --temperature=0.8 --seed=1
     rnnkit similar runs/ptb_small money                  # nearest words by cosine similarity
@@ -19,7 +20,9 @@ EXAMPLES = {
     "generate": """examples:
   rnnkit generate runs/shakespeare_char --prompt="ROMEO:" --tokens=300 --temperature=0.8 --seed=1
   rnnkit generate runs/ptb_small --prompt="the company said" --tokens=30 --top-p=0.9
-  rnnkit generate runs/ptb_small --prompt="the company said" --tokens=20 --beams=5""",
+  rnnkit generate runs/ptb_small --prompt="the company said" --tokens=20 --beams=5
+  rnnkit generate runs/esn_mackey_glass --steps=84             # closed loop on the test split
+  rnnkit generate runs/esn_mackey_glass --steps=500 --seed=7   # ... on a fresh series""",
     "similar": """examples:
   rnnkit similar runs/ptb_small money                 # the 10 nearest words
   rnnkit similar runs/ptb_small man king woman        # analogy man : king :: woman : ?
@@ -50,9 +53,20 @@ def load_language_model(run_dir: str | Path) -> tuple[LanguageModel, Vocab]:
 
 
 def generate(args: argparse.Namespace, overrides: list[str]) -> int:
+    """Text from a language model, or a closed-loop series from an echo state network: the
+    run's task decides."""
     from .models.generate import generate as sample
+    from .runs import read_config
 
     _no_overrides("generate", overrides)
+    name = read_config(args.run_dir).task.name
+    if name == "chaotic_series":
+        from . import esn_cli
+
+        return esn_cli.generate(args)
+    if name != "language_modeling":
+        raise ValueError(f"{args.run_dir} is a {name!r} run, which cannot generate; generate continues a "
+                         "language_modeling run's text or runs a chaotic_series run closed loop")
     model, vocab = load_language_model(args.run_dir)
     unknown = vocab.unknown(args.prompt)
     if unknown:
@@ -85,10 +99,12 @@ def similar(args: argparse.Namespace, overrides: list[str]) -> int:
 
 def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
     """Adds the `generate` and `similar` subcommands to the rnnkit parser."""
-    p = commands.add_parser("generate", help="sample text from a language-model run", epilog=EXAMPLES["generate"],
-                            description="Continue PROMPT with a trained language model, streaming the text.",
+    p = commands.add_parser("generate", help="sample text from a language model, or run an ESN closed loop",
+                            epilog=EXAMPLES["generate"], description="Continue PROMPT with a trained language "
+                            "model, streaming the text; or, for a chaotic_series run, free-run the echo state "
+                            "network after a teacher-forced warm-up (values as CSV, a PNG against the truth).",
                             **kind)
-    p.add_argument("run_dir", help="a language_modeling run directory")
+    p.add_argument("run_dir", help="a language_modeling or chaotic_series run directory")
     p.add_argument("--prompt", default="", help="text to continue (default: start a new line)")
     p.add_argument("--tokens", type=int, default=200, help="how many tokens to generate")
     p.add_argument("--temperature", type=float, default=1.0)
@@ -96,7 +112,11 @@ def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
     p.add_argument("--top-p", "--top_p", dest="top_p", type=float, default=1.0, help="nucleus sampling mass")
     p.add_argument("--greedy", action="store_true", help="always take the most likely token")
     p.add_argument("--beams", type=int, default=1, help="beam search with this many beams (> 1)")
-    p.add_argument("--seed", type=int, default=None, help="fix the sampling for a repeatable text")
+    p.add_argument("--seed", type=int, default=None, help="fix the sampling for a repeatable text; for a series, "
+                   "draw a fresh one with this data seed (default: the run's test split)")
+    p.add_argument("--steps", type=int, default=None, help="series: free-running steps (default: task.horizon)")
+    p.add_argument("--warmup", type=int, default=None, help="series: teacher-forced steps first "
+                   "(default: task.washout)")
     s = commands.add_parser("similar", help="nearest words, analogies and a PCA plot of the embeddings",
                             epilog=EXAMPLES["similar"], description="Query a language model's input embeddings.",
                             **kind)

@@ -57,15 +57,20 @@ class ChaoticSeries:
             raise ValueError(f"task.train_steps must exceed task.washout ({self.washout})")
 
     def load(self) -> Splits:
-        total = self.train_steps + self.valid_steps + self.test_steps
+        series = self.draw(self.train_steps + self.valid_steps + self.test_steps, self.seed)
+        cut = np.cumsum([0, self.train_steps, self.valid_steps, self.test_steps])
+        return Splits(*(Batch(series.inputs[:, cut[i]:cut[i + 1]], series.targets[:, cut[i]:cut[i + 1]])
+                        for i in range(3)))
+
+    def draw(self, steps: int, seed: int) -> Batch:
+        """`steps` steps of the task's series drawn with data seed `seed`: inputs and targets (1, T, 1)."""
         if self.series == "mackey_glass":
-            s = np.tanh(mackey_glass(total + 1, tau=self.tau, discard=1000, seed=self.seed) - 1.0)
+            s = np.tanh(mackey_glass(steps + 1, tau=self.tau, discard=1000, seed=seed) - 1.0)
             u, y = s[:-1], s[1:]                                                  # predict one step ahead
         else:
-            u, y = narma10(total, seed=self.seed)
-        cut = np.cumsum([0, self.train_steps, self.valid_steps, self.test_steps])
-        part = lambda a, i: torch.tensor(a[cut[i]:cut[i + 1]], dtype=F64)[None, :, None]   # (1, T, 1)
-        return Splits(*(Batch(part(u, i), part(y, i)) for i in range(3)))
+            u, y = narma10(steps, seed=seed)
+        as_tensor = lambda a: torch.tensor(a, dtype=F64)[None, :, None]          # (1, T, 1)
+        return Batch(as_tensor(u), as_tensor(y))
 
     def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
         def cell(inputs: int) -> ReservoirCell:
@@ -104,26 +109,49 @@ class ChaoticSeries:
         truth = torch.stack([batch.targets[0, s + 1:s + 1 + self.horizon, 0] for s in starts.tolist()])
         return future[:, -1, 0] - truth[:, -1], future[0, :, 0], truth[0]
 
+    @torch.no_grad()
+    def free_run(self, model: EchoStateNetwork, series: Batch, steps: int, warmup: int) -> tuple[Tensor, Tensor]:
+        """Closed-loop prediction (steps,) and the truth (steps,): the network reads the first
+        `warmup` steps of `series` teacher-forced, then feeds its own predictions back."""
+        if self.series != "mackey_glass":
+            raise ValueError(f"a {self.series} run maps an external input to an output, so it cannot run closed "
+                             "loop (the input is not something it predicts); closed-loop generation needs a "
+                             "series = 'mackey_glass' run. Use rnnkit eval for its one-step error")
+        if warmup < 1 or steps < 1:
+            raise ValueError(f"warmup and steps must be >= 1, got {warmup} and {steps}")
+        if warmup + steps > series.inputs.size(1):
+            raise ValueError(f"warmup {warmup} + steps {steps} exceed the series' {series.inputs.size(1)} steps")
+        _, state = model(series.inputs[:, :warmup])
+        future, _ = model.generate(steps, state=state, last=series.targets[:, warmup - 1])   # (1, steps, 1)
+        return future[0, :, 0], series.targets[0, warmup:warmup + steps, 0]
+
     def plot(self, model: nn.Module, data: Splits, folder: Path) -> None:
         """PNG of a closed-loop Mackey-Glass run on the validation series against the truth."""
         if self.series != "mackey_glass":
             return
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
         with torch.no_grad():
             _, prediction, truth = self.closed_loop(model, data.valid)
-        folder.mkdir(parents=True, exist_ok=True)
-        figure, axes = plt.subplots(figsize=(7, 3.5))
-        axes.plot(truth.numpy(), label="truth", lw=2)
-        axes.plot(prediction.numpy(), "--", label="closed-loop prediction")
-        axes.set_xlabel("step")
-        axes.set_ylabel("tanh(x - 1)")
-        axes.set_title(f"Mackey-Glass, {self.horizon} free-running steps")
-        axes.legend()
-        figure.tight_layout()
-        figure.savefig(folder / "closed_loop.png", dpi=120)
-        plt.close(figure)
+        plot_prediction(prediction, truth, folder / "closed_loop.png",
+                        f"Mackey-Glass, {self.horizon} free-running steps")
+
+
+def plot_prediction(prediction: Tensor, truth: Tensor, path: Path, title: str) -> Path:
+    """A PNG of a closed-loop prediction (T,) over the truth (T,)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure, axes = plt.subplots(figsize=(7, 3.5))
+    axes.plot(truth.numpy(), label="truth", lw=2)
+    axes.plot(prediction.numpy(), "--", label="closed-loop prediction")
+    axes.set_xlabel("step")
+    axes.set_ylabel("tanh(x - 1)")
+    axes.set_title(title)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
 
 
 def _split_states(model: EchoStateNetwork, h: Tensor) -> tuple:
