@@ -14,5 +14,5 @@ timeout -s INT "$seconds" "${rnnkit[@]}" train configs/shakespeare_char.toml --o
 if [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$status" -ne 130 ]; then exit "$status"; fi
 echo "== validation bits per character of $run"
 "${rnnkit[@]}" eval "$run"
-echo "== generated text, from the start of a text (rnnkit generate $run --tokens=600 --temperature=0.8 --seed=1)"
-"${rnnkit[@]}" generate "$run" --tokens=600 --temperature=0.8 --seed=1
+echo "== generated text (rnnkit generate $run --prompt=ROMEO: --tokens=600 --temperature=0.8 --seed=1)"
+"${rnnkit[@]}" generate "$run" --prompt="ROMEO:" --tokens=600 --temperature=0.8 --seed=1

@@ -11,7 +11,7 @@ from torch import nn
 from rnnkit import LSTMCell, Recurrent, Stacked
 from rnnkit.data.text import Vocab, batchify_stream
 from rnnkit.models.embeddings import analogy, nearest, pca_2d
-from rnnkit.models.generate import filter_logits, generate
+from rnnkit.models.generate import filter_logits, generate, prompt_ids
 from rnnkit.models.language_model import LanguageModel
 
 TEXT = "to be or not to be that is the question\nwhether tis nobler in the mind to suffer\n" * 3
@@ -86,14 +86,28 @@ def test_generation_is_deterministic_under_a_seed(level):
                                                                               tokens=10, top_k=1, seed=3)
 
 
+@pytest.mark.parametrize("level, start", [("char", "\n"), ("word", "<eos>")])
+def test_prompts_are_read_after_the_start_of_text_token(level, start):
+    # the zero state is seen only at the start of a training stream, so the prompt follows a
+    # start-of-text token, as it does everywhere in the training text
+    vocab = Vocab.build(TEXT, level=level)
+    ids = prompt_ids(vocab, "to be")
+    assert vocab.tokens[int(ids[0])] == start and ids[1:].tolist() == vocab.encode("to be").tolist()
+    assert prompt_ids(vocab, "").tolist() == [vocab.index[start]]
+    model = make_lm(vocab).eval()
+    logits, _ = model(ids[None])
+    first = vocab.tokens[int(logits[0, -1].argmax())]
+    assert generate(model, vocab, "to be", tokens=1, greedy=True).strip() == first.strip()
+
+
 def test_beam_search_beats_or_ties_greedy():
     vocab = Vocab.build(TEXT, level="char")
     model = make_lm(vocab).eval()
 
     def logprob(text: str) -> float:
-        ids = vocab.encode("to" + text)[None]
+        ids = prompt_ids(vocab, "to" + text)[None]                    # "\n", "t", "o", text...
         logits, _ = model(ids[:, :-1])
-        return logits.log_softmax(-1)[0, 1:].gather(1, ids[0, 2:, None]).sum().item()
+        return logits.log_softmax(-1)[0, 2:].gather(1, ids[0, 3:, None]).sum().item()
 
     greedy = generate(model, vocab, "to", tokens=6, greedy=True)
     beam = generate(model, vocab, "to", tokens=6, beams=4)
