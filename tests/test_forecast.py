@@ -55,7 +55,7 @@ def test_losses_and_model_shapes(tmp_path):
         task = small_task(tmp_path, output=output)
         data = task.load()
         model = task.build_model(ModelConfig(cell=cell, hidden_size=8), data)
-        params = model(data.valid.inputs)
+        params = model(data.valid.inputs, data.valid.future)
         assert params.shape == (4, 6, 2 if output == "gaussian" else 3)
         lower, point, upper = task.interval(params)
         assert (lower <= point).all() and (point <= upper).all()

@@ -46,6 +46,8 @@ def typed(key: str, value: Any, kind: Any) -> Any:
     """`value` as `kind` (int, float, bool, str or tuple[...]), or a ConfigError naming the key."""
     if typing.get_origin(kind) is tuple:
         items = typing.get_args(kind)
+        if len(items) == 2 and items[1] is Ellipsis and isinstance(value, (list, tuple)):    # tuple[X, ...]
+            return tuple(typed(key, v, items[0]) for v in value)
         if isinstance(value, (list, tuple)) and len(value) == len(items):
             return tuple(typed(key, v, k) for v, k in zip(value, items))
     elif kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -59,5 +61,8 @@ def typed(key: str, value: Any, kind: Any) -> Any:
 
 def _type_name(kind: Any) -> str:
     if typing.get_origin(kind) is tuple:
-        return "an array of " + ", ".join(_type_name(k) for k in typing.get_args(kind))
+        items = typing.get_args(kind)
+        if len(items) == 2 and items[1] is Ellipsis:
+            return f"an array of {_type_name(items[0])}s"
+        return "an array of " + ", ".join(_type_name(k) for k in items)
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(kind, str(kind))

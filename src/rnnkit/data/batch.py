@@ -20,15 +20,19 @@ class Batch:
     targets: Tensor                         # task-specific: (B, T), (B,), (B, K, I), (B, S)
     lengths: Tensor | None = None           # (B,) valid input steps
     target_lengths: Tensor | None = None    # (B,) for CTC and seq2seq
+    future: Tensor | None = None            # (B, K, F) known-future features over the horizon (forecasting)
+    series: Tensor | None = None            # (B,) each example's series index (per-series parameters)
 
     def to(self, device: torch.device | str) -> Batch:
         move = lambda t: None if t is None else t.to(device, non_blocking=True)
-        return Batch(move(self.inputs), move(self.targets), move(self.lengths), move(self.target_lengths))
+        return Batch(move(self.inputs), move(self.targets), move(self.lengths), move(self.target_lengths),
+                     move(self.future), move(self.series))
 
     def select(self, index: Tensor | slice) -> Batch:
         """The examples at `index` along the batch dimension."""
         pick = lambda t: None if t is None else t[index]
-        return Batch(self.inputs[index], self.targets[index], pick(self.lengths), pick(self.target_lengths))
+        return Batch(self.inputs[index], self.targets[index], pick(self.lengths), pick(self.target_lengths),
+                     pick(self.future), pick(self.series))
 
     def __len__(self) -> int:
         return self.inputs.size(0)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data.future import extend
 from ..data.series import Panel, Scaler, SeriesError
 from .baselines import BASELINES, Forecast
 from .metrics import score
@@ -30,26 +31,32 @@ def origins(lengths: Sequence[int], horizon: int, folds: int, step: int) -> list
     return [[n - horizon - (folds - 1 - k) * step for n in lengths] for k in range(folds)]
 
 
-def predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int] | None = None) -> list[Forecast]:
+def predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int] | None = None, *,
+            future: Any = None) -> list[Forecast]:
     """The model's forecast of each series from starts[i] (default: its end), in the data's units,
-    with the task's central `level` interval."""
+    with the task's central `level` interval. Where a horizon runs past a series' end, the panel is
+    continued (`extend`): calendar features from the timestamps, known-future covariates from the
+    table `future` (series_id, timestamp, task.future_covariates)."""
     starts = [len(v) for v in panel.values] if starts is None else list(starts)
-    L = task.input_size
+    L, H = task.input_size, task.horizon
     for name, o in zip(panel.ids, starts):
         if o < L:
             raise SeriesError(f"series {name!r}: forecast origin {o} leaves fewer than input_size = {L} points")
+    known = task.known_size(panel)
+    if known and any(o + H > len(v) for v, o in zip(panel.values, starts)):
+        panel = extend(panel, max(o + H - len(v) for v, o in zip(panel.values, starts)), task.future_covariates,
+                       future)
     kind = "none" if task.scale == "window" else task.scale
     scaler = Scaler.fit([v[:o] for v, o in zip(panel.values, starts)], kind)
     scaled = scaler.transform(panel.values)
-    features = task.features(panel, starts)
-    x = np.stack([np.concatenate([v[o - L:o, None], f[o - L:o]], axis=1)
-                  for v, f, o in zip(scaled, features, starts)])
+    x, ahead = task.inputs(scaled, task.features(panel, starts), starts, known)
     level = task.window_scale(x)[:, None]                                          # (S, 1)
     x[..., 0] /= level
     model.eval()
     device = next(model.parameters()).device
+    as32 = lambda a: torch.tensor(a, dtype=torch.float32, device=device)
     with torch.no_grad():
-        params = model(torch.tensor(x, dtype=torch.float32, device=device))
+        params = model(as32(x), as32(ahead) if known else None)
         parts = [p.double().cpu().numpy() * level for p in task.interval(params)]   # 3 x (S, H)
     lower, point, upper = (scaler.inverse(list(p)) for p in parts)
     return [Forecast(p, lo, hi) for p, lo, hi in zip(point, lower, upper)]

@@ -18,6 +18,7 @@ EXAMPLES = """examples:
   rnnkit forecast train configs/forecast_lstm.toml --task.data=sales.csv   # like rnnkit train
   rnnkit forecast predict runs/forecast_lstm --out=forecast.csv --plot s0 s3
   rnnkit forecast predict runs/forecast_lstm --data=new_history.csv
+  rnnkit forecast predict runs/promo_lstm --future=promo_plan.csv          # known-future covariates ahead
   rnnkit forecast backtest configs/forecast_lstm.toml --folds=3 --step=6 --baselines=naive,ets,theta"""
 
 
@@ -27,6 +28,8 @@ def add_parser(commands: Any, **kind: Any) -> None:
     parser.add_argument("action", choices=["train", "predict", "backtest"])
     parser.add_argument("target", help="train, backtest: a TOML config; predict: a run directory")
     parser.add_argument("--data", help="predict: forecast these series (default: the run's own data)")
+    parser.add_argument("--future", help="predict: the known-future covariates over the horizon (series_id, "
+                        "timestamp and the columns named by task.future_covariates)")
     parser.add_argument("--out", help="predict: the CSV to write (default RUN_DIR/forecast.csv); "
                         "backtest: a CSV of per-series, per-fold metrics")
     parser.add_argument("--plot", nargs="*", default=[], metavar="SERIES_ID",
@@ -75,7 +78,7 @@ def _predict(args: argparse.Namespace, overrides: list[str]) -> int:
     unknown = [s for s in args.plot if s not in panel.ids]
     if unknown:
         raise ValueError(f"--plot: no series {unknown[0]!r} in the data; it has {panel.ids[:5]}...")
-    forecasts = predict(model, task, panel)
+    forecasts = predict(model, task, panel, future=args.future)
     out = Path(args.out or Path(args.target) / "forecast.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
     pct = round(task.level * 100)

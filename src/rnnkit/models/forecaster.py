@@ -1,8 +1,11 @@
 """A global forecaster: a recurrent encoder reads the input window, a linear head emits the whole
 horizon at once (direct multi-horizon), as distribution parameters for each future step.
 
-    model = Forecaster(build_rnn(cfg, input_size=1 + F), horizon=12, output="gaussian")
-    params = model(x)                    # (B, L, I) -> (B, H, 2): mean and scale (softplus, > 0)
+    model = Forecaster(build_rnn(cfg, input_size=1 + F), horizon=12, output="gaussian", future_size=2)
+    params = model(x, future)            # (B, L, I), (B, K, 2) -> (B, K, 2): mean and scale (softplus, > 0)
+
+Known-future features over the horizon (calendar, planned prices) enter the head beside the
+encoder's last output, as MQ-RNN's global decoder does (Wen et al. 2017).
 
 `output="quantile"` emits one value per quantile instead, (B, H, Q), sorted so quantiles never
 cross. The model returns parameters; the task scores them (`gaussian_nll`, `pinball`).
@@ -21,8 +24,8 @@ OUTPUTS = ("gaussian", "quantile")
 
 class Forecaster(nn.Module):
     def __init__(self, rnn: nn.Module, horizon: int, *, output: str = "gaussian",
-                 quantiles: tuple[float, ...] = (0.1, 0.5, 0.9), input_dropout: float = 0.0,
-                 output_dropout: float = 0.0) -> None:
+                 quantiles: tuple[float, ...] = (0.1, 0.5, 0.9), future_size: int = 0,
+                 input_dropout: float = 0.0, output_dropout: float = 0.0) -> None:
         super().__init__()
         if output not in OUTPUTS:
             raise ValueError(f"output = {output!r} is not known; choose one of {list(OUTPUTS)}")
@@ -30,11 +33,18 @@ class Forecaster(nn.Module):
         self.quantiles = tuple(quantiles)
         self.params = 2 if output == "gaussian" else len(self.quantiles)
         self.input_dropout, self.output_dropout = LockedDropout(input_dropout), LockedDropout(output_dropout)
-        self.head = nn.Linear(rnn.output_size, horizon * self.params)
+        self.future_size = future_size
+        self.head = nn.Linear(rnn.output_size + horizon * future_size, horizon * self.params)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, future: Tensor | None = None) -> Tensor:
+        if (future is None) != (self.future_size == 0):
+            raise ValueError(f"this forecaster was built for {self.future_size} known-future features over the "
+                             f"horizon, got {'none' if future is None else tuple(future.shape)}")
         y, _ = self.rnn(self.input_dropout(x))                                      # (B, L, H)
-        out = self.head(self.output_dropout(y)[:, -1]).view(x.size(0), self.horizon, self.params)
+        last = self.output_dropout(y)[:, -1]                                        # (B, H)
+        if future is not None:
+            last = torch.cat([last, future.flatten(1)], dim=-1)                     # (B, H + K F)
+        out = self.head(last).view(x.size(0), self.horizon, self.params)
         if self.output == "gaussian":
             return torch.stack([out[..., 0], F.softplus(out[..., 1]) + 1e-4], dim=-1)   # (B, H, 2)
         return out.sort(dim=-1).values                                              # (B, H, Q)

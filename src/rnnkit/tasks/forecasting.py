@@ -7,6 +7,11 @@ are scaled per series with statistics of the history before each forecast origin
 encoder also reads calendar features and the table's covariate columns. Metrics during training
 are on the scaled values: `mae`, `rmse` and `coverage` of the central `level` interval;
 `rnnkit forecast` reports them in the data's units.
+
+Covariates: every extra column of the table is past-only (the encoder reads it over the input
+window) unless `future_covariates` names it as known in advance (prices, promotions, holidays);
+those and the calendar features are also fed to the model over the horizon (`Batch.future`). At
+predict time their horizon values come from a separate table (`rnnkit.data.future.extend`).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ class Forecasting:
     stride: int = 1                 # steps between training windows
     cut: int = 0                    # drop each series' last `cut` points first (backtests)
     holdout: int = 2                # horizons held out at the end: 2 = valid + test, 1 = valid, 0 = none
+    future_covariates: tuple[str, ...] = ()   # covariate columns known over the horizon; the rest are past-only
 
     carries_state = False
 
@@ -78,6 +84,10 @@ class Forecasting:
         else:
             source = self.data
         panel = load_series(source, freq=self.freq or None, missing=self.missing)
+        unknown = [n for n in self.future_covariates if n not in panel.covariate_names]
+        if unknown:
+            raise SeriesError(f"task.future_covariates names {unknown[0]!r}, which is not a column of the data; "
+                              f"its covariate columns are {list(panel.covariate_names)}")
         if self.cut:
             check_lengths(panel, self.cut + self.input_size + 2 * self.horizon, "cut + input_size + 2 * horizon")
             keep = lambda items: [a[:-self.cut] for a in items]
@@ -89,16 +99,25 @@ class Forecasting:
         return self.season or season_of(panel.freq)
 
     def features(self, panel: Panel, ends: Sequence[int] | None = None) -> list[np.ndarray]:
-        """Per series (T, F): calendar features, then the table's covariates, standardised with the
-        statistics of the points before ends[i] (default: all)."""
+        """Per series (T, F): calendar features and known-future covariates (the first
+        `known_size` columns), then past-only covariates; covariates standardised with the statistics
+        of the points before ends[i] (default: all)."""
+        future = [panel.covariate_names.index(n) for n in self.future_covariates]
+        order = future + [c for c in range(len(panel.covariate_names)) if c not in future]
         out = []
         for i, (times, cov) in enumerate(zip(panel.times, panel.covariates)):
             cal = calendar(times, panel.freq) if self.calendar else np.zeros((len(times), 0))
+            cov = cov[:, order]
             seen = cov[:len(cov) if ends is None else ends[i]]
             std = seen.std(0) if len(seen) else np.ones(cov.shape[1])
             cov = (cov - (seen.mean(0) if len(seen) else 0.0)) / np.where(std > 0, std, 1.0)
             out.append(np.concatenate([cal, cov], axis=1))
         return out
+
+    def known_size(self, panel: Panel) -> int:
+        """How many leading feature columns are known over the horizon (calendar + future covariates)."""
+        cal = calendar(panel.times[0][:1], panel.freq).shape[1] if self.calendar else 0
+        return cal + len(self.future_covariates)
 
     def load(self) -> Splits:
         """Training windows end before the held-out horizons. With holdout = 0 they use every point
@@ -109,24 +128,34 @@ class Forecasting:
         check_lengths(panel, need, f"input_size + {max(self.holdout, 1)} * horizon")
         cuts = [len(v) - self.holdout * H for v in panel.values]
         scaled = _scaled(panel.values, cuts, self.scale)
-        features = self.features(panel, cuts)
-        x, y, owner = windows(scaled, L, H, cuts, features=features, stride=self.stride)
+        features, known = self.features(panel, cuts), self.known_size(panel)
+        # windows of L + H points: inputs, then the horizon's targets and known-future features
+        whole, _, owner = windows(scaled, L + H, 0, cuts, features=features, stride=self.stride)
+        x, y, future = whole[:, :L], whole[:, L:, 0], whole[:, L:, 1:1 + known]
         idle = [panel.ids[i] for i in sorted(set(range(len(panel))) - set(owner.tolist()))]
         if idle:
             warnings.warn(f"{len(idle)} series are too short for a training window (input_size + horizon = "
                           f"{L + H} points before the held-out part) and are only forecast: {idle[:5]}", stacklevel=2)
         x, y = self.window_scaled(x, y)
         valid = [c if self.holdout else c - H for c in cuts]
-        test = self.held_out(scaled, features, [c + H for c in cuts]) if self.holdout == 2 else None
-        return Splits(_batch(x, y), self.held_out(scaled, features, valid), test)
+        test = self.held_out(scaled, features, [c + H for c in cuts], known) if self.holdout == 2 else None
+        return Splits(_batch(x, y, future), self.held_out(scaled, features, valid, known), test)
 
-    def held_out(self, scaled: Sequence[np.ndarray], features: Sequence[np.ndarray], origins: Sequence[int]) -> Batch:
+    def held_out(self, scaled: Sequence[np.ndarray], features: Sequence[np.ndarray], origins: Sequence[int],
+                 known: int) -> Batch:
         """One window per series whose target starts at its origin."""
+        x, future = self.inputs(scaled, features, origins, known)
+        y = np.stack([v[o:o + self.horizon] for v, o in zip(scaled, origins)])
+        return _batch(*self.window_scaled(x, y), future)
+
+    def inputs(self, scaled: Sequence[np.ndarray], features: Sequence[np.ndarray], origins: Sequence[int],
+               known: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per series the input window (S, L, 1 + F) before its origin and the known-future
+        features (S, K, known) of the horizon after it; no value at or after the origin is read."""
         L, H = self.input_size, self.horizon
         x = np.stack([np.concatenate([v[o - L:o, None], f[o - L:o]], axis=1)
                       for v, f, o in zip(scaled, features, origins)])
-        y = np.stack([v[o:o + H] for v, o in zip(scaled, origins)])
-        return _batch(*self.window_scaled(x, y))
+        return x, np.stack([f[o:o + H, :known] for f, o in zip(features, origins)])
 
     def window_scale(self, x: np.ndarray) -> np.ndarray:
         """(N,) divisors of each window (N, L, I): its inputs' mean |value| for scale = "window", else 1."""
@@ -143,11 +172,12 @@ class Forecasting:
 
     def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
         rnn = build_rnn(cfg, data.train.inputs.size(-1))
-        return Forecaster(rnn, self.horizon, output=self.output, quantiles=self.quantiles,
+        future = 0 if data.train.future is None else data.train.future.size(-1)
+        return Forecaster(rnn, self.horizon, output=self.output, quantiles=self.quantiles, future_size=future,
                           input_dropout=cfg.input_dropout, output_dropout=cfg.output_dropout)
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
-        params = model(batch.inputs)
+        params = model(batch.inputs, batch.future)
         if self.output == "gaussian":
             return gaussian_nll(params, batch.targets), None
         return pinball(params, batch.targets, self.quantiles), None
@@ -155,7 +185,7 @@ class Forecasting:
     def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> Metrics:
         abs_sum = sq_sum = inside = count = 0.0
         for batch in batches:
-            params = model(batch.inputs)
+            params = model(batch.inputs, batch.future)
             lower, point, upper = self.interval(params)
             error = point - batch.targets
             abs_sum += error.abs().sum().item()
@@ -179,7 +209,8 @@ def _scaled(values: Sequence[np.ndarray], cuts: Sequence[int], kind: str) -> lis
     return scaler.transform(values)
 
 
-def _batch(x: np.ndarray, y: np.ndarray) -> Batch:
-    if not np.isfinite(x).all() or not np.isfinite(y).all():
+def _batch(x: np.ndarray, y: np.ndarray, future: np.ndarray) -> Batch:
+    if not np.isfinite(x).all() or not np.isfinite(y).all() or not np.isfinite(future).all():
         raise SeriesError("a window holds non-finite values after scaling")
-    return Batch(torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32))
+    as32 = lambda a: torch.tensor(a, dtype=torch.float32)
+    return Batch(as32(x), as32(y), future=as32(future) if future.shape[-1] else None)

@@ -1,0 +1,76 @@
+"""Known-future covariates over the forecast horizon: a panel continued `horizon` steps past each
+series' end, with the known columns read from a separate table.
+
+    panel = load_series("sales.csv")                                  # history: value, promo, temperature
+    ahead = extend(panel, 6, ["promo"], "promo_plan.csv")             # series_id, timestamp, promo
+
+The continued steps get the next timestamps of the series' frequency, NaN values, the named
+covariates from the table and NaN for every other (past-only) covariate, so anything that reads
+past the history by mistake turns into a NaN error rather than a silent leak. A step with no row in
+the table, or with an empty or non-numeric cell, is an error naming the series, the step and the row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .series import ID, TIME, Panel, SeriesError, _parse_times, read_table
+
+
+def extend(panel: Panel, horizon: int, names: Sequence[str] = (), source: Any = None) -> Panel:
+    """`panel` with `horizon` more steps per series; covariates `names` from `source` (a DataFrame,
+    CSV or Parquet in long format: series_id, timestamp, names...). Without names, source may be None."""
+    import pandas as pd
+
+    unknown = [n for n in names if n not in panel.covariate_names]
+    if unknown:
+        raise SeriesError(f"future covariate {unknown[0]!r} is not a column of the series table; its covariates "
+                          f"are {list(panel.covariate_names)}")
+    if names and source is None:
+        raise SeriesError(f"the known-future covariates {list(names)} need their values over the {horizon}-step "
+                          "horizon: give a table of series_id, timestamp and those columns (CLI: --future=FILE)")
+    lookup: dict[tuple[str, Any], int] = {}
+    table = None
+    if names:
+        table = read_table(source)
+        missing = [c for c in (TIME, *names) if c not in table.columns]
+        if missing:
+            raise SeriesError(f"the future covariates table has no {missing[0]!r} column; its columns are "
+                              f"{list(table.columns)}")
+        ids = table[ID].astype(str) if ID in table.columns else pd.Series(["series"] * len(table))
+        stamps = _parse_times(table[TIME], np.arange(len(table)))
+        lookup = {(i, _key(t)): row for row, (i, t) in enumerate(zip(ids, stamps))}
+    columns = [panel.covariate_names.index(n) for n in names]
+    values, times, covariates = [], [], []
+    for i, name in enumerate(panel.ids):
+        future = panel.future_times(i, horizon)
+        ahead = np.full((horizon, len(panel.covariate_names)), np.nan)
+        for k, t in enumerate(future):
+            if table is None:
+                break
+            row = lookup.get((name, _key(t)))
+            if row is None:
+                raise SeriesError(f"series {name!r}: the future covariates table has no row for timestamp {t} "
+                                  f"(forecast step {k + 1} of {horizon}); every known-future covariate is needed "
+                                  "over the whole horizon")
+            for c, n in zip(columns, names):
+                cell = pd.to_numeric(pd.Series([table[n].iloc[row]]), errors="coerce").iloc[0]
+                if np.isnan(cell):
+                    raise SeriesError(f"series {name!r}: covariate {n!r} is missing or not a number "
+                                      f"({table[n].iloc[row]!r}) at row {row} of the future covariates table "
+                                      f"(timestamp {t}, forecast step {k + 1} of {horizon})")
+                ahead[k, c] = cell
+        values.append(np.concatenate([panel.values[i], np.full(horizon, np.nan)]))
+        times.append(pd.Index(panel.times[i]).append(pd.Index(future)))
+        covariates.append(np.concatenate([panel.covariates[i], ahead]))
+    return Panel(list(panel.ids), values, times, panel.freq, covariates, panel.covariate_names)
+
+
+def _key(t: Any) -> Any:
+    """A hashable timestamp that compares equal across numpy, pandas and int representations."""
+    import pandas as pd
+
+    return int(t) if isinstance(t, (int, np.integer)) else pd.Timestamp(t)
