@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--scale", default="window", help="window (default), standard, mean or none")
-    parser.add_argument("--output", default="quantile", help="quantile (median point) or gaussian")
+    parser.add_argument("--output", default="quantile", help="quantile (median point), gaussian or student_t")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the results here")

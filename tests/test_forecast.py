@@ -11,7 +11,7 @@ from rnnkit.config import ModelConfig
 from rnnkit.data.series import SeriesError
 from rnnkit.forecast.backtest import backtest, origins, predict, summary
 from rnnkit.forecast.synthetic import synthetic_panel
-from rnnkit.models.forecaster import gaussian_nll, pinball
+from rnnkit.models.likelihoods import gaussian_nll, pinball
 from rnnkit.tasks.forecasting import Forecasting, season_of
 
 
@@ -51,7 +51,7 @@ def test_losses_and_model_shapes(tmp_path):
     q = torch.tensor([[[0.0, 1.0, 3.0]]])                        # quantiles 0.1, 0.5, 0.9 at one step
     # target 2: errors 2, 1, -1 -> 0.1*2, 0.5*1, (0.9-1)*(-1) -> mean (0.2 + 0.5 + 0.1) / 3
     assert pinball(q, torch.tensor([[2.0]]), (0.1, 0.5, 0.9)).item() == pytest.approx(0.8 / 3)
-    for output, cell in (("gaussian", "lstm"), ("quantile", "gru"), ("gaussian", "mingru")):
+    for output, cell in (("gaussian", "lstm"), ("quantile", "gru"), ("student_t", "mingru")):
         task = small_task(tmp_path, output=output)
         data = task.load()
         model = task.build_model(ModelConfig(cell=cell, hidden_size=8), data)
@@ -149,3 +149,36 @@ def test_series_without_training_windows_are_named(tmp_path):
     with pytest.warns(UserWarning, match=r"1 series are too short for a training window .* \['s1'\]"):
         data = task.load()
     assert len(data.valid) == len(data.test) == 2                        # still forecast and scored
+
+
+def test_student_t_nll_and_interval_by_hand():
+    from scipy.stats import t as student_t
+
+    from rnnkit.models.likelihoods import interval, student_t_nll, to_params
+
+    params = torch.tensor([[[1.0, 2.0, 5.0], [0.0, 0.5, 3.0]]], dtype=torch.float64)   # loc, scale, df
+    target = torch.tensor([[2.0, -1.0]], dtype=torch.float64)
+    expected = -np.mean([student_t.logpdf(2.0, 5.0, 1.0, 2.0), student_t.logpdf(-1.0, 3.0, 0.0, 0.5)])
+    assert student_t_nll(params, target).item() == pytest.approx(expected)
+    lower, point, upper = interval(params, "student_t", 0.8)
+    np.testing.assert_allclose(upper[0].numpy(), [1.0 + 2.0 * student_t.ppf(0.9, 5.0), 0.5 * student_t.ppf(0.9, 3.0)])
+    np.testing.assert_allclose((lower + upper).numpy(), 2 * point.numpy())
+    raw = torch.tensor([[[0.3, -20.0, -20.0]]])
+    assert (to_params(raw, "student_t")[..., 1:] >= torch.tensor([1e-4, 2.0])).all()     # scale > 0, df > 2
+
+
+def test_student_t_learns_its_degrees_of_freedom(tmp_path):
+    """A few steps move df; heavy-tailed noise under the t likelihood scores better than the Gaussian."""
+    task = small_task(tmp_path, output="student_t")
+    data = task.load()
+    model = task.build_model(ModelConfig(hidden_size=8), data)
+    params = model(data.valid.inputs, data.valid.future)
+    assert params.shape == (4, 6, 3) and (params[..., 2] > 2).all()
+    before = model.head.bias.detach().clone()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(5):
+        optimizer.zero_grad()
+        task.loss(model, data.train, None)[0].backward()
+        optimizer.step()
+    assert not torch.equal(before[2::3], model.head.bias.detach()[2::3])           # df outputs are trained
+    assert set(task.evaluate(model, [data.valid])) == {"mae", "rmse", "coverage"}

@@ -28,7 +28,8 @@ from torch import Tensor, nn
 from ..config import ModelConfig, build_rnn
 from ..data.batch import Batch, Splits
 from ..data.series import MISSING, Panel, Scaler, SeriesError, calendar, check_lengths, load_series, windows
-from ..models.forecaster import OUTPUTS, Forecaster, gaussian_nll, pinball
+from ..models.forecaster import Forecaster
+from ..models.likelihoods import OUTPUTS, interval, likelihood_loss
 from .base import Metrics
 
 SEASONS = {"h": 24, "H": 24, "D": 7, "B": 5, "W": 52, "M": 12, "ME": 12, "MS": 12, "BM": 12, "BME": 12,
@@ -49,7 +50,7 @@ class Forecasting:
     horizon: int = 12               # points forecast at once
     season: int = 0                 # seasonal period (MASE, seasonal naive); 0 = from the frequency
     scale: str = "standard"         # per series: standard, mean, none; or window (each by its input's mean |y|)
-    output: str = "gaussian"        # gaussian (mean, scale) or quantile (pinball loss)
+    output: str = "gaussian"        # gaussian (mean, scale), student_t (+ learned df) or quantile (pinball)
     level: float = 0.8              # the central prediction interval
     calendar: bool = True           # sin/cos calendar features from the timestamps
     stride: int = 1                 # steps between training windows
@@ -178,9 +179,7 @@ class Forecasting:
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
         params = model(batch.inputs, batch.future)
-        if self.output == "gaussian":
-            return gaussian_nll(params, batch.targets), None
-        return pinball(params, batch.targets, self.quantiles), None
+        return likelihood_loss(params, batch.targets, self.output, self.quantiles), None
 
     def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> Metrics:
         abs_sum = sq_sum = inside = count = 0.0
@@ -195,12 +194,8 @@ class Forecasting:
         return {"mae": abs_sum / count, "rmse": (sq_sum / count) ** 0.5, "coverage": inside / count}
 
     def interval(self, params: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(lower, point, upper) of the central `level` interval, each (B, H)."""
-        if self.output == "gaussian":
-            z = float(torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor((1 + self.level) / 2)))
-            mean, scale = params[..., 0], params[..., 1]
-            return mean - z * scale, mean, mean + z * scale
-        return params[..., 0], params[..., 1], params[..., 2]
+        """(lower, point, upper) of the central `level` interval, each (B, K)."""
+        return interval(params, self.output, self.level)
 
 
 def _scaled(values: Sequence[np.ndarray], cuts: Sequence[int], kind: str) -> list[np.ndarray]:
