@@ -56,8 +56,8 @@ def predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int] | N
     device = next(model.parameters()).device
     as32 = lambda a: torch.tensor(a, dtype=torch.float32, device=device)
     with torch.no_grad():
-        params = model(as32(x), as32(ahead) if known else None)
-        parts = [p.double().cpu().numpy() * level for p in task.interval(params)]   # 3 x (S, H)
+        bands = task.forecast(model, as32(x), as32(ahead) if known else None)
+        parts = [p.double().cpu().numpy() * level for p in bands]                   # 3 x (S, K)
     lower, point, upper = (scaler.inverse(list(p)) for p in parts)
     return [Forecast(p, lo, hi) for p, lo, hi in zip(point, lower, upper)]
 

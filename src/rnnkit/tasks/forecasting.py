@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..config import ModelConfig, build_rnn
+from ..config import ModelConfig
 from ..data.batch import Batch, Splits
 from ..data.series import MISSING, Panel, Scaler, SeriesError, calendar, check_lengths, load_series, windows
-from ..models.forecaster import Forecaster
 from ..models.likelihoods import OUTPUTS, interval, likelihood_loss
+from ._forecasters import FORECASTERS, build_forecaster
 from .base import Metrics
 
 SEASONS = {"h": 24, "H": 24, "D": 7, "B": 5, "W": 52, "M": 12, "ME": 12, "MS": 12, "BM": 12, "BME": 12,
@@ -57,6 +57,8 @@ class Forecasting:
     cut: int = 0                    # drop each series' last `cut` points first (backtests)
     holdout: int = 2                # horizons held out at the end: 2 = valid + test, 1 = valid, 0 = none
     future_covariates: tuple[str, ...] = ()   # covariate columns known over the horizon; the rest are past-only
+    forecaster: str = "direct"      # direct (one head for the horizon), seq2seq or autoregressive
+    samples: int = 0                # autoregressive: intervals from this many sample paths (0: point feedback)
 
     carries_state = False
 
@@ -67,7 +69,10 @@ class Forecasting:
             raise ValueError(f"task.holdout must be 0, 1 or 2, got {self.holdout}")
         if not 0 < self.level < 1:
             raise ValueError(f"task.level must be in (0, 1), got {self.level}")
+        if self.samples < 0 or (self.samples and self.forecaster != "autoregressive"):
+            raise ValueError("task.samples (>= 0) is for task.forecaster = 'autoregressive'")
         for name, value, choices in (("output", self.output, OUTPUTS), ("missing", self.missing, MISSING),
+                                     ("forecaster", self.forecaster, FORECASTERS),
                                      ("scale", self.scale, ("standard", "mean", "none", "window"))):
             if value not in choices:
                 raise ValueError(f"task.{name} = {value!r} is not known; choose one of {list(choices)}")
@@ -172,20 +177,30 @@ class Forecasting:
         return x, y / s[:, None]
 
     def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
-        rnn = build_rnn(cfg, data.train.inputs.size(-1))
         future = 0 if data.train.future is None else data.train.future.size(-1)
-        return Forecaster(rnn, self.horizon, output=self.output, quantiles=self.quantiles, future_size=future,
-                          input_dropout=cfg.input_dropout, output_dropout=cfg.output_dropout)
+        return build_forecaster(self.forecaster, cfg, data.train.inputs.size(-1), future, self.horizon,
+                                output=self.output, quantiles=self.quantiles)
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
-        params = model(batch.inputs, batch.future)
+        if self.forecaster == "autoregressive":
+            params = model(batch.inputs, batch.future, batch.targets)                  # teacher forcing
+        else:
+            params = model(batch.inputs, batch.future)
         return likelihood_loss(params, batch.targets, self.output, self.quantiles), None
+
+    def forecast(self, model: nn.Module, inputs: Tensor, future: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        """(lower, point, upper) of the central `level` interval, each (B, K), on the scaled values."""
+        if self.samples:
+            paths = model.sample(inputs, future, self.samples)                            # (B, S, K)
+            q = paths.new_tensor([(1 - self.level) / 2, 0.5, (1 + self.level) / 2])
+            lower, point, upper = paths.quantile(q, dim=1)
+            return lower, point, upper
+        return self.interval(model(inputs, future))
 
     def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> Metrics:
         abs_sum = sq_sum = inside = count = 0.0
         for batch in batches:
-            params = model(batch.inputs, batch.future)
-            lower, point, upper = self.interval(params)
+            lower, point, upper = self.forecast(model, batch.inputs, batch.future)
             error = point - batch.targets
             abs_sum += error.abs().sum().item()
             sq_sum += error.pow(2).sum().item()
