@@ -151,7 +151,7 @@ def japanese_vowels(units: int, seed: int) -> float:
     clf = EchoStateClassifier(Recurrent(cell), 9, pool="mean_last", input_to_readout=True)
     clf.fit(x_tr, y_tr, lengths=l_tr, alpha=1e-2)
     with torch.no_grad():
-        return float((clf(x_te, l_te).argmax(1) == y_te).double().mean())
+        return float((clf(x_te, lengths=l_te)[0].argmax(1) == y_te).double().mean())
 
 
 def tasks(only: str | None, seeds: int) -> None:

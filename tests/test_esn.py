@@ -179,7 +179,7 @@ def test_deep_esn_and_classifier() -> None:
     lengths = torch.randint(12, 26, (40,))
     clf = EchoStateClassifier(Recurrent(reservoir(1, 40)), 2, pool="mean_last").fit(x[:, :, None], labels,
                                                                                     lengths=lengths)
-    assert (clf(x[:, :, None], lengths).argmax(1) == labels).float().mean() > 0.95
+    assert (clf(x[:, :, None], lengths=lengths)[0].argmax(1) == labels).float().mean() > 0.95
 
 
 def test_force_learning_generates_the_sine() -> None:

@@ -33,11 +33,7 @@ class SequenceClassifier(nn.Module):
             raise ValueError(f"the pooling is for {pooling.size} features but the rnn outputs {rnn.output_size}")
         self.num_classes, self.input_size = num_classes, rnn.input_size
         self.embedding = nn.Embedding(vocab_size, embedding_size) if vocab_size else None
-        if (feature_mean is None) != (feature_std is None):
-            raise ValueError("give both feature_mean and feature_std, or neither")
-        if feature_mean is not None:                       # saved with the weights: predict needs no data
-            self.register_buffer("feature_mean", feature_mean.detach().clone())
-            self.register_buffer("feature_std", feature_std.detach().clone().clamp_min(1e-8))
+        add_standardization(self, feature_mean, feature_std)
         self.input_dropout = LockedDropout(input_dropout)
         self.rnn, self.pooling = rnn, pooling
         self.dropout = nn.Dropout(dropout)
@@ -51,9 +47,7 @@ class SequenceClassifier(nn.Module):
             return self.embedding(x)
         if x.dim() != 3 or x.size(2) != self.input_size:
             raise ValueError(f"expected (batch, time, {self.input_size}) features, got shape {tuple(x.shape)}")
-        if hasattr(self, "feature_mean"):
-            x = (x - self.feature_mean) / self.feature_std
-        return x
+        return standardized(self, x)
 
     def forward(self, x: Tensor, state: tuple | None = None,
                 lengths: Tensor | None = None) -> tuple[Tensor, tuple]:
@@ -67,6 +61,23 @@ class SequenceClassifier(nn.Module):
             raise ValueError(f"this classifier pools with {type(self.pooling).__name__}, not attention")
         y, _ = self.rnn(self.inputs(x), None, lengths)
         return self.pooling.weighted(y, lengths)[1]
+
+
+def add_standardization(module: nn.Module, mean: Tensor | None, std: Tensor | None) -> None:
+    """Registers per-feature `feature_mean` and `feature_std` buffers on `module` (if given):
+    saved with the weights, so a run's model standardises new data without its training set."""
+    if (mean is None) != (std is None):
+        raise ValueError("give both feature_mean and feature_std, or neither")
+    if mean is not None:
+        module.register_buffer("feature_mean", mean.detach().clone())
+        module.register_buffer("feature_std", std.detach().clone().clamp_min(1e-8))
+
+
+def standardized(module: nn.Module, x: Tensor) -> Tensor:
+    """(x - feature_mean) / feature_std with `module`'s buffers, or x if it has none."""
+    if hasattr(module, "feature_mean"):
+        return (x - module.feature_mean) / module.feature_std
+    return x
 
 
 def copy_embeddings(embedding: nn.Embedding, tokens: Sequence[str], source: nn.Embedding,

@@ -19,6 +19,15 @@ from ..layers.recurrent import Recurrent, Stacked
 from ..layers.scan import time_mask
 from ..train.ridge import Ridge
 from ..train.rls import RLS
+from .classifier import add_standardization, standardized
+
+
+def deep_reservoir(input_size: int, hidden_size: int, num_layers: int = 1, **cell: object) -> Recurrent | Stacked:
+    """One Recurrent(ReservoirCell) or, for num_layers > 1, a Stacked deep ESN whose layers read
+    the previous layer's states; `cell` holds ReservoirCell's settings (spectral_radius, leak...)."""
+    sizes = [input_size] + [hidden_size] * (num_layers - 1)
+    layers = [Recurrent(ReservoirCell(size, hidden_size, **cell)) for size in sizes]
+    return layers[0] if num_layers == 1 else Stacked(layers)
 
 
 def _reservoir_layers(reservoir: Recurrent | Stacked) -> list[Recurrent]:
@@ -125,12 +134,8 @@ class EchoStateNetwork(nn.Module):
     def new_ridge(self, *, alpha: float = 1e-6) -> Ridge:
         return Ridge(self.body.features, self.output_size, alpha=alpha, bias=self.readout.bias is not None)
 
-    @torch.no_grad()
     def set_readout(self, ridge: Ridge) -> EchoStateNetwork:
-        weight, bias = ridge.solve()
-        self.readout.weight.copy_(weight)
-        if bias is not None:
-            self.readout.bias.copy_(bias)
+        _copy_solution(self.readout, ridge)
         return self
 
     @torch.no_grad()
@@ -190,23 +195,30 @@ class EchoStateNetwork(nn.Module):
 class EchoStateClassifier(nn.Module):
     """Sequence classification from reservoir states (Jaeger et al. 2007; Lukoševičius 2012, 4.5):
     pooled states (mean over valid steps, the last valid state, or both) -> ridge classifier on
-    one-hot targets; the class is the largest output."""
+    one-hot targets; the class is the largest output. Called like SequenceClassifier
+    (`logits, _ = clf(x, lengths=lengths)`), so the classification tasks and CLI take either.
+    `feature_mean` and `feature_std` (C,), if given, standardise the inputs first."""
 
     def __init__(self, reservoir: Recurrent | Stacked, num_classes: int, *,
-                 pool: Literal["mean", "last", "mean_last"] = "mean", input_to_readout: bool = False) -> None:
+                 pool: Literal["mean", "last", "mean_last"] = "mean", input_to_readout: bool = False,
+                 feature_mean: Tensor | None = None, feature_std: Tensor | None = None) -> None:
         super().__init__()
-        if pool not in ("mean", "last", "mean_last"):
-            raise ValueError(f"pool must be 'mean', 'last' or 'mean_last', got {pool!r}")
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {list(POOLS)}, got {pool!r}")
         self.body = _Reservoirs(reservoir, input_to_readout=input_to_readout)
         if self.body.feedback_size:
             raise ValueError("a classifier's reservoir takes no output feedback; set feedback_size=0")
-        self.pool, self.num_classes = pool, num_classes
+        self.pool, self.num_classes, self.input_size = pool, num_classes, self.body.input_size
+        add_standardization(self, feature_mean, feature_std)
         self.readout = nn.Linear(self.body.features * (2 if pool == "mean_last" else 1), num_classes,
                                  dtype=self.body.layers[0].cell.weight_hh.dtype)
 
     def pooled(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """(B, T, I) -> (B, F) pooled reservoir features."""
         with torch.no_grad():
+            x = standardized(self, x).to(self.readout.weight.dtype)
+            if lengths is not None:                # padding stays zero (it is in the input part)
+                x = x * time_mask(lengths, x.size(1))[:, :, None].to(x.dtype)
             features, _ = self.body(x, None, lengths, None)                  # (B, T, F)
         n = lengths if lengths is not None else torch.full((x.size(0),), x.size(1), device=x.device)
         if int(n.min()) < 1:
@@ -215,17 +227,36 @@ class EchoStateClassifier(nn.Module):
         last = features[torch.arange(x.size(0), device=x.device), n - 1]
         return {"mean": mean, "last": last, "mean_last": torch.cat([mean, last], -1)}[self.pool]
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        """(B, T, I) -> logits (B, C)."""
-        return self.readout(self.pooled(x, lengths).to(self.readout.weight.dtype))
+    def forward(self, x: Tensor, state: None = None, lengths: Tensor | None = None) -> tuple[Tensor, None]:
+        """(B, T, I) -> (logits (B, C), None): every sequence starts from a zero state."""
+        return self.readout(self.pooled(x, lengths)), None
+
+    def new_ridge(self, *, alpha: float = 1e-3) -> Ridge:
+        return Ridge(self.readout.in_features, self.num_classes, alpha=alpha)
 
     @torch.no_grad()
+    def accumulate(self, ridge: Ridge, x: Tensor, labels: Tensor, *, lengths: Tensor | None = None) -> None:
+        """Adds the pooled states of x (B, T, I) with one-hot `labels` (B,) to `ridge`."""
+        pooled = self.pooled(x, lengths)
+        ridge.update(pooled, F.one_hot(labels, self.num_classes).to(pooled))
+
+    def set_readout(self, ridge: Ridge) -> EchoStateClassifier:
+        _copy_solution(self.readout, ridge)
+        return self
+
     def fit(self, x: Tensor, labels: Tensor, *, lengths: Tensor | None = None,
             alpha: float = 1e-3) -> EchoStateClassifier:
-        pooled = self.pooled(x, lengths)
-        ridge = Ridge(pooled.size(1), self.num_classes, alpha=alpha)
-        ridge.update(pooled, F.one_hot(labels, self.num_classes).to(pooled))
-        weight, bias = ridge.solve()
-        self.readout.weight.copy_(weight)
-        self.readout.bias.copy_(bias)
-        return self
+        ridge = self.new_ridge(alpha=alpha)
+        self.accumulate(ridge, x, labels, lengths=lengths)
+        return self.set_readout(ridge)
+
+
+POOLS = ("mean", "last", "mean_last")
+
+
+@torch.no_grad()
+def _copy_solution(readout: nn.Linear, ridge: Ridge) -> None:
+    weight, bias = ridge.solve()
+    readout.weight.copy_(weight)
+    if bias is not None:
+        readout.bias.copy_(bias)

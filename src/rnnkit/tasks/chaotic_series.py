@@ -17,12 +17,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..cells.reservoir import ReservoirCell
 from ..config import ModelConfig
 from ..data.batch import Batch, Splits
 from ..data.chaos import mackey_glass, narma10
-from ..layers.recurrent import Recurrent, Stacked
-from ..models.esn import EchoStateNetwork
+from ..models.esn import EchoStateNetwork, deep_reservoir
 from .base import Metrics
 
 F64 = torch.float64
@@ -73,12 +71,10 @@ class ChaoticSeries:
         return Batch(as_tensor(u), as_tensor(y))
 
     def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
-        def cell(inputs: int) -> ReservoirCell:
-            return ReservoirCell(inputs, cfg.hidden_size, spectral_radius=self.spectral_radius, leak=self.leak,
-                                 density=self.density, input_scaling=self.input_scaling,
-                                 bias_scaling=self.bias_scaling, dtype=F64)   # drawn from the run's seed
-        layers = [Recurrent(cell(1))] + [Recurrent(cell(cfg.hidden_size)) for _ in range(cfg.num_layers - 1)]
-        return EchoStateNetwork(layers[0] if len(layers) == 1 else Stacked(layers), 1, input_to_readout=True)
+        reservoir = deep_reservoir(1, cfg.hidden_size, cfg.num_layers, spectral_radius=self.spectral_radius,
+                                   leak=self.leak, density=self.density, input_scaling=self.input_scaling,
+                                   bias_scaling=self.bias_scaling, dtype=F64)   # drawn from the run's seed
+        return EchoStateNetwork(reservoir, 1, input_to_readout=True)
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
         raise ValueError("the chaotic_series task trains an echo state network's readout in closed form: "

@@ -12,7 +12,7 @@ per-class F1 over the classes present in targets or predictions, as scikit-learn
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,14 @@ from ..data.labelled import FILLER, as_batch, bucketed, check_sequences, encode_
 from ..data.text import Vocab
 from ..layers.pooling import POOLINGS
 from ..models.classifier import SequenceClassifier, copy_embeddings
+from ..models.esn import POOLS, EchoStateClassifier, deep_reservoir
 from .base import Metrics
+from .classifier_metrics import accuracy as accuracy
+from .classifier_metrics import balanced_weights as balanced_weights
+from .classifier_metrics import confusion_matrix as confusion_matrix
+from .classifier_metrics import macro_f1 as macro_f1
+from .classifier_metrics import per_class as per_class
+from .classifier_metrics import report as report
 
 
 @dataclass(frozen=True)
@@ -55,8 +62,11 @@ class _Classification:
     def __post_init__(self) -> None:
         if not self.path:
             raise ValueError("task.path is required: a dataset name or a path to your data")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"task.pooling must be one of {list(POOLINGS)}, got {self.pooling!r}")
+        reservoir = getattr(self, "encoder", "rnn") == "reservoir"
+        poolings = list(POOLS if reservoir else POOLINGS)
+        if self.pooling not in poolings:
+            raise ValueError(f"task.pooling must be one of {poolings}{' with a reservoir encoder' * reservoir}, "
+                             f"got {self.pooling!r}")
         if self.class_weights not in ("none", "balanced"):
             raise ValueError(f"task.class_weights must be 'none' or 'balanced', got {self.class_weights!r}")
         if not (0 <= self.dropout < 1 and 0 < self.valid_fraction < 1 and 0 <= self.test_fraction < 1):
@@ -70,7 +80,7 @@ class _Classification:
             raise ValueError(f"{type(self).__name__} builds its model from the metadata of its own load()")
         return self.model_for(cfg, meta)
 
-    def model_for(self, cfg: ModelConfig, meta: dict) -> SequenceClassifier:
+    def model_for(self, cfg: ModelConfig, meta: dict) -> nn.Module:
         """The model `cfg` describes for data described by `meta` (also how a saved run is rebuilt)."""
         text = meta.get("vocab") is not None
         size = meta["embedding_size"] if text else meta["num_features"]
@@ -78,14 +88,10 @@ class _Classification:
         pooling_kind = POOLINGS[self.pooling]
         extra = {"attention_size": self.attention_size} if self.pooling == "attention" else {}
         pooling = pooling_kind(rnn.output_size, bidirectional=cfg.bidirectional, **extra)
-        stats = {} if text or meta.get("mean") is None else {
-            "feature_mean": torch.tensor(meta["mean"]), "feature_std": torch.tensor(meta["std"])}
         model = SequenceClassifier(rnn, pooling, len(meta["classes"]), vocab_size=len(meta["vocab"]["tokens"])
                                    if text else 0, embedding_size=size if text else 0, dropout=self.dropout,
-                                   input_dropout=cfg.input_dropout, **stats)
-        data = json.dumps(meta, ensure_ascii=False).encode("utf-8")
-        model.register_buffer("meta_json", torch.frombuffer(bytearray(data), dtype=torch.uint8))
-        return model
+                                   input_dropout=cfg.input_dropout, **({} if text else _statistics(meta)))
+        return _with_meta(model, meta)
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
         inputs, lengths, targets = trimmed(batch)
@@ -125,6 +131,20 @@ class _Classification:
     def _set_weights(self, ids: Tensor, count: int) -> None:
         if self.class_weights == "balanced":      # a frozen dataclass: the weights are data, not settings
             object.__setattr__(self, "_weights", balanced_weights(ids, count))
+
+
+def _statistics(meta: dict) -> dict[str, Tensor]:
+    """The training split's feature mean and std, as the models' keyword arguments (none if unused)."""
+    if meta.get("mean") is None:
+        return {}
+    return {"feature_mean": torch.tensor(meta["mean"]), "feature_std": torch.tensor(meta["std"])}
+
+
+def _with_meta(model: nn.Module, meta: dict) -> nn.Module:
+    """`model` with `meta` (classes, vocabulary or feature statistics) saved among its buffers."""
+    data = json.dumps(meta, ensure_ascii=False).encode("utf-8")
+    model.register_buffer("meta_json", torch.frombuffer(bytearray(data), dtype=torch.uint8))
+    return model
 
 
 def trimmed(batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
@@ -213,6 +233,35 @@ class SequenceClassification(_Classification):
     folder of <label>/*.csv (optionally under train/ and test/)."""
 
     standardize: bool = True        # per-feature mean and std from the training split
+    # encoder = "reservoir": an echo state network (Jaeger et al. 2007) instead of [model]'s cell:
+    # a fixed reservoir of [model] hidden_size units (num_layers > 1: deep), pooled by `pooling`
+    # (mean, last or mean_last), then a ridge readout (train.method = "ridge"); settings below.
+    encoder: str = "rnn"            # rnn or reservoir
+    spectral_radius: float = 0.9
+    leak: float = 1.0
+    density: float = 0.1
+    input_scaling: float = 1.0
+    bias_scaling: float = 0.0
+    input_to_readout: bool = False  # the pooled inputs too, beside the pooled states
+    alpha: float = 1e-2             # ridge penalty of the readout
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.encoder not in ("rnn", "reservoir"):
+            raise ValueError(f"task.encoder must be 'rnn' or 'reservoir', got {self.encoder!r}")
+        if self.encoder == "reservoir" and (self.bucket_size or self.class_weights != "none"):
+            raise ValueError("task.bucket_size and task.class_weights are for the gradient-trained rnn encoder; "
+                             "leave them unset with task.encoder = 'reservoir'")
+
+    def model_for(self, cfg: ModelConfig, meta: dict) -> nn.Module:
+        if self.encoder == "rnn":
+            return super().model_for(cfg, meta)
+        reservoir = deep_reservoir(meta["num_features"], cfg.hidden_size, cfg.num_layers, dtype=torch.float64,
+                                   spectral_radius=self.spectral_radius, leak=self.leak, density=self.density,
+                                   input_scaling=self.input_scaling, bias_scaling=self.bias_scaling)
+        model = EchoStateClassifier(reservoir, len(meta["classes"]), pool=self.pooling,
+                                    input_to_readout=self.input_to_readout, **_statistics(meta))
+        return _with_meta(model, meta)
 
     def load(self) -> LabelledSplits:
         raw = self._raw()
@@ -244,48 +293,3 @@ class SequenceClassification(_Classification):
         else:
             raw = {"train": labelled.read_sequence_dir(path)}
         return self._carve(raw, self.test_fraction if "test" not in raw else 0.0)
-
-
-# ---- metrics --------------------------------------------------------------------------------------
-def confusion_matrix(targets: Tensor, predictions: Tensor, num_classes: int) -> Tensor:
-    """(C, C) counts: row = true class, column = predicted class."""
-    index = targets.long() * num_classes + predictions.long()
-    return torch.bincount(index, minlength=num_classes ** 2).view(num_classes, num_classes)
-
-
-def accuracy(targets: Tensor, predictions: Tensor) -> float:
-    return float((targets == predictions).float().mean())
-
-
-def per_class(targets: Tensor, predictions: Tensor, num_classes: int) -> list[dict[str, float]]:
-    """Precision, recall, F1 and support of each class (0 where a ratio is 0/0)."""
-    m = confusion_matrix(targets, predictions, num_classes).double()
-    tp, predicted, actual = m.diag(), m.sum(0), m.sum(1)
-    ratio = lambda a, b: torch.where(b > 0, a / b.clamp_min(1), torch.zeros_like(a))
-    precision, recall = ratio(tp, predicted), ratio(tp, actual)
-    f1 = ratio(2 * precision * recall, precision + recall)
-    return [{"precision": float(precision[c]), "recall": float(recall[c]), "f1": float(f1[c]),
-             "support": int(actual[c]), "predicted": int(predicted[c])} for c in range(num_classes)]
-
-
-def macro_f1(targets: Tensor, predictions: Tensor, num_classes: int | None = None) -> float:
-    num_classes = num_classes or int(max(targets.max(), predictions.max())) + 1
-    rows = [r for r in per_class(targets, predictions, num_classes) if r["support"] or r["predicted"]]
-    return sum(r["f1"] for r in rows) / len(rows)
-
-
-def balanced_weights(ids: Tensor, num_classes: int) -> Tensor:
-    counts = torch.bincount(ids, minlength=num_classes).float()
-    return len(ids) / (num_classes * counts.clamp_min(1))
-
-
-def report(targets: Tensor, predictions: Tensor, classes: Sequence[str]) -> str:
-    """A per-class table (precision, recall, F1, support) with accuracy and macro averages."""
-    rows = per_class(targets, predictions, len(classes))
-    width = max(12, *(len(c) for c in classes))
-    lines = [f"{'':>{width}}  precision  recall  f1-score  support"]
-    for c, r in zip(classes, rows):
-        lines.append(f"{c:>{width}}  {r['precision']:9.4f}  {r['recall']:6.4f}  {r['f1']:8.4f}  {r['support']:7d}")
-    lines.append(f"{'accuracy':>{width}}  {'':9}  {'':6}  {accuracy(targets, predictions):8.4f}  {len(targets):7d}")
-    lines.append(f"{'macro avg':>{width}}  {'':9}  {'':6}  {macro_f1(targets, predictions, len(classes)):8.4f}")
-    return "\n".join(lines)

@@ -103,22 +103,25 @@ def fit_ridge(model: Any, task: Any, data: Any, cfg: Any, *, run_dir: str | Path
               resume: bool = False, on_eval: Callable[[int, dict[str, float]], None] | None = None
               ) -> dict[str, float]:
     """`train.method = "ridge"`: the closed-form readout of an echo state network (the task's
-    model), accumulated over every training batch, with the task's `alpha` and `washout`. Writes
-    the run directory's weights and metrics like the gradient loop, and the task's plot if any."""
+    model), accumulated over every training batch, with the task's `alpha` (and `washout` if it
+    has one). Writes the run directory's weights and metrics like the gradient loop, and the
+    task's plot if any; prints the validation and test metrics."""
     from ..data.batch import batches
     from .checkpoint import FORMAT_VERSION, WEIGHTS_FILE, atomic_write
     from .loop import evaluate
 
-    for name in ("alpha", "washout"):
-        if not hasattr(task, name):
-            raise ValueError(f"train.method = 'ridge' needs a task with a `{name}` setting; "
-                             f"{type(task).__name__} has none (use train.method = 'gradient')")
+    if not hasattr(task, "alpha") or not hasattr(model, "new_ridge"):
+        hint = " (set task.encoder = 'reservoir')" if hasattr(task, "encoder") else ""
+        raise ValueError(f"train.method = 'ridge' fits the readout of an echo state network; this run's model is "
+                         f"a {type(model).__name__}{hint}, or use train.method = 'gradient'")
+    # A series task discards its first `washout` states; a classifier pools whole sequences.
+    washout = {"washout": task.washout} if hasattr(task, "washout") else {}
     size = len(data.train) if task.carries_state else cfg.train.batch_size
     ridge = model.new_ridge(alpha=task.alpha)
     for batch in batches(data.train, size):
-        model.accumulate(ridge, batch.inputs, batch.targets, washout=task.washout, lengths=batch.lengths)
+        model.accumulate(ridge, batch.inputs, batch.targets, lengths=batch.lengths, **washout)
     model.set_readout(ridge)
-    metrics = evaluate(model, task, [data.valid])
+    metrics = evaluate(model, task, batches(data.valid, size))
     if on_eval is not None:
         on_eval(1, metrics)
     if run_dir is not None:
@@ -132,4 +135,6 @@ def fit_ridge(model: Any, task: Any, data: Any, cfg: Any, *, run_dir: str | Path
         if getattr(cfg.train, "plots", False) and hasattr(task, "plot"):
             task.plot(model, data, run_dir / "plots")
     print(json.dumps({"split": "valid", **metrics}), flush=True)
+    if data.test is not None:                  # a closed-form fit takes no decisions on valid
+        print(json.dumps({"split": "test", **evaluate(model, task, batches(data.test, size))}), flush=True)
     return metrics

@@ -1,0 +1,76 @@
+"""Feature-sequence classification through the CLI on a tiny generated dataset: an echo state
+network as the encoder (train.method = "ridge"), then eval."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnkit.cli import main
+
+
+def write_ramps(root: Path, count: int = 12, seed: int = 0) -> Path:
+    """root/<label>/<i>.csv: two features, 10 to 24 steps, drifting from a random start in one of
+    three directions 120 degrees apart (the class; not ordered along a line, where a least-squares
+    classifier would mask the middle class), plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    for label, angle in (("east", 0.0), ("northwest", 2.1), ("southwest", 4.2)):
+        (root / label).mkdir(parents=True)
+        direction = torch.tensor([math.cos(angle), math.sin(angle)])
+        for i in range(count):
+            t = torch.linspace(0, 1, int(torch.randint(10, 25, (1,), generator=g)))[:, None]
+            x = 2 * t * direction + 0.3 * torch.randn(2, generator=g) + 0.1 * torch.randn(len(t), 2, generator=g)
+            rows = "\n".join(",".join(f"{v:.5f}" for v in row) for row in x.tolist())
+            (root / label / f"{i}.csv").write_text("a,b\n" + rows + "\n")
+    return root
+
+
+def config(tmp: Path, **task: object) -> Path:
+    settings = {"name": "sequence_classification", "path": str(tmp / "data"), "encoder": "reservoir",
+                "pooling": "mean_last", "spectral_radius": 0.9, "leak": 0.5, "valid_fraction": 0.2, **task}
+    lines = [f"out_dir = {json.dumps(str(tmp / 'run'))}", "[task]",
+             *(f"{k} = {json.dumps(v)}" for k, v in settings.items()),
+             "[model]", "hidden_size = 40", "[train]", 'method = "ridge"', "batch_size = 8"]
+    (tmp / "config.toml").write_text("\n".join(lines) + "\n")
+    return tmp / "config.toml"
+
+
+@pytest.fixture(scope="module")
+def esn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("esn_classify")
+    write_ramps(tmp / "data" / "train")
+    write_ramps(tmp / "data" / "test", count=6, seed=1)
+    assert main(["classify", "train", str(config(tmp))]) == 0
+    return tmp / "run"
+
+
+def test_reservoir_encoder_trains_by_ridge_and_prints_test_accuracy(esn_run: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from rnnkit.classify_cli import load_classifier
+    from rnnkit.models.esn import EchoStateClassifier
+
+    _, _, model, meta = load_classifier(esn_run)
+    assert isinstance(model, EchoStateClassifier) and meta["classes"] == ["east", "northwest", "southwest"]
+    assert main(["classify", "eval", str(esn_run), "--split=test"]) == 0
+    metrics = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert metrics["split"] == "test" and metrics["accuracy"] > 0.9            # 18 test sequences
+
+
+def test_ridge_training_prints_valid_and_test(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_ramps(tmp_path / "data")
+    assert main(["train", str(config(tmp_path, test_fraction=0.25))]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [m["split"] for m in printed[-2:]] == ["valid", "test"] and printed[-1]["accuracy"] > 0.85
+
+
+def test_reservoir_settings_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_ramps(tmp_path / "data", count=3)
+    assert main(["train", str(config(tmp_path, pooling="attention"))]) == 2
+    assert "task.pooling must be one of ['mean', 'last', 'mean_last'] with a reservoir" in capsys.readouterr().err
+    assert main(["train", str(config(tmp_path, encoder="rnn", pooling="last"))]) == 2
+    assert "set task.encoder = 'reservoir'" in capsys.readouterr().err
+    torch.manual_seed(0)
