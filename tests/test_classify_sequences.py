@@ -74,3 +74,65 @@ def test_reservoir_settings_errors(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["train", str(config(tmp_path, encoder="rnn", pooling="last"))]) == 2
     assert "set task.encoder = 'reservoir'" in capsys.readouterr().err
     torch.manual_seed(0)
+
+
+def predicted(out: str) -> list[tuple[str, str]]:
+    """(label, name) of each line `rnnkit classify predict` printed."""
+    return [(line.split("\t")[0], line.split("\t")[-1]) for line in out.strip().splitlines()]
+
+
+def test_predict_sequences_from_a_folder_a_csv_and_npy(esn_run: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    from rnnkit.classify_cli import load_classifier, predict_sequences
+    from rnnkit.data.labelled import read_sequence_csv
+
+    _, task, model, meta = load_classifier(esn_run)
+    torch.testing.assert_close(model.feature_mean, torch.tensor(task.load().meta["mean"]))   # the run's statistics
+    folder = esn_run.parent / "data" / "test"
+    capsys.readouterr()
+    assert main(["classify", "predict", str(esn_run), str(folder)]) == 0
+    rows = predicted(capsys.readouterr().out)
+    assert len(rows) == 18 and sum(label == name.split("/")[0] for label, name in rows) >= 16
+    one = folder / "east" / "0.csv"
+    assert main(["classify", "predict", str(esn_run), f"--csv={one}"]) == 0
+    line = capsys.readouterr().out.strip()
+    series = read_sequence_csv(one)
+    expected = predict_sequences(model, [series])[0]
+    assert line.endswith("\t0.csv") and float(line.split("\t")[1]) == pytest.approx(float(expected.max()), abs=1e-3)
+    np.save(tmp_path / "one.npy", series.numpy())
+    np.save(tmp_path / "many.npy", np.stack([series[:8].numpy()] * 3))
+    assert main(["classify", "predict", str(esn_run), str(tmp_path / "one.npy")]) == 0
+    assert capsys.readouterr().out.strip().split("\t")[:2] == line.split("\t")[:2]
+    assert main(["classify", "predict", str(esn_run), str(tmp_path / "many.npy")]) == 0
+    assert [name for _, name in predicted(capsys.readouterr().out)] == ["many.npy[0]", "many.npy[1]", "many.npy[2]"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("a,b\n1,2\n3,4,5\n", r"bad\.csv, line 3: 3 features, expected 2"),
+    ("1,2\nnan,4\n", r"bad\.csv, line 2: NaN"),
+    ("1,2\nx,y\n", r"bad\.csv, line 2: not a row of numbers"),
+])
+def test_predict_sequence_errors_name_the_row(esn_run: Path, tmp_path: Path, content: str, message: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    (tmp_path / "bad.csv").write_text(content)
+    assert main(["classify", "predict", str(esn_run), str(tmp_path / "bad.csv")]) == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_predict_npy_errors(esn_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    bad = np.zeros((3, 5, 2))
+    bad[1, 2, 0] = np.nan
+    np.save(tmp_path / "nan.npy", bad)
+    np.save(tmp_path / "wide.npy", np.zeros((5, 4)))
+    assert main(["classify", "predict", str(esn_run), str(tmp_path / "nan.npy")]) == 2
+    assert "nan.npy, sequence 1, step 2: NaN" in capsys.readouterr().err
+    assert main(["classify", "predict", str(esn_run), str(tmp_path / "wide.npy")]) == 2
+    assert "wide.npy, sequence 0: 4 features, but the model was trained on 2" in capsys.readouterr().err
+    assert main(["classify", "predict", str(esn_run), str(tmp_path / "missing")]) == 2
+    assert "no file or folder" in capsys.readouterr().err

@@ -5,6 +5,7 @@
     rnnkit classify predict runs/classify_uci_bigru "what a great film"
     rnnkit classify predict runs/classify_uci_bigru --file=reviews.txt  # one text per line
     rnnkit classify predict runs/classify_uci_bigru --csv=reviews.csv   # its text column
+    rnnkit classify predict runs/classify_japanese_vowels new/          # feature sequences: CSVs, .npy
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from .models.classifier import SequenceClassifier
 
@@ -24,11 +26,14 @@ EXAMPLES = """examples:
   rnnkit classify train configs/classify_uci_bigru.toml --train.epochs=4
   rnnkit classify eval runs/classify_uci_bigru --split=test
   rnnkit classify predict runs/classify_uci_bigru "what a great film"
-  rnnkit classify predict runs/classify_uci_bigru --csv=reviews.csv"""
+  rnnkit classify predict runs/classify_uci_bigru --csv=reviews.csv
+  rnnkit classify predict runs/classify_japanese_vowels utterances/   # every CSV below, one sequence each
+  rnnkit classify predict runs/classify_japanese_vowels batch.npy     # (N, T, C) or (T, C)"""
 
 
-def load_classifier(run_dir: str | Path) -> tuple[object, object, SequenceClassifier, dict]:
-    """(config, task, model in eval mode on the CPU, meta) of a classification run, without its data."""
+def load_classifier(run_dir: str | Path) -> tuple[object, object, nn.Module, dict]:
+    """(config, task, model in eval mode on the CPU, meta) of a classification run, without its data.
+    The model is a SequenceClassifier, or an EchoStateClassifier for task.encoder = "reservoir"."""
     from safetensors import safe_open
 
     from .runs import read_config
@@ -49,15 +54,22 @@ def load_classifier(run_dir: str | Path) -> tuple[object, object, SequenceClassi
 
 def predict_texts(model: SequenceClassifier, meta: dict, texts: list[str]) -> torch.Tensor:
     """(N, C) class probabilities of raw texts (the training run's tokenisation)."""
-    from .data.labelled import encode_texts, normalize_text, pad
+    from .data.labelled import encode_texts, normalize_text
     from .data.text import Vocab
 
     vocab = Vocab.from_dict(meta["vocab"])
-    ids = encode_texts([normalize_text(t) for t in texts], vocab, meta["max_length"])
+    return predict_sequences(model, encode_texts([normalize_text(t) for t in texts], vocab, meta["max_length"]))
+
+
+def predict_sequences(model: nn.Module, series: list[torch.Tensor]) -> torch.Tensor:
+    """(N, C) class probabilities of (T,) token ids or raw (T, C) feature sequences (the model
+    standardises features with its run's statistics), in padded batches of 256."""
+    from .data.labelled import pad
+
     out = []
     with torch.no_grad():
-        for start in range(0, len(ids), 256):
-            x, lengths = pad(ids[start:start + 256])
+        for start in range(0, len(series), 256):
+            x, lengths = pad(series[start:start + 256])
             out.append(torch.softmax(model(x, None, lengths)[0].float(), dim=-1))
     return torch.cat(out)
 
@@ -104,8 +116,14 @@ def predict(args: argparse.Namespace, overrides: list[str]) -> int:
     if sum(x is not None for x in (args.text, args.file, args.csv)) != 1:
         raise ValueError("give exactly one of TEXT, --file=PATH (one text per line) or --csv=PATH")
     cfg, _, model, meta = load_classifier(args.run_dir)
-    if meta.get("vocab") is None:
-        raise ValueError("predict reads texts; this run classifies feature sequences")
+    if meta.get("vocab") is None:                  # a sequence run: the input is a path
+        from .data.labelled import read_sequences
+
+        if args.attention:
+            raise ValueError("--attention shows the tokens of a text; this run classifies feature sequences")
+        names, series = read_sequences(args.text or args.file or args.csv, meta["num_features"])
+        show_predictions(predict_sequences(model, series), meta["classes"], names)
+        return 0
     if args.file is not None:
         texts = [line for line in Path(args.file).read_text(encoding="utf-8").splitlines() if line.strip()]
     elif args.csv is not None:
@@ -113,14 +131,21 @@ def predict(args: argparse.Namespace, overrides: list[str]) -> int:
         texts = read_text_csv(args.csv, text_column=column, label_column=args.label_column or column)[0]
     else:
         texts = [args.text]
-    probabilities, classes = predict_texts(model, meta, texts), meta["classes"]
-    for text, p in zip(texts, probabilities):
+    attention = (lambda text: show_attention(model, meta, text, colour=sys.stdout.isatty())) if args.attention \
+        else None
+    show_predictions(predict_texts(model, meta, texts), meta["classes"], texts, attention)
+    return 0
+
+
+def show_predictions(probabilities: torch.Tensor, classes: Sequence[str], names: Sequence[str],
+                     extra: Callable[[str], str] | None = None) -> None:
+    """One line per input: best label, its probability, every class's, the input (cut to 80)."""
+    for name, p in zip(names, probabilities):
         best = int(p.argmax())
         shown = ", ".join(f"{c}={float(q):.3f}" for c, q in zip(classes, p))
-        print(f"{classes[best]}\t{float(p[best]):.3f}\t{shown}\t{text[:80]}")
-        if args.attention:
-            print(show_attention(model, meta, text, colour=sys.stdout.isatty()))
-    return 0
+        print(f"{classes[best]}\t{float(p[best]):.3f}\t{shown}\t{name[:80]}")
+        if extra is not None:
+            print(extra(name))
 
 
 def show_attention(model: SequenceClassifier, meta: dict, text: str, *, colour: bool = False) -> str:
@@ -155,11 +180,12 @@ def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
     e = sub.add_parser("eval", help="accuracy, macro-F1, per-class report and a confusion-matrix PNG", **kind)
     e.add_argument("run_dir")
     e.add_argument("--split", default="test", choices=["train", "valid", "test"])
-    p = sub.add_parser("predict", help="labels with probabilities for a text, a file or a CSV", **kind)
+    p = sub.add_parser("predict", help="labels with probabilities for texts or feature sequences", **kind)
     p.add_argument("run_dir")
-    p.add_argument("text", nargs="?", help="one text to classify")
+    p.add_argument("text", nargs="?", help="one text to classify; for a sequence run, a CSV (one sequence, a row "
+                   "per step), a .npy array (T, C) or (N, T, C), or a folder of such CSVs")
     p.add_argument("--file", help="a text file, one text per line")
-    p.add_argument("--csv", help="a CSV with the run's text column")
+    p.add_argument("--csv", help="a CSV with the run's text column (a sequence run: one sequence)")
     p.add_argument("--attention", action="store_true", help="show each token's attention weight")
     p.add_argument("--label-column", "--label_column", dest="label_column", default=None,
                    help=argparse.SUPPRESS)

@@ -98,26 +98,61 @@ def read_sequence_dir(root: str | Path) -> tuple[list[Tensor], list[str]]:
     series, labels, width = [], [], None
     for folder in folders:
         for file in sorted(folder.glob("*.csv")):
-            rows = list(csv.reader(file.read_text(encoding="utf-8-sig").splitlines()))
-            start = 0 if rows and _numeric(rows[0]) else 1
-            steps = []
-            for line, row in enumerate(rows[start:], start + 1):
-                if not _numeric(row):
-                    raise ValueError(f"{file}, line {line}: not a row of numbers: {row[:5]}")
-                values = [float(v) for v in row]
-                if any(math.isnan(v) or math.isinf(v) for v in values):
-                    raise ValueError(f"{file}, line {line}: NaN or infinite value")
-                width = len(values) if width is None else width
-                if len(values) != width:
-                    raise ValueError(f"{file}, line {line}: {len(values)} features, expected {width}")
-                steps.append(values)
-            if not steps:
-                raise ValueError(f"{file} holds no steps")
-            series.append(torch.tensor(steps, dtype=torch.float32))
+            series.append(read_sequence_csv(file, width))
             labels.append(folder.name)
+            width = series[0].size(1)
     if not series:
         raise ValueError(f"no CSV files in the class folders of {root}")
     return series, labels
+
+
+def read_sequence_csv(file: str | Path, width: int | None = None) -> Tensor:
+    """One (T, C) float32 sequence from a CSV, one row per step (a non-numeric first row is a
+    header). A row that is not numbers, holds NaN or inf, or has other than `width` values (the
+    first row's count if None) is a ValueError naming the file and line."""
+    file = Path(file)
+    rows = list(csv.reader(file.read_text(encoding="utf-8-sig").splitlines()))
+    start = 0 if rows and _numeric(rows[0]) else 1
+    steps = []
+    for line, row in enumerate(rows[start:], start + 1):
+        if not _numeric(row):
+            raise ValueError(f"{file}, line {line}: not a row of numbers: {row[:5]}")
+        values = [float(v) for v in row]
+        if any(math.isnan(v) or math.isinf(v) for v in values):
+            raise ValueError(f"{file}, line {line}: NaN or infinite value")
+        width = len(values) if width is None else width
+        if len(values) != width:
+            raise ValueError(f"{file}, line {line}: {len(values)} features, expected {width}")
+        steps.append(values)
+    if not steps:
+        raise ValueError(f"{file} holds no steps")
+    return torch.tensor(steps, dtype=torch.float32)
+
+
+def read_sequences(path: str | Path, num_features: int) -> tuple[list[str], list[Tensor]]:
+    """(names, sequences) to classify, in the format a sequence task trains on: a CSV file (one
+    sequence), a folder (every CSV below it, e.g. <label>/<name>.csv; names relative to it), or
+    a .npy array (T, C) or (N, T, C). Every row must hold `num_features` finite values; errors
+    name the file and line, or the sequence and step."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.rglob("*.csv"))
+        if not files:
+            raise ValueError(f"{path} holds no CSV files (one sequence per file, one row per step)")
+        return [str(f.relative_to(path)) for f in files], [read_sequence_csv(f, num_features) for f in files]
+    if path.suffix == ".npy":
+        import numpy as np
+
+        array = torch.from_numpy(np.load(path, allow_pickle=False)).float()
+        if array.dim() not in (2, 3):
+            raise ValueError(f"{path}: expected an array (time, features) or (sequences, time, features), "
+                             f"got shape {tuple(array.shape)}")
+        series = list(array) if array.dim() == 3 else [array]
+        check_sequences(series, num_features, where=f"{path}, ")
+        return [f"{path.name}[{i}]" for i in range(len(series))] if array.dim() == 3 else [path.name], series
+    if path.is_file():
+        return [path.name], [read_sequence_csv(path, num_features)]
+    raise ValueError(f"no file or folder at {path}; give a CSV (one sequence), a folder of CSVs or a .npy array")
 
 
 def _numeric(row: Sequence[str]) -> bool:
