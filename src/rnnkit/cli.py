@@ -26,6 +26,13 @@ EXAMPLES = {
     "eval": """examples:
   rnnkit eval runs/adding_lstm                        # validation metrics of the saved model
   rnnkit eval runs/adding_lstm --split=test""",
+    "tune": """examples:
+  rnnkit tune configs/tune_esn_mackey_glass.toml                      # the space is the config's [tune.space]
+  rnnkit tune configs/tune_esn_mackey_glass.toml --tune.sampler=gp --tune.trials=40 --workers=2
+  rnnkit tune --resume runs/esn_mackey_glass-tune                     # after a kill: finished trials are kept
+  rnnkit tune CONFIG --storage=postgresql://user@host/db --tune.study=lm   # run on every machine of a cluster
+  rnnkit train runs/esn_mackey_glass-tune/best.toml                   # train the best configuration again
+  optuna-dashboard runs/esn_mackey_glass-tune/study.journal           # browse the study""",
 }
 
 
@@ -54,9 +61,20 @@ def evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
     return 0
 
 
+def tune(args: argparse.Namespace, overrides: list[str]) -> int:
+    from .tune import tune as run_study
+
+    flags = {"storage": args.storage, "workers": args.workers, "out_dir": args.out_dir}
+    overrides = [f"--tune.{key}={json.dumps(value)}" for key, value in flags.items() if value is not None] + overrides
+    summary = run_study(args.config, overrides, resume=args.resume)
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
     "train": train,
     "eval": evaluate,
+    "tune": tune,
     **lm_cli.COMMANDS,                       # generate, similar
     **classify_cli.COMMANDS,                 # classify train|eval|predict
     "forecast": forecast_cli.forecast,       # train, predict, backtest
@@ -78,6 +96,14 @@ def parser() -> argparse.ArgumentParser:
                                    description="Print a saved run's metrics on one split as JSON.", **kind)
     evaluate.add_argument("run_dir", help="a run directory written by rnnkit train")
     evaluate.add_argument("--split", default="valid", choices=["valid", "test"])
+    tune = commands.add_parser("tune", help="search hyperparameters with Optuna", epilog=EXAMPLES["tune"],
+                               description="Search the config's [tune.space]; --tune.key=value and "
+                               "--section.key=value override the config.", **kind)
+    tune.add_argument("config", nargs="?", help="a TOML config file with a [tune] section")
+    tune.add_argument("--resume", metavar="DIR", help="continue the study in this tuning directory")
+    tune.add_argument("--storage", metavar="URL", help="a shared study: sqlite:///, postgresql://, mysql://, redis://")
+    tune.add_argument("--workers", type=int, metavar="N", help="worker processes on this machine")
+    tune.add_argument("--out_dir", metavar="DIR", help="the tuning directory (default: the config's out_dir-tune)")
     lm_cli.add_parsers(commands, **kind)
     classify_cli.add_parsers(commands, **kind)
     forecast_cli.add_parser(commands, **kind)

@@ -252,6 +252,7 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def from_dict(raw: Mapping[str, Any]) -> RunConfig:
+    raw = {key: value for key, value in raw.items() if key != "tune"}   # [tune] is read by rnnkit tune only
     sections = ["task", *SECTIONS]
     for key, value in raw.items():
         if isinstance(value, dict) and key not in sections:

@@ -36,7 +36,7 @@ from .train.loop import evaluate, resolve_device, total_iterations
 
 
 def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overrides: Sequence[str] = (),
-        on_eval: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, float]:
+        on_eval: Callable[[int, dict[str, float]], bool | None] | None = None) -> dict[str, float]:
     """Trains `cfg` in a new run directory (cfg.out_dir, or out_dir-2, -3... when that already
     holds a run), or continues the run in `resume` exactly where its last checkpoint left it."""
     if resume is not None:

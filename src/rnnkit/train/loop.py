@@ -53,10 +53,12 @@ class Progress:
 
 
 def fit(model: nn.Module, task: Task, data: Splits, cfg: RunConfig, *, run_dir: str | Path | None = None,
-        resume: bool = False, on_eval: Callable[[int, Metrics], None] | None = None) -> Metrics:
+        resume: bool = False, on_eval: Callable[[int, Metrics], bool | None] | None = None) -> Metrics:
     """Trains `model` on `task` as `cfg.train` and `cfg.optim` say; returns the last validation
     metrics. With `run_dir`, logs, plots and checkpoints go there (rank 0 only), and
-    `resume=True` continues exactly from its last checkpoint."""
+    `resume=True` continues exactly from its last checkpoint. `on_eval(iteration, metrics)` sees
+    every validation; when it returns True, training stops there as early stopping would (a
+    checkpoint is saved): this is how a tuning pruner ends a hopeless trial."""
     train, (rank, world) = cfg.train, _world()
     device = resolve_device(train.device, world, train.amp)
     net = _wrap(model.to(device), device, world)
@@ -91,8 +93,8 @@ def fit(model: nn.Module, task: Task, data: Splits, cfg: RunConfig, *, run_dir: 
             if _due(train.eval_every, progress.iteration, total):
                 stop = validate(model, task, data, optimizer, schedule, train, progress)
                 log.evaluation(progress.iteration, progress.metrics)
-                if on_eval is not None:
-                    on_eval(progress.iteration, dict(progress.metrics))
+                if on_eval is not None and on_eval(progress.iteration, dict(progress.metrics)):
+                    stop = True
             if run_dir is not None and (interrupt or stop or _due(ckpt_every, progress.iteration, total)):
                 save()
             if interrupt:
