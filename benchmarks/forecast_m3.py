@@ -1,13 +1,16 @@
 """M3 results: sMAPE per frequency and overall for rnnkit's global forecaster, seasonal naive, ETS
 and Theta, all computed in this one run on the same series, horizons and test parts.
 
-    python benchmarks/forecast_m3.py                            # all 3,003 series (the docs/results.md run)
+    python benchmarks/forecast_m3.py                            # all 3,003 series, the ES-RNN hybrid
+    python benchmarks/forecast_m3.py --forecaster direct        # the global LSTM with a direct head
     python benchmarks/forecast_m3.py --limit 20 --epochs 2      # a smoke run on 20 series per frequency
 
-One global model per frequency is trained on that frequency's series: windows from each series'
-given history (task.holdout = 0); the test parts are never written to the model's data file. sMAPE is the M3
-definition in percent; a frequency's figure is the mean over its series of each series' sMAPE over
-its official horizon, and "overall" the mean over all series.
+One model per frequency is trained on that frequency's series, from each series' given history
+only (task.holdout = 0); the test parts are never written to the model's data file. The default
+forecaster is the ES-RNN hybrid (Smyl 2020: per-series level and seasonality smoothing learned
+with a global LSTM, pinball loss, one example per series); `--forecaster direct|seq2seq|autoregressive`
+train on windows instead. sMAPE is the M3 definition in percent; a frequency's figure is the mean
+over its series of each series' sMAPE over its official horizon, and "overall" the mean over all series.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from rnnkit.runs import seed_everything
 from rnnkit.train import fit
 
 INPUT_SIZE = {"yearly": 8, "quarterly": 8, "monthly": 24, "other": 16}    # <= shortest history - horizon
+ESRNN_INPUT_SIZE = {"yearly": 6, "quarterly": 8, "monthly": 12, "other": 8}  # about a season: more origins
 BASELINE_NAMES = ("seasonal_naive", "ets", "theta")
 
 
@@ -36,20 +40,22 @@ def rnnkit_forecasts(series: list, frequency: str, args: argparse.Namespace, fol
     path = folder / f"{frequency}.csv"
     to_frame(series, with_test=False).to_csv(path, index=False)        # the test parts stay out
     horizon, season = FREQUENCIES[frequency]
+    esrnn = args.forecaster == "esrnn"
+    batch_size = args.batch_size or (32 if esrnn else 256)                 # ES-RNN: one example per series
     cfg = from_dict({
         "seed": args.seed,
-        "task": {"name": "forecasting", "data": str(path), "freq": "int", "input_size": INPUT_SIZE[frequency],
-                 "horizon": horizon, "season": season, "scale": args.scale, "output": args.output,
-                 "calendar": False, "holdout": 0},
+        "task": {"name": "forecasting", "data": str(path), "freq": "int", "horizon": horizon, "season": season,
+                 "input_size": (ESRNN_INPUT_SIZE if esrnn else INPUT_SIZE)[frequency], "scale": args.scale,
+                 "output": args.output, "forecaster": args.forecaster, "calendar": False, "holdout": 0},
         "model": {"cell": args.cell, "hidden_size": args.hidden, "num_layers": args.layers},
-        "train": {"epochs": args.epochs, "batch_size": args.batch_size, "eval_every": 0, "clip": 1.0,
+        "train": {"epochs": args.epochs, "batch_size": batch_size, "eval_every": 0, "clip": 1.0,
                   "plots": False, "device": args.device},
         "optim": {"lr": args.lr},
     })
     seed_everything(cfg.seed)
     task = cfg.task.build()
     data = task.load()
-    cfg = replace(cfg, [f"--train.batch_size={min(args.batch_size, len(data.train))}"])   # small subsets
+    cfg = replace(cfg, [f"--train.batch_size={min(batch_size, len(data.train))}"])   # small subsets
     model = task.build_model(cfg.model, data)
     start = time.perf_counter()
     fit(model, task, data, cfg)
@@ -67,9 +73,10 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--layers", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--forecaster", default="esrnn", help="esrnn (default), direct, seq2seq or autoregressive")
+    parser.add_argument("--batch-size", type=int, default=0, help="0: 32 series for esrnn, 256 windows otherwise")
     parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--scale", default="window", help="window (default), standard, mean or none")
+    parser.add_argument("--scale", default="window", help="window (default), standard, mean or none; esrnn: unused")
     parser.add_argument("--output", default="quantile", help="quantile (median point), gaussian or student_t")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)

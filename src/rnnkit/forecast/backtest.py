@@ -42,6 +42,8 @@ def predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int] | N
     for name, o in zip(panel.ids, starts):
         if o < L:
             raise SeriesError(f"series {name!r}: forecast origin {o} leaves fewer than input_size = {L} points")
+    if task.forecaster == "esrnn":
+        return _esrnn_predict(model, task, panel, starts)
     known = task.known_size(panel)
     if known and any(o + H > len(v) for v, o in zip(panel.values, starts)):
         panel = extend(panel, max(o + H - len(v) for v, o in zip(panel.values, starts)), task.future_covariates,
@@ -59,6 +61,23 @@ def predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int] | N
         bands = task.forecast(model, as32(x), as32(ahead) if known else None)
         parts = [p.double().cpu().numpy() * level for p in bands]                   # 3 x (S, K)
     lower, point, upper = (scaler.inverse(list(p)) for p in parts)
+    return [Forecast(p, lo, hi) for p, lo, hi in zip(point, lower, upper)]
+
+
+def _esrnn_predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int]) -> list[Forecast]:
+    """ES-RNN forecasts: the model holds one set of smoothing parameters per series, so the panel
+    must hold the series it was trained on, in the same order."""
+    from ..tasks import _esrnn
+
+    if len(panel) != model.series:
+        raise SeriesError(f"this ES-RNN was trained on {model.series} series and forecasts only those (in the same "
+                          f"order), got {len(panel)}")
+    _esrnn.check_positive(Panel(panel.ids, [v[:o] for v, o in zip(panel.values, starts)], panel.times, panel.freq))
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        batch = _esrnn.histories(panel.values, starts).to(device)
+        lower, point, upper = (b.double().cpu().numpy() for b in _esrnn.forecast(task, model, batch))
     return [Forecast(p, lo, hi) for p, lo, hi in zip(point, lower, upper)]
 
 

@@ -8,7 +8,7 @@ from ..config import ModelConfig, build_rnn
 from ..models.forecast_decoders import AutoregressiveForecaster, Seq2SeqForecaster
 from ..models.forecaster import Forecaster
 
-FORECASTERS = ("direct", "seq2seq", "autoregressive")
+FORECASTERS = ("direct", "seq2seq", "autoregressive", "esrnn")     # esrnn: built in _esrnn.py
 
 
 def build_forecaster(kind: str, cfg: ModelConfig, input_size: int, future_size: int, horizon: int, *,

@@ -29,6 +29,7 @@ from ..config import ModelConfig
 from ..data.batch import Batch, Splits
 from ..data.series import MISSING, Panel, Scaler, SeriesError, calendar, check_lengths, load_series, windows
 from ..models.likelihoods import OUTPUTS, interval, likelihood_loss
+from . import _esrnn
 from ._forecasters import FORECASTERS, build_forecaster
 from .base import Metrics
 
@@ -57,7 +58,7 @@ class Forecasting:
     cut: int = 0                    # drop each series' last `cut` points first (backtests)
     holdout: int = 2                # horizons held out at the end: 2 = valid + test, 1 = valid, 0 = none
     future_covariates: tuple[str, ...] = ()   # covariate columns known over the horizon; the rest are past-only
-    forecaster: str = "direct"      # direct (one head for the horizon), seq2seq or autoregressive
+    forecaster: str = "direct"      # direct (one head for the horizon), seq2seq, autoregressive or esrnn
     samples: int = 0                # autoregressive: intervals from this many sample paths (0: point feedback)
 
     carries_state = False
@@ -132,6 +133,8 @@ class Forecasting:
         L, H = self.input_size, self.horizon
         need = L + max(self.holdout, 1) * H
         check_lengths(panel, need, f"input_size + {max(self.holdout, 1)} * horizon")
+        if self.forecaster == "esrnn":
+            return _esrnn.splits(self, panel)
         cuts = [len(v) - self.holdout * H for v in panel.values]
         scaled = _scaled(panel.values, cuts, self.scale)
         features, known = self.features(panel, cuts), self.known_size(panel)
@@ -177,11 +180,15 @@ class Forecasting:
         return x, y / s[:, None]
 
     def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
+        if self.forecaster == "esrnn":
+            return _esrnn.build(self, cfg, data, self.season or season_of(self.panel().freq))
         future = 0 if data.train.future is None else data.train.future.size(-1)
         return build_forecaster(self.forecaster, cfg, data.train.inputs.size(-1), future, self.horizon,
                                 output=self.output, quantiles=self.quantiles)
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
+        if self.forecaster == "esrnn":
+            return _esrnn.loss(self, model, batch), None
         if self.forecaster == "autoregressive":
             params = model(batch.inputs, batch.future, batch.targets)                  # teacher forcing
         else:
@@ -198,6 +205,8 @@ class Forecasting:
         return self.interval(model(inputs, future))
 
     def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> Metrics:
+        if self.forecaster == "esrnn":
+            return _esrnn.evaluate(self, model, batches)
         abs_sum = sq_sum = inside = count = 0.0
         for batch in batches:
             lower, point, upper = self.forecast(model, batch.inputs, batch.future)

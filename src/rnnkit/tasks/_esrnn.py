@@ -1,0 +1,109 @@
+"""The ES-RNN forecaster's data, loss and forecasts (task.forecaster = "esrnn"; Smyl 2020).
+
+The model normalises each series itself (learned level and seasonality), so it reads raw positive
+values: task.scale, the calendar and covariate columns are not used. An example is a whole series
+history, padded at its end with its last value (padding is never read: everything at origin t
+depends on values up to t): inputs (S, T), lengths (S,), series (S,) the series' index, whose
+per-series smoothing parameters the model owns. Training scores every origin whose horizon lies in
+the history; evaluation forecasts from the end of each history, targets (S, K).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..config import ModelConfig, build_rnn
+from ..data.batch import Batch, Splits
+from ..data.series import Panel, SeriesError
+from ..models.esrnn import ESRNN
+from ..models.likelihoods import interval, likelihood_loss
+
+
+def check_positive(panel: Panel) -> None:
+    for name, v, times in zip(panel.ids, panel.values, panel.times):
+        bad = np.flatnonzero(~(v > 0))
+        if len(bad):
+            k = bad[0]
+            raise SeriesError(f"series {name!r}: value {v[k]} at timestamp {times[k]} (position {k} in the series); "
+                              "task.forecaster = 'esrnn' "
+                              "needs positive values (multiplicative level and seasonality); shift the series")
+
+
+def histories(values: Sequence[np.ndarray], ends: Sequence[int], targets: np.ndarray | None = None) -> Batch:
+    """Each series' values before its end, padded with its last value: inputs (S, T), lengths (S,)."""
+    width = max(ends)
+    x = np.stack([np.concatenate([v[:e], np.full(width - e, v[e - 1])]) for v, e in zip(values, ends)])
+    x_t = torch.tensor(x, dtype=torch.float32)
+    y_t = x_t if targets is None else torch.tensor(targets, dtype=torch.float32)
+    return Batch(x_t, y_t, lengths=torch.tensor(list(ends)), series=torch.arange(len(ends)))
+
+
+def splits(task: Any, panel: Panel) -> Splits:
+    check_positive(panel)
+    L, K = task.input_size, task.horizon
+    cuts = [len(v) - task.holdout * K for v in panel.values]
+    idle = [name for name, c in zip(panel.ids, cuts) if c < L + K]
+    if len(idle) == len(cuts):
+        raise SeriesError(f"no series has input_size + horizon = {L + K} points before its held-out part")
+    if idle:
+        warnings.warn(f"{len(idle)} series are too short for a training origin (input_size + horizon = {L + K} "
+                      f"points before the held-out part) and are only forecast: {idle[:5]}", stacklevel=3)
+    ahead = lambda ends: np.stack([v[e:e + K] for v, e in zip(panel.values, ends)])
+    valid = cuts if task.holdout else [c - K for c in cuts]
+    test = histories(panel.values, [c + K for c in cuts], ahead([c + K for c in cuts])) if task.holdout == 2 else None
+    return Splits(histories(panel.values, cuts), histories(panel.values, valid, ahead(valid)), test)
+
+
+def build(task: Any, cfg: ModelConfig, data: Splits, season: int) -> nn.Module:
+    if cfg.bidirectional:
+        raise ValueError("task.forecaster = 'esrnn' runs its network forward in time; set model.bidirectional = false")
+    return ESRNN(build_rnn(cfg, task.input_size), len(data.train), task.input_size, task.horizon, season=season,
+                 output=task.output, quantiles=task.quantiles)
+
+
+def loss(task: Any, model: nn.Module, batch: Batch) -> Tensor:
+    """The likelihood (or pinball) loss over every origin t with t + K inside the history, on
+    log(y / (l_t s_{t+k})): Smyl's normalised space."""
+    L, K = task.input_size, task.horizon
+    params, log_base = model(batch.inputs, batch.series)                      # (B, N, K, P), (B, N, K)
+    N = params.size(1) - K                                                    # origins with a full horizon
+    target = torch.log(batch.inputs).unfold(1, K, 1)[:, L:L + N]              # (B, N, K): y_{t+1..t+K}
+    keep = torch.arange(N, device=target.device) < (batch.lengths.to(target.device) - L - K + 1)[:, None]
+    z = (target - log_base[:, :N])[keep]                                      # (M, K)
+    return likelihood_loss(params[:, :N][keep], z, task.output, task.quantiles)
+
+
+def forecast(task: Any, model: nn.Module, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
+    """(lower, point, upper) in data units, each (B, K), from the end of each history."""
+    params, log_base = model(batch.inputs, batch.series)
+    last = (batch.lengths.to(params.device) - task.input_size)                # origin t = length - 1
+    rows = torch.arange(params.size(0), device=params.device)
+    bands = interval(params[rows, last], task.output, task.level)
+    base = log_base[rows, last]
+    return tuple(torch.exp(b + base) for b in bands)                          # type: ignore[return-value]
+
+
+def evaluate(task: Any, model: nn.Module, batches: Any) -> dict[str, float]:
+    """MAE and RMSE of forecasts divided by the series' last value (scale-free), interval
+    coverage, and the M3 sMAPE (percent)."""
+    from ..forecast.metrics import smape
+
+    abs_sum = sq_sum = inside = count = 0.0
+    smapes: list[float] = []
+    for batch in batches:
+        lower, point, upper = forecast(task, model, batch)
+        last = batch.inputs[torch.arange(len(batch)), batch.lengths.to(point.device) - 1][:, None]
+        error = (point - batch.targets) / last
+        abs_sum += error.abs().sum().item()
+        sq_sum += error.pow(2).sum().item()
+        inside += ((lower <= batch.targets) & (batch.targets <= upper)).sum().item()
+        count += batch.targets.numel()
+        smapes += [smape(y, f) for y, f in zip(batch.targets.cpu().numpy(), point.detach().cpu().numpy())]
+    return {"mae": abs_sum / count, "rmse": (sq_sum / count) ** 0.5, "coverage": inside / count,
+            "smape": float(np.mean(smapes))}

@@ -1,0 +1,120 @@
+"""ES-RNN: the smoothing recursion by hand, re-seasonalising, no look-ahead, the task end to end."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit import LSTMCell, Recurrent, Stacked
+from rnnkit.config import ModelConfig
+from rnnkit.data.series import SeriesError
+from rnnkit.forecast.backtest import backtest, predict
+from rnnkit.forecast.synthetic import synthetic_panel
+from rnnkit.models.esrnn import ESRNN
+from rnnkit.tasks.forecasting import Forecasting
+
+
+def model(season: int = 2, horizon: int = 3, input_size: int = 2) -> ESRNN:
+    rnn = Stacked([Recurrent(LSTMCell(input_size, 4))])
+    return ESRNN(rnn, 2, input_size, horizon, season=season, output="gaussian").double()
+
+
+def test_smoothing_recursion_by_hand():
+    es = model()
+    with torch.no_grad():                         # series 1: α = γ = 0.5, s_0 = 0.8, s_1 = 1.25
+        es.init_season[1] = torch.tensor([math.log(0.8), math.log(1.25)])
+    y = torch.tensor([[10.0, 20.0, 15.0, 30.0]], dtype=torch.float64)
+    level, season = es.smooth(y, torch.tensor([1]))
+    l0 = 10 / 0.8                                                   # 12.5
+    s2 = 0.5 * 10 / l0 + 0.5 * 0.8                                  # 0.8
+    l1 = 0.5 * 20 / 1.25 + 0.5 * l0                                 # 14.25
+    s3 = 0.5 * 20 / l1 + 0.5 * 1.25
+    l2 = 0.5 * 15 / s2 + 0.5 * l1                                   # 16.5
+    s4 = 0.5 * 15 / l2 + 0.5 * s2
+    l3 = 0.5 * 30 / s3 + 0.5 * l2
+    s5 = 0.5 * 30 / l3 + 0.5 * s3
+    torch.testing.assert_close(level[0], torch.tensor([l0, l1, l2, l3], dtype=torch.float64))
+    torch.testing.assert_close(season[0], torch.tensor([0.8, 1.25, s2, s3, s4, s5], dtype=torch.float64))
+    assert l1 == 14.25 and l2 == 16.5
+    # inputs and the re-seasonalising base at origin t = 3 (input_size 2, horizon 3 > season 2)
+    params, log_base = es(y, torch.tensor([1]))
+    assert params.shape == (1, 3, 3, 2)
+    torch.testing.assert_close(log_base[0, -1].exp(), torch.tensor([l3 * s4, l3 * s5, l3 * s4], dtype=torch.float64))
+
+
+def test_smoothing_coefficients_and_seasons_are_learned_per_series():
+    es = model()
+    y = torch.rand(2, 9, dtype=torch.float64) + 1
+    params, log_base = es(y, torch.tensor([0, 1]))
+    (params.sum() + log_base.sum()).backward()
+    for p in (es.alpha, es.gamma, es.init_season):
+        assert p.grad is not None and (p.grad != 0).all()
+    yearly = model(season=1)
+    level, season = yearly.smooth(y, torch.tensor([0, 1]))
+    assert (season == 1).all() and season.shape == (2, 10)
+
+
+def test_no_origin_reads_later_values():
+    es = model(season=3, horizon=4, input_size=3)
+    y = torch.rand(1, 12, dtype=torch.float64) + 1
+    params, log_base = es(y, torch.tensor([0]))
+    poisoned = y.clone()
+    poisoned[:, 8:] = 1e6
+    params2, log_base2 = es(poisoned, torch.tensor([0]))
+    n = 8 - 3                                                  # origins t <= 7 see only y_0..y_7
+    torch.testing.assert_close(params2[:, :n + 1], params[:, :n + 1])
+    torch.testing.assert_close(log_base2[:, :n + 1], log_base[:, :n + 1])
+
+
+def esrnn_task(tmp_path, **settings) -> Forecasting:
+    synthetic_panel(series=4, length=60, seed=1).to_csv(tmp_path / "p.csv", index=False)
+    return Forecasting(data=str(tmp_path / "p.csv"), input_size=12, horizon=6, forecaster="esrnn",
+                       output="quantile", **settings)
+
+
+def test_task_trains_and_forecasts_in_data_units(tmp_path):
+    task = esrnn_task(tmp_path)
+    data = task.load()
+    assert data.train.inputs.shape == (4, 60 - 12) and data.valid.targets.shape == (4, 6)
+    torch.manual_seed(0)
+    net = task.build_model(ModelConfig(hidden_size=8), data)
+    assert net.season == 12
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(15):
+        optimizer.zero_grad()
+        loss, _ = task.loss(net, data.train, None)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    metrics = task.evaluate(net, [data.valid])
+    assert set(metrics) == {"mae", "rmse", "coverage", "smape"} and metrics["smape"] < 50
+    panel = task.panel()
+    first = predict(net, task, panel)
+    for v in panel.values:
+        v *= 10.0                                              # multiplicative: forecasts scale with the data
+    second = predict(net, task, panel)
+    for a, b in zip(first, second):
+        np.testing.assert_allclose(b.point, 10 * a.point, rtol=1e-4)
+        assert (b.lower <= b.point).all() and (b.point <= b.upper).all()
+    rows = backtest(panel, task, folds=2, step=3, model=net, baselines=("naive",))
+    assert {r["method"] for r in rows} == {"rnnkit", "naive"}
+
+
+def test_nonpositive_values_are_an_error_naming_the_series(tmp_path):
+    table = synthetic_panel(series=2, length=60)
+    table.loc[70, "value"] = 0.0
+    table.to_csv(tmp_path / "z.csv", index=False)
+    task = Forecasting(data=str(tmp_path / "z.csv"), input_size=12, horizon=6, forecaster="esrnn")
+    with pytest.raises(SeriesError, match=r"series 's1': value 0.0 at timestamp 2000-11-01.* \(position 10 "
+                                          r".* needs positive values"):
+        task.load()
+    with pytest.raises(SeriesError, match="trained on 4 series"):
+        good = esrnn_task(tmp_path)
+        panel = good.panel()
+        predict(good.build_model(ModelConfig(hidden_size=4), good.load()), good,
+                type(panel)(panel.ids[:2], panel.values[:2], panel.times[:2], panel.freq, panel.covariates[:2]))
