@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from rnnkit.classify_cli import load_classifier, predict_texts
 from rnnkit.cli import main
@@ -76,8 +77,37 @@ def test_predict_shows_attention_weights(run_dir, capsys):
     from rnnkit.classify_cli import show_attention
 
     assert main(["classify", "predict", str(run_dir), "great food", "--attention"]) == 0
-    line = capsys.readouterr().out.strip().splitlines()[1]
+    out, err = capsys.readouterr()
+    line = out.strip().splitlines()[1]
     weights = [float(part.rsplit("[", 1)[1].rstrip("]")) for part in line.split()]
     assert line.startswith("great[") and abs(sum(weights) - 1) < 0.01
+    assert f"wrote {run_dir / 'attention' / '1.png'}" in err and (run_dir / "attention" / "1.png").stat().st_size > 1000
     _, _, model, meta = load_classifier(run_dir)
-    assert "\x1b[48;5;" in show_attention(model, meta, "great food", colour=True)
+    coloured = show_attention(model, meta, "great food", colour=True)
+    assert "\x1b[" in coloured and "great" in coloured and "food" in coloured
+
+
+def test_explain_weights_sum_to_one_and_padding_gets_zero(run_dir, tmp_path, capsys):
+    from rnnkit.classify_views import attention_strip, attention_text
+    from rnnkit.data.labelled import encode_texts, normalize_text, pad
+    from rnnkit.data.text import Vocab
+
+    _, _, model, meta = load_classifier(run_dir)
+    texts = ["the food was great and the service too", "bad", "not good at all"]
+    ids = encode_texts([normalize_text(t) for t in texts], Vocab.from_dict(meta["vocab"]))
+    x, lengths = pad(ids)
+    with torch.no_grad():
+        weights = model.attention(x, lengths)                                  # (3, T), padded batch
+    torch.testing.assert_close(weights.sum(1), torch.ones(3))
+    for row, n in zip(weights, lengths.tolist()):
+        assert (row[n:] == 0).all() and (row[:n] > 0).all()
+    with torch.no_grad():                                                      # padding changes nothing
+        alone = model.attention(x[2:, : int(lengths[2])], lengths[2:])
+    torch.testing.assert_close(weights[2, : int(lengths[2])], alone[0])
+    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n")
+    assert main(["classify", "predict", str(run_dir), f"--file={tmp_path / 'texts.txt'}", "--explain"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 6             # label line + weights line each
+    assert all((run_dir / "attention" / f"{i}.png").is_file() for i in (1, 2, 3))
+    text = attention_text(["a", "b"], torch.tensor([0.25, 0.75]))
+    assert text.plain.startswith("a b ") and "0.750" in text.plain
+    assert attention_strip(["x"] * 40, torch.full((40,), 0.025), tmp_path / "strip.png").stat().st_size > 1000

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -102,6 +103,8 @@ def evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
     targets, predictions, classes = torch.cat(targets), torch.cat(predictions), meta["classes"]
     print(json.dumps({"split": args.split, **metrics}))
     print(report(targets, predictions, classes))
+    from .classify_views import plot_confusion
+
     png = plot_confusion(confusion_matrix(targets, predictions, len(classes)), classes,
                          Path(args.run_dir) / f"confusion_{args.split}.png")
     print(f"wrote {png}")
@@ -131,40 +134,64 @@ def predict(args: argparse.Namespace, overrides: list[str]) -> int:
         texts = read_text_csv(args.csv, text_column=column, label_column=args.label_column or column)[0]
     else:
         texts = [args.text]
-    attention = (lambda text: show_attention(model, meta, text, colour=sys.stdout.isatty())) if args.attention \
-        else None
-    show_predictions(predict_texts(model, meta, texts), meta["classes"], texts, attention)
+    probabilities = predict_texts(model, meta, texts)
+    explain = (lambda i, text: explain_text(model, meta, text, Path(args.run_dir) / "attention" / f"{i}.png")) \
+        if args.attention else None
+    show_predictions(probabilities, meta["classes"], texts, explain)
     return 0
 
 
 def show_predictions(probabilities: torch.Tensor, classes: Sequence[str], names: Sequence[str],
-                     extra: Callable[[str], str] | None = None) -> None:
-    """One line per input: best label, its probability, every class's, the input (cut to 80)."""
-    for name, p in zip(names, probabilities):
+                     explain: Callable[[int, str], None] | None = None) -> None:
+    """One line per input: best label, its probability, every class's, the input (cut to 80);
+    then `explain(number from 1, input)` if given."""
+    for i, (name, p) in enumerate(zip(names, probabilities), 1):
         best = int(p.argmax())
         shown = ", ".join(f"{c}={float(q):.3f}" for c, q in zip(classes, p))
         print(f"{classes[best]}\t{float(p[best]):.3f}\t{shown}\t{name[:80]}")
-        if extra is not None:
-            print(extra(name))
+        if explain is not None:
+            explain(i, name)
 
 
-def show_attention(model: SequenceClassifier, meta: dict, text: str, *, colour: bool = False) -> str:
-    """The text's tokens with their attention-pooling weights: a background from white (0) to
-    red (the largest weight) on a terminal, else `token[weight]`."""
+def attention_weights(model: SequenceClassifier, meta: dict, text: str) -> tuple[list[str], torch.Tensor]:
+    """The text's tokens as written (unknown ones too) and their attention-pooling weights (T,)."""
     from .data.labelled import encode_texts, normalize_text
     from .data.text import Vocab
 
     vocab = Vocab.from_dict(meta["vocab"])
     normal = normalize_text(text)
     ids = encode_texts([normal], vocab, meta["max_length"])[0]
-    tokens = vocab.split(normal)[: len(ids)]                 # as written, unknown ones too
     with torch.no_grad():
         weights = model.attention(ids[None], torch.tensor([len(ids)]))[0]
-    top = float(weights.max())
+    return vocab.split(normal)[: len(ids)], weights
+
+
+def show_attention(model: SequenceClassifier, meta: dict, text: str, *, colour: bool = False) -> str:
+    """The text's tokens with their attention weights (see format_attention)."""
+    return format_attention(*attention_weights(model, meta, text), colour=colour)
+
+
+def format_attention(tokens: Sequence[str], weights: torch.Tensor, *, colour: bool = False) -> str:
+    """Coloured backgrounds (white 0 .. red the largest weight) as terminal escape codes, or
+    plain `token[weight]` for files and pipes."""
     if not colour:
         return " ".join(f"{t}[{float(w):.3f}]" for t, w in zip(tokens, weights))
-    shade = lambda w: 196 + 7 * (5 - round(5 * w / top)) if top > 0 else 231   # xterm-256: white -> red
-    return " ".join(f"\x1b[48;5;{shade(float(w))}m\x1b[30m{t}\x1b[0m" for t, w in zip(tokens, weights))
+    from rich.console import Console
+
+    from .classify_views import attention_text
+
+    console = Console(file=io.StringIO(), force_terminal=True, color_system="truecolor", width=100)
+    console.print(attention_text(tokens, weights))
+    return console.file.getvalue().rstrip("\n")
+
+
+def explain_text(model: SequenceClassifier, meta: dict, text: str, png: Path) -> None:
+    """Prints the text's attention weights (coloured on a terminal) and writes their heat strip."""
+    from .classify_views import attention_strip
+
+    tokens, weights = attention_weights(model, meta, text)
+    print(format_attention(tokens, weights, colour=sys.stdout.isatty()))
+    print(f"wrote {attention_strip(tokens, weights, png, title=text)}", file=sys.stderr)
 
 
 def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
@@ -186,7 +213,8 @@ def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
                    "per step), a .npy array (T, C) or (N, T, C), or a folder of such CSVs")
     p.add_argument("--file", help="a text file, one text per line")
     p.add_argument("--csv", help="a CSV with the run's text column (a sequence run: one sequence)")
-    p.add_argument("--attention", action="store_true", help="show each token's attention weight")
+    p.add_argument("--attention", "--explain", dest="attention", action="store_true", help="attention pooling: "
+                   "each token's weight, coloured on a terminal, and a heat strip RUN_DIR/attention/N.png")
     p.add_argument("--label-column", "--label_column", dest="label_column", default=None,
                    help=argparse.SUPPRESS)
 
@@ -196,30 +224,3 @@ def classify(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 COMMANDS = {"classify": classify}
-
-
-def plot_confusion(matrix: torch.Tensor, classes: Sequence[str], path: str | Path) -> Path:
-    """A PNG of the confusion matrix, counts written in the cells."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = len(classes)
-    fig, ax = plt.subplots(figsize=(2 + 0.6 * n, 1.5 + 0.6 * n))
-    ax.imshow(matrix.numpy(), cmap="Blues")
-    ax.set_xticks(range(n), labels=list(classes), rotation=45, ha="right")
-    ax.set_yticks(range(n), labels=list(classes))
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    top = int(matrix.max()) if matrix.numel() else 0
-    for i in range(n):
-        for j in range(n):
-            v = int(matrix[i, j])
-            ax.text(j, i, str(v), ha="center", va="center", color="white" if v > top / 2 else "black", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
