@@ -1,6 +1,6 @@
 """Forecasting speed on M3 monthly: training seconds per epoch and predict throughput (series per
-second) for rnnkit's global forecaster. Darts' BlockRNNModel on the same data and sizes is still to
-be added (it needs `darts[torch]` as a dev dependency).
+second) for rnnkit's global forecaster; the comparison with Darts' BlockRNNModel is
+benchmarks/forecast_darts.py (it needs the `darts` extra).
 
     python benchmarks/forecast_speed.py                    # all 1,428 monthly series
     python benchmarks/forecast_speed.py --limit 200 --epochs 1
