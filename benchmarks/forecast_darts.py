@@ -115,6 +115,7 @@ def main() -> None:
         args.limit, args.epochs, args.repeats = args.limit or 40, 1, 1
     if args.threads:
         torch.set_num_threads(args.threads)
+    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])   # the first optimizer imports torch._dynamo (seconds)
     series = load_m3("monthly")
     series = series[:args.limit] if args.limit else series
     with tempfile.TemporaryDirectory() as tmp:
