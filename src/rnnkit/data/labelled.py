@@ -247,26 +247,6 @@ def encode_texts(texts: Sequence[str], vocab: Vocab, max_length: int = 0, *, whe
     return out
 
 
-def load_fashion_mnist(root: str | Path) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
-    """((train images (60000, 28, 28) in [0, 1], labels), (test ...)) from the four idx .gz files in
-    `root` (Debian `dataset-fashion-mnist`: apt-get download dataset-fashion-mnist && dpkg -x *.deb out;
-    root = out/usr/share/datasets/fashion-mnist). Each image is a 28-step sequence of 28-pixel rows."""
-    import gzip
-
-    root = Path(root)
-
-    def idx(name: str) -> Tensor:
-        path = root / name
-        if not path.is_file():
-            raise ValueError(f"{path} is missing; see the docstring of load_fashion_mnist for where to get it")
-        data = gzip.open(path).read()
-        dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(data[3])]
-        return torch.frombuffer(bytearray(data[4 + 4 * len(dims):]), dtype=torch.uint8).view(*dims)
-
-    return tuple((idx(f"{s}-images-idx3-ubyte.gz").float() / 255, idx(f"{s}-labels-idx1-ubyte.gz").long())
-                 for s in ("train", "t10k"))  # type: ignore[return-value]
-
-
 def as_batch(inputs: Sequence[Tensor], targets: Tensor, *, num_features: int | None = None,
              where: str = "") -> Batch:
     """Padded (N, T[, C]) inputs with lengths; feature sequences are checked first."""

@@ -229,8 +229,9 @@ class TextClassification(_Classification):
 @dataclass(frozen=True)
 class SequenceClassification(_Classification):
     """Multivariate sequences -> labels. `path`: "japanese_vowels" (fetched; standard 270/370
-    split), "fashion_mnist:DIR" (28 rows of 28 pixels; DIR holds the idx .gz files), or a
-    folder of <label>/*.csv (optionally under train/ and test/)."""
+    split), "fashion_mnist" (28 rows of 28 pixels; fetched from Debian) or "fashion_mnist:DIR"
+    (DIR holds the four idx .gz files), or a folder of <label>/*.csv (optionally under train/
+    and test/)."""
 
     standardize: bool = True        # per-feature mean and std from the training split
     # encoder = "reservoir": an echo state network (Jaeger et al. 2007) instead of [model]'s cell:
@@ -284,9 +285,11 @@ class SequenceClassification(_Classification):
 
             raw = {name: ([x[i, :n].float() for i, n in enumerate(lengths.tolist())], [str(int(c)) for c in y])
                    for name, (x, y, lengths) in zip(("train", "test"), load_japanese_vowels())}
-        elif self.path.startswith("fashion_mnist:"):
-            raw = {name: (list(x), [str(int(c)) for c in y])
-                   for name, (x, y) in zip(("train", "test"), labelled.load_fashion_mnist(path))}
+        elif self.path == "fashion_mnist" or self.path.startswith("fashion_mnist:"):
+            from ..data.fashion_mnist import load_fashion_mnist
+
+            images = load_fashion_mnist(None if self.path == "fashion_mnist" else path)
+            raw = {name: (list(x), [str(int(c)) for c in y]) for name, (x, y) in zip(("train", "test"), images)}
         elif (path / "train").is_dir():
             raw = {name: labelled.read_sequence_dir(path / name) for name in ("train", "valid", "test")
                    if (path / name).is_dir()}
