@@ -45,3 +45,30 @@ def test_backtest_reports_model_and_baselines(tmp_path, capsys):
 def test_wrong_task_is_an_error(capsys):
     assert main(["forecast", "backtest", "configs/adding_lstm.toml"]) == 2
     assert "needs task.name = 'forecasting'" in capsys.readouterr().err
+
+
+def test_esrnn_config_trains_and_predicts(tmp_path):
+    synthetic_panel(series=3, length=60, seed=2).to_csv(tmp_path / "p.csv", index=False)
+    run_dir = tmp_path / "es"
+    assert main(["forecast", "train", "configs/forecast_esrnn.toml", f"--task.data={tmp_path / 'p.csv'}",
+                 f"--out_dir={run_dir}", *TINY, "--train.batch_size=3"]) == 0
+    assert main(["forecast", "predict", str(run_dir)]) == 0
+    table = pd.read_csv(run_dir / "forecast.csv")
+    assert len(table) == 3 * 6 and (table.forecast > 0).all()
+
+
+def test_predict_reads_future_covariates(tmp_path, capsys):
+    table = synthetic_panel(series=2, length=60, seed=2)
+    table.assign(promo=(table.index % 3 == 0).astype(float)).to_csv(tmp_path / "p.csv", index=False)
+    run_dir = tmp_path / "cov"
+    assert main(["forecast", "train", "configs/forecast_lstm.toml", f"--task.data={tmp_path / 'p.csv'}",
+                 f"--out_dir={run_dir}", "--task.future_covariates=['promo']", *TINY]) == 0
+    assert main(["forecast", "predict", str(run_dir)]) == 2
+    assert "--future=FILE" in capsys.readouterr().err
+    last = pd.read_csv(tmp_path / "p.csv").groupby("series_id").timestamp.max()
+    plan = pd.concat([pd.DataFrame({"series_id": s, "promo": 1.0, "timestamp": pd.date_range(t, periods=7,
+                                                                                           freq="MS")[1:]})
+                      for s, t in last.items()])
+    plan.to_csv(tmp_path / "plan.csv", index=False)
+    assert main(["forecast", "predict", str(run_dir), f"--future={tmp_path / 'plan.csv'}"]) == 0
+    assert len(pd.read_csv(run_dir / "forecast.csv")) == 2 * 6
