@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from rnnkit import Recurrent, ReservoirCell, Stacked
+from rnnkit.cells import reservoir as reservoir_module
 from rnnkit.cells.base import Cell
 from rnnkit.cells.reservoir import spectral_radius
+from rnnkit.kernels import reservoir_loop
 from rnnkit.models.esn import EchoStateClassifier, EchoStateNetwork
 from rnnkit.train.ridge import Ridge
 from rnnkit.train.rls import RLS
@@ -43,9 +45,17 @@ def test_seeded_and_not_trained() -> None:
 @pytest.mark.parametrize("size,dtype", [(30, F64), (300, F64), (300, torch.float32), (1200, torch.float32)])
 @pytest.mark.parametrize("with_mask", [False, True])
 @pytest.mark.parametrize("batch", [3, 1])
-def test_fast_scan_equals_reference(size: int, dtype: torch.dtype, with_mask: bool, batch: int) -> None:
-    """numpy loops (dense; scipy CSR for one sequence), torch CSR loop: all equal the step() loop."""
-    cell = reservoir(3, size).to(dtype)
+@pytest.mark.parametrize("loop,density", [("numba", 0.1), ("numba", 1.0), ("interpreted", 0.1)])
+def test_fast_scan_equals_reference(size: int, dtype: torch.dtype, with_mask: bool, batch: int, loop: str,
+                                    density: float, monkeypatch) -> None:
+    """The numba loop (W as CSR or dense), the numpy loops (dense; scipy CSR for one sequence) and
+    the torch CSR loop all equal the step() loop."""
+    if loop == "numba":
+        pytest.importorskip("numba")
+        monkeypatch.setattr(reservoir_module, "_COMPILED_LOOP_UP_TO", 10**9)      # every size
+    else:
+        monkeypatch.setattr(reservoir_loop, "available", lambda: False)
+    cell = reservoir(3, size, density=density).to(dtype)
     x = torch.randn(batch, 9, 3, dtype=dtype)
     h0 = (torch.randn(batch, size, dtype=dtype) * 0.1,)
     mask = torch.arange(9)[None, :] < torch.tensor([4, 9, 0][:batch])[:, None] if with_mask else None

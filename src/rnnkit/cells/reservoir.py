@@ -12,9 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..kernels import reservoir_loop
 from .base import Cell, State
 
 _EXACT_EIGENVALUES_UP_TO = 200  # above this, an iterative eigensolver (ARPACK) finds rho(W)
+_COMPILED_LOOP_UP_TO = 256     # at or below this, the numba loop (kernels/reservoir_loop.py) when installed
 _NUMPY_LOOP_UP_TO = 1000        # at or below this, a numpy loop beats torch's per-op overhead
 _SCIPY_CSR_ABOVE = 256          # and above this its mat-vec is scipy CSR (perf-notes 6: 22 vs 34 us at 500)
 _DENSE_ABOVE_DENSITY = 0.3      # sparser reservoirs run a CSR mat-vec (perf-notes section 6)
@@ -110,15 +112,20 @@ class ReservoirCell(Cell):
     def scan(self, x: Tensor, state: State, mask: Tensor | None = None,
              h_mask: Tensor | None = None) -> tuple[Tensor, State]:
         """Fast path: the input projection for all steps in one GEMM (hoisted out of the loop),
-        then per step one mat-vec, tanh and lerp into a preallocated output. The mat-vec is
-        numpy for small reservoirs, a CSR float matrix for sparse ones, dense otherwise
-        (measured in perf-notes section 6)."""
+        then per step one mat-vec, tanh and lerp into a preallocated output. On the CPU the loop
+        of small reservoirs is compiled by numba when it is installed (`kernels/reservoir_loop.py`,
+        W dense or CSR); otherwise the mat-vec is numpy for small reservoirs, a CSR float matrix for sparse ones,
+        dense otherwise (measured in perf-notes section 6)."""
         needs_grad = torch.is_grad_enabled() and (x.requires_grad or state[0].requires_grad)
         if h_mask is not None or needs_grad or x.size(1) == 0:
             return self.reference_scan(x, state, mask, h_mask)
         with torch.no_grad():
             pre = F.linear(x, self.weight_ih, self.bias)                      # (B, T, H)
-            if x.device.type == "cpu" and self.hidden_size <= _NUMPY_LOOP_UP_TO:
+            if x.device.type == "cpu" and self.hidden_size <= _COMPILED_LOOP_UP_TO and reservoir_loop.available():
+                keep = None if mask is None else mask.numpy()
+                y = torch.from_numpy(reservoir_loop.reservoir_loop(
+                    pre.numpy(), state[0].detach().numpy(), self._compiled_matrix(), self.leak, keep))
+            elif x.device.type == "cpu" and self.hidden_size <= _NUMPY_LOOP_UP_TO:
                 y = _numpy_loop(pre, state[0], self._numpy_matrix(x.size(0)), self.leak, mask)
             else:
                 with _threads(1 if self.hidden_size <= _ONE_THREAD_UP_TO else torch.get_num_threads()):
@@ -135,6 +142,19 @@ class ReservoirCell(Cell):
                 warnings.simplefilter("ignore", UserWarning)
                 cache = (key, self.weight_hh.to_sparse_csr())
             self.__dict__["_csr_cache"] = cache
+        return cache[1]
+
+    def _compiled_matrix(self) -> Any:
+        """W for the compiled loop: scipy CSR for sparse reservoirs, else a dense C-order array."""
+        key = (self.weight_hh.data_ptr(), self.weight_hh._version, self.weight_hh.dtype)
+        cache = self.__dict__.get("_compiled_cache")          # a derived copy, not state: see STYLE 2
+        if cache is None or cache[0] != key:
+            w = np.ascontiguousarray(self.weight_hh.detach().cpu().numpy())
+            if self.density <= _DENSE_ABOVE_DENSITY:
+                import scipy.sparse
+                w = scipy.sparse.csr_matrix(w)
+            cache = (key, w)
+            self.__dict__["_compiled_cache"] = cache
         return cache[1]
 
     def _numpy_matrix(self, batch: int) -> Any:
