@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .attention import AdditiveAttention as AdditiveAttention
+from .attention import MultiplicativeAttention as MultiplicativeAttention
 from .pooling import POOLINGS as POOLINGS
 from .pooling import AttentionPooling as AttentionPooling
 from .pooling import LastPooling as LastPooling
@@ -22,5 +23,6 @@ from .scan import parallel_scan_log as parallel_scan_log
 from .scan import time_mask as time_mask
 
 __all__ = ["POOLINGS", "AdditiveAttention", "AttentionPooling", "Bidirectional", "LastPooling",
-           "MaxPooling", "MeanPooling", "DropConnect", "LockedDropout", "Readout", "Recurrent", "RecurrentDropout",
+           "MaxPooling", "MeanPooling", "MultiplicativeAttention",
+           "DropConnect", "LockedDropout", "Readout", "Recurrent", "RecurrentDropout",
            "Stacked", "Zoneout", "flip_padded", "parallel_scan_log", "time_mask", "weight_drop"]

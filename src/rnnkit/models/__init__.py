@@ -4,6 +4,7 @@ outputs, never losses: tasks score them."""
 from __future__ import annotations
 
 from .language_model import LanguageModel as LanguageModel
+from .seq2seq import Seq2Seq as Seq2Seq
 from .sequence import SequenceModel as SequenceModel
 
-__all__ = ["LanguageModel", "SequenceModel"]
+__all__ = ["LanguageModel", "Seq2Seq", "SequenceModel"]
