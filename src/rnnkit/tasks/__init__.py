@@ -10,6 +10,7 @@ from .classification import SequenceClassification as SequenceClassification
 from .classification import TextClassification as TextClassification
 from .forecasting import Forecasting as Forecasting
 from .language_modeling import LanguageModeling as LanguageModeling
+from .translation import Translation as Translation
 
 TASKS: dict[str, type[Task]] = {
     "adding": Adding,
@@ -18,7 +19,8 @@ TASKS: dict[str, type[Task]] = {
     "language_modeling": LanguageModeling,
     "sequence_classification": SequenceClassification,
     "text_classification": TextClassification,
+    "translation": Translation,
 }
 
 __all__ = ["TASKS", "Adding", "ChaoticSeries", "Forecasting", "LanguageModeling", "Metrics",
-           "SequenceClassification", "Task", "TextClassification"]
+           "SequenceClassification", "Task", "TextClassification", "Translation"]
