@@ -37,6 +37,7 @@ method = "ridge"
 plots = false
 
 [tune]
+plots = false
 trials = 4
 metric = "nrmse_20"
 sampler = "{sampler}"
@@ -65,7 +66,7 @@ def trials(directory: Path) -> list[optuna.trial.FrozenTrial]:
 
 def test_grid_covers_the_grid_exactly_once_and_best_toml_reproduces(tmp_path: Path,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    summary = tune(esn_config(tmp_path, "grid", **GRID), ["--tune.trials=0"])
+    summary = tune(esn_config(tmp_path, "grid", **GRID), ["--tune.trials=0", "--tune.plots=true"])
     done = trials(Path(summary["directory"]))
     points = sorted((t.params["task.spectral_radius"], t.params["task.alpha"]) for t in done)
     assert points == sorted(itertools.product([0.6, 0.9, 1.2], [1e-8, 1e-4]))
@@ -114,6 +115,7 @@ plots = false
 lr = 0.05
 
 [tune]
+plots = false
 sampler = "grid"
 seed = 1                            # Optuna's grid order is shuffled; with this seed the good lr runs first
 pruner = "median"

@@ -30,7 +30,8 @@ def report(study: Any, base: RunConfig, spec: TuneConfig, directory: Path) -> di
                    f"{spec.study!r} in {directory}: {spec.metric or 'value'} = {best.value!r}")
         summary.update(best_value=best.value, best_trial=best.number, best_params=best.params,
                        best_config=str(directory / "best.toml"))
-    _plots(study, directory / "plots", len(spec.space))
+    if spec.plots:
+        _plots(study, directory / "plots", len(spec.space))
     where = spec.storage or str(directory / "study.journal")
     summary["dashboard"] = f"optuna-dashboard {where}"
     return summary

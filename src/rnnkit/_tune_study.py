@@ -6,6 +6,8 @@ from __future__ import annotations
 import fcntl
 import inspect
 import os
+import random
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,21 +31,75 @@ def open_storage(url: str, directory: Path) -> Any:
         if not url or "://" not in url:
             path = Path(url) if url else directory / JOURNAL_FILE
             path.parent.mkdir(parents=True, exist_ok=True)
-            storage = JournalStorage(JournalFileBackend(str(path)))
+            _repair(path)
+            storage = JournalStorage(JournalFileBackend(str(path), lock_obj=_FileLock(f"{path}.lock")))
         elif url.startswith("redis://"):
             storage = JournalStorage(JournalRedisBackend(url))
         else:
             engine = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
+            url = _driver(url)
             renamed = "heartbeat_stale_trial_callback" in inspect.signature(RDBStorage).parameters   # optuna 4.9
             callback = {"heartbeat_stale_trial_callback" if renamed else "failed_trial_callback": retry(max_retry=2)}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")             # heartbeats are "experimental"
-                storage = RDBStorage(url, engine_kwargs=engine, heartbeat_interval=30, grace_period=120, **callback)
+            for attempt in range(6):                        # processes starting together on a fresh database
+                try:                                        # race to create its tables: the losers try again
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")     # heartbeats are "experimental"
+                        storage = RDBStorage(url, engine_kwargs=engine, heartbeat_interval=30, grace_period=120,
+                                             **callback)
+                    break
+                except Exception as error:
+                    if attempt == 5 or type(error).__name__ not in ("IntegrityError", "ProgrammingError"):
+                        raise
+                    time.sleep(random.uniform(0.2, 1.0))
         storage.get_all_studies()
     except Exception as error:                              # each driver raises its own kind
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ConfigError(f"cannot open the storage {url or str(directory / JOURNAL_FILE)!r}: {first}") from None
     return storage
+
+
+def _driver(url: str) -> str:
+    """postgresql:// means psycopg 3 to SQLAlchemy 2.1; use psycopg2 when only that is installed."""
+    import importlib.util
+
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None \
+            and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+    return url
+
+
+class _FileLock:
+    """The journal's lock as an flock: the kernel drops it when its process dies, so a killed
+    worker never leaves a stale lock behind (Optuna's default symlink lock waits 30 s for that)."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.file = path, None
+
+    def acquire(self) -> bool:
+        self.file = open(self.path, "a")                    # noqa: SIM115 (closed in release)
+        fcntl.flock(self.file, fcntl.LOCK_EX)
+        return True
+
+    def release(self) -> None:
+        if self.file is not None:
+            self.file.close()                               # closing drops the flock
+            self.file = None
+
+
+def _repair(path: Path) -> None:
+    """Cuts a journal back to its last complete line: a kill in the middle of a write must not
+    leave a fragment that the next append would bury in the middle of the file."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    lock = _FileLock(f"{path}.lock")                        # other workers may be appending
+    lock.acquire()
+    try:
+        with open(path, "rb+") as file:
+            data = file.read()
+            if not data.endswith(b"\n"):
+                file.truncate(data.rfind(b"\n") + 1)
+    finally:
+        lock.release()
 
 
 def retry(max_retry: int | None = None) -> Any:
@@ -60,9 +116,9 @@ def retry(max_retry: int | None = None) -> Any:
 def sampler(spec: TuneConfig, worker: int) -> Any:
     import optuna
 
+    if spec.sampler == "grid":                              # one seed: it orders the grid that workers share
+        return optuna.samplers.GridSampler(spec.grid(), seed=spec.seed)
     seed = spec.seed + worker                               # workers must not propose the same points
-    if spec.sampler == "grid":
-        return optuna.samplers.GridSampler(spec.grid(), seed=seed)
     if spec.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if spec.sampler == "tpe":                               # Bergstra et al. 2011

@@ -73,6 +73,7 @@ class TuneConfig:
     storage: str = ""               # "" = a journal file in the tuning directory; or a database URL
     study: str = ""                 # study name in the storage; "" = the tuning directory's name
     out_dir: str = ""               # the tuning directory; "" = the config's out_dir + "-tune"
+    plots: bool = True              # PNGs of the study in DIR/plots at the end
     space: Mapping[str, Range | Choice] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
