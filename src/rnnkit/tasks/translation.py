@@ -78,7 +78,7 @@ class TranslationSplits(Splits):
 
 @dataclass(frozen=True)
 class Translation:
-    path: str = "dates"             # "dates", "bible", a TSV file or a folder of train/valid/test.tsv
+    path: str = "dates"             # "dates", "bible" (or "bible:DIR"), a TSV file, a folder of train/valid/test.tsv
     direction: str = "en-es"        # bible: en-es or es-en
     level: str = "bpe"              # char, word or bpe, both sides ("dates" is always char)
     source_vocab: int = 8000        # most frequent tokens kept (bpe: the subword count); 0 = all (not bpe)
@@ -96,8 +96,8 @@ class Translation:
     bucket_size: int = 0            # > 0: fixed length-bucketed batches; train.batch_size then counts them
     eval_sentences: int = 500       # decoded (greedy) for BLEU / chrF / exact match at each evaluation
     samples: int = 30000            # "dates": distinct generated pairs
-    valid_books: tuple[str, ...] = ("Ruth", "Jonah", "Mark")       # "bible": whole books held out
-    test_books: tuple[str, ...] = ("Esther", "Habakkuk", "John", "Philippians")
+    valid_books: tuple[str, ...] = ("Ruth", "Joel", "Jonah", "Titus", "James")    # "bible": whole books held out
+    test_books: tuple[str, ...] = ("Esther", "Habakkuk", "John", "Philippians")   # (no synoptic parallels)
     valid_fraction: float = 0.05    # one TSV / "dates": the share held out for valid and for test
     test_fraction: float = 0.05
     seed: int = 0                   # the data's own seed (generation, splits, buckets)
@@ -146,10 +146,11 @@ class Translation:
             from ..data.dates import generate_dates
 
             return self._carve(generate_dates(self.samples, seed=self.seed))
-        if self.path == "bible":
+        if self.path == "bible" or self.path.startswith("bible:"):
             from ..data.bible import load_bible
 
-            splits = load_bible(valid_books=self.valid_books, test_books=self.test_books)
+            root = self.path.partition(":")[2] or None                   # "bible:DIR": the modules' folder
+            splits = load_bible(valid_books=self.valid_books, test_books=self.test_books, root=root)
             swap = self.direction == "es-en"
             return {name: [(t, s) if swap else (s, t) for s, t in pairs] for name, pairs in splits.items()}
         path = Path(self.path)
