@@ -118,3 +118,19 @@ def test_nonpositive_values_are_an_error_naming_the_series(tmp_path):
         panel = good.panel()
         predict(good.build_model(ModelConfig(hidden_size=4), good.load()), good,
                 type(panel)(panel.ids[:2], panel.values[:2], panel.times[:2], panel.freq, panel.covariates[:2]))
+
+
+def test_level_wiggliness_penalty_by_hand(tmp_path):
+    from rnnkit.tasks._esrnn import wiggliness
+
+    level = torch.exp(torch.tensor([[0.0, 1.0, 3.0, 4.0, 9.0], [0.0, 2.0, 4.0, 6.0, 6.0]]))
+    # log steps 1, 2, 1 -> changes 1, -1; the second series' valid part (4 steps) is a straight line
+    assert wiggliness(level, torch.tensor([4, 4])).item() == pytest.approx((1 + 1 + 0 + 0) / 4)
+    task = esrnn_task(tmp_path)
+    data = task.load()
+    net = task.build_model(ModelConfig(hidden_size=4), data)
+    plain, _ = task.loss(net, data.train, None)
+    penalised, _ = esrnn_task(tmp_path, level_penalty=10.0).loss(net, data.train, None)
+    assert penalised.item() > plain.item()
+    with pytest.raises(ValueError, match="level_penalty"):
+        Forecasting(level_penalty=1.0)

@@ -76,7 +76,19 @@ def loss(task: Any, model: nn.Module, batch: Batch) -> Tensor:
     target = torch.log(batch.inputs).unfold(1, K, 1)[:, L:L + N]              # (B, N, K): y_{t+1..t+K}
     keep = torch.arange(N, device=target.device) < (batch.lengths.to(target.device) - L - K + 1)[:, None]
     z = (target - log_base[:, :N])[keep]                                      # (M, K)
-    return likelihood_loss(params[:, :N][keep], z, task.output, task.quantiles)
+    loss = likelihood_loss(params[:, :N][keep], z, task.output, task.quantiles)
+    if task.level_penalty:
+        level, _ = model.smooth(batch.inputs, batch.series)
+        loss = loss + task.level_penalty * wiggliness(level, batch.lengths.to(level.device))
+    return loss
+
+
+def wiggliness(level: Tensor, lengths: Tensor) -> Tensor:
+    """Smyl's level variability penalty: the mean squared change of the log level's step,
+    ((log l_t - log l_{t-1}) - (log l_{t-1} - log l_{t-2}))², over each series' valid steps."""
+    second = torch.log(level).diff(n=2, dim=1)                                # (B, T - 2)
+    keep = torch.arange(second.size(1), device=level.device) < (lengths - 2)[:, None]
+    return second.pow(2)[keep].mean() if keep.any() else level.new_zeros(())
 
 
 def forecast(task: Any, model: nn.Module, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:

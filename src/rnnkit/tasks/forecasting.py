@@ -60,6 +60,7 @@ class Forecasting:
     future_covariates: tuple[str, ...] = ()   # covariate columns known over the horizon; the rest are past-only
     forecaster: str = "direct"      # direct (one head for the horizon), seq2seq, autoregressive or esrnn
     samples: int = 0                # autoregressive: intervals from this many sample paths (0: point feedback)
+    level_penalty: float = 0.0      # esrnn: weight of Smyl's penalty on the level's wiggliness (0 = off)
 
     carries_state = False
 
@@ -72,6 +73,8 @@ class Forecasting:
             raise ValueError(f"task.level must be in (0, 1), got {self.level}")
         if self.samples < 0 or (self.samples and self.forecaster != "autoregressive"):
             raise ValueError("task.samples (>= 0) is for task.forecaster = 'autoregressive'")
+        if self.level_penalty < 0 or (self.level_penalty and self.forecaster != "esrnn"):
+            raise ValueError("task.level_penalty (>= 0) is for task.forecaster = 'esrnn'")
         for name, value, choices in (("output", self.output, OUTPUTS), ("missing", self.missing, MISSING),
                                      ("forecaster", self.forecaster, FORECASTERS),
                                      ("scale", self.scale, ("standard", "mean", "none", "window"))):
