@@ -125,7 +125,9 @@ def sampler(spec: TuneConfig, worker: int) -> Any:
         with warnings.catch_warnings():                     # constant_liar (parallel workers) is "experimental"
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.samplers.TPESampler(seed=seed, n_startup_trials=spec.startup_trials, constant_liar=True)
-    return optuna.samplers.GPSampler(seed=seed, n_startup_trials=spec.startup_trials)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=spec.startup_trials)
 
 
 def pruner(spec: TuneConfig) -> Any:
