@@ -52,20 +52,23 @@ class ESRNN(nn.Module):
             indices = list(torch.exp(self.init_season[series]).unbind(1))                # m x (B,)
         gamma = torch.sigmoid(self.gamma[series])
         level, levels = y[:, 0] / indices[0], []
-        for t in range(y.size(1)):
-            level = alpha * y[:, t] / indices[t] + (1 - alpha) * level
+        for t, y_t in enumerate(y.unbind(1)):                                            # (B,) each
+            level = torch.lerp(level, y_t / indices[t], alpha)      # α y_t / s_t + (1 - α) l_{t-1}
             levels.append(level)
             if self.season > 1:
-                indices.append(gamma * y[:, t] / level + (1 - gamma) * indices[t])
+                indices.append(torch.lerp(indices[t], y_t / level, gamma))
         return torch.stack(levels, dim=1), torch.stack(indices, dim=1)
 
     def forward(self, y: Tensor, series: Tensor) -> tuple[Tensor, Tensor]:
         """Per origin t = L-1 .. T-1: parameters (B, N, K, P) in the normalised log space and the
         log re-seasonalising base log(l_t s_{t+k}) (B, N, K)."""
+        return self.forecast(y, *self.smooth(y, series))
+
+    def forecast(self, y: Tensor, level: Tensor, indices: Tensor) -> tuple[Tensor, Tensor]:
+        """`forward` from the smoothed levels (B, T) and seasonal indices (B, T + m)."""
         L, K, m = self.input_size, self.horizon, max(self.season, 1)
         if y.size(1) < L:
             raise ValueError(f"ES-RNN needs at least input_size = {L} values, got {y.size(1)}")
-        level, indices = self.smooth(y, series)                                          # (B, T), (B, T + m)
         log_level, log_season = torch.log(level[:, L - 1:]), torch.log(indices)          # (B, N), (B, T + m)
         deseasonalised = torch.log(y) - log_season[:, :y.size(1)]                        # (B, T)
         x = deseasonalised.unfold(1, L, 1) - log_level[..., None]                        # (B, N, L)

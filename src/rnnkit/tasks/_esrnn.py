@@ -71,14 +71,14 @@ def loss(task: Any, model: nn.Module, batch: Batch) -> Tensor:
     """The likelihood (or pinball) loss over every origin t with t + K inside the history, on
     log(y / (l_t s_{t+k})): Smyl's normalised space."""
     L, K = task.input_size, task.horizon
-    params, log_base = model(batch.inputs, batch.series)                      # (B, N, K, P), (B, N, K)
+    level, indices = model.smooth(batch.inputs, batch.series)                 # (B, T), (B, T + m)
+    params, log_base = model.forecast(batch.inputs, level, indices)           # (B, N, K, P), (B, N, K)
     N = params.size(1) - K                                                    # origins with a full horizon
     target = torch.log(batch.inputs).unfold(1, K, 1)[:, L:L + N]              # (B, N, K): y_{t+1..t+K}
     keep = torch.arange(N, device=target.device) < (batch.lengths.to(target.device) - L - K + 1)[:, None]
     z = (target - log_base[:, :N])[keep]                                      # (M, K)
     loss = likelihood_loss(params[:, :N][keep], z, task.output, task.quantiles)
     if task.level_penalty:
-        level, _ = model.smooth(batch.inputs, batch.series)
         loss = loss + task.level_penalty * wiggliness(level, batch.lengths.to(level.device))
     return loss
 
