@@ -46,6 +46,9 @@ def histories(values: Sequence[np.ndarray], ends: Sequence[int], targets: np.nda
 
 def splits(task: Any, panel: Panel) -> Splits:
     check_positive(panel)
+    if panel.covariate_names:
+        warnings.warn(f"task.forecaster = 'esrnn' reads only the values; the covariate columns "
+                      f"{list(panel.covariate_names)} are not used", stacklevel=3)
     L, K = task.input_size, task.horizon
     cuts = [len(v) - task.holdout * K for v in panel.values]
     idle = [name for name, c in zip(panel.ids, cuts) if c < L + K]

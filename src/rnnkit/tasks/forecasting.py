@@ -12,6 +12,11 @@ Covariates: every extra column of the table is past-only (the encoder reads it o
 window) unless `future_covariates` names it as known in advance (prices, promotions, holidays);
 those and the calendar features are also fed to the model over the horizon (`Batch.future`). At
 predict time their horizon values come from a separate table (`rnnkit.data.future.extend`).
+
+Forecasters (`forecaster`): "direct", an encoder and one head for the whole horizon (`Forecaster`);
+"seq2seq" and "autoregressive" decoders (`models/forecast_decoders.py`); "esrnn", the ES-RNN hybrid
+of Smyl 2020 (`models/esrnn.py`, data and loss in `_esrnn.py`), which normalises raw positive
+values itself and reads neither covariates nor calendar features.
 """
 
 from __future__ import annotations
@@ -75,6 +80,8 @@ class Forecasting:
             raise ValueError("task.samples (>= 0) is for task.forecaster = 'autoregressive'")
         if self.level_penalty < 0 or (self.level_penalty and self.forecaster != "esrnn"):
             raise ValueError("task.level_penalty (>= 0) is for task.forecaster = 'esrnn'")
+        if self.future_covariates and self.forecaster == "esrnn":
+            raise ValueError("task.forecaster = 'esrnn' reads only the series' values; drop task.future_covariates")
         for name, value, choices in (("output", self.output, OUTPUTS), ("missing", self.missing, MISSING),
                                      ("forecaster", self.forecaster, FORECASTERS),
                                      ("scale", self.scale, ("standard", "mean", "none", "window"))):
