@@ -113,12 +113,16 @@ def retry(max_retry: int | None = None) -> Any:
         return storages.RetryFailedTrialCallback(max_retry=max_retry)
 
 
-def sampler(spec: TuneConfig, worker: int) -> Any:
+def sampler(spec: TuneConfig, worker: int = 0, existing: int = 0) -> Any:
+    """The sampler for worker `worker` of a study that already holds `existing` trials."""
+    import numpy as np
     import optuna
 
     if spec.sampler == "grid":                              # one seed: it orders the grid that workers share
         return optuna.samplers.GridSampler(spec.grid(), seed=spec.seed)
-    seed = spec.seed + worker                               # workers must not propose the same points
+    seed = spec.seed                                        # a fresh single-worker study replays exactly;
+    if worker or existing:                                  # other workers and resumed studies must not
+        seed = int(np.random.SeedSequence([spec.seed, worker, existing]).generate_state(1)[0])   # repeat points
     if spec.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if spec.sampler == "tpe":                               # Bergstra et al. 2011
@@ -155,7 +159,8 @@ def requeue_stale(study: Any, directory: Path) -> None:
             for t in trials:
                 interrupted = t.state == TrialState.FAIL and t.user_attrs.get("interrupted")
                 if (t.state == TrialState.RUNNING or interrupted) and t.number not in retried:
-                    study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+                    if t.state == TrialState.RUNNING:
+                        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
                     retry()(study, t)
     except BlockingIOError:
         raise ConfigError(f"workers of {directory} are still running; wait for them or stop them first") from None

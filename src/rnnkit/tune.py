@@ -152,8 +152,8 @@ def work(directory: str, worker: int) -> None:
     base, spec = load_tune(Path(directory) / SETUP_FILE)
     storage = open_storage(spec.storage, Path(directory))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=spec.study, storage=storage,
-                              sampler=sampler(spec, worker), pruner=pruner(spec))
+    study = optuna.load_study(study_name=spec.study, storage=storage, pruner=pruner(spec))
+    study.sampler = sampler(spec, worker, len(study.get_trials(deepcopy=False)))
     deadline = time.monotonic() + (spec.timeout or math.inf)
     with lock(Path(directory) / "workers.lock", shared=True):
         while time.monotonic() < deadline:
@@ -173,6 +173,8 @@ def _objective(trial: Any, base: RunConfig, spec: TuneConfig, directory: Path, g
     from .runs import run
 
     gate.release()
+    if trial.user_attrs.get("interrupted"):
+        trial.set_user_attr("interrupted", False)           # a retry of an interrupted trial, copied with its attrs
     values = {key: _suggest(trial, key, entry) for key, entry in spec.space.items()}
     run_dir = directory / "trials" / f"{trial.number:04d}"
     trial.set_user_attr("run_dir", str(run_dir))

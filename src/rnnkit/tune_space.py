@@ -59,7 +59,7 @@ class Choice:
 
 @dataclass(frozen=True)
 class TuneConfig:
-    trials: int = 20                # trials to run in all (finished, pruned or failed); grid: 0 = the whole grid
+    trials: int = 0                 # trials to run in all (finished, pruned or failed); 0: the whole grid (grid only)
     timeout: float = 0.0            # seconds after which a worker starts no new trial; 0 = no limit
     metric: str = ""                # a validation metric of the task; "" = train.metric, else the task's first
     direction: str = ""             # minimize or maximize; "" = train.direction
