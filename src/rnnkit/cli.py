@@ -29,10 +29,10 @@ EXAMPLES = {
     "tune": """examples:
   rnnkit tune configs/tune_esn_mackey_glass.toml                      # the space is the config's [tune.space]
   rnnkit tune configs/tune_esn_mackey_glass.toml --tune.sampler=gp --tune.trials=40 --workers=2
-  rnnkit tune --resume runs/esn_mackey_glass-tune                     # after a kill: finished trials are kept
+  rnnkit tune --resume runs/esn_mackey_glass_small-tune               # after a kill: finished trials are kept
   rnnkit tune CONFIG --storage=postgresql://user@host/db --tune.study=lm   # run on every machine of a cluster
-  rnnkit train runs/esn_mackey_glass-tune/best.toml                   # train the best configuration again
-  optuna-dashboard runs/esn_mackey_glass-tune/study.journal           # browse the study""",
+  rnnkit train runs/esn_mackey_glass_small-tune/best.toml             # train the best configuration again
+  optuna-dashboard runs/esn_mackey_glass_small-tune/study.journal     # browse the study""",
 }
 
 
