@@ -24,6 +24,7 @@ from .layers import AttentionPooling as AttentionPooling
 from .layers import Bidirectional as Bidirectional
 from .layers import DropConnect as DropConnect
 from .layers import LockedDropout as LockedDropout
+from .layers import MultiplicativeAttention as MultiplicativeAttention
 from .layers import Readout as Readout
 from .layers import Recurrent as Recurrent
 from .layers import RecurrentDropout as RecurrentDropout
@@ -33,6 +34,7 @@ from .layers import weight_drop as weight_drop
 from .models.classifier import SequenceClassifier as SequenceClassifier
 from .models.esn import EchoStateClassifier as EchoStateClassifier
 from .models.esn import EchoStateNetwork as EchoStateNetwork
+from .models.seq2seq import Seq2Seq as Seq2Seq
 from .runs import load as load
 from .runs import run as run
 from .train import evaluate as evaluate
@@ -44,6 +46,6 @@ __all__ = ["CELLS", "INITIALIZERS", "AdditiveAttention", "AttentionPooling", "Bi
            "Cell", "DropConnect", "EchoStateClassifier",
            "EchoStateNetwork", "ElmanCell", "GRUCell",
            "LSTMCell", "LayerNormGRUCell", "LayerNormLSTMCell", "LockedDropout", "MinGRUCell", "Readout",
-           "ReservoirCell",
+           "MultiplicativeAttention", "ReservoirCell", "Seq2Seq",
            "Recurrent", "RecurrentDropout", "Stacked", "State", "Zoneout", "weight_drop",
            "RunConfig", "evaluate", "fit", "load", "load_config", "run"]
