@@ -82,13 +82,14 @@ def test_grid_covers_the_grid_exactly_once_and_best_toml_reproduces(tmp_path: Pa
     assert again["split"] == "valid" and again["nrmse_20"] == summary["best_value"]
 
 
-def test_a_seeded_run_is_reproducible(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sampler", ["tpe", "gp"])
+def test_a_seeded_run_is_reproducible(tmp_path: Path, sampler: str) -> None:
     runs = []
     for name in ("a", "b"):
-        summary = tune(esn_config(tmp_path, "tpe"), [f"--tune.out_dir={tmp_path / name}"])
+        summary = tune(esn_config(tmp_path, sampler), [f"--tune.out_dir={tmp_path / name}"])
         runs.append([(t.params, t.value) for t in trials(Path(summary["directory"]))])
     assert runs[0] == runs[1] and len(runs[0]) == 4
-    other = tune(esn_config(tmp_path, "tpe"), [f"--tune.out_dir={tmp_path / 'c'}", "--tune.seed=1"])
+    other = tune(esn_config(tmp_path, sampler), [f"--tune.out_dir={tmp_path / 'c'}", "--tune.seed=1"])
     assert [t.params for t in trials(Path(other["directory"]))] != [p for p, _ in runs[0]]
 
 
@@ -135,6 +136,16 @@ def test_pruning_stops_a_bad_trial_at_its_first_evaluation(tmp_path: Path) -> No
     assert good.state == optuna.trial.TrialState.COMPLETE and sorted(good.intermediate_values) == [5, 10, 15, 20]
     assert bad.state == optuna.trial.TrialState.PRUNED and sorted(bad.intermediate_values) == [5]
     assert summary["trials"]["pruned"] == 1
+
+
+@pytest.mark.parametrize("pruner", ["hyperband", "successive_halving"])
+def test_hyperband_and_successive_halving_run(tmp_path: Path, pruner: str) -> None:
+    path = tmp_path / "adding.toml"
+    path.write_text(ADDING.format(out=tmp_path))
+    summary = tune(path, [f"--tune.pruner={pruner}", "--tune.prune_warmup=5"])
+    states = {t.state for t in trials(Path(summary["directory"]))}
+    assert states <= {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED}
+    assert summary["trials"]["complete"] >= 1
 
 
 def test_on_eval_returning_true_stops_training(tmp_path: Path) -> None:
