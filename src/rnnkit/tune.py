@@ -1,14 +1,17 @@
 """Hyperparameter search with Optuna over any run config: `tune()` and `rnnkit tune`.
 
-    summary = rnnkit.tune("configs/tune_esn_mackey_glass.toml", ["--tune.trials=30"])
-    summary = rnnkit.tune(resume="runs/esn_mackey_glass-tune")       # after a kill: no finished trial lost
+    from rnnkit.tune import tune
+    summary = tune("configs/tune_esn_mackey_glass.toml", ["--tune.trials=30"])
+    summary = tune(resume="runs/esn_mackey_glass_small-tune")     # after a kill: no finished trial lost
 
 The config's [tune] section (see tune_space.py) says what to search. A trial is a list of dotted
 overrides of the base config, trained by `run()` into DIR/trials/NNNN with the config's own seed;
 pruners see every validation through fit's `on_eval` hook. The study lives in a journal file in the
 tuning directory DIR unless `tune.storage` names a database that several processes or machines
-share. Workers create trials under a file lock, so a trial budget is never overrun and two workers
-on one machine never draw the same grid point. Optuna is imported in this module only.
+share. Workers on one machine create trials under a file lock, so they never overrun the trial
+budget or draw the same grid point (workers on other machines may overrun it by one trial each, as
+with Optuna's own budget callback). Optuna is imported inside functions only (here, _tune_study.py
+and _tune_report.py), never when rnnkit is imported.
 """
 
 from __future__ import annotations
