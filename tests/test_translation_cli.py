@@ -18,7 +18,8 @@ def run_dir(tmp_path_factory):
     (tmp / "pairs.tsv").write_text("\n".join(pairs * 3) + "\n", encoding="utf-8")
     run = tmp / "run"
     assert main(["train", "configs/translate_dates.toml", f"--out_dir={run}", f"--task.path={tmp / 'pairs.tsv'}",
-                 "--task.level=char", "--task.embedding_size=8", "--task.bucket_size=4", "--task.eval_sentences=4",
+                 "--task.level=char", "--task.embedding_size=8", "--task.tie_weights=true", "--task.bucket_size=4",
+                 "--task.eval_sentences=4",
                  "--task.valid_fraction=0.2", "--task.test_fraction=0.2", "--model.hidden_size=8",
                  "--train.epochs=0", "--train.iterations=2", "--train.eval_every=0", "--train.plots=false"]) == 0
     return run
