@@ -20,9 +20,21 @@ eq. 14); alpha = 0 compares raw log-probabilities, which favour short outputs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
+
+
+class Translator(Protocol):
+    """What decoding needs of a model (Seq2Seq has it; so can a hand-built table in a test)."""
+
+    bos: int
+    eos: int
+
+    def encode(self, source: Tensor, lengths: Tensor) -> tuple[Any, Any]: ...
+
+    def decode_step(self, token: Tensor, state: Any, memory: Any) -> tuple[Tensor, Any, Tensor]: ...
 
 
 @dataclass(frozen=True)
@@ -34,7 +46,7 @@ class Decoded:
 
 
 @torch.no_grad()
-def greedy(model, source: Tensor, lengths: Tensor, *, max_length: int = 100) -> Decoded:
+def greedy(model: Translator, source: Tensor, lengths: Tensor, *, max_length: int = 100) -> Decoded:
     """The most likely token at every step, for a batch of source sentences (the plain loop
     that beam search with beam = 1 must reproduce)."""
     if max_length < 1:
@@ -62,7 +74,7 @@ def greedy(model, source: Tensor, lengths: Tensor, *, max_length: int = 100) -> 
 
 
 @torch.no_grad()
-def beam_search(model, source: Tensor, lengths: Tensor, *, beam: int = 5, max_length: int = 100,
+def beam_search(model: Translator, source: Tensor, lengths: Tensor, *, beam: int = 5, max_length: int = 100,
                 alpha: float = 0.6) -> Decoded:
     """The best target of each source sentence found by a beam of width `beam` (1 = greedy)."""
     if beam < 1 or max_length < 1 or alpha < 0:
