@@ -32,7 +32,7 @@ def open_storage(url: str, directory: Path) -> Any:
             path = Path(url) if url else directory / JOURNAL_FILE
             path.parent.mkdir(parents=True, exist_ok=True)
             _repair(path)
-            storage = JournalStorage(JournalFileBackend(str(path), lock_obj=_FileLock(f"{path}.lock")))
+            storage = JournalStorage(JournalFileBackend(str(path), lock_obj=FileLock(f"{path}.lock")))
         elif url.startswith("redis://"):
             storage = JournalStorage(JournalRedisBackend(url))
         else:
@@ -68,9 +68,10 @@ def _driver(url: str) -> str:
     return url
 
 
-class _FileLock:
-    """The journal's lock as an flock: the kernel drops it when its process dies, so a killed
-    worker never leaves a stale lock behind (Optuna's default symlink lock waits 30 s for that)."""
+class FileLock:
+    """An exclusive flock, released once (release() is idempotent). The kernel drops it when its
+    process dies, so a killed worker never leaves a stale lock behind; as the journal's lock it
+    replaces Optuna's symlink lock, which waits 30 s for a dead holder."""
 
     def __init__(self, path: str) -> None:
         self.path, self.file = path, None
@@ -91,7 +92,7 @@ def _repair(path: Path) -> None:
     leave a fragment that the next append would bury in the middle of the file."""
     if not path.is_file() or path.stat().st_size == 0:
         return
-    lock = _FileLock(f"{path}.lock")                        # other workers may be appending
+    lock = FileLock(f"{path}.lock")                        # other workers may be appending
     lock.acquire()
     try:
         with open(path, "rb+") as file:
@@ -207,19 +208,6 @@ def ask_lock(spec: TuneConfig, directory: Path) -> Path:
 
     key = hashlib.sha1(f"{spec.storage}\n{spec.study}".encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"rnnkit-tune-{key}.lock"
-
-
-class Gate:
-    """An exclusive file lock that is released once, by whichever comes first."""
-
-    def __init__(self, path: Path) -> None:
-        self.file = open(path, "a")                         # noqa: SIM115 (closed in release)
-        fcntl.flock(self.file, fcntl.LOCK_EX)
-
-    def release(self) -> None:
-        if not self.file.closed:
-            fcntl.flock(self.file, fcntl.LOCK_UN)
-            self.file.close()
 
 
 @contextmanager

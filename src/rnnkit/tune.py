@@ -25,7 +25,7 @@ from typing import Any
 
 from . import _toml
 from ._fields import ConfigError
-from ._tune_study import Gate, ask_lock, lock, open_storage, pruner, requeue_stale, sampler, spawn
+from ._tune_study import FileLock, ask_lock, lock, open_storage, pruner, requeue_stale, sampler, spawn
 from .config import RunConfig, _one_of, load_config, parse_override, replace, to_dict
 from .tune_space import TuneConfig, space_toml, tune_config
 
@@ -160,7 +160,8 @@ def work(directory: str, worker: int) -> None:
     deadline = time.monotonic() + (spec.timeout or math.inf)
     with lock(Path(directory) / "workers.lock", shared=True):
         while time.monotonic() < deadline:
-            gate = Gate(ask_lock(spec, Path(directory)))  # held from the budget check until the trial exists
+            gate = FileLock(str(ask_lock(spec, Path(directory))))   # held from the budget check until the trial exists
+            gate.acquire()
             try:
                 if _counted(study) >= spec.trials > 0:
                     break
@@ -170,7 +171,7 @@ def work(directory: str, worker: int) -> None:
                 gate.release()
 
 
-def _objective(trial: Any, base: RunConfig, spec: TuneConfig, directory: Path, gate: Gate) -> float:
+def _objective(trial: Any, base: RunConfig, spec: TuneConfig, directory: Path, gate: FileLock) -> float:
     import optuna
 
     from .runs import run
