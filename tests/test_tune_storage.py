@@ -23,58 +23,23 @@ pytest.importorskip("optuna")
 import optuna  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
-from rnnkit.tune import SETUP_FILE, load_tune, tune  # noqa: E402
+from rnnkit.tune import SETUP_FILE, tune  # noqa: E402
+from test_tune import ESN, trials  # noqa: E402
 
-ESN = """
-seed = 0
-out_dir = "{out}/esn"
-
-[task]
-name = "chaotic_series"
-train_steps = 800
-valid_steps = 400
-test_steps = 400
-washout = 100
-horizon = 20
-
-[model]
-hidden_size = 30
-
-[train]
-method = "ridge"
-plots = false
-
-[tune]
-plots = false
-trials = {trials}
-metric = "nrmse_20"
-sampler = "{sampler}"
-[tune.space]
-"task.spectral_radius" = {{ low = 0.6, high = 1.2{step} }}
-"task.alpha" = {{ choices = [1e-8, 1e-4] }}
-"""
 GRID = sorted(itertools.product([0.6, 0.9, 1.2], [1e-8, 1e-4]))
 LARGER_GRID = sorted(itertools.product([0.6, 0.75, 0.9, 1.05, 1.2], [1e-8, 1e-4]))
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
-def esn_config(tmp_path: Path, *, sampler: str = "grid", trials: int = 0, grid_step: float = 0.3) -> Path:
+def esn_config(tmp_path: Path, *, sampler: str = "grid", radius: str = "low = 0.6, high = 1.2, step = 0.3") -> Path:
+    """test_tune's tiny ESN; by default a 3 x 2 grid (run it with --tune.trials=0: the whole grid)."""
     path = tmp_path / "esn.toml"
-    step = f", step = {grid_step}" if sampler == "grid" else ""   # a 3 x 2 grid, or a continuous radius
-    path.write_text(ESN.format(out=tmp_path, sampler=sampler, trials=trials, step=step))
+    path.write_text(ESN.format(out=tmp_path, sampler=sampler, radius=radius, alpha="choices = [1e-8, 1e-4]"))
     return path
 
 
-def study_of(directory: Path, storage: object | None = None) -> optuna.Study:
-    _, spec = load_tune(directory / SETUP_FILE)
-    if storage is None:
-        backend = optuna.storages.journal.JournalFileBackend(str(directory / "study.journal"))
-        storage = optuna.storages.JournalStorage(backend)
-    return optuna.load_study(study_name=spec.study, storage=storage)
-
-
-def points(trials: list[optuna.trial.FrozenTrial]) -> list[tuple[float, float]]:
-    return sorted((t.params["task.spectral_radius"], t.params["task.alpha"]) for t in trials
+def points(done: list[optuna.trial.FrozenTrial]) -> list[tuple[float, float]]:
+    return sorted((t.params["task.spectral_radius"], t.params["task.alpha"]) for t in done
                   if t.state == TrialState.COMPLETE)
 
 
@@ -84,15 +49,15 @@ def rnnkit_tune(*args: str) -> subprocess.Popen:
 
 
 def test_kill_and_resume_loses_no_finished_trial(tmp_path: Path) -> None:
-    config = esn_config(tmp_path, sampler="random", trials=8)
+    config = esn_config(tmp_path, sampler="random", radius="low = 0.6, high = 1.2")
     directory = tmp_path / "esn-tune"
-    process = rnnkit_tune(str(config))
+    process = rnnkit_tune(str(config), "--tune.trials=8")
     deadline = time.monotonic() + 120
     while True:                                  # kill it while a trial runs, with two or more finished
         assert process.poll() is None and time.monotonic() < deadline, process.stdout.read() if process.stdout else ""
         if (directory / SETUP_FILE).is_file() and (directory / "study.journal").is_file():
             try:
-                states = [t.state for t in study_of(directory).get_trials()]
+                states = [t.state for t in trials(directory)]
             except KeyError:                     # the study is not created yet
                 states = []
             if states.count(TrialState.COMPLETE) >= 2 and states[-1] == TrialState.RUNNING:
@@ -100,12 +65,12 @@ def test_kill_and_resume_loses_no_finished_trial(tmp_path: Path) -> None:
         time.sleep(0.02)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    before = study_of(directory).get_trials()
+    before = trials(directory)
     killed = [t for t in before if t.state == TrialState.RUNNING]
     assert killed
 
     tune(resume=directory)
-    after = {t.number: t for t in study_of(directory).get_trials()}
+    after = {t.number: t for t in trials(directory)}
     for t in before:
         if t.state == TrialState.COMPLETE:       # every finished trial is kept as it was
             assert (after[t.number].state, after[t.number].params, after[t.number].value) == \
@@ -120,10 +85,10 @@ def test_kill_and_resume_loses_no_finished_trial(tmp_path: Path) -> None:
 
 
 def test_two_workers_on_one_embedded_study_never_run_a_trial_twice(tmp_path: Path) -> None:
-    summary = tune(esn_config(tmp_path), ["--tune.workers=2"])
-    trials = study_of(Path(summary["directory"])).get_trials()
-    assert points(trials) == GRID and len(trials) == len(GRID)
-    assert len({t.user_attrs["run_dir"] for t in trials}) == len(GRID)
+    summary = tune(esn_config(tmp_path), ["--tune.workers=2", "--tune.trials=0"])
+    done = trials(Path(summary["directory"]))
+    assert points(done) == GRID and len(done) == len(GRID)
+    assert len({t.user_attrs["run_dir"] for t in done}) == len(GRID)
 
 
 def _postgres_binaries() -> tuple[str, str] | None:
@@ -177,12 +142,12 @@ def postgres_url() -> Iterator[str]:
 
 
 def test_two_processes_share_one_study_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
-    config = esn_config(tmp_path, grid_step=0.15)         # 10 points: enough work for both processes
-    processes = [rnnkit_tune(str(config), f"--storage={postgres_url}", "--tune.study=shared",
+    config = esn_config(tmp_path, radius="low = 0.6, high = 1.2, step = 0.15")   # 10 points: work for both
+    processes = [rnnkit_tune(str(config), "--tune.trials=0", f"--storage={postgres_url}", "--tune.study=shared",
                              f"--out_dir={tmp_path / name}") for name in ("a", "b")]
     outputs = [process.communicate(timeout=180)[0] for process in processes]
     assert [process.returncode for process in processes] == [0, 0], "\n".join(o[-3000:] for o in outputs)
     storage = optuna.storages.RDBStorage(postgres_url.replace("postgresql://", "postgresql+psycopg2://"))
-    trials = optuna.load_study(study_name="shared", storage=storage).get_trials()
-    assert points(trials) == LARGER_GRID and len(trials) == len(LARGER_GRID)   # each point once, no trial twice
-    assert {Path(t.user_attrs["run_dir"]).parents[1].name for t in trials} == {"a", "b"}   # both did work
+    done = optuna.load_study(study_name="shared", storage=storage).get_trials()
+    assert points(done) == LARGER_GRID and len(done) == len(LARGER_GRID)   # each point once, no trial twice
+    assert {Path(t.user_attrs["run_dir"]).parents[1].name for t in done} == {"a", "b"}   # both did work
