@@ -32,7 +32,7 @@ def open_storage(url: str, directory: Path) -> Any:
             path = Path(url) if url else directory / JOURNAL_FILE
             path.parent.mkdir(parents=True, exist_ok=True)
             _repair(path)
-            storage = JournalStorage(JournalFileBackend(str(path), lock_obj=FileLock(f"{path}.lock")))
+            storage = JournalStorage(JournalFileBackend(str(path), lock_obj=FileLock(f"{path}.flock")))
         elif url.startswith("redis://"):
             storage = JournalStorage(JournalRedisBackend(url))
         else:
@@ -71,7 +71,8 @@ def _driver(url: str) -> str:
 class FileLock:
     """An exclusive flock, released once (release() is idempotent). The kernel drops it when its
     process dies, so a killed worker never leaves a stale lock behind; as the journal's lock it
-    replaces Optuna's symlink lock, which waits 30 s for a dead holder."""
+    replaces Optuna's symlink lock (study.journal.lock, which optuna-dashboard still uses for its
+    rare writes), which waits 30 s for a dead holder."""
 
     def __init__(self, path: str) -> None:
         self.path, self.file = path, None
@@ -92,7 +93,7 @@ def _repair(path: Path) -> None:
     leave a fragment that the next append would bury in the middle of the file."""
     if not path.is_file() or path.stat().st_size == 0:
         return
-    lock = FileLock(f"{path}.lock")                        # other workers may be appending
+    lock = FileLock(f"{path}.flock")                       # other workers may be appending
     lock.acquire()
     try:
         with open(path, "rb+") as file:
