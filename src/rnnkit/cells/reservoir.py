@@ -16,7 +16,9 @@ from ..kernels import reservoir_loop
 from .base import Cell, State
 
 _EXACT_EIGENVALUES_UP_TO = 200  # above this, an iterative eigensolver (ARPACK) finds rho(W)
-_COMPILED_LOOP_UP_TO = 256     # at or below this, the numba loop (kernels/reservoir_loop.py) when installed
+_COMPILED_LOOP_UP_TO = 128     # at or below this, the numba loop (kernels/reservoir_loop.py) when installed:
+                                # 5.0 vs 8.0 us/step at 100 units f64 (f32 5.5 vs 5.7), but from 150 units on
+                                # numpy's dense gemv loop wins (250 f32: 20 vs 10 us); docs/benchmarks.md
 _NUMPY_LOOP_UP_TO = 1000        # at or below this, a numpy loop beats torch's per-op overhead
 _SCIPY_CSR_ABOVE = 256          # and above this its mat-vec is scipy CSR (perf-notes 6: 22 vs 34 us at 500)
 _DENSE_ABOVE_DENSITY = 0.3      # sparser reservoirs run a CSR mat-vec (perf-notes section 6)
