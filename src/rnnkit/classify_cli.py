@@ -35,19 +35,11 @@ EXAMPLES = """examples:
 def load_classifier(run_dir: str | Path) -> tuple[object, object, nn.Module, dict]:
     """(config, task, model in eval mode on the CPU, meta) of a classification run, without its data.
     The model is a SequenceClassifier, or an EchoStateClassifier for task.encoder = "reservoir"."""
-    from safetensors import safe_open
+    from .runs import read_saved_run
+    from .train.checkpoint import load_weights
 
-    from .runs import read_config
-    from .train.checkpoint import WEIGHTS_FILE, CheckpointError, load_weights
-
-    cfg = read_config(run_dir)
-    if cfg.task.name not in TASK_NAMES:
-        raise ValueError(f"{run_dir} is a {cfg.task.name!r} run; classify needs one of {list(TASK_NAMES)}")
-    path = Path(run_dir) / WEIGHTS_FILE
-    if not path.is_file():
-        raise CheckpointError(f"{run_dir} has no {WEIGHTS_FILE}: the run saved no checkpoint yet")
-    with safe_open(str(path), framework="pt") as f:
-        meta = json.loads(f.get_tensor("meta_json").numpy().tobytes().decode("utf-8"))
+    cfg, blob = read_saved_run(run_dir, tuple(TASK_NAMES), "classify", "meta_json")
+    meta = json.loads(blob.numpy().tobytes().decode("utf-8"))
     task = cfg.task.build()
     model = load_weights(task.model_for(cfg.model, meta), run_dir)
     return cfg, task, model.eval(), meta

@@ -32,22 +32,11 @@ EXAMPLES = {
 
 def load_language_model(run_dir: str | Path) -> tuple[LanguageModel, Vocab]:
     """A language_modeling run's model (eval mode, CPU) and vocabulary, without the corpus."""
-    from safetensors import safe_open
+    from .runs import read_saved_run
+    from .train.checkpoint import load_weights
 
-    from .runs import read_config
-    from .train.checkpoint import WEIGHTS_FILE, CheckpointError, load_weights
-
-    cfg = read_config(run_dir)
-    if cfg.task.name != "language_modeling":
-        raise ValueError(f"{run_dir} is a {cfg.task.name!r} run; this command needs a language_modeling run")
-    path = Path(run_dir) / WEIGHTS_FILE
-    if not path.is_file():
-        raise CheckpointError(f"{run_dir} has no {WEIGHTS_FILE}: the run saved no checkpoint yet")
-    with safe_open(str(path), framework="pt") as f:
-        if "vocab_json" not in f.keys():
-            raise CheckpointError(f"{path} holds no vocabulary (vocab_json); it was not written by a "
-                                  "language_modeling run")
-        vocab = vocab_from_tensor(f.get_tensor("vocab_json"))
+    cfg, blob = read_saved_run(run_dir, ("language_modeling",), "this command", "vocab_json")
+    vocab = vocab_from_tensor(blob)
     model = load_weights(cfg.task.build().model_for(cfg.model, vocab), run_dir)
     return model.eval(), vocab
 

@@ -26,6 +26,7 @@ from .train import METHODS
 from .train.checkpoint import (
     CONFIG_FILE,
     STATE_FILE,
+    WEIGHTS_FILE,
     CheckpointError,
     atomic_write,
     check_run_dir,
@@ -83,6 +84,25 @@ def read_config(run_dir: str | Path) -> RunConfig:
     if not path.is_file():
         raise CheckpointError(f"{run_dir} has no {CONFIG_FILE}; is it a run directory?")
     return load_config(path)
+
+
+def read_saved_run(run_dir: str | Path, tasks: Sequence[str], command: str, key: str) -> tuple[RunConfig, torch.Tensor]:
+    """The config of a run of one of `tasks` and the tensor `key` (a vocabulary or metadata saved
+    beside the weights), without loading the task's data: what commands on a finished run need
+    first. Errors say which run, which task and what is missing."""
+    from safetensors import safe_open
+
+    cfg = read_config(run_dir)
+    wanted = " or ".join(tasks)
+    if cfg.task.name not in tasks:
+        raise ValueError(f"{run_dir} is a {cfg.task.name!r} run; {command} needs a {wanted} run")
+    path = Path(run_dir) / WEIGHTS_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} has no {WEIGHTS_FILE}: the run saved no checkpoint yet")
+    with safe_open(str(path), framework="pt") as f:
+        if key not in f.keys():
+            raise CheckpointError(f"{path} holds no {key}; it was not written by a {wanted} run")
+        return cfg, f.get_tensor(key)
 
 
 def seed_everything(seed: int) -> None:

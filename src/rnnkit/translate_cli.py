@@ -39,19 +39,11 @@ BATCH = 64
 def load_translator(run_dir: str | Path) -> tuple[object, Seq2Seq, dict]:
     """(config, model in eval mode on the CPU, meta with both vocabularies) of a translation
     run, without its data."""
-    from safetensors import safe_open
+    from .runs import read_saved_run
+    from .train.checkpoint import load_weights
 
-    from .runs import read_config
-    from .train.checkpoint import WEIGHTS_FILE, CheckpointError, load_weights
-
-    cfg = read_config(run_dir)
-    if cfg.task.name != "translation":
-        raise ValueError(f"{run_dir} is a {cfg.task.name!r} run; translate needs a translation run")
-    path = Path(run_dir) / WEIGHTS_FILE
-    if not path.is_file():
-        raise CheckpointError(f"{run_dir} has no {WEIGHTS_FILE}: the run saved no checkpoint yet")
-    with safe_open(str(path), framework="pt") as f:
-        meta = json.loads(f.get_tensor("meta_json").numpy().tobytes().decode("utf-8"))
+    cfg, blob = read_saved_run(run_dir, ("translation",), "translate", "meta_json")
+    meta = json.loads(blob.numpy().tobytes().decode("utf-8"))
     model = load_weights(cfg.task.build().model_for(cfg.model, meta), run_dir)
     return cfg, model.eval(), meta
 
