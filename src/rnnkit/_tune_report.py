@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _toml
+from ._png import save_png
 from .config import RunConfig, replace, to_dict
 from .tune_space import TuneConfig
 
@@ -53,7 +54,6 @@ def _plots(study: Any, folder: Path, parameters: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
     from optuna.importance import PedAnovaImportanceEvaluator
     from optuna.trial import TrialState
@@ -79,5 +79,4 @@ def _plots(study: Any, folder: Path, parameters: int) -> None:
                 print(f"rnnkit tune: skipped plots/{name}.png: {error}", flush=True)
                 continue
         figure = np.asarray(axes).flat[0].figure
-        figure.savefig(folder / f"{name}.png", dpi=100, bbox_inches="tight")
-        plt.close(figure)
+        save_png(figure, folder / f"{name}.png", bbox_inches="tight")

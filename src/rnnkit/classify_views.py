@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from ._png import save_png
+
 STRIP_WIDTH = 16           # tokens per row of the heat strip; a long review wraps onto more rows
 
 
@@ -26,11 +28,7 @@ def _pyplot():
 
 
 def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    _pyplot().close(fig)
-    return path
+    return save_png(fig, path)
 
 
 def plot_confusion(matrix: torch.Tensor, classes: Sequence[str], path: str | Path) -> Path:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from ._png import save_png
+
 
 def plot_attention(weights: torch.Tensor, source: Sequence[str], target: Sequence[str], path: str | Path, *,
                    title: str = "") -> Path:
@@ -33,10 +35,4 @@ def plot_attention(weights: torch.Tensor, source: Sequence[str], target: Sequenc
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_png(fig, path)

@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .._png import save_png
+
 EXAMPLES = """examples:
   rnnkit forecast train configs/forecast_lstm.toml --task.data=sales.csv   # like rnnkit train
   rnnkit forecast predict runs/forecast_lstm --out=forecast.csv --plot s0 s3
@@ -140,5 +142,4 @@ def plot(times: Any, history: Any, future_times: Any, forecast: Any, path: Path,
     axes.legend(loc="upper left")
     figure.autofmt_xdate()
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_png(figure, path, dpi=110)

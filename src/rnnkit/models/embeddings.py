@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from .._png import save_png
 from ..data.text import EOS, UNK, UNK_CHAR, Vocab
 
 _SPECIAL = (UNK, EOS, UNK_CHAR)
@@ -79,10 +80,4 @@ def plot_pca(model: nn.Module, vocab: Vocab, path: str | Path, *, count: int = 2
     for (x, y), w in zip(xy, words):
         ax.annotate(repr(w)[1:-1], (x, y), fontsize=7)
     ax.set_title(f"PCA of the input embeddings of the {len(words)} most frequent tokens")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_png(fig, path)

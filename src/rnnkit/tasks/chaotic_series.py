@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .._png import save_png
 from ..config import ModelConfig
 from ..data.batch import Batch, Splits
 from ..data.chaos import mackey_glass, narma10
@@ -145,9 +146,7 @@ def plot_prediction(prediction: Tensor, truth: Tensor, path: Path, title: str) -
     axes.set_title(title)
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_png(figure, path, dpi=120)
 
 
 def _split_states(model: EchoStateNetwork, h: Tensor) -> tuple:
