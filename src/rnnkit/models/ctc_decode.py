@@ -11,8 +11,8 @@ takes the most probable class per frame. That is the most probable *path*, not t
 probable *labelling*, which sums over all of its paths; prefix beam search (Hannun et al. 2014,
 "First-pass large vocabulary continuous speech recognition using bi-directional recurrent DNNs",
 algorithm 1) keeps the `beam_width` best labelling prefixes, each with the probability of its
-paths ending in blank (p_b) and in its last label (p_nb). With a width as large as the number of
-prefixes it is exact.
+paths ending in blank (p_b) and in its last label (p_nb). A prefix pruned from the beam drops its
+paths' probability, so with a width as large as the number of prefixes the search is exact.
 
 An optional word language model adds alpha * log P_lm(word | history) + beta each time a word is
 completed (at a space, and for the last word at the end, with "</s>"), which is Deep Speech's
