@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from . import classify_cli, lm_cli, translate_cli
+from . import classify_cli, lm_cli, speech_cli, translate_cli
 from .config import ConfigError, load_config
 from .forecast import cli as forecast_cli
 from .train.checkpoint import CheckpointError
@@ -79,6 +79,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
     **classify_cli.COMMANDS,                 # classify train|eval|predict
     "forecast": forecast_cli.forecast,       # train, predict, backtest
     **translate_cli.COMMANDS,                # translate
+    **speech_cli.COMMANDS,                   # transcribe
 }
 
 
@@ -109,6 +110,7 @@ def parser() -> argparse.ArgumentParser:
     classify_cli.add_parsers(commands, **kind)
     forecast_cli.add_parser(commands, **kind)
     translate_cli.add_parser(commands, **kind)
+    speech_cli.add_parser(commands, **kind)
     return main
 
 

@@ -10,6 +10,7 @@ from .classification import SequenceClassification as SequenceClassification
 from .classification import TextClassification as TextClassification
 from .forecasting import Forecasting as Forecasting
 from .language_modeling import LanguageModeling as LanguageModeling
+from .speech import SpeechRecognition as SpeechRecognition
 from .translation import Translation as Translation
 
 TASKS: dict[str, type[Task]] = {
@@ -18,9 +19,10 @@ TASKS: dict[str, type[Task]] = {
     "forecasting": Forecasting,
     "language_modeling": LanguageModeling,
     "sequence_classification": SequenceClassification,
+    "speech": SpeechRecognition,
     "text_classification": TextClassification,
     "translation": Translation,
 }
 
 __all__ = ["TASKS", "Adding", "ChaoticSeries", "Forecasting", "LanguageModeling", "Metrics",
-           "SequenceClassification", "Task", "TextClassification", "Translation"]
+           "SequenceClassification", "SpeechRecognition", "Task", "TextClassification", "Translation"]
