@@ -1,0 +1,155 @@
+"""The speech task: a tiny CTC run learns two tone "words", infeasible utterances are refused by
+name, settings are checked, the loss is torch's CTC loss.
+
+The two words are built from sine tones, one frequency per character ("up": 300 Hz then 900 Hz,
+"no": 1800 Hz then 3000 Hz), so this test needs no espeak-ng and never skips.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rnnkit.cli import main
+from rnnkit.config import ConfigError, load_config
+from rnnkit.tasks.speech import SpeechRecognition, ctc_loss
+
+TONES = {"u": 300.0, "p": 900.0, "n": 1800.0, "o": 3000.0}
+RATE = 16000
+
+
+def tone_words(words: list[str], rng: np.random.Generator) -> np.ndarray:
+    """Each character a 0.10-0.14 s tone at its frequency; silence around each word; faint noise."""
+    parts = []
+    for word in words:
+        parts.append(np.zeros(int(RATE * rng.uniform(0.05, 0.1))))
+        for ch in word:
+            t = np.arange(int(RATE * rng.uniform(0.10, 0.14))) / RATE
+            parts.append(0.5 * np.sin(2 * np.pi * TONES[ch] * t))
+    parts.append(np.zeros(int(RATE * rng.uniform(0.05, 0.1))))
+    wave = np.concatenate(parts)
+    return (wave + 0.01 * rng.standard_normal(len(wave))).astype(np.float32)
+
+
+def write_tones(folder: Path, texts: list[str], seed: int) -> list[Path]:
+    """One wav per text under `folder` and its transcripts.tsv."""
+    import soundfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng, rows, paths = np.random.default_rng(seed), [], []
+    for i, text in enumerate(texts):
+        paths.append(folder / f"{i:03d}.wav")
+        soundfile.write(paths[-1], tone_words(text.split(), rng), RATE)
+        rows.append(f"{paths[-1].name}\t{text}\n")
+    (folder / "transcripts.tsv").write_text("".join(rows))
+    return paths
+
+
+CONFIG = """
+seed = 0
+out_dir = "{out}"
+[task]
+name = "speech"
+source = "folder"
+path = "{data}"
+n_mels = 20
+hop_ms = 20.0
+win_ms = 40.0
+normalize = false
+front_size = 16
+valid_fraction = 0.25
+test_fraction = 0.0
+beam = 2
+[model]
+cell = "gru"
+hidden_size = 24
+bidirectional = {bidirectional}
+[train]
+iterations = {iterations}
+batch_size = 8
+eval_every = 0
+plots = false
+[optim]
+lr = 0.03
+"""
+
+
+@functools.cache
+def trained_run(bidirectional: bool = False, iterations: int = 100) -> Path:
+    """A run trained on 32 tone words (shared by the tests of this module and test_transcribe_cli)."""
+    root = Path(tempfile.mkdtemp(prefix="rnnkit-speech-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    write_tones(root / "data", ["up", "no"] * 16, seed=0)
+    config = root / "config.toml"
+    config.write_text(CONFIG.format(out=root / "run", data=root / "data", iterations=iterations,
+                                    bidirectional=str(bidirectional).lower()))
+    with mock.patch.dict(os.environ, {"RNNKIT_CACHE": str(root / "cache")}):
+        assert main(["train", str(config)]) == 0
+    return root / "run"
+
+
+def test_learns_to_transcribe_two_tone_words(tmp_path, capsys):
+    run = trained_run()
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["split"] == "valid" and last["wer"] == 0.0 and last["cer"] == 0.0 and last["beam_wer"] == 0.0
+    files = write_tones(tmp_path, ["no", "up", "up"], seed=7)                       # unheard recordings
+    capsys.readouterr()
+    assert main(["transcribe", str(run), *map(str, files)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split("\t")[1] for line in lines] == ["no", "up", "up"]
+
+
+def test_infeasible_utterances_are_refused_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
+    write_tones(tmp_path / "data", ["up", "no", "up", "no"], seed=1)
+    tsv = tmp_path / "data" / "transcripts.tsv"
+    tsv.write_text(tsv.read_text().replace("001.wav\tno", "001.wav\t" + "no" * 40))     # 80 labels in 0.4 s
+    task = SpeechRecognition(source="folder", path=str(tmp_path / "data"), valid_fraction=0.25, test_fraction=0.25,
+                             front="conv", stride=4, kernel=4)
+    with pytest.raises(ValueError, match=r"1 utterance\(s\) are too short.*stride of 4: .*001\.wav \(\d+ frames, "
+                       r"needs 80\)"):
+        task.load()
+
+
+@pytest.mark.parametrize("override,message", [
+    ("--task.source=librispeech", "task.source must be one of"),
+    ("--task.source=folder", "needs task.path"),
+    ("--task.front=lstm", "task.front must be one of"),
+    ("--task.lm_order=3", "need task.beam > 0"),
+    ("--task.time_masks=2", None),                                               # fine with context 0
+])
+def test_settings_are_checked(override, message):
+    args = ["--task.name=speech", override] + (["--task.context=2"] if "masks" in override else [])
+    if message is None:
+        with pytest.raises(ConfigError, match="SpecAugment masks features before context stacking"):
+            load_config(None, args)
+        load_config(None, ["--task.name=speech", override])
+        return
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, args)
+
+
+def test_ctc_loss_is_torchs_mean_reduction():
+    log_probs = torch.randn(3, 12, 6).log_softmax(-1)                           # (B, T, C)
+    targets = torch.tensor([[1, 2, 2, 3], [4, 0, 0, 0], [5, 5, 0, 0]])
+    lengths, target_lengths = torch.tensor([12, 7, 5]), torch.tensor([4, 1, 2])
+    expected = F.ctc_loss(log_probs.transpose(0, 1), targets, lengths, target_lengths, blank=0)
+    torch.testing.assert_close(ctc_loss(log_probs, targets, lengths, target_lengths).mean(), expected)
+
+
+def test_spec_augment_masks_only_training_frames(tmp_path):
+    task = SpeechRecognition(source="folder", path="x", time_masks=1, time_width=3, freq_masks=1, freq_width=2)
+    x = torch.randn(2, 10, 5)
+    masked = task._augment(x, torch.tensor([10, 6]))
+    assert not torch.equal(masked, x) and torch.equal(masked[1, 6:], x[1, 6:])      # padding left alone
