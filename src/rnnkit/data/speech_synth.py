@@ -71,6 +71,7 @@ def synthesize(out_dir: str | Path, *, n_utterances: int, kind: str = "digits", 
     manifest = out / "synth.json"
     if manifest.is_file() and json.loads(manifest.read_text()) == settings:
         return read_transcribed_dir(out)                                     # made before with these settings
+    manifest.unlink(missing_ok=True)             # an interrupted rewrite must not pass for the old set
     rows = []
     for i in range(n_utterances):
         rng = np.random.default_rng([seed, i])         # utterance i is the same whatever n_utterances is

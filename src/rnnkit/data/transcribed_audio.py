@@ -5,11 +5,11 @@
 
 The folder holds one transcripts file, in either of two forms:
 
-    transcripts.tsv       relative/path.wav<TAB>text[<TAB>speaker]     one utterance a line
-    transcription,        <s> text </s> (utterance_id)                 Sphinx style; the audio is the
-    or *.transcription                                                 file under the folder whose name
-                                                                       is the id plus .wav/.flac/.ogg
-Blank lines and lines starting with "#" are skipped. Text is lower-cased with whitespace
+    transcripts.tsv                    relative/path.wav<TAB>text[<TAB>speaker]    one utterance a line
+    transcription or *.transcription   <s> text </s> (utterance_id)                Sphinx style
+
+In the Sphinx form the audio is the file under the folder named utterance_id plus .wav, .flac
+or .ogg. Blank lines and lines starting with "#" are skipped. Text is lower-cased with whitespace
 collapsed, and Sphinx markers such as <s>, </s> and <sil> are dropped; checking it against an
 alphabet is the alphabet's job. The speaker is the tsv's third column, or else the name of the
 folder that holds the audio file (use one folder per speaker for speaker-disjoint splits).
