@@ -41,7 +41,11 @@ def test_streaming_equals_the_whole_file(run, tmp_path, capsys):
     assert main(["transcribe", str(run), str(files[0])]) == 0
     expected = transcripts(capsys.readouterr().out)
     assert main(["transcribe", str(run), str(files[0]), "--stream", "--chunk-seconds=0.2"]) == 0
-    assert transcripts(capsys.readouterr().out) == expected and expected[0].replace(" ", "")
+    out, err = capsys.readouterr()
+    assert transcripts(out) == expected and expected[0].replace(" ", "")
+    partial = [line.split("\t") for line in err.strip().splitlines()]              # FILE, seconds so far, text
+    seconds = [float(p[1].removesuffix(" s")) for p in partial]
+    assert seconds == sorted(seconds) and len(partial) == 7 and partial[-1][2] == expected[0]
 
 
 def test_stream_refuses_a_bidirectional_model(tmp_path, capsys):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -39,8 +40,10 @@ def load_speech(run_dir: str | Path) -> tuple[object, object, nn.Module, dict]:
     return cfg, task, load_weights(task.model_for(cfg.model, meta), run_dir).eval(), meta
 
 
-def log_probs_of(model: nn.Module, path: Path, meta: dict, *, chunk_frames: int = 0) -> torch.Tensor:
-    """(T', C) log-probabilities of a file: whole, or chunk by chunk with the state carried along."""
+def log_probs_of(model: nn.Module, path: Path, meta: dict, *, chunk_frames: int = 0,
+                 on_chunk: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
+    """(T', C) log-probabilities of a file: whole, or chunk by chunk with the state carried along
+    (then `on_chunk` sees the log-probabilities so far after each chunk)."""
     with torch.no_grad():
         if not chunk_frames:
             return model(utterance_features(path, meta)[None])[0][0]
@@ -48,6 +51,8 @@ def log_probs_of(model: nn.Module, path: Path, meta: dict, *, chunk_frames: int 
         for chunk in chunked_features(path, meta, chunk_frames):
             log_probs, state = model(chunk[None], state)
             out.append(log_probs[0])
+            if on_chunk is not None:
+                on_chunk(torch.cat(out))
         return torch.cat(out)
 
 
@@ -88,7 +93,10 @@ def transcribe(args: argparse.Namespace, overrides: list[str]) -> int:
         chunk = max(1, round(args.chunk_seconds / seconds)) * stride                 # whole strides per chunk
     decoder = Decoder(meta, task)
     for name in args.files:
-        log_probs = log_probs_of(model, Path(name), meta, chunk_frames=chunk)
+        def partial(so_far: torch.Tensor, name: str = name) -> None:        # what a live caption would show
+            print(f"{name}\t{so_far.size(0) * seconds:.1f} s\t{decoder.text(so_far)}", file=sys.stderr, flush=True)
+
+        log_probs = log_probs_of(model, Path(name), meta, chunk_frames=chunk, on_chunk=partial if chunk else None)
         pairs = decoder.pairs(log_probs, args.beam)
         text = " ".join(decoder.alphabet.decode([c for c, _ in pairs]).split())
         print(f"{name}\t{text}", flush=True)
