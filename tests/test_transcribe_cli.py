@@ -31,6 +31,14 @@ def test_timestamps_and_beam(run, tmp_path, capsys):
         assert 0.0 <= float(start) < float(end) <= 0.6 and word in ("up", "no")
 
 
+def test_decoding_settings_may_be_overridden(run, tmp_path, capsys):
+    files = write_tones(tmp_path, ["no"], seed=4)
+    assert main(["transcribe", str(run), str(files[0]), "--beam=3", "--task.lexicon=true", "--task.lm_order=2"]) == 0
+    assert capsys.readouterr().out == f"{files[0]}\tno\n"
+    assert main(["transcribe", str(run), str(files[0]), "--train.iterations=3"]) == 2
+    assert "changes only decoding settings" in capsys.readouterr().err
+
+
 def test_streaming_equals_the_whole_file(run, tmp_path, capsys):
     files = write_tones(tmp_path, ["up no up no"], seed=5)                     # 1.3 s, four words
     _, _, model, meta = load_speech(run)

@@ -4,6 +4,7 @@
     rnnkit transcribe RUN a.wav --beam=8 --timestamps            # beam search; each word's start and end
     rnnkit transcribe RUN long.wav --stream --chunk-seconds=2    # chunk by chunk with the carried state
     rnnkit transcribe RUN --split=test --beam=8                  # WER/CER on the run's own test split
+    rnnkit transcribe RUN --split=test --beam=8 --task.lexicon=false   # decoding settings may be changed
     rnnkit transcribe RUN --data=pocketsphinx                    # WER/CER on a folder of transcribed audio
 """
 
@@ -26,16 +27,28 @@ EXAMPLES = """examples:
   rnnkit transcribe runs/speech_espeak_stream long.wav --stream --chunk-seconds=2
   rnnkit transcribe runs/speech_fsdd_digits utterance.npy       # a run on precomputed features reads (T, F) .npy
   rnnkit transcribe runs/speech_fsdd_connected --split=test --beam=8   # greedy and beam WER/CER, posteriogram
+  rnnkit transcribe runs/speech_fsdd_connected --split=test --beam=8 --task.lexicon=false   # beam alone
   rnnkit transcribe runs/speech_espeak_sentences --data=pocketsphinx   # real recordings, out of domain"""
 
 
-def load_speech(run_dir: str | Path) -> tuple[object, object, nn.Module, dict]:
-    """(config, task, model in eval mode on the CPU, meta) of a speech run, without its data."""
+DECODING = ("task.lexicon", "task.lm_order", "task.lm_alpha", "task.lm_beta")   # what --task.key=value may change
+
+
+def load_speech(run_dir: str | Path, overrides: list[str] = ()) -> tuple[object, object, nn.Module, dict]:
+    """(config, task, model in eval mode on the CPU, meta) of a speech run, without its data;
+    `overrides` may change the beam search's lexicon and word lm (see DECODING)."""
+    from .config import parse_override, replace
     from .runs import read_saved_run
     from .train.checkpoint import load_weights
 
     cfg, blob = read_saved_run(run_dir, ("speech",), "transcribe", "meta_json")
     meta = json.loads(blob.numpy().tobytes().decode("utf-8"))
+    wrong = [o for o in overrides if parse_override(o)[0] not in DECODING]
+    if wrong:
+        raise ValueError(f"transcribe changes only decoding settings ({', '.join(DECODING)}), got {' '.join(wrong)}")
+    if overrides and not meta.get("train_texts"):
+        raise ValueError(f"{run_dir} kept no training transcripts for a lexicon or lm (its task.beam was 0)")
+    cfg = replace(cfg, overrides)
     task = cfg.task.build()
     return cfg, task, load_weights(task.model_for(cfg.model, meta), run_dir).eval(), meta
 
@@ -72,13 +85,11 @@ def word_times(pairs: list[tuple[int, int]], characters: str, seconds: float) ->
 def transcribe(args: argparse.Namespace, overrides: list[str]) -> int:
     from .tasks.speech import Decoder
 
-    if overrides:
-        raise ValueError(f"transcribe takes no config overrides, got {' '.join(overrides)}")
     if sum(bool(x) for x in (args.files, args.split, args.data)) != 1:
         raise ValueError("give audio FILEs, or --split=valid|test, or --data=FOLDER|pocketsphinx (one of them)")
     if args.beam < 0 or args.chunk_seconds <= 0:
         raise ValueError("--beam must be >= 0 and --chunk-seconds > 0")
-    cfg, task, model, meta = load_speech(args.run_dir)
+    cfg, task, model, meta = load_speech(args.run_dir, overrides)
     stride = getattr(model.front, "stride", 1)
     if not args.files:
         return score(args, task, model, meta)
