@@ -21,7 +21,7 @@ def plot_posteriogram(log_probs: torch.Tensor, characters: str, path: str | Path
                       seconds_per_frame: float | None = None) -> Path:
     """log_probs (T, C): class 0 is the blank, class i the character characters[i - 1]. Rows are
     the blank and every class that reaches probability 0.05 somewhere; `emitted` (class, frame)
-    pairs are marked with their character."""
+    pairs (never the blank) are marked with their character, "_" for the space."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -32,7 +32,7 @@ def plot_posteriogram(log_probs: torch.Tensor, characters: str, path: str | Path
         raise ValueError(f"log_probs of shape {tuple(probs.shape)} do not match blank + {len(characters)} "
                          "characters")
     rows = [0] + [c for c in range(1, probs.size(1)) if float(probs[:, c].max()) >= 0.05]
-    name = lambda c: "blank" if c == 0 else ("␣" if characters[c - 1] == " " else characters[c - 1])
+    name = lambda c: "blank" if c == 0 else ("space" if characters[c - 1] == " " else characters[c - 1])
     scale = seconds_per_frame or 1.0
     fig, ax = plt.subplots(figsize=(min(16.0, 3 + 0.06 * probs.size(0)), 1.2 + 0.22 * len(rows)))
     ax.imshow(probs[:, rows].T.numpy(), cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest",
@@ -40,7 +40,8 @@ def plot_posteriogram(log_probs: torch.Tensor, characters: str, path: str | Path
     ax.set_yticks(range(len(rows)), labels=[name(c) for c in rows], fontsize=8)
     for c, t in emitted:
         if c in rows:
-            ax.annotate(name(c), (t * scale, rows.index(c)), color="red", fontsize=8, ha="center", va="center")
+            mark = "_" if characters[c - 1] == " " else characters[c - 1]
+            ax.annotate(mark, (t * scale, rows.index(c)), color="red", fontsize=8, ha="center", va="center")
     ax.set_xlabel("seconds" if seconds_per_frame else "output frame")
     ax.set_title(title or "CTC posteriogram", fontsize=9)
     fig.tight_layout()
