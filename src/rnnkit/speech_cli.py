@@ -24,7 +24,7 @@ from .speech_stream import chunked_features, seconds_per_frame, utterance_featur
 EXAMPLES = """examples:
   rnnkit transcribe runs/speech_espeak_digits a.wav b.flac      # FILE<TAB>transcript
   rnnkit transcribe runs/speech_espeak_digits a.wav --beam=8 --timestamps
-  rnnkit transcribe runs/speech_espeak_stream long.wav --stream --chunk-seconds=2
+  rnnkit transcribe runs/speech_espeak_digits long.wav --stream --chunk-seconds=2   # a unidirectional run
   rnnkit transcribe runs/speech_fsdd_digits utterance.npy       # a run on precomputed features reads (T, F) .npy
   rnnkit transcribe runs/speech_fsdd_connected --split=test --beam=8   # greedy and beam WER/CER, posteriogram
   rnnkit transcribe runs/speech_fsdd_connected --split=test --beam=8 --task.lexicon=false   # beam alone
@@ -179,8 +179,10 @@ def add_parser(commands: argparse._SubParsersAction, **kind: object) -> None:
     p.add_argument("run_dir", help="a run directory written by rnnkit train with task.name = 'speech'")
     p.add_argument("files", nargs="*", metavar="FILE", help="audio files (or .npy features) to transcribe")
     p.add_argument("--beam", type=int, default=0, metavar="N", help="prefix beam search of width N (0: greedy), "
-                   "with the run's word lm and lexicon if it has them")
-    p.add_argument("--timestamps", action="store_true", help="each word's start and end in seconds")
+                   "with the run's word lm and lexicon if it has them (--task.lexicon=, --task.lm_order=, "
+                   "--task.lm_alpha=, --task.lm_beta= change them)")
+    p.add_argument("--timestamps", action="store_true", help="each word's start and end in seconds "
+                   "(in output frames for a run on precomputed features)")
     p.add_argument("--stream", action="store_true", help="read each file in chunks, carrying the recurrent state "
                    "(unidirectional runs)")
     p.add_argument("--chunk-seconds", "--chunk_seconds", dest="chunk_seconds", type=float, default=1.0,
