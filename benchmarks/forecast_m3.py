@@ -53,6 +53,7 @@ def rnnkit_forecasts(series: list, frequency: str, args: argparse.Namespace, fol
     to_frame(series, with_test=False).to_csv(path, index=False)        # the test parts stay out
     horizon, season = FREQUENCIES[frequency]
     esrnn = args.forecaster == "esrnn"
+    dilations = [int(d) for d in args.dilations.split(",")] if args.dilations else []
     batch_size = args.batch_size or (32 if esrnn else 256)                 # ES-RNN: one example per series
     cfg = from_dict({
         "seed": seed,
@@ -61,7 +62,8 @@ def rnnkit_forecasts(series: list, frequency: str, args: argparse.Namespace, fol
                  "output": args.output, "forecaster": args.forecaster, "calendar": False, "holdout": 0,
                  **({"level_penalty": ESRNN_LEVEL_PENALTY.get(frequency, 0.0) if args.level_penalty < 0
                      else args.level_penalty} if esrnn else {})},
-        "model": {"cell": args.cell, "hidden_size": args.hidden or (32 if esrnn else 64), "num_layers": args.layers},
+        "model": {"cell": args.cell, "hidden_size": args.hidden or (32 if esrnn else 64), "num_layers": args.layers,
+                  **({"num_layers": len(dilations), "dilations": dilations, "residual": True} if dilations else {})},
         "train": {"epochs": args.epochs or (ESRNN_EPOCHS[frequency] if esrnn else 50), "batch_size": batch_size,
                   "eval_every": 0, "clip": 1.0, "plots": False, "device": args.device},
         "optim": {"lr": args.lr},
@@ -86,6 +88,8 @@ def main() -> None:
     parser.add_argument("--cell", default="lstm")
     parser.add_argument("--hidden", type=int, default=0, help="0: 32 for esrnn, 64 otherwise")
     parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--dilations", default="", help="e.g. 1,3,6,12: one dilated layer per entry (Smyl's "
+                        "monthly stack; sets --layers), with residual connections")
     parser.add_argument("--epochs", type=int, default=0, help="0: 5/5/15/10 for esrnn (yearly/quarterly/monthly/"
                         "other), 50 otherwise")
     parser.add_argument("--level-penalty", type=float, default=-1.0,

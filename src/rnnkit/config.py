@@ -20,7 +20,7 @@ from typing import Any
 
 from ._fields import ConfigError, resolve, typed, unknown
 from .cells import CELLS, INITIALIZERS
-from .layers import Bidirectional, Recurrent, RecurrentDropout, Stacked, Zoneout, weight_drop
+from .layers import Bidirectional, Dilated, Recurrent, RecurrentDropout, Stacked, Zoneout, weight_drop
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -88,12 +88,18 @@ class ModelConfig:
     weight_drop: float = 0.0        # DropConnect on weight_hh (Merity et al. 2017)
     init: str = "orthogonal"        # key of INITIALIZERS
     forget_bias: float = 1.0
+    dilations: tuple[int, ...] = ()  # one per layer: layer i's state comes from d_i steps back (Chang et al. 2017)
+    residual: bool = False          # add each layer's input to its output from the second layer on
 
     def __post_init__(self) -> None:
         _one_of("model.cell", self.cell, list(CELLS))
         _one_of("model.init", self.init, list(INITIALIZERS))
         _check(self.hidden_size >= 1, f"model.hidden_size must be >= 1, got {self.hidden_size}")
         _check(self.num_layers >= 1, f"model.num_layers must be >= 1, got {self.num_layers}")
+        _check(not self.dilations or len(self.dilations) == self.num_layers,
+               f"model.dilations needs one entry per layer (num_layers = {self.num_layers}), got "
+               f"{list(self.dilations)}; e.g. num_layers = 4, dilations = [1, 3, 6, 12]")
+        _check(all(int(d) >= 1 for d in self.dilations), f"model.dilations must be >= 1, got {list(self.dilations)}")
         _check(not self.layer_norm or self.cell in ("lstm", "gru"),
                f"model.layer_norm needs cell 'lstm' or 'gru', got {self.cell!r}")
         _probabilities("model", self, ("dropout", "input_dropout", "output_dropout", "zoneout_h",
@@ -118,11 +124,13 @@ def build_rnn(cfg: ModelConfig, input_size: int) -> Stacked:
         return cell
 
     layers, size = [], input_size
-    for _ in range(cfg.num_layers):
+    for i in range(cfg.num_layers):
         layer = Bidirectional.of(lambda size=size: make_cell(size)) if cfg.bidirectional else Recurrent(make_cell(size))
+        if cfg.dilations and cfg.dilations[i] > 1:
+            layer = Dilated(layer, int(cfg.dilations[i]))
         layers.append(layer)
         size = layer.output_size
-    return Stacked(layers, dropout=cfg.dropout)
+    return Stacked(layers, dropout=cfg.dropout, residual=cfg.residual)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .attention import AdditiveAttention as AdditiveAttention
 from .attention import MultiplicativeAttention as MultiplicativeAttention
+from .dilated import Dilated as Dilated
 from .pooling import POOLINGS as POOLINGS
 from .pooling import AttentionPooling as AttentionPooling
 from .pooling import LastPooling as LastPooling
@@ -22,7 +23,7 @@ from .scan import flip_padded as flip_padded
 from .scan import parallel_scan_log as parallel_scan_log
 from .scan import time_mask as time_mask
 
-__all__ = ["POOLINGS", "AdditiveAttention", "AttentionPooling", "Bidirectional", "LastPooling",
+__all__ = ["POOLINGS", "AdditiveAttention", "AttentionPooling", "Bidirectional", "Dilated", "LastPooling",
            "MaxPooling", "MeanPooling", "MultiplicativeAttention",
            "DropConnect", "LockedDropout", "Readout", "Recurrent", "RecurrentDropout",
            "Stacked", "Zoneout", "flip_padded", "parallel_scan_log", "time_mask", "weight_drop"]

@@ -114,9 +114,11 @@ class Bidirectional(nn.Module):
 
 class Stacked(nn.Module):
     """Layers run one after the other, with locked (variational) dropout between them
-    (one mask per sequence; Gal & Ghahramani 2016). State is a tuple of per-layer states."""
+    (one mask per sequence; Gal & Ghahramani 2016). State is a tuple of per-layer states.
+    `residual=True` adds each layer's input to its output from the second layer on (where the
+    sizes agree), as in deep translation stacks (Wu et al. 2016) and Smyl's ES-RNN (2020)."""
 
-    def __init__(self, layers: Sequence[Layer], *, dropout: float = 0.0) -> None:
+    def __init__(self, layers: Sequence[Layer], *, dropout: float = 0.0, residual: bool = False) -> None:
         super().__init__()
         if len(layers) == 0:
             raise ValueError("Stacked needs at least one layer")
@@ -124,8 +126,12 @@ class Stacked(nn.Module):
             if below.output_size != above.input_size:
                 raise ValueError(f"layer sizes do not chain: a layer outputs {below.output_size} "
                                  f"features but the next expects {above.input_size}")
+        if residual and any(layer.input_size != layer.output_size for layer in layers[1:]):
+            raise ValueError("residual connections need every layer after the first to output as many "
+                             "features as it reads (unidirectional layers of one hidden_size)")
         self.layers = nn.ModuleList(layers)
         self.dropout = LockedDropout(check_probability("Stacked dropout", dropout))
+        self.residual = residual
 
     @property
     def input_size(self) -> int:
@@ -143,6 +149,7 @@ class Stacked(nn.Module):
         for i, layer in enumerate(self.layers):
             if i > 0:
                 x = self.dropout(x)
-            x, s = layer(x, None if state is None else state[i], lengths)
+            y, s = layer(x, None if state is None else state[i], lengths)
+            x = x + y if self.residual and i > 0 else y
             states.append(s)
         return x, tuple(states)
