@@ -153,3 +153,12 @@ def test_spec_augment_masks_only_training_frames(tmp_path):
     x = torch.randn(2, 10, 5)
     masked = task._augment(x, torch.tensor([10, 6]))
     assert not torch.equal(masked, x) and torch.equal(masked[1, 6:], x[1, 6:])      # padding left alone
+
+
+def test_plot_writes_the_posteriogram_of_a_validation_utterance(tmp_path, monkeypatch):
+    from rnnkit.speech_cli import load_speech
+
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
+    _, task, model, _ = load_speech(trained_run())
+    png = task.plot(model.train(), task.load(), tmp_path / "plots")
+    assert png == tmp_path / "plots" / "posteriogram_valid.png" and png.stat().st_size > 1000 and model.training

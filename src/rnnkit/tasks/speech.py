@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -30,6 +31,7 @@ from ..data.alphabet import Alphabet, ctc_frames_needed, normalize
 from ..data.batch import Batch, Splits
 from ..models.ctc import ConvFront, CTCModel, DenseFront
 from ._speech_data import SOURCES, load_examples
+from ._speech_decoder import Decoder as Decoder
 from .base import Metrics
 
 FRONTS = ("dense", "conv")
@@ -198,30 +200,22 @@ class SpeechRecognition:
         return metrics
 
 
-class Decoder:
-    """Log-probabilities (T, C) of one utterance -> its text (and each character's frame), greedy
-    or with the run's beam search settings."""
+    def plot(self, model: nn.Module, data: Splits, folder: Path) -> Path:
+        """The posteriogram of the first validation utterance, as folder/posteriogram_valid.png
+        (for a training loop's end-of-run plots, as ridge training calls ChaoticSeries.plot)."""
+        from ..speech_views import plot_posteriogram
 
-    def __init__(self, meta: dict, task: SpeechRecognition) -> None:
-        from ..models.word_lm import Lexicon, WordNGram
-
-        self.alphabet = Alphabet(meta["characters"])
-        texts = meta.get("train_texts") or []
-        self.lm = WordNGram.train(texts, order=task.lm_order) if task.lm_order and texts else None
-        self.lexicon = Lexicon.from_words(w for t in texts for w in t.split()) if task.lexicon and texts else None
-        self.alpha, self.beta = task.lm_alpha, task.lm_beta
-
-    def pairs(self, log_probs: Tensor, beam: int = 0) -> list[tuple[int, int]]:
-        """(character id, frame) of each output character."""
-        from ..models.ctc_decode import greedy_decode, prefix_beam_search
-
-        if not beam:
-            return greedy_decode(log_probs)
-        return prefix_beam_search(log_probs, beam, alphabet=self.alphabet, lm=self.lm, alpha=self.alpha,
-                                  beta=self.beta, lexicon=self.lexicon)
-
-    def text(self, log_probs: Tensor, beam: int = 0) -> str:
-        return " ".join(self.alphabet.decode([c for c, _ in self.pairs(log_probs, beam)]).split())
+        x, lengths, targets, target_lengths = trimmed(data.valid.select(slice(0, 1)))
+        was_training, device = model.training, next(model.parameters()).device
+        with torch.no_grad():
+            log_probs = model.eval()(x.to(device), None, lengths.to(device))[0][0].cpu()
+        model.train(was_training)
+        decode, meta = Decoder(read_meta(model), self), read_meta(model)
+        reference = decode.alphabet.decode(targets[0, :int(target_lengths[0])].tolist())
+        seconds = None if meta["features"] is None else meta["features"]["hop_ms"] / 1000 * model.front.stride
+        return plot_posteriogram(log_probs, meta["characters"], Path(folder) / "posteriogram_valid.png",
+                                 emitted=decode.pairs(log_probs), title=f"{decode.text(log_probs)} (reference: "
+                                 f"{reference})", seconds_per_frame=seconds)
 
 
 def ctc_loss(log_probs: Tensor, targets: Tensor, out_lengths: Tensor, target_lengths: Tensor) -> Tensor:
