@@ -283,3 +283,26 @@ def test_delayed_step_schedule_is_zarembas():
         optimizer.step()
         schedule.step()
     assert lrs == [1.0] * 8 + [0.5, 0.5, 0.25, 0.25]
+
+
+@dataclass(frozen=True)
+class EchoWithPlot(Echo):
+    fail: bool = False
+
+    def plot(self, model, data, folder):
+        if self.fail:
+            raise RuntimeError("no display")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "task.png").write_bytes(b"png")
+
+
+def test_the_tasks_plot_is_drawn_at_the_end_and_a_failing_one_costs_nothing(tmp_path, capsys):
+    task = EchoWithPlot()
+    cfg = config("--train.iterations=2", "--train.plots=true", "--train.bptt=6")
+    fit(task.build_model(cfg.model, None), task, task.load(), cfg, run_dir=tmp_path / "a")
+    assert (tmp_path / "a" / "plots" / "task.png").exists()
+    fit(task.build_model(cfg.model, None), EchoWithPlot(fail=True), task.load(), cfg, run_dir=tmp_path / "b")
+    assert "could not draw the task's plot" in capsys.readouterr().out
+    assert (tmp_path / "b" / "model.safetensors").exists() and (tmp_path / "b" / "train_state.pt").exists()
+    fit(task.build_model(cfg.model, None), task, task.load(), config("--train.iterations=2"), run_dir=tmp_path / "c")
+    assert not (tmp_path / "c" / "plots" / "task.png").exists()                       # plots = false

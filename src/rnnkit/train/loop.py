@@ -103,7 +103,18 @@ def fit(model: nn.Module, task: Task, data: Splits, cfg: RunConfig, *, run_dir: 
             if stop:
                 break
     log.finish(progress)
+    if run_dir is not None and rank == 0 and train.plots and hasattr(task, "plot"):
+        _task_plot(task, model, data, Path(run_dir) / "plots")
     return progress.metrics
+
+
+def _task_plot(task: Task, model: nn.Module, data: Splits, folder: Path) -> None:
+    """The task's own end-of-run picture (a forecast, a posteriogram), as ridge training draws it.
+    The model is saved by now: a failed plot is reported, not raised."""
+    try:
+        task.plot(model, data, folder)
+    except Exception as error:                      # a picture must not cost the run
+        print(f"note: could not draw the task's plot in {folder}: {type(error).__name__}: {error}", flush=True)
 
 
 def update(net: nn.Module, task: Task, chunks: Iterator, optimizer: torch.optim.Optimizer, schedule: Any,
