@@ -4,6 +4,13 @@ and Theta, all computed in this one run on the same series, horizons and test pa
     python benchmarks/forecast_m3.py                            # all 3,003 series, the ES-RNN hybrid
     python benchmarks/forecast_m3.py --forecaster direct        # the global LSTM with a direct head
     python benchmarks/forecast_m3.py --limit 20 --epochs 2      # a smoke run on 20 series per frequency
+    python benchmarks/forecast_m3.py --validate --save val/     # choose settings without the test parts
+
+`--validate` is the model-selection protocol: each series' last horizon of its history is held out
+and scored instead of the test part (which is then not read at all), and the model trains on what
+is before it. Settings are compared this way; only the chosen ones are run once on the test parts.
+`--save DIR` writes each frequency's forecasts (every seed's and every baseline's) to DIR/<frequency>.npz,
+so that ensembles across runs can be scored afterwards without retraining.
 
 One model per frequency is trained on that frequency's series, from each series' given history only
 (task.holdout = 0); the test parts are never written to the model's data file. The default
@@ -19,6 +26,7 @@ its official horizon, and "overall" the mean over all series.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
@@ -28,7 +36,7 @@ import numpy as np
 import torch
 
 from rnnkit.config import from_dict, replace
-from rnnkit.data.m3 import FREQUENCIES, load_m3, to_frame
+from rnnkit.data.m3 import FREQUENCIES, M3Series, load_m3, to_frame
 from rnnkit.forecast import BASELINES, smape
 from rnnkit.forecast.backtest import predict
 from rnnkit.runs import seed_everything
@@ -58,7 +66,8 @@ def rnnkit_forecasts(series: list, frequency: str, args: argparse.Namespace, fol
     cfg = from_dict({
         "seed": seed,
         "task": {"name": "forecasting", "data": str(path), "freq": "int", "horizon": horizon, "season": season,
-                 "input_size": (ESRNN_INPUT_SIZE if esrnn else INPUT_SIZE)[frequency], "scale": args.scale,
+                 "input_size": args.input_size or (ESRNN_INPUT_SIZE if esrnn else INPUT_SIZE)[frequency],
+                 "scale": args.scale,
                  "output": args.output, "forecaster": args.forecaster, "calendar": False, "holdout": 0,
                  **({"level_penalty": ESRNN_LEVEL_PENALTY.get(frequency, 0.0) if args.level_penalty < 0
                      else args.level_penalty} if esrnn else {})},
@@ -81,6 +90,12 @@ def rnnkit_forecasts(series: list, frequency: str, args: argparse.Namespace, fol
     return np.stack([f.point for f in forecasts]), seconds
 
 
+def validation_split(series: list[M3Series]) -> list[M3Series]:
+    """Each series' history without its last horizon, whose values become the scored part: the
+    official test parts are dropped, so settings chosen on this never see them."""
+    return [dataclasses.replace(s, train=s.train[:-s.horizon], test=s.train[-s.horizon:]) for s in series]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frequencies", default=",".join(FREQUENCIES))
@@ -88,6 +103,7 @@ def main() -> None:
     parser.add_argument("--cell", default="lstm")
     parser.add_argument("--hidden", type=int, default=0, help="0: 32 for esrnn, 64 otherwise")
     parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--input-size", type=int, default=0, help="0: 6/4/12/8 for esrnn, 8/8/24/16 otherwise")
     parser.add_argument("--dilations", default="", help="e.g. 1,3,6,12: one dilated layer per entry (Smyl's "
                         "monthly stack; sets --layers), with residual connections")
     parser.add_argument("--epochs", type=int, default=0, help="0: 5/5/15/10 for esrnn (yearly/quarterly/monthly/"
@@ -102,9 +118,18 @@ def main() -> None:
     parser.add_argument("--output", default="quantile", help="quantile (median point), gaussian or student_t")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0, help="the first seed; the others follow it")
+    parser.add_argument("--validate", action="store_true", help="score each history's last horizon instead of "
+                        "the test part (model selection without the test parts)")
+    parser.add_argument("--baselines", default=",".join(BASELINE_NAMES),
+                        help="comma-separated baselines to compute in the same run ('' for none)")
+    parser.add_argument("--save", help="write each frequency's forecasts to this folder (<frequency>.npz)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
+    baselines = [b for b in args.baselines.split(",") if b]
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        parser.error(f"unknown baselines {unknown}; choose from {sorted(BASELINES)}")
 
     per_series: dict[str, list[float]] = {}
     table: dict[str, dict[str, float]] = {}
@@ -112,14 +137,22 @@ def main() -> None:
         for frequency in args.frequencies.split(","):
             series = load_m3(frequency)
             series = series[:args.limit] if args.limit else series
+            series = validation_split(series) if args.validate else series
             results: dict[str, list[float]] = {}
+            baseline_points: dict[str, np.ndarray] = {}
             start = time.perf_counter()
-            for name in BASELINE_NAMES:
-                results[name] = [smape(s.test, BASELINES[name](s.train, s.horizon, s.season).point) for s in series]
+            for name in baselines:
+                baseline_points[name] = np.stack([BASELINES[name](s.train, s.horizon, s.season).point for s in series])
+                results[name] = [smape(s.test, p) for s, p in zip(series, baseline_points[name])]
             baseline_seconds = time.perf_counter() - start
             runs = [rnnkit_forecasts(series, frequency, args, Path(tmp), args.seed + k) for k in range(args.seeds)]
             points = np.mean([p for p, _ in runs], axis=0)                  # the ensemble: mean over seeds
             results["rnnkit"] = [smape(s.test, p) for s, p in zip(series, points)]
+            if args.save:
+                Path(args.save).mkdir(parents=True, exist_ok=True)
+                np.savez(Path(args.save) / f"{frequency}.npz", ids=[s.id for s in series],
+                         actual=np.stack([s.test for s in series]), rnnkit=np.stack([p for p, _ in runs]),
+                         **baseline_points)
             table[frequency] = {name: float(np.mean(v)) for name, v in results.items()}
             table[frequency].update(series=len(series), rnnkit_train_s=sum(t for _, t in runs),
                                     baselines_s=baseline_seconds, rnnkit_each_seed=[
@@ -131,7 +164,7 @@ def main() -> None:
     table["overall"] = {name: float(np.mean(v)) for name, v in per_series.items()}
     table["overall"]["series"] = len(per_series["rnnkit"])
     table["overall"]["rnnkit_train_s"] = sum(row["rnnkit_train_s"] for row in table.values() if "baselines_s" in row)
-    names = ["rnnkit", *BASELINE_NAMES]
+    names = ["rnnkit", *baselines]
     print("\n| frequency | series | " + " | ".join(names) + " |")
     print("|---|---|" + "---|" * len(names))
     for frequency, row in table.items():

@@ -134,3 +134,26 @@ def test_level_wiggliness_penalty_by_hand(tmp_path):
     assert penalised.item() > plain.item()
     with pytest.raises(ValueError, match="level_penalty"):
         Forecasting(level_penalty=1.0)
+
+
+def test_series_too_short_for_an_origin_are_forecast_not_dropped(tmp_path):
+    table = synthetic_panel(series=3, length=60, seed=2)
+    short = table["series_id"] == "s2"
+    table = table[~short | (table.groupby("series_id").cumcount() < 14)]    # s2: 14 points < 12 + 6
+    table.to_csv(tmp_path / "p.csv", index=False)
+    task = Forecasting(data=str(tmp_path / "p.csv"), input_size=12, horizon=6, forecaster="esrnn", holdout=0)
+    with pytest.warns(UserWarning, match="1 series are too short for a training origin.*only forecast: \\['s2'\\]"):
+        data = task.load()
+    assert data.train.series.tolist() == [0, 1, 2] and data.train.lengths[2].item() == 14
+    assert data.valid.series.tolist() == [0, 1]             # s2 has no full input window before its last 6
+    net = task.build_model(ModelConfig(hidden_size=4), data)
+    only_short = data.train.select(torch.tensor([2]))
+    loss, _ = task.loss(net, only_short, None)
+    assert loss.item() == 0.0
+    loss.backward()                                          # no origin: nothing to learn, but no NaN either
+    loss, _ = task.loss(net, data.train, None)
+    assert torch.isfinite(loss)
+    forecasts = predict(net, task, task.panel())
+    assert len(forecasts) == 3 and all(np.isfinite(f.point).all() and len(f.point) == 6 for f in forecasts)
+    with pytest.raises(SeriesError, match="shorter than input_size \\+ 1 \\* horizon = 18"):
+        Forecasting(data=str(tmp_path / "p.csv"), input_size=12, horizon=6, forecaster="esrnn", holdout=1).load()

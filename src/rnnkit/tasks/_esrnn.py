@@ -35,13 +35,17 @@ def check_positive(panel: Panel) -> None:
                               "needs positive values (multiplicative level and seasonality); shift the series")
 
 
-def histories(values: Sequence[np.ndarray], ends: Sequence[int], targets: np.ndarray | None = None) -> Batch:
-    """Each series' values before its end, padded with its last value: inputs (S, T), lengths (S,)."""
+def histories(values: Sequence[np.ndarray], ends: Sequence[int], targets: np.ndarray | None = None,
+              series: Sequence[int] | None = None) -> Batch:
+    """Each series' values before its end, padded with its last value: inputs (S, T), lengths (S,).
+    `series` picks the series (default all, in order)."""
+    series = range(len(values)) if series is None else series
+    values, ends = [values[i] for i in series], [ends[i] for i in series]
     width = max(ends)
     x = np.stack([np.concatenate([v[:e], np.full(width - e, v[e - 1])]) for v, e in zip(values, ends)])
     x_t = torch.tensor(x, dtype=torch.float32)
     y_t = x_t if targets is None else torch.tensor(targets, dtype=torch.float32)
-    return Batch(x_t, y_t, lengths=torch.tensor(list(ends)), series=torch.arange(len(ends)))
+    return Batch(x_t, y_t, lengths=torch.tensor(list(ends)), series=torch.tensor(list(series)))
 
 
 def splits(task: Any, panel: Panel) -> Splits:
@@ -57,10 +61,17 @@ def splits(task: Any, panel: Panel) -> Splits:
     if idle:
         warnings.warn(f"{len(idle)} series are too short for a training origin (input_size + horizon = {L + K} "
                       f"points before the held-out part) and are only forecast: {idle[:5]}", stacklevel=3)
-    ahead = lambda ends: np.stack([v[e:e + K] for v, e in zip(panel.values, ends)])
-    valid = cuts if task.holdout else [c - K for c in cuts]
-    test = histories(panel.values, [c + K for c in cuts], ahead([c + K for c in cuts])) if task.holdout == 2 else None
-    return Splits(histories(panel.values, cuts), histories(panel.values, valid, ahead(valid)), test)
+    ahead = lambda ends, chosen: np.stack([panel.values[i][ends[i]:ends[i] + K] for i in chosen])
+    every = range(len(cuts))
+    ends = [c + K for c in cuts]
+    test = histories(panel.values, ends, ahead(ends, every)) if task.holdout == 2 else None
+    if task.holdout:
+        return Splits(histories(panel.values, cuts), histories(panel.values, cuts, ahead(cuts, every)), test)
+    # no held-out part: the validation split is each series' last horizon, seen in training, scored
+    # from an origin with a full input window before it (series too short for one are left out of it)
+    ends = [c - K for c in cuts]
+    scored = [i for i in every if ends[i] >= L]
+    return Splits(histories(panel.values, cuts), histories(panel.values, ends, ahead(ends, scored), scored), None)
 
 
 def build(task: Any, cfg: ModelConfig, data: Splits, season: int) -> nn.Module:
@@ -80,7 +91,8 @@ def loss(task: Any, model: nn.Module, batch: Batch) -> Tensor:
     target = torch.log(batch.inputs).unfold(1, K, 1)[:, L:L + N]              # (B, N, K): y_{t+1..t+K}
     keep = torch.arange(N, device=target.device) < (batch.lengths.to(target.device) - L - K + 1)[:, None]
     z = (target - log_base[:, :N])[keep]                                      # (M, K)
-    loss = likelihood_loss(params[:, :N][keep], z, task.output, task.quantiles)
+    # a batch of series too short for any origin (possible when some are only forecast) adds nothing
+    loss = likelihood_loss(params[:, :N][keep], z, task.output, task.quantiles) if len(z) else params.sum() * 0
     if task.level_penalty:
         loss = loss + task.level_penalty * wiggliness(level, batch.lengths.to(level.device))
     return loss

@@ -141,10 +141,11 @@ class Forecasting:
         and the validation split is each series' last window, seen in training (final models)."""
         panel = self.panel()
         L, H = self.input_size, self.horizon
+        if self.forecaster == "esrnn":     # forecasting from a cut needs only the input window before it
+            check_lengths(panel, L + self.holdout * H, f"input_size + {self.holdout} * horizon")
+            return _esrnn.splits(self, panel)
         need = L + max(self.holdout, 1) * H
         check_lengths(panel, need, f"input_size + {max(self.holdout, 1)} * horizon")
-        if self.forecaster == "esrnn":
-            return _esrnn.splits(self, panel)
         cuts = [len(v) - self.holdout * H for v in panel.values]
         scaled = _scaled(panel.values, cuts, self.scale)
         features, known = self.features(panel, cuts), self.known_size(panel)
