@@ -9,6 +9,9 @@ and Theta, all computed in this one run on the same series, horizons and test pa
 `--validate` is the model-selection protocol: each series' last horizon of its history is held out
 and scored instead of the test part (which is then not read at all), and the model trains on what
 is before it. Settings are compared this way; only the chosen ones are run once on the test parts.
+`--combine theta,ets` makes rnnkit's forecast the median (`--combine-how mean`: the mean) of the
+seeds' mean and those baselines' forecasts, as `task.combine` does for `rnnkit forecast predict`;
+the model's own figure is then printed as rnnkit_alone.
 `--save DIR` writes each frequency's forecasts (every seed's and every baseline's) to DIR/<frequency>.npz,
 so that ensembles across runs can be scored afterwards without retraining.
 
@@ -37,8 +40,9 @@ import torch
 
 from rnnkit.config import from_dict, replace
 from rnnkit.data.m3 import FREQUENCIES, M3Series, load_m3, to_frame
-from rnnkit.forecast import BASELINES, smape
+from rnnkit.forecast import BASELINES, Forecast, smape
 from rnnkit.forecast.backtest import predict
+from rnnkit.forecast.combine import combine
 from rnnkit.runs import seed_everything
 from rnnkit.train import fit
 
@@ -122,11 +126,15 @@ def main() -> None:
                         "the test part (model selection without the test parts)")
     parser.add_argument("--baselines", default=",".join(BASELINE_NAMES),
                         help="comma-separated baselines to compute in the same run ('' for none)")
+    parser.add_argument("--combine", default="", help="baselines to combine with rnnkit's forecast, e.g. "
+                        "theta,ets (rnnkit's column is then the combination; rnnkit_alone the model's own)")
+    parser.add_argument("--combine-how", default="median", help="median (default) or mean")
     parser.add_argument("--save", help="write each frequency's forecasts to this folder (<frequency>.npz)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    baselines = [b for b in args.baselines.split(",") if b]
+    combined = [b for b in args.combine.split(",") if b]
+    baselines = list(dict.fromkeys([b for b in args.baselines.split(",") if b] + combined))
     unknown = sorted(set(baselines) - set(BASELINES))
     if unknown:
         parser.error(f"unknown baselines {unknown}; choose from {sorted(BASELINES)}")
@@ -147,6 +155,10 @@ def main() -> None:
             baseline_seconds = time.perf_counter() - start
             runs = [rnnkit_forecasts(series, frequency, args, Path(tmp), args.seed + k) for k in range(args.seeds)]
             points = np.mean([p for p, _ in runs], axis=0)                  # the ensemble: mean over seeds
+            if combined:           # the seeds' mean, then its combination with the baselines (forecast/combine.py)
+                results["rnnkit_alone"] = [smape(s.test, p) for s, p in zip(series, points)]
+                points = np.stack([combine([Forecast(p), *(Forecast(baseline_points[b][i]) for b in combined)],
+                                           args.combine_how).point for i, p in enumerate(points)])
             results["rnnkit"] = [smape(s.test, p) for s, p in zip(series, points)]
             if args.save:
                 Path(args.save).mkdir(parents=True, exist_ok=True)
@@ -164,7 +176,7 @@ def main() -> None:
     table["overall"] = {name: float(np.mean(v)) for name, v in per_series.items()}
     table["overall"]["series"] = len(per_series["rnnkit"])
     table["overall"]["rnnkit_train_s"] = sum(row["rnnkit_train_s"] for row in table.values() if "baselines_s" in row)
-    names = ["rnnkit", *baselines]
+    names = ["rnnkit", *(["rnnkit_alone"] if combined else []), *baselines]
     print("\n| frequency | series | " + " | ".join(names) + " |")
     print("|---|---|" + "---|" * len(names))
     for frequency, row in table.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -55,6 +56,16 @@ def test_esrnn_config_trains_and_predicts(tmp_path):
     assert main(["forecast", "predict", str(run_dir)]) == 0
     table = pd.read_csv(run_dir / "forecast.csv")
     assert len(table) == 3 * 6 and (table.forecast > 0).all()
+    # the same model's forecasts combined with seasonal naive (median of two = their mean)
+    combined_dir = tmp_path / "es_combined"
+    assert main(["forecast", "train", "configs/forecast_esrnn.toml", f"--task.data={tmp_path / 'p.csv'}",
+                 f"--out_dir={combined_dir}", *TINY, "--train.batch_size=3",
+                 "--task.combine=['seasonal_naive']"]) == 0
+    assert main(["forecast", "predict", str(combined_dir)]) == 0
+    combined = pd.read_csv(combined_dir / "forecast.csv")
+    history = pd.read_csv(tmp_path / "p.csv").groupby("series_id").value
+    snaive = np.concatenate([v.to_numpy()[-12:][:6] for _, v in history])             # season 12, horizon 6
+    np.testing.assert_allclose(combined.forecast, (table.forecast + snaive) / 2, rtol=1e-6)
 
 
 def test_predict_reads_future_covariates(tmp_path, capsys):

@@ -21,6 +21,7 @@ from torch import nn
 from ..data.future import extend
 from ..data.series import Panel, Scaler, SeriesError
 from .baselines import BASELINES, Forecast
+from .combine import with_baselines
 from .metrics import score
 
 
@@ -36,14 +37,24 @@ def predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int] | N
     """The model's forecast of each series from starts[i] (default: its end), in the data's units,
     with the task's central `level` interval. Where a horizon runs past a series' end, the panel is
     continued (`extend`): calendar features from the timestamps, known-future covariates from the
-    table `future` (series_id, timestamp, task.future_covariates)."""
+    table `future` (series_id, timestamp, task.future_covariates). With `task.combine` each forecast
+    is combined with those baselines' forecasts from the same origin."""
     starts = [len(v) for v in panel.values] if starts is None else list(starts)
     L, H = task.input_size, task.horizon
     for name, o in zip(panel.ids, starts):
         if o < L:
             raise SeriesError(f"series {name!r}: forecast origin {o} leaves fewer than input_size = {L} points")
-    if task.forecaster == "esrnn":
-        return _esrnn_predict(model, task, panel, starts)
+    forecasts = _esrnn_predict(model, task, panel, starts) if task.forecaster == "esrnn" \
+        else _window_predict(model, task, panel, starts, future)
+    if not task.combine:
+        return forecasts
+    return with_baselines(forecasts, panel.values, starts, task.combine, horizon=H, season=task.period(panel),
+                          level=task.level, how=task.combine_how)
+
+
+def _window_predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int], future: Any) -> list[Forecast]:
+    """Forecasts of the window-based forecasters (direct, seq2seq, autoregressive)."""
+    H = task.horizon
     known = task.known_size(panel)
     if known and any(o + H > len(v) for v, o in zip(panel.values, starts)):
         panel = extend(panel, max(o + H - len(v) for v, o in zip(panel.values, starts)), task.future_covariates,

@@ -17,6 +17,10 @@ Forecasters (`forecaster`): "direct", an encoder and one head for the whole hori
 "seq2seq" and "autoregressive" decoders (`models/forecast_decoders.py`); "esrnn", the ES-RNN hybrid
 of Smyl 2020 (`models/esrnn.py`, data and loss in `_esrnn.py`), which normalises raw positive
 values itself and reads neither covariates nor calendar features.
+
+Combinations (`combine`): at predict time the model's forecast of each series can be combined with
+baselines' forecasts from the same origin (the median or mean, `combine_how`; forecast/combine.py).
+Training is unchanged; `predict`, `rnnkit forecast predict` and backtests return the combination.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from torch import Tensor, nn
 from ..config import ModelConfig
 from ..data.batch import Batch, Splits
 from ..data.series import MISSING, Panel, Scaler, SeriesError, calendar, check_lengths, load_series, windows
+from ..forecast.baselines import BASELINES
+from ..forecast.combine import HOW
 from ..models.likelihoods import OUTPUTS, interval, likelihood_loss
 from . import _esrnn
 from ._forecasters import FORECASTERS, build_forecaster
@@ -66,6 +72,8 @@ class Forecasting:
     forecaster: str = "direct"      # direct (one head for the horizon), seq2seq, autoregressive or esrnn
     samples: int = 0                # autoregressive: intervals from this many sample paths (0: point feedback)
     level_penalty: float = 0.0      # esrnn: weight of Smyl's penalty on the level's wiggliness (0 = off)
+    combine: tuple[str, ...] = ()   # baselines whose forecasts are combined with the model's (e.g. theta, ets)
+    combine_how: str = "median"     # median or mean of the model's and those forecasts (forecast/combine.py)
 
     carries_state = False
 
@@ -82,8 +90,12 @@ class Forecasting:
             raise ValueError("task.level_penalty (>= 0) is for task.forecaster = 'esrnn'")
         if self.future_covariates and self.forecaster == "esrnn":
             raise ValueError("task.forecaster = 'esrnn' reads only the series' values; drop task.future_covariates")
+        unknown = sorted(set(self.combine) - set(BASELINES))
+        if unknown:
+            raise ValueError(f"task.combine names unknown baselines {unknown}; choose from {sorted(BASELINES)}")
         for name, value, choices in (("output", self.output, OUTPUTS), ("missing", self.missing, MISSING),
                                      ("forecaster", self.forecaster, FORECASTERS),
+                                     ("combine_how", self.combine_how, HOW),
                                      ("scale", self.scale, ("standard", "mean", "none", "window"))):
             if value not in choices:
                 raise ValueError(f"task.{name} = {value!r} is not known; choose one of {list(choices)}")
