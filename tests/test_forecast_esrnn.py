@@ -157,3 +157,26 @@ def test_series_too_short_for_an_origin_are_forecast_not_dropped(tmp_path):
     assert len(forecasts) == 3 and all(np.isfinite(f.point).all() and len(f.point) == 6 for f in forecasts)
     with pytest.raises(SeriesError, match="shorter than input_size \\+ 1 \\* horizon = 18"):
         Forecasting(data=str(tmp_path / "p.csv"), input_size=12, horizon=6, forecaster="esrnn", holdout=1).load()
+
+
+def test_initial_seasons_by_classical_decomposition(tmp_path):
+    from rnnkit.tasks._esrnn import initial_season
+
+    pattern = np.array([0.8, 1.0, 1.3, 0.9])                  # mean 1
+    y = (10 + 0.1 * np.arange(40)) * np.tile(pattern, 10)
+    np.testing.assert_allclose(np.exp(initial_season(y, 4)), pattern, atol=2e-3)   # 2 x 4 centred average
+    odd = np.array([0.9, 1.2, 0.9])
+    np.testing.assert_allclose(np.exp(initial_season(np.tile(odd, 6) * 5.0, 3)), odd, atol=1e-12)
+    # one and a half seasons: the full season over its mean
+    np.testing.assert_allclose(np.exp(initial_season(np.array([2.0, 4.0, 6.0, 4.0, 9.0, 9.0]), 4)),
+                               [0.5, 1.0, 1.5, 1.0])
+    assert (initial_season(np.ones(3), 4) == 0).all()         # under one season: flat
+    task = esrnn_task(tmp_path, season_init="decompose")
+    data = task.load()
+    net = task.build_model(ModelConfig(hidden_size=4), data)
+    first = data.train.inputs[0, :data.train.lengths[0]].double().numpy()
+    torch.testing.assert_close(net.init_season[0].double(), torch.as_tensor(initial_season(first, 12)),
+                               check_dtype=False)
+    assert (esrnn_task(tmp_path).build_model(ModelConfig(hidden_size=4), data).init_season == 0).all()
+    with pytest.raises(ValueError, match="task.season_init = 'x' is not known"):
+        Forecasting(season_init="x")

@@ -77,8 +77,39 @@ def splits(task: Any, panel: Panel) -> Splits:
 def build(task: Any, cfg: ModelConfig, data: Splits, season: int) -> nn.Module:
     if cfg.bidirectional:
         raise ValueError("task.forecaster = 'esrnn' runs its network forward in time; set model.bidirectional = false")
-    return ESRNN(build_rnn(cfg, task.input_size), len(data.train), task.input_size, task.horizon, season=season,
-                 output=task.output, quantiles=task.quantiles)
+    model = ESRNN(build_rnn(cfg, task.input_size), len(data.train), task.input_size, task.horizon, season=season,
+                  output=task.output, quantiles=task.quantiles)
+    if task.season_init == "decompose" and season > 1:
+        histories = [x[:n].double().numpy() for x, n in zip(data.train.inputs, data.train.lengths.tolist())]
+        with torch.no_grad():
+            model.init_season.copy_(torch.as_tensor(np.stack([initial_season(h, season) for h in histories])))
+    return model
+
+
+def initial_season(y: np.ndarray, m: int) -> np.ndarray:
+    """Log initial seasonal indices s_0..s_{m-1} (m,) of a positive history y by classical
+    multiplicative decomposition: each value over the centred moving average of one season (a 2 x m
+    average for even m), averaged per position in the season and normalised to mean 1 (Hyndman &
+    Athanasopoulos, FPP3 3.4). A history under two seasons uses each full season's values over its
+    mean; under one season, flat indices. Holt-Winters starts from these, not from flat ones, so
+    short series whose indices get little gradient still begin deseasonalised."""
+    n = len(y)
+    if n < m:
+        return np.zeros(m)
+    if n >= 2 * m:
+        weights = np.full(m + 1, 1.0 / m) if m % 2 == 0 else np.full(m, 1.0 / m)
+        if m % 2 == 0:
+            weights[0] = weights[-1] = 0.5 / m
+        trend = np.convolve(y, weights, mode="valid")                       # centred: starts at len(weights)//2
+        start = len(weights) // 2
+        ratios = y[start:start + len(trend)] / trend
+        positions = np.arange(start, start + len(trend)) % m
+    else:
+        seasons = y[:n // m * m].reshape(-1, m)
+        ratios = (seasons / seasons.mean(axis=1, keepdims=True)).ravel()
+        positions = np.arange(len(ratios)) % m
+    index = np.array([ratios[positions == k].mean() for k in range(m)])
+    return np.clip(np.log(index / index.mean()), -3.0, 3.0)
 
 
 def loss(task: Any, model: nn.Module, batch: Batch) -> Tensor:
