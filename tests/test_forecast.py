@@ -182,3 +182,26 @@ def test_student_t_learns_its_degrees_of_freedom(tmp_path):
         optimizer.step()
     assert not torch.equal(before[2::3], model.head.bias.detach()[2::3])           # df outputs are trained
     assert set(task.evaluate(model, [data.valid])) == {"mae", "rmse", "coverage"}
+
+
+@pytest.mark.parametrize("forecaster", ["direct", "seq2seq", "autoregressive", "esrnn"])
+def test_an_echo_state_reservoir_encodes_for_every_forecaster(tmp_path, forecaster):
+    task = small_task(tmp_path, forecaster=forecaster, output="quantile")
+    data = task.load()
+    torch.manual_seed(0)
+    model = task.build_model(ModelConfig(cell="reservoir", hidden_size=40), data)
+    fixed = {name: b.clone() for name, b in model.named_buffers()}
+    assert fixed and not any("weight_hh" in name for name, _ in model.named_parameters())
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(25):
+        optimizer.zero_grad()
+        loss, _ = task.loss(model, data.train, None)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]                              # the head (and ES-RNN smoothing) learn
+    for name, b in model.named_buffers():                      # the reservoir never does
+        torch.testing.assert_close(b, fixed[name], rtol=0, atol=0)
+    forecasts = predict(model, task, task.panel())
+    assert len(forecasts) == 4 and all(np.isfinite(f.point).all() for f in forecasts)
