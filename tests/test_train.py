@@ -306,3 +306,47 @@ def test_the_tasks_plot_is_drawn_at_the_end_and_a_failing_one_costs_nothing(tmp_
     assert (tmp_path / "b" / "model.safetensors").exists() and (tmp_path / "b" / "train_state.pt").exists()
     fit(task.build_model(cfg.model, None), task, task.load(), config("--train.iterations=2"), run_dir=tmp_path / "c")
     assert not (tmp_path / "c" / "plots" / "task.png").exists()                       # plots = false
+
+
+def test_restore_best_ends_with_the_best_validated_weights_even_across_a_resume(tmp_path):
+    from rnnkit.train.checkpoint import BEST_FILE, STATE_FILE, load_weights, read_state
+
+    scores = iter([3.0, 1.0, 2.0, 5.0, 4.0])                       # best at the second evaluation
+
+    class Scripted(Echo):
+        def evaluate(self, model, batches):
+            return {"score": next(scores)}
+
+    task, snapshots = Scripted(), {}
+    remember = lambda iteration, metrics: snapshots.__setitem__(iteration, {
+        k: v.clone() for k, v in model.state_dict().items()})
+    model = task.build_model(None, None)
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = config("--train.iterations=3", "--train.eval_every=1", "--train.restore_best=true", "--optim.lr=0.1")
+    fit(model, task, task.load(), cfg, run_dir=run, on_eval=remember)
+    assert (run / BEST_FILE).is_file()
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, snapshots[2][k], rtol=0, atol=0)         # iteration 2's, not 3's
+        assert not torch.equal(v, snapshots[3][k]) or "bias" in k
+    on_disk = load_weights(task.build_model(None, None), run)
+    for k, v in on_disk.state_dict().items():
+        torch.testing.assert_close(v, snapshots[2][k], rtol=0, atol=0)
+    for k, v in read_state(run)["model"].items():                          # the resume state is the last
+        torch.testing.assert_close(v, snapshots[3][k], rtol=0, atol=0)
+    # resumed for two more iterations that validate worse: the best from before the resume wins
+    resumed = task.build_model(None, None)
+    model = resumed
+    fit(resumed, task, task.load(), config("--train.iterations=5", "--train.eval_every=1",
+                                           "--train.restore_best=true", "--optim.lr=0.1"),
+        run_dir=run, resume=True, on_eval=remember)
+    assert read_state(run)["iteration"] == 5 and (run / STATE_FILE).is_file()
+    for k, v in resumed.state_dict().items():
+        torch.testing.assert_close(v, snapshots[2][k], rtol=0, atol=0)
+    # without restore_best the last weights stay
+    scores = iter([1.0, 2.0])
+    model = task.build_model(None, None)
+    fit(model, task, task.load(), config("--train.iterations=2", "--train.eval_every=1", "--optim.lr=0.1"),
+        on_eval=remember)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, snapshots[2][k], rtol=0, atol=0)

@@ -150,6 +150,7 @@ class TrainConfig:
     patience: int = 0               # evaluations without improvement before stopping; 0 = off
     metric: str = ""                # validation metric for early stopping/plateau/NT-ASGD; "" = first
     direction: str = "minimize"
+    restore_best: bool = False      # end with the weights of the best validation (Keras restore_best_weights)
     device: str = "auto"            # auto, cpu, cuda, cuda:N
     amp: str = "none"               # none, bf16, fp16 (autocast; fp16 needs CUDA)
     on_nonfinite: str = "stop"      # stop, or skip the update and count it

@@ -2,6 +2,9 @@
 then os.replace), so a kill leaves either the old file or the new one, never half of one.
 
 - model.safetensors: the weights to use (the averaged ones under ASGD/NT-ASGD); no code, no pickle.
+  With train.restore_best, a finished run's are those of its best validation.
+- best.safetensors (train.restore_best only): the weights of the best validation so far, written
+  when it improves, so a resumed run still ends with the best of all its evaluations.
 - train_state.pt: everything an exact resume needs (raw weights, optimizer, schedule, grad
   scaler, the RNG states of every process, data position, carried state, early-stopping
   bookkeeping). Plain tensors and containers only, read with torch.load(weights_only=True),
@@ -28,6 +31,7 @@ from .optim import averaged
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE, STATE_FILE, CONFIG_FILE = "model.safetensors", "train_state.pt", "config.toml"
+BEST_FILE = "best.safetensors"
 
 
 class CheckpointError(RuntimeError):
@@ -56,12 +60,9 @@ def save(run_dir: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer
         dist.all_gather_object(rngs, rng_state())
     if rank != 0:
         return
-    from safetensors.torch import save_model
-
     run_dir = Path(run_dir)
-    meta = {"format_version": str(FORMAT_VERSION), "iteration": str(progress.iteration)}
     with averaged(optimizer):
-        atomic_write(run_dir / WEIGHTS_FILE, lambda tmp: save_model(model, str(tmp), metadata=meta))
+        save_weights(run_dir / WEIGHTS_FILE, model, progress.iteration)
     state = {"format_version": FORMAT_VERSION, "iteration": progress.iteration,
              "position": list(progress.position), "state": _map(progress.state, lambda t: t.cpu()),
              "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -69,6 +70,14 @@ def save(run_dir: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer
              "best": progress.best, "best_iteration": progress.best_iteration,
              "bad_evals": progress.bad_evals, "skipped": progress.skipped, "metrics": dict(progress.metrics)}
     atomic_write(run_dir / STATE_FILE, lambda tmp: torch.save(state, tmp))
+
+
+def save_weights(path: str | Path, model: nn.Module, iteration: int) -> None:
+    """Writes the model's weights alone to `path` (atomically), in the format load_weights reads."""
+    from safetensors.torch import save_model
+
+    meta = {"format_version": str(FORMAT_VERSION), "iteration": str(iteration)}
+    atomic_write(path, lambda tmp: save_model(model, str(tmp), metadata=meta))
 
 
 def restore(run_dir: str | Path | None, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Any,
@@ -109,14 +118,15 @@ def read_state(run_dir: str | Path) -> dict[str, Any]:
     return state
 
 
-def load_weights(model: nn.Module, run_dir: str | Path) -> nn.Module:
-    """Loads model.safetensors into `model` (built from the run's config) and returns it."""
+def load_weights(model: nn.Module, run_dir: str | Path, file: str = WEIGHTS_FILE) -> nn.Module:
+    """Loads model.safetensors (or another weights `file` of the run) into `model` (built from the
+    run's config) and returns it."""
     from safetensors import safe_open
     from safetensors.torch import load_model
 
-    path = check_run_dir(run_dir) / WEIGHTS_FILE
+    path = check_run_dir(run_dir) / file
     if not path.is_file():
-        raise CheckpointError(f"{run_dir} has no {WEIGHTS_FILE}: the run saved no checkpoint yet")
+        raise CheckpointError(f"{run_dir} has no {file}: the run saved no checkpoint yet")
     try:
         with safe_open(str(path), framework="pt") as f:
             version = (f.metadata() or {}).get("format_version")

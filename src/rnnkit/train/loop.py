@@ -78,6 +78,8 @@ def fit(model: nn.Module, task: Task, data: Splits, cfg: RunConfig, *, run_dir: 
         checkpoint.save(run_dir, model, optimizer, schedule, scaler, progress, rank, world)
         saved.append(progress.iteration)
 
+    best = BestWeights(model, optimizer, run_dir if rank == 0 else None) if train.restore_best else None
+
     ckpt_every = train.checkpoint_every or train.eval_every        # 0 and 0: only at the end
     with checkpoint.sigint_flag() as interrupted:
         while progress.iteration < total:
@@ -92,6 +94,8 @@ def fit(model: nn.Module, task: Task, data: Splits, cfg: RunConfig, *, run_dir: 
             interrupt, stop = _flag(interrupted(), device, world), False
             if _due(train.eval_every, progress.iteration, total):
                 stop = validate(model, task, data, optimizer, schedule, train, progress)
+                if best is not None and progress.best_iteration == progress.iteration:
+                    best.keep(progress.iteration)
                 log.evaluation(progress.iteration, progress.metrics)
                 if on_eval is not None and on_eval(progress.iteration, dict(progress.metrics)):
                     stop = True
@@ -103,9 +107,44 @@ def fit(model: nn.Module, task: Task, data: Splits, cfg: RunConfig, *, run_dir: 
             if stop:
                 break
     log.finish(progress)
+    if best is not None and best.restore(progress.best_iteration) and run_dir is not None and rank == 0:
+        checkpoint.save_weights(Path(run_dir) / checkpoint.WEIGHTS_FILE, model, progress.best_iteration)
+        if progress.best_iteration != progress.iteration:
+                print(f"restored the weights of iteration {progress.best_iteration}, the best validation "
+                  f"{train.metric or next(iter(progress.metrics))}; {run_dir}/{checkpoint.STATE_FILE} keeps the "
+                  "last ones for --resume", flush=True)
     if run_dir is not None and rank == 0 and train.plots and hasattr(task, "plot"):
         _task_plot(task, model, data, Path(run_dir) / "plots")
     return progress.metrics
+
+
+class BestWeights:
+    """train.restore_best (Keras's restore_best_weights): the weights validated best so far, kept in
+    memory and, with a run directory, in best.safetensors (so a resumed run can still end with a
+    best from before its interruption). They are the weights validation saw: the averaged ones
+    under ASGD/NT-ASGD."""
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, run_dir: str | Path | None) -> None:
+        self.model, self.optimizer, self.run_dir = model, optimizer, run_dir
+        self.weights: dict[str, torch.Tensor] | None = None
+        self.iteration = 0
+
+    def keep(self, iteration: int) -> None:
+        with averaged(self.optimizer):
+            self.weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+            if self.run_dir is not None:
+                checkpoint.save_weights(Path(self.run_dir) / checkpoint.BEST_FILE, self.model, iteration)
+        self.iteration = iteration
+
+    def restore(self, best_iteration: int) -> bool:
+        """Puts the best weights into the model; False when there were none to restore."""
+        if self.weights is not None and self.iteration == best_iteration:
+            self.model.load_state_dict(self.weights)
+            return True
+        if best_iteration and self.run_dir is not None and (Path(self.run_dir) / checkpoint.BEST_FILE).is_file():
+            checkpoint.load_weights(self.model, self.run_dir, checkpoint.BEST_FILE)     # from before a resume
+            return True
+        return False
 
 
 def _task_plot(task: Task, model: nn.Module, data: Splits, folder: Path) -> None:
