@@ -202,3 +202,34 @@ def test_force_learning_generates_the_sine() -> None:
     assert (out[0, 900:, 0] - s[0, 900:1000, 0]).abs().max() < 0.02
     future, _ = esn.generate(50, state=state, last=out[:, -1])
     assert (future[0, :, 0] - s[0, 1000:1050, 0]).abs().max() < 0.1
+
+
+def test_adaptive_thread_count_keeps_the_faster_and_changes_no_result(monkeypatch) -> None:
+    """Above _ONE_THREAD_UP_TO the torch loop times a few steps on all threads and on one and goes
+    on with the faster; a fake clock makes 'faster' deterministic here."""
+    calls: list[tuple[int, int, int]] = []
+    now = [0.0]
+
+    def run(start: int, stop: int) -> None:
+        calls.append((start, stop, torch.get_num_threads()))
+        now[0] += (stop - start) * per_step[torch.get_num_threads() > 1]
+
+    monkeypatch.setattr(reservoir_module, "_PROBE_STEPS", 4)
+    monkeypatch.setattr(reservoir_module, "_REPROBE_EVERY", 20)
+    per_step = {True: 5.0, False: 1.0}                      # two threads stalled by a busy core
+    assert reservoir_module._adaptive(70, run, 2, clock=lambda: now[0]) == [1, 1, 1]
+    covered = sorted((a, b) for a, b, _ in calls)
+    assert covered[0][0] == 0 and covered[-1][1] == 70 and all(x[1] == y[0] for x, y in zip(covered, covered[1:]))
+    per_step = {True: 1.0, False: 2.0}                      # an idle machine: two threads win
+    calls.clear()
+    assert reservoir_module._adaptive(70, run, 2, clock=lambda: now[0]) == [2, 2, 2]
+    # the real loop, probing every 20 steps, equals the one-thread loop exactly
+    cell = reservoir(2, 1100, density=0.05)
+    pre = torch.randn(2, 60, 1100, dtype=F64)
+    h0 = torch.randn(2, 1100, dtype=F64) * 0.1
+    mask = torch.arange(60)[None, :] < torch.tensor([60, 33])[:, None]
+    for b in (slice(0, 1), slice(0, 2)):
+        for m in (None, mask[b]):
+            one = reservoir_module._torch_loop(pre[b], h0[b], cell._recurrent_matrix(), 0.3, m, threads=1)
+            both = reservoir_module._torch_loop(pre[b], h0[b], cell._recurrent_matrix(), 0.3, m, threads=2)
+            assert torch.equal(one, both)

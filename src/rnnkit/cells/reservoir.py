@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +25,10 @@ _SCIPY_CSR_ABOVE = 256          # and above this its mat-vec is scipy CSR (perf-
 _DENSE_ABOVE_DENSITY = 0.3      # sparser reservoirs run a CSR mat-vec (perf-notes section 6)
 _ONE_THREAD_UP_TO = 1000        # a mat-vec this small loses to OpenMP's per-step barrier: 57 us/step on
                                 # one thread vs 220-430 us on two at 500 units f64, with a busy 2nd core
+_PROBE_STEPS = 32               # above it, the loop times this many steps on all threads and on one, and
+_REPROBE_EVERY = 2000           # keeps the faster until the next probe: on two idle cores 2 threads win
+                                # (2.11x vs 1.41x ReservoirPy at 2000 units), but when another process
+                                # takes a core every step waits at the barrier (0.75x); docs/benchmarks.md
 
 
 def spectral_radius(weight: Tensor) -> float:
@@ -130,8 +135,10 @@ class ReservoirCell(Cell):
             elif x.device.type == "cpu" and self.hidden_size <= _NUMPY_LOOP_UP_TO:
                 y = _numpy_loop(pre, state[0], self._numpy_matrix(x.size(0)), self.leak, mask)
             else:
-                with _threads(1 if self.hidden_size <= _ONE_THREAD_UP_TO else torch.get_num_threads()):
-                    y = _torch_loop(pre, state[0], self._recurrent_matrix(), self.leak, mask)
+                threads = 1 if x.device.type == "cpu" and self.hidden_size <= _ONE_THREAD_UP_TO \
+                    else torch.get_num_threads()
+                y = _torch_loop(pre, state[0], self._recurrent_matrix(), self.leak, mask,
+                                threads if x.device.type == "cpu" else 0)
         return y, (y[:, -1].clone() if mask is None else _last_valid(y, state[0], mask),)
 
     def _recurrent_matrix(self) -> Tensor:
@@ -244,7 +251,10 @@ def _numpy_loop(pre: Tensor, h0: Tensor, matrix: Any, leak: float, mask: Tensor 
     return torch.from_numpy(out).to(pre.device)
 
 
-def _torch_loop(pre: Tensor, h0: Tensor, weight: Tensor, leak: float, mask: Tensor | None) -> Tensor:
+def _torch_loop(pre: Tensor, h0: Tensor, weight: Tensor, leak: float, mask: Tensor | None,
+                threads: int = 0) -> Tensor:
+    """The state loop in torch ops. On the CPU with threads > 1 the thread count is chosen by timing
+    (`_adaptive`); threads = 0 leaves torch's setting alone (GPUs)."""
     # Columns are batch entries: (T, H, B), so a CSR W multiplies from the left (W h), and with
     # B = 1 every step is one addmv on contiguous vectors.
     pre_t = pre.permute(1, 2, 0).contiguous()                                # (T, H, B)
@@ -253,19 +263,55 @@ def _torch_loop(pre: Tensor, h0: Tensor, weight: Tensor, leak: float, mask: Tens
     z = torch.empty_like(h)
     vector = pre_t.size(2) == 1
     keep = None if mask is None else mask.t()[:, None, :]                    # (T, 1, B)
-    for t in range(pre_t.size(0)):
-        if vector:
-            torch.addmv(pre_t[t, :, 0], weight, h[:, 0], out=z[:, 0])
-        else:
-            torch.addmm(pre_t[t], weight, h, out=z)
-        z.tanh_()
-        if keep is None:
-            torch.lerp(h, z, leak, out=out[t])
-            h = out[t]
-        else:
-            h = torch.where(keep[t], torch.lerp(h, z, leak), h)
-            out[t] = h * keep[t]
+
+    def run(start: int, stop: int) -> None:
+        nonlocal h
+        for t in range(start, stop):
+            if vector:
+                torch.addmv(pre_t[t, :, 0], weight, h[:, 0], out=z[:, 0])
+            else:
+                torch.addmm(pre_t[t], weight, h, out=z)
+            z.tanh_()
+            if keep is None:
+                torch.lerp(h, z, leak, out=out[t])
+                h = out[t]
+            else:
+                h = torch.where(keep[t], torch.lerp(h, z, leak), h)
+                out[t] = h * keep[t]
+
+    if threads > 1:
+        _adaptive(pre_t.size(0), run, threads)
+    elif threads == 1:
+        with _threads(1):
+            run(0, pre_t.size(0))
+    else:
+        run(0, pre_t.size(0))
     return out.permute(2, 0, 1).contiguous()                                 # (B, T, H)
+
+
+def _adaptive(steps: int, run: Any, threads: int, clock: Any = None) -> list[int]:
+    """Runs run(start, stop) over [0, steps), every _REPROBE_EVERY steps timing _PROBE_STEPS steps on
+    `threads` threads and as many on one, and going on with the faster (an OpenMP step waits for
+    every thread, so one descheduled thread stalls them all). Each row of a mat-vec is summed by one
+    thread, so the thread count does not change the results. Returns the thread count of each stretch."""
+    clock = clock or time.perf_counter
+    t, chosen, best = 0, [], threads
+    while t < steps:
+        if steps - t > 4 * _PROBE_STEPS:                # too short a rest to probe: keep the last choice
+            seconds = {}
+            for n in (threads, 1):
+                with _threads(n):
+                    start = clock()
+                    run(t, t + _PROBE_STEPS)
+                    seconds[n] = clock() - start
+                t += _PROBE_STEPS
+            best = min(seconds, key=seconds.__getitem__)
+        stop = min(steps, t + _REPROBE_EVERY)
+        with _threads(best):
+            run(t, stop)
+        chosen.append(best)
+        t = stop
+    return chosen
 
 
 def _last_valid(y: Tensor, h0: Tensor, mask: Tensor) -> Tensor:
