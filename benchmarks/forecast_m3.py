@@ -73,7 +73,7 @@ def rnnkit_forecasts(series: list, frequency: str, args: argparse.Namespace, fol
                  "input_size": args.input_size or (ESRNN_INPUT_SIZE if esrnn else INPUT_SIZE)[frequency],
                  "scale": args.scale,
                  "output": args.output, "forecaster": args.forecaster, "calendar": False, "holdout": 0,
-                 **({"season_init": args.season_init} if esrnn else {}),
+                 **({"season_init": args.season_init, "weighting": args.weighting} if esrnn else {}),
                  **({"level_penalty": ESRNN_LEVEL_PENALTY.get(frequency, 0.0) if args.level_penalty < 0
                      else args.level_penalty} if esrnn else {})},
         "model": {"cell": args.cell, "hidden_size": args.hidden or (32 if esrnn else 64), "num_layers": args.layers,
@@ -116,6 +116,8 @@ def main() -> None:
     parser.add_argument("--level-penalty", type=float, default=-1.0,
                         help="esrnn: level wiggliness penalty; -1: 50 for monthly, 0 for the others")
     parser.add_argument("--season-init", default="flat", help="esrnn: flat or decompose initial seasonal indices")
+    parser.add_argument("--weighting", default="origin", help="esrnn: origin (each origin counts the same in the "
+                        "loss) or series (each series)")
     parser.add_argument("--seeds", type=int, default=3, help="models per frequency; forecasts are their mean")
     parser.add_argument("--forecaster", default="esrnn", help="esrnn (default), direct, seq2seq or autoregressive")
     parser.add_argument("--batch-size", type=int, default=0, help="0: 32 series for esrnn, 256 windows otherwise")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 
 from rnnkit import LSTMCell, Recurrent, Stacked
 from rnnkit.config import ModelConfig
+from rnnkit.data.batch import Batch
 from rnnkit.data.series import SeriesError
 from rnnkit.forecast.backtest import backtest, predict
 from rnnkit.forecast.synthetic import synthetic_panel
@@ -180,3 +182,24 @@ def test_initial_seasons_by_classical_decomposition(tmp_path):
     assert (esrnn_task(tmp_path).build_model(ModelConfig(hidden_size=4), data).init_season == 0).all()
     with pytest.raises(ValueError, match="task.season_init = 'x' is not known"):
         Forecasting(season_init="x")
+
+
+def test_series_weighting_is_the_mean_of_each_series_mean_loss(tmp_path):
+    table = synthetic_panel(series=3, length=60, seed=3)
+    keep = table.groupby("series_id").cumcount() < table["series_id"].map({"s0": 60, "s1": 25, "s2": 40})
+    table[keep].to_csv(tmp_path / "p.csv", index=False)             # 60, 25 and 40 points: unequal origins
+    by_origin = Forecasting(data=str(tmp_path / "p.csv"), input_size=12, horizon=6, forecaster="esrnn",
+                            output="quantile", holdout=0)
+    by_series = dataclasses.replace(by_origin, weighting="series")
+    data = by_origin.load()
+    torch.manual_seed(0)
+    net = by_origin.build_model(ModelConfig(hidden_size=4), data).double()
+    batch = Batch(data.train.inputs.double(), data.train.targets.double(), data.train.lengths, series=data.train.series)
+    each = [by_origin.loss(net, batch.select(torch.tensor([i])), None)[0] for i in range(3)]
+    weighted, _ = by_series.loss(net, batch, None)
+    torch.testing.assert_close(weighted, torch.stack(each).mean())
+    plain, _ = by_origin.loss(net, batch, None)
+    origins = (batch.lengths - 12 - 6 + 1).double()                  # 43, 8 and 23 origins
+    torch.testing.assert_close(plain, (torch.stack(each) * origins).sum() / origins.sum())
+    with pytest.raises(ValueError, match="task.weighting = 'x' is not known"):
+        Forecasting(weighting="x")

@@ -44,34 +44,45 @@ def point(params: Tensor, output: str) -> Tensor:
     return params[..., params.size(-1) // 2] if output == "quantile" else params[..., 0]
 
 
-def gaussian_nll(params: Tensor, target: Tensor) -> Tensor:
+def _mean(values: Tensor, weight: Tensor | None) -> Tensor:
+    """The mean of (B, ...) values, or their mean with each row i weighted by weight[i] (B,)."""
+    if weight is None:
+        return values.mean()
+    rows = values.reshape(values.size(0), -1).mean(dim=1)                           # (B,)
+    return (rows * weight).sum() / weight.sum()
+
+
+def gaussian_nll(params: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
     """Mean negative log-likelihood of target (B, K) under N(mean, scale²), constants dropped."""
     mean, scale = params[..., 0], params[..., 1]
-    return (torch.log(scale) + 0.5 * ((target - mean) / scale) ** 2).mean()
+    return _mean(torch.log(scale) + 0.5 * ((target - mean) / scale) ** 2, weight)
 
 
-def student_t_nll(params: Tensor, target: Tensor) -> Tensor:
+def student_t_nll(params: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
     """Mean negative log-likelihood of target (B, K) under Student's t(ν, loc, scale):
     -log p = log σ + ½ log(νπ) + lnΓ(ν/2) - lnΓ((ν+1)/2) + (ν+1)/2 · log(1 + z²/ν), z = (y - loc)/σ."""
     loc, scale, df = params[..., 0], params[..., 1], params[..., 2]
     z = (target - loc) / scale
-    return (torch.log(scale) + 0.5 * torch.log(df * math.pi) + torch.lgamma(df / 2) - torch.lgamma((df + 1) / 2)
-            + (df + 1) / 2 * torch.log1p(z ** 2 / df)).mean()
+    nll = (torch.log(scale) + 0.5 * torch.log(df * math.pi) + torch.lgamma(df / 2) - torch.lgamma((df + 1) / 2)
+           + (df + 1) / 2 * torch.log1p(z ** 2 / df))
+    return _mean(nll, weight)
 
 
-def pinball(params: Tensor, target: Tensor, quantiles: tuple[float, ...]) -> Tensor:
+def pinball(params: Tensor, target: Tensor, quantiles: tuple[float, ...], weight: Tensor | None = None) -> Tensor:
     """Mean quantile (pinball) loss of (B, K, Q) predictions for target (B, K)."""
     q = params.new_tensor(quantiles)                                                # (Q,)
     error = target[..., None] - params
-    return torch.maximum(q * error, (q - 1) * error).mean()
+    return _mean(torch.maximum(q * error, (q - 1) * error), weight)
 
 
-def likelihood_loss(params: Tensor, target: Tensor, output: str, quantiles: tuple[float, ...] = ()) -> Tensor:
+def likelihood_loss(params: Tensor, target: Tensor, output: str, quantiles: tuple[float, ...] = (),
+                    weight: Tensor | None = None) -> Tensor:
+    """The output's mean loss; with `weight` (B,), each example's mean loss weighted by it."""
     if output == "gaussian":
-        return gaussian_nll(params, target)
+        return gaussian_nll(params, target, weight)
     if output == "student_t":
-        return student_t_nll(params, target)
-    return pinball(params, target, quantiles)
+        return student_t_nll(params, target, weight)
+    return pinball(params, target, quantiles, weight)
 
 
 def interval(params: Tensor, output: str, level: float) -> tuple[Tensor, Tensor, Tensor]:

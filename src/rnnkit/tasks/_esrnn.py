@@ -122,8 +122,12 @@ def loss(task: Any, model: nn.Module, batch: Batch) -> Tensor:
     target = torch.log(batch.inputs).unfold(1, K, 1)[:, L:L + N]              # (B, N, K): y_{t+1..t+K}
     keep = torch.arange(N, device=target.device) < (batch.lengths.to(target.device) - L - K + 1)[:, None]
     z = (target - log_base[:, :N])[keep]                                      # (M, K)
+    weight = None
+    if task.weighting == "series":        # every series counts the same, not every origin: 1 / its origins
+        weight = (1.0 / keep.sum(1, keepdim=True).clamp(min=1)).expand_as(keep)[keep].to(z.dtype)   # (M,)
     # a batch of series too short for any origin (possible when some are only forecast) adds nothing
-    loss = likelihood_loss(params[:, :N][keep], z, task.output, task.quantiles) if len(z) else params.sum() * 0
+    loss = likelihood_loss(params[:, :N][keep], z, task.output, task.quantiles, weight) if len(z) \
+        else params.sum() * 0
     if task.level_penalty:
         loss = loss + task.level_penalty * wiggliness(level, batch.lengths.to(level.device))
     return loss

@@ -72,6 +72,7 @@ class Forecasting:
     forecaster: str = "direct"      # direct (one head for the horizon), seq2seq, autoregressive or esrnn
     samples: int = 0                # autoregressive: intervals from this many sample paths (0: point feedback)
     level_penalty: float = 0.0      # esrnn: weight of Smyl's penalty on the level's wiggliness (0 = off)
+    weighting: str = "origin"       # esrnn: each origin counts the same in the loss, or each series ("series")
     season_init: str = "flat"       # esrnn: initial seasonal indices, flat or decompose (classical decomposition)
     combine: tuple[str, ...] = ()   # baselines whose forecasts are combined with the model's (e.g. theta, ets)
     combine_how: str = "median"     # median or mean of the model's and those forecasts (forecast/combine.py)
@@ -98,6 +99,7 @@ class Forecasting:
                                      ("forecaster", self.forecaster, FORECASTERS),
                                      ("combine_how", self.combine_how, HOW),
                                      ("season_init", self.season_init, ("flat", "decompose")),
+                                     ("weighting", self.weighting, ("origin", "series")),
                                      ("scale", self.scale, ("standard", "mean", "none", "window"))):
             if value not in choices:
                 raise ValueError(f"task.{name} = {value!r} is not known; choose one of {list(choices)}")
