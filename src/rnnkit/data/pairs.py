@@ -100,15 +100,17 @@ def encode_pairs(pairs: Sequence[tuple[str, str]], source: Vocab, target: Vocab,
     return Batch(inputs, targets, lengths, target_lengths - 1)
 
 
-def bucketed_pairs(split: Batch, batch_size: int, *, seed: int = 0) -> Batch:
+def bucketed_pairs(split: Batch, batch_size: int, *, seed: int = 0, filler_length: int = 1) -> Batch:
     """The split as K fixed batches of similar source lengths: (K, B, ...) tensors. The last
-    batch is filled up with rows of source length 1 and no target steps (they add no loss)."""
+    batch is filled up with rows of source length `filler_length` and no target steps (they add
+    no loss; a task that drops them before its model can mark them with length 0)."""
     groups = bucket_batches(split.lengths, batch_size, seed=seed)
     index = torch.full((len(groups), batch_size), len(split), dtype=torch.long)   # the filler row
     for k, group in enumerate(groups):
         index[k, : len(group)] = group
     extend = lambda t, value: torch.cat([t, torch.full_like(t[:1], value)])
-    return Batch(extend(split.inputs, 0)[index], extend(split.targets, 0)[index], extend(split.lengths, 1)[index],
+    return Batch(extend(split.inputs, 0)[index], extend(split.targets, 0)[index],
+                 extend(split.lengths, filler_length)[index],
                  extend(split.target_lengths, 0)[index])
 
 

@@ -81,6 +81,7 @@ class SpeechRecognition:
     lm_alpha: float = 0.5
     lm_beta: float = 1.0
     lexicon: bool = False           # beam search keeps only words of the training transcripts
+    bucket_size: int = 0            # > 0: fixed length-bucketed batches; train.batch_size then counts them
 
     carries_state = False
 
@@ -96,7 +97,8 @@ class SpeechRecognition:
                   (min(self.strings, self.eval_strings, self.utterances, self.eval_utterances, self.front_size) >= 1,
                    "task.strings, eval_strings, utterances, eval_utterances and front_size must be >= 1"),
                   (min(self.front_layers, self.context, self.valid_voices, self.test_voices, self.beam,
-                       self.lm_order, self.freq_masks, self.freq_width, self.time_masks, self.time_width) >= 0,
+                       self.bucket_size, self.lm_order, self.freq_masks, self.freq_width, self.time_masks,
+                       self.time_width) >= 0,
                    "task counts and widths must be >= 0"),
                   (1 <= self.stride <= self.kernel, "task.stride must be in 1..task.kernel"),
                   (0 <= self.front_dropout < 1 and self.clip > 0, "task.front_dropout must be in [0, 1), clip > 0"),
@@ -122,6 +124,11 @@ class SpeechRecognition:
                 "features": None if feature_cfg is None else asdict(feature_cfg),
                 "isolated": self.source == "fsdd", "train_texts": texts["train"] if self.beam else []}
         splits = {name: _batch([f for f, _, _ in part], ids[name]) for name, part in examples.items()}
+        if self.bucket_size:       # every split, so evaluation is bucketed too; fillers have 0 frames
+            from ..data.pairs import bucketed_pairs
+
+            splits = {name: bucketed_pairs(split, self.bucket_size, seed=self.seed, filler_length=0)
+                      for name, split in splits.items()}
         return SpeechSplits(splits["train"], splits["valid"], splits.get("test"), meta=meta)
 
     def _check_feasible(self, part: list, ids: list[list[int]]) -> None:
@@ -227,9 +234,14 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, out_lengths: Tensor, target_len
 
 
 def trimmed(batch: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(features cut to the batch's longest utterance, lengths, targets cut likewise, target lengths)."""
-    n, s = int(batch.lengths.max()), int(batch.target_lengths.max())
-    return batch.inputs[:, :n], batch.lengths, batch.targets[:, :s], batch.target_lengths
+    """(features cut to the batch's longest utterance, lengths, targets cut likewise, target
+    lengths). A bucketed batch (K, B, ...) is flattened to K B rows and its filler rows (0 frames)
+    dropped first."""
+    x, n, y, m = batch.inputs, batch.lengths, batch.targets, batch.target_lengths
+    if n.dim() == 2:
+        real = n.flatten() > 0
+        x, n, y, m = x.flatten(0, 1)[real], n.flatten()[real], y.flatten(0, 1)[real], m.flatten()[real]
+    return x[:, :int(n.max())], n, y[:, :int(m.max())], m
 
 
 def read_meta(model: nn.Module) -> dict:
