@@ -350,3 +350,18 @@ def test_restore_best_ends_with_the_best_validated_weights_even_across_a_resume(
         on_eval=remember)
     for k, v in model.state_dict().items():
         torch.testing.assert_close(v, snapshots[2][k], rtol=0, atol=0)
+
+
+def test_throughput_counts_real_steps_not_padding():
+    task = Echo()
+    data = task.load()
+    model = task.build_model(None, None)
+    cfg = config()
+    optimizer = make_optimizer(model, cfg.optim)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    run = lambda batch: update(model, task, iter([(batch, True, (0, 0, 1))]), optimizer,
+                               make_schedule(optimizer, cfg.optim, 1), scaler, cfg.train, Progress(),
+                               torch.device("cpu"))[2]
+    assert run(data.train) == 4 * 24                                     # no lengths: every step counts
+    padded = Batch(data.train.inputs, data.train.targets, lengths=torch.tensor([24, 10, 3, 1]))
+    assert run(padded) == 24 + 10 + 3 + 1

@@ -175,7 +175,10 @@ def update(net: nn.Module, task: Task, chunks: Iterator, optimizer: torch.optim.
         if train.amp != "none":                   # autocast made it half precision; the next chunk wants float
             progress.state = checkpoint._map(progress.state, lambda t: t.to(next(net.parameters()).dtype))
         loss_sum += loss.detach().float()
-        tokens, steps = tokens + chunk.inputs.shape[0] * chunk.inputs.shape[1], steps + chunk.inputs.shape[1]
+        # throughput counts real steps: padding (and a bucketed batch's leading bucket axis) is not work done
+        lengths = chunk.lengths
+        tokens += int(lengths.sum()) if lengths is not None else chunk.inputs.shape[0] * chunk.inputs.shape[1]
+        steps += chunk.inputs.shape[1]
     scaler.unscale_(optimizer)
     params = [p for p in net.parameters() if p.grad is not None]
     norm = _grad_norm(params, train.clip)
