@@ -199,3 +199,23 @@ def test_bucketed_batches_score_and_train_like_plain_ones(tmp_path, monkeypatch)
     assert last["split"] == "valid" and np.isfinite(last["loss"])
     with pytest.raises(ValueError, match="must be >= 0"):
         SpeechRecognition(source="folder", path="x", bucket_size=-1)
+
+
+def test_alphabet_auto_takes_the_training_transcripts_characters(tmp_path, monkeypatch):
+    monkeypatch.setitem(TONES, "ñ", 2400.0)
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
+    write_tones(tmp_path / "data", ["ñu", "no"] * 4, seed=1)
+    settings = dict(source="folder", path=str(tmp_path / "data"), n_mels=20, hop_ms=20.0, win_ms=40.0,
+                    valid_fraction=0.25, test_fraction=0.0)
+    with pytest.raises(ValueError, match=r"outside the alphabet: \['ñ'\].*Alphabet\(characters=...\)"):
+        SpeechRecognition(**settings).load()                            # English by default
+    data = SpeechRecognition(**settings, alphabet="auto").load()
+    assert data.meta["characters"] == " nouñ"
+    from rnnkit.config import ModelConfig
+
+    model = SpeechRecognition(**settings, alphabet="auto").build_model(ModelConfig(cell="gru", hidden_size=8), data)
+    assert model(data.train.inputs[:2], None, data.train.lengths[:2])[0].size(-1) == 6      # blank + 5
+    given = SpeechRecognition(**settings, alphabet=" abcdefghijklmnopqrstuvwxyzñ'").load()
+    assert given.meta["characters"] == " abcdefghijklmnopqrstuvwxyzñ'"
+    with pytest.raises(ValueError, match="characters must be distinct; repeated: \\['n'\\]"):
+        SpeechRecognition(**settings, alphabet=" nnoñu").load()

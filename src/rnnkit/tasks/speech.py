@@ -82,6 +82,8 @@ class SpeechRecognition:
     lm_beta: float = 1.0
     lexicon: bool = False           # beam search keeps only words of the training transcripts
     bucket_size: int = 0            # > 0: fixed length-bucketed batches; train.batch_size then counts them
+    alphabet: str = "english"       # english (space, a-z, '), auto (the training transcripts' characters),
+                                    # or the characters themselves, e.g. " abcdefghijklmnopqrstuvwxyzáéíóúñü'"
 
     carries_state = False
 
@@ -104,6 +106,7 @@ class SpeechRecognition:
                   (0 <= self.front_dropout < 1 and self.clip > 0, "task.front_dropout must be in [0, 1), clip > 0"),
                   (not (self.freq_masks or self.time_masks) or self.context == 0,
                    "SpecAugment masks features before context stacking: set task.context = 0 with it"),
+                  (bool(self.alphabet), "task.alphabet must be 'english', 'auto' or the characters"),
                   (self.beam > 0 or not (self.lm_order or self.lexicon),
                    "task.lm_order and lexicon need task.beam > 0")]
         for ok, message in checks:
@@ -112,8 +115,8 @@ class SpeechRecognition:
 
     def load(self) -> SpeechSplits:
         examples, feature_cfg = load_examples(self)
-        alphabet = Alphabet()
         texts = {name: [normalize(text) for _, text, _ in part] for name, part in examples.items()}
+        alphabet = self._alphabet(texts["train"])
         ids = {name: [alphabet.encode(t, name=n) for t, (_, _, n) in zip(texts[name], part)]
                for name, part in examples.items()}
         for name, part in examples.items():
@@ -130,6 +133,16 @@ class SpeechRecognition:
             splits = {name: bucketed_pairs(split, self.bucket_size, seed=self.seed, filler_length=0)
                       for name, split in splits.items()}
         return SpeechSplits(splits["train"], splits["valid"], splits.get("test"), meta=meta)
+
+    def _alphabet(self, train_texts: list[str]) -> Alphabet:
+        """English (Deep Speech's characters), every character of the training transcripts (space
+        first, then sorted: any language), or the characters the config lists."""
+        if self.alphabet == "english":
+            return Alphabet()
+        if self.alphabet == "auto":
+            seen = set("".join(train_texts)) - {" "}
+            return Alphabet(" " + "".join(sorted(seen)))
+        return Alphabet(self.alphabet)
 
     def _check_feasible(self, part: list, ids: list[list[int]]) -> None:
         """CTC needs an output frame per label plus one between equal neighbours (Graves et al.
