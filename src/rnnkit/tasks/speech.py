@@ -7,7 +7,8 @@ CTCModel (Hannun et al. 2014; models/ctc.py) -> per-frame log-probabilities of c
 The loss is torch's CTC loss with blank 0, each utterance's divided by its transcript length and
 averaged over the batch. zero_infinity stays off: an utterance too short for its transcript
 (after the front end's stride) is refused by `load` with its name, rather than trained on as
-nothing. SpecAugment (Park et al. 2019) masks training features when freq_masks or time_masks > 0.
+nothing. SpecAugment (Park et al. 2019) masks training features when freq_masks or time_masks > 0
+(the frames before context stacking: a masked band or frame is masked in every stacked copy).
 Metrics: loss, then CER and WER of greedy decoding, `accuracy` (exact transcripts) for isolated
 digits, and with beam > 0 `beam_cer` and `beam_wer` of prefix beam search, with a word n-gram of
 the training transcripts when lm_order > 0 (Hannun et al. 2014, eq. 2) and a lexicon of their
@@ -104,8 +105,6 @@ class SpeechRecognition:
                    "task counts and widths must be >= 0"),
                   (1 <= self.stride <= self.kernel, "task.stride must be in 1..task.kernel"),
                   (0 <= self.front_dropout < 1 and self.clip > 0, "task.front_dropout must be in [0, 1), clip > 0"),
-                  (not (self.freq_masks or self.time_masks) or self.context == 0,
-                   "SpecAugment masks features before context stacking: set task.context = 0 with it"),
                   (bool(self.alphabet), "task.alphabet must be 'english', 'auto' or the characters"),
                   (self.beam > 0 or not (self.lm_order or self.lexicon),
                    "task.lm_order and lexicon need task.beam > 0")]
@@ -188,12 +187,19 @@ class SpeechRecognition:
         return ctc_loss(log_probs, targets, out_lengths, target_lengths).mean(), None
 
     def _augment(self, x: Tensor, lengths: Tensor) -> Tensor:
+        from ..data.audio_features import stack_context
         from ..data.spec_augment import spec_augment
 
         x = x.clone()
+        k = self.context
+        width = x.size(-1) // (2 * k + 1)                            # the features of one frame
         for i, n in enumerate(lengths.tolist()):
-            x[i, :n] = spec_augment(x[i, :n], None, freq_masks=self.freq_masks, freq_width=self.freq_width,
-                                    time_masks=self.time_masks, time_width=self.time_width)
+            # mask the frames themselves (the middle block of a stacked row is frame t), then stack
+            # again, so a masked band or frame is masked wherever the context repeats it
+            frames = x[i, :n, k * width:(k + 1) * width]
+            masked = spec_augment(frames, None, freq_masks=self.freq_masks, freq_width=self.freq_width,
+                                  time_masks=self.time_masks, time_width=self.time_width)
+            x[i, :n] = stack_context(masked, k)
         return x
 
     def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> Metrics:
