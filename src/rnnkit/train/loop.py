@@ -78,7 +78,7 @@ def fit(model: nn.Module, task: Task, data: Splits, cfg: RunConfig, *, run_dir: 
         checkpoint.save(run_dir, model, optimizer, schedule, scaler, progress, rank, world)
         saved.append(progress.iteration)
 
-    best = BestWeights(model, optimizer, run_dir if rank == 0 else None) if train.restore_best else None
+    best = BestWeights(model, optimizer, run_dir, write=rank == 0) if train.restore_best else None
 
     ckpt_every = train.checkpoint_every or train.eval_every        # 0 and 0: only at the end
     with checkpoint.sigint_flag() as interrupted:
@@ -124,15 +124,16 @@ class BestWeights:
     best from before its interruption). They are the weights validation saw: the averaged ones
     under ASGD/NT-ASGD."""
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, run_dir: str | Path | None) -> None:
-        self.model, self.optimizer, self.run_dir = model, optimizer, run_dir
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, run_dir: str | Path | None, *,
+                 write: bool = True) -> None:
+        self.model, self.optimizer, self.run_dir, self.write = model, optimizer, run_dir, write
         self.weights: dict[str, torch.Tensor] | None = None
         self.iteration = 0
 
     def keep(self, iteration: int) -> None:
         with averaged(self.optimizer):
             self.weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
-            if self.run_dir is not None:
+            if self.run_dir is not None and self.write:           # rank 0 writes; every rank may read
                 checkpoint.save_weights(Path(self.run_dir) / checkpoint.BEST_FILE, self.model, iteration)
         self.iteration = iteration
 
