@@ -78,3 +78,13 @@ def test_task_combine_makes_predict_return_the_combination(tmp_path):
         np.testing.assert_allclose(g.point, np.median([f.point, theta.point, snaive.point], axis=0))
         np.testing.assert_allclose(g.upper, np.median([f.upper, theta.upper, snaive.upper], axis=0))
         assert not np.allclose(g.point, f.point)
+
+
+def test_a_baseline_that_cannot_forecast_a_series_is_an_error_naming_it():
+    from rnnkit.data.series import SeriesError
+
+    values = [np.arange(1.0, 31.0), np.arange(1.0, 5.0)]                   # ETS refuses 4 points
+    model = [Forecast(np.ones(3)), Forecast(np.ones(3))]
+    with pytest.raises(SeriesError, match=r"series 'short' \(4 points of history\): the 'ets' baseline cannot "
+                                          r"forecast it .*leave 'ets' out"):
+        with_baselines(model, values, [30, 4], ["ets"], horizon=3, season=1, level=0.8, ids=["long", "short"])

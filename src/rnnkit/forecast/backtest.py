@@ -20,7 +20,7 @@ from torch import nn
 
 from ..data.future import extend
 from ..data.series import Panel, Scaler, SeriesError
-from .baselines import BASELINES, Forecast
+from .baselines import BASELINES, Forecast, baseline_forecast
 from .combine import with_baselines
 from .metrics import score
 
@@ -49,7 +49,7 @@ def predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int] | N
     if not task.combine:
         return forecasts
     return with_baselines(forecasts, panel.values, starts, task.combine, horizon=H, season=task.period(panel),
-                          level=task.level, how=task.combine_how)
+                          level=task.level, how=task.combine_how, ids=panel.ids)
 
 
 def _window_predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int], future: Any) -> list[Forecast]:
@@ -110,7 +110,8 @@ def backtest(panel: Panel, task: Any, *, folds: int = 1, step: int = 0, model: n
         if model is not None:
             methods["rnnkit"] = predict(model, task, panel, starts)
         for name in baselines:
-            methods[name] = [BASELINES[name](v[:o], H, season, task.level) for v, o in zip(panel.values, starts)]
+            methods[name] = [baseline_forecast(name, v[:o], H, season, task.level, i)
+                             for v, o, i in zip(panel.values, starts, panel.ids)]
         for method, forecasts in methods.items():
             for i, (v, o, f) in enumerate(zip(panel.values, starts, forecasts)):
                 metrics = score(v[o:o + H], f.point, v[:o], season, f.lower, f.upper)

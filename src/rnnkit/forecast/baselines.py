@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.series import SeriesError
+
 
 @dataclass(frozen=True)
 class Forecast:
@@ -77,3 +79,17 @@ BASELINES: dict[str, Callable[..., Forecast]] = {
     "ets": _statsforecast("ets"),
     "theta": _statsforecast("theta"),
 }
+
+
+def baseline_forecast(name: str, y: np.ndarray, horizon: int, season: int, level: float, series_id: str) -> Forecast:
+    """BASELINES[name] on one series; a baseline that cannot forecast it (statsforecast refuses
+    "tiny datasets") is an error naming the series, its length and the baseline."""
+    try:
+        return BASELINES[name](y, horizon, season, level)
+    except (NotImplementedError, ValueError, np.linalg.LinAlgError) as error:
+        if "pip install" in str(error):
+            raise
+        raise SeriesError(f"series {series_id!r} ({len(y)} points of history): the {name!r} baseline cannot "
+                          f"forecast it ({type(error).__name__}: {error}); give it a longer history or leave "
+                          f"{name!r} out (task.combine, --baselines)") from None
+

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .baselines import BASELINES, Forecast
+from .baselines import BASELINES, Forecast, baseline_forecast
 
 HOW = ("median", "mean")
 
@@ -44,14 +44,15 @@ def combine(members: Sequence[Forecast], how: str = "median") -> Forecast:
 
 def with_baselines(forecasts: Sequence[Forecast], values: Sequence[np.ndarray], starts: Sequence[int],
                    names: Sequence[str], *, horizon: int, season: int, level: float,
-                   how: str = "median") -> list[Forecast]:
+                   how: str = "median", ids: Sequence[str] | None = None) -> list[Forecast]:
     """Each series' forecast combined with the named baselines' forecasts from the same origin
-    (each baseline sees values[i][:starts[i]] only)."""
+    (each baseline sees values[i][:starts[i]] only; `ids` name the series in errors)."""
     unknown = sorted(set(names) - set(BASELINES))
     if unknown:
         raise ValueError(f"baselines {unknown} are not known; choose from {sorted(BASELINES)}")
+    ids = [str(i) for i in range(len(values))] if ids is None else ids
     out = []
-    for f, v, o in zip(forecasts, values, starts):
-        others = [BASELINES[name](v[:o], horizon, season, level) for name in names]
+    for f, v, o, name_of_series in zip(forecasts, values, starts, ids):
+        others = [baseline_forecast(name, v[:o], horizon, season, level, name_of_series) for name in names]
         out.append(combine([f, *others], how))
     return out
