@@ -25,10 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.config import load_config
+from rnnkit.runs.configs import load_config
 from rnnkit.data.batch import Splits
 from rnnkit.tasks.adding import Adding
 from rnnkit.train import fit
+from rnnkit.tasks import build_task
 
 
 class TorchLSTM(nn.Module):
@@ -92,7 +93,7 @@ def main() -> None:
     cfg = load_config(None, settings)
     task = TorchAdding(length=args.length, train_size=args.batch * 20, valid_size=args.batch, hidden=args.hidden)
     data = task.load()
-    rnnkit_task = cfg.task.build()
+    rnnkit_task = build_task(cfg.task)
 
     def run_fit(make_model) -> None:
         with contextlib.redirect_stdout(io.StringIO()):               # fit's log lines are not the point

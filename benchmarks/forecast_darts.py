@@ -31,9 +31,10 @@ import torch
 from rnnkit.config import from_dict
 from rnnkit.data.m3 import load_m3, to_frame
 from rnnkit.forecast import smape
-from rnnkit.forecast.backtest import predict
+from rnnkit.tasks.forecasting.backtest import predict
 from rnnkit.runs import seed_everything
 from rnnkit.train import fit
+from rnnkit.tasks import build_task
 
 INPUT, HORIZON, QUANTILES = 24, 18, (0.1, 0.5, 0.9)
 
@@ -58,7 +59,7 @@ def run_rnnkit(series: list, args: argparse.Namespace, folder: Path) -> dict[str
                                "plots": False, "device": "cpu"},
                      "optim": {"name": "adam", "lr": 3e-3}})
     seed_everything(args.seed)
-    task = cfg.task.build()
+    task = build_task(cfg.task)
     start = time.perf_counter()
     data = task.load()
     model = task.build_model(cfg.model, data)

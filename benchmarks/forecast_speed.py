@@ -19,9 +19,10 @@ import torch
 
 from rnnkit.config import from_dict
 from rnnkit.data.m3 import load_m3, to_frame
-from rnnkit.forecast.backtest import predict
+from rnnkit.tasks.forecasting.backtest import predict
 from rnnkit.runs import seed_everything
 from rnnkit.train import fit
+from rnnkit.tasks import build_task
 
 
 def main() -> None:
@@ -45,7 +46,7 @@ def main() -> None:
                          "train": {"epochs": args.epochs, "batch_size": args.batch_size, "eval_every": 0,
                                    "plots": False, "device": "cpu"}})
         seed_everything(0)
-        task = cfg.task.build()
+        task = build_task(cfg.task)
         data = task.load()
         model = task.build_model(cfg.model, data)
         start = time.perf_counter()

@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.config import load_config
+from rnnkit.runs.configs import load_config
 from rnnkit.train.loop import Progress, stream, update
+from rnnkit.tasks import build_task
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "lm_ptb_small.toml"
 
@@ -74,7 +75,7 @@ def main() -> None:
 
     cfg = load_config(CONFIG, ["--train.epochs=0", "--train.iterations=1000000"])
     torch.manual_seed(cfg.seed)
-    task = cfg.task.build()
+    task = build_task(cfg.task)
     data = task.load()
     lm = task.build_model(cfg.model, data)
     ref = TorchLM(len(data.vocab), cfg.model.hidden_size, cfg.model.num_layers)

@@ -23,7 +23,7 @@ import statistics
 import time
 from pathlib import Path
 
-from rnnkit.tune import tune
+from rnnkit.tune.search import tune
 
 QUICK = ["--task.train_steps=1500", "--task.valid_steps=800", "--task.test_steps=800", "--task.washout=200",
          "--model.hidden_size=50", "--tune.startup_trials=3"]

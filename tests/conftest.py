@@ -23,3 +23,21 @@ def assert_close(actual, expected, *, atol: float = 1e-10, rtol: float = 1e-10) 
             assert_close(a, e, atol=atol, rtol=rtol)
         return
     torch.testing.assert_close(actual, expected, atol=atol, rtol=rtol)
+
+
+@pytest.fixture
+def without_data(monkeypatch, tmp_path):
+    """The training data made unavailable: an empty dataset cache, and every task's `load` raising.
+    A saved run must load and predict from its run directory alone."""
+    from rnnkit.tasks import TASKS
+
+    empty = tmp_path / "empty-cache"
+    empty.mkdir()
+    monkeypatch.setenv("RNNKIT_CACHE", str(empty))
+
+    def refuse(self):
+        raise AssertionError(f"{type(self).__name__}.load() was called: loading a run must not read its data")
+
+    for cls in TASKS.values():
+        monkeypatch.setattr(cls, "load", refuse)
+    return empty

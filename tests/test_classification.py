@@ -21,7 +21,7 @@ from rnnkit.data.labelled import (
 from rnnkit.layers import Bidirectional, Recurrent, Stacked
 from rnnkit.layers.pooling import POOLINGS
 from rnnkit.models.classifier import SequenceClassifier
-from rnnkit.tasks.classification import (
+from rnnkit.tasks.classification.task import (
     SequenceClassification,
     TextClassification,
     accuracy,
@@ -242,9 +242,9 @@ def test_bpe_level(tmp_path):
 
 
 def test_bucketed_training_split_uses_every_example_once_and_trains(tmp_path):
-    from rnnkit.config import load_config
     from rnnkit.data.labelled import FILLER
     from rnnkit.runs import run
+    from rnnkit.runs.configs import load_config
 
     lines = FIXTURE.read_text(encoding="utf-8").splitlines()
     path = tmp_path / "s.csv"

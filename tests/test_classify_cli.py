@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnkit.classify_cli import load_classifier, predict_texts
 from rnnkit.cli import main
+from rnnkit.cli.classify import load_classifier, predict_texts
 
 FIXTURE = Path(__file__).parent / "data" / "uci_sentences.csv"
 
@@ -74,7 +74,7 @@ def test_predict_errors(run_dir, capsys):
 
 
 def test_predict_shows_attention_weights(run_dir, capsys):
-    from rnnkit.classify_cli import show_attention
+    from rnnkit.cli.classify import show_attention
 
     assert main(["classify", "predict", str(run_dir), "great food", "--attention"]) == 0
     out, err = capsys.readouterr()
@@ -88,9 +88,9 @@ def test_predict_shows_attention_weights(run_dir, capsys):
 
 
 def test_explain_weights_sum_to_one_and_padding_gets_zero(run_dir, tmp_path, capsys):
-    from rnnkit.classify_views import attention_strip, attention_text
     from rnnkit.data.labelled import encode_texts, normalize_text, pad
     from rnnkit.data.text import Vocab
+    from rnnkit.plots.classify import attention_strip, attention_text
 
     _, _, model, meta = load_classifier(run_dir)
     texts = ["the food was great and the service too", "bad", "not good at all"]

@@ -50,7 +50,7 @@ def esn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_reservoir_encoder_trains_by_ridge_and_prints_test_accuracy(esn_run: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from rnnkit.classify_cli import load_classifier
+    from rnnkit.cli.classify import load_classifier
     from rnnkit.models.esn import EchoStateClassifier
 
     _, _, model, meta = load_classifier(esn_run)
@@ -85,7 +85,7 @@ def test_predict_sequences_from_a_folder_a_csv_and_npy(esn_run: Path, tmp_path: 
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     import numpy as np
 
-    from rnnkit.classify_cli import load_classifier, predict_sequences
+    from rnnkit.cli.classify import load_classifier, predict_sequences
     from rnnkit.data.labelled import read_sequence_csv
 
     _, task, model, meta = load_classifier(esn_run)

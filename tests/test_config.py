@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnkit import _toml
 from rnnkit.cells import CELLS
-from rnnkit.config import ConfigError, ModelConfig, RunConfig, build_rnn, load_config, parse_override, to_dict
+from rnnkit.config import ModelConfig, RunConfig, parse_override, to_dict
+from rnnkit.io import toml as _toml
+from rnnkit.io.fields import ConfigError
 from rnnkit.layers import Bidirectional, Stacked
+from rnnkit.models.stack import build_rnn
+from rnnkit.runs.configs import load_config
 
 
 def test_defaults_and_typed_overrides():

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from rnnkit.cells import GRUCell, LSTMCell
-from rnnkit.config import ModelConfig, build_rnn
+from rnnkit.config import ModelConfig
 from rnnkit.layers import Dilated, Recurrent, Stacked
+from rnnkit.models.stack import build_rnn
 
 F64 = torch.float64
 

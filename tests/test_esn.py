@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from rnnkit import Recurrent, ReservoirCell, Stacked
-from rnnkit.cells import reservoir as reservoir_module
 from rnnkit.cells.base import Cell
 from rnnkit.cells.reservoir import spectral_radius
+from rnnkit.kernels import reservoir as reservoir_kernel
 from rnnkit.kernels import reservoir_loop
 from rnnkit.models.esn import EchoStateClassifier, EchoStateNetwork
 from rnnkit.train.ridge import Ridge
@@ -52,7 +52,7 @@ def test_fast_scan_equals_reference(size: int, dtype: torch.dtype, with_mask: bo
     the torch CSR loop all equal the step() loop."""
     if loop == "numba":
         pytest.importorskip("numba")
-        monkeypatch.setattr(reservoir_module, "_COMPILED_LOOP_UP_TO", 10**9)      # every size
+        monkeypatch.setattr(reservoir_kernel, "_COMPILED_LOOP_UP_TO", 10**9)      # every size
     else:
         monkeypatch.setattr(reservoir_loop, "available", lambda: False)
     cell = reservoir(3, size, density=density).to(dtype)
@@ -214,22 +214,23 @@ def test_adaptive_thread_count_keeps_the_faster_and_changes_no_result(monkeypatc
         calls.append((start, stop, torch.get_num_threads()))
         now[0] += (stop - start) * per_step[torch.get_num_threads() > 1]
 
-    monkeypatch.setattr(reservoir_module, "_PROBE_STEPS", 4)
-    monkeypatch.setattr(reservoir_module, "_REPROBE_EVERY", 20)
+    monkeypatch.setattr(reservoir_kernel, "_PROBE_STEPS", 4)
+    monkeypatch.setattr(reservoir_kernel, "_REPROBE_EVERY", 20)
     per_step = {True: 5.0, False: 1.0}                      # two threads stalled by a busy core
-    assert reservoir_module._adaptive(70, run, 2, clock=lambda: now[0]) == [1, 1, 1]
+    assert reservoir_kernel._adaptive(70, run, 2, clock=lambda: now[0]) == [1, 1, 1]
     covered = sorted((a, b) for a, b, _ in calls)
     assert covered[0][0] == 0 and covered[-1][1] == 70 and all(x[1] == y[0] for x, y in zip(covered, covered[1:]))
     per_step = {True: 1.0, False: 2.0}                      # an idle machine: two threads win
     calls.clear()
-    assert reservoir_module._adaptive(70, run, 2, clock=lambda: now[0]) == [2, 2, 2]
+    assert reservoir_kernel._adaptive(70, run, 2, clock=lambda: now[0]) == [2, 2, 2]
     # the real loop, probing every 20 steps, equals the one-thread loop exactly
     cell = reservoir(2, 1100, density=0.05)
     pre = torch.randn(2, 60, 1100, dtype=F64)
     h0 = torch.randn(2, 1100, dtype=F64) * 0.1
     mask = torch.arange(60)[None, :] < torch.tensor([60, 33])[:, None]
+    w = reservoir_kernel._recurrent_matrix(cell)
     for b in (slice(0, 1), slice(0, 2)):
         for m in (None, mask[b]):
-            one = reservoir_module._torch_loop(pre[b], h0[b], cell._recurrent_matrix(), 0.3, m, threads=1)
-            both = reservoir_module._torch_loop(pre[b], h0[b], cell._recurrent_matrix(), 0.3, m, threads=2)
+            one = reservoir_kernel._torch_loop(pre[b], h0[b], w, 0.3, m, threads=1)
+            both = reservoir_kernel._torch_loop(pre[b], h0[b], w, 0.3, m, threads=2)
             assert torch.equal(one, both)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from rnnkit.cli import main
+from rnnkit.tasks import build_task
 
 SMALL = ["--task.train_steps=1500", "--task.valid_steps=800", "--task.test_steps=800", "--task.washout=100",
          "--model.hidden_size=60"]
@@ -58,7 +59,7 @@ def test_generate_runs_closed_loop_and_writes_csv_and_png(mackey_glass_run: Path
     assert (mackey_glass_run / "generated.csv").read_text().strip().splitlines() == lines
     assert (mackey_glass_run / "generated.png").stat().st_size > 1000
     # The first free-running step is the teacher-forced prediction at the end of the warm-up.
-    task, (_, model) = read_config(mackey_glass_run).task.build(), load(mackey_glass_run)
+    task, (_, model) = build_task(read_config(mackey_glass_run).task), load(mackey_glass_run)
     test = task.load().test
     with torch.no_grad():
         forced, _ = model(test.inputs[:, :101])

@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from rnnkit.config import ModelConfig, load_config
+from rnnkit.config import ModelConfig
 from rnnkit.data.series import SeriesError
-from rnnkit.forecast.backtest import backtest, origins, predict, summary
 from rnnkit.forecast.synthetic import synthetic_panel
 from rnnkit.models.likelihoods import gaussian_nll, pinball
-from rnnkit.tasks.forecasting import Forecasting, season_of
+from rnnkit.runs.configs import load_config
+from rnnkit.tasks.forecasting.backtest import backtest, origins, predict, summary
+from rnnkit.tasks.forecasting.task import Forecasting, season_of
 from rnnkit.train import fit
 
 

@@ -9,10 +9,10 @@ import pytest
 
 from rnnkit.config import ModelConfig
 from rnnkit.forecast import BASELINES, Forecast
-from rnnkit.forecast.backtest import predict
 from rnnkit.forecast.combine import combine, with_baselines
 from rnnkit.forecast.synthetic import synthetic_panel
-from rnnkit.tasks.forecasting import Forecasting
+from rnnkit.tasks.forecasting.backtest import predict
+from rnnkit.tasks.forecasting.task import Forecasting
 
 
 def test_median_and_mean_by_hand():

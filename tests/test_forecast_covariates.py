@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from rnnkit.config import ModelConfig, load_config
+from rnnkit.config import ModelConfig
 from rnnkit.data.future import extend
 from rnnkit.data.series import SeriesError, calendar
-from rnnkit.forecast.backtest import predict
 from rnnkit.forecast.synthetic import synthetic_panel
-from rnnkit.tasks.forecasting import Forecasting
+from rnnkit.runs.configs import load_config
+from rnnkit.tasks.forecasting.backtest import predict
+from rnnkit.tasks.forecasting.task import Forecasting
 
 
 def covariate_table(series: int = 3, length: int = 60) -> pd.DataFrame:

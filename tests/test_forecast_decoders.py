@@ -6,12 +6,14 @@ import pytest
 import torch
 
 from rnnkit import GRUCell, LSTMCell, Recurrent, Stacked
-from rnnkit.config import ModelConfig, load_config
-from rnnkit.forecast.backtest import predict
+from rnnkit.config import ModelConfig
 from rnnkit.forecast.synthetic import synthetic_panel
 from rnnkit.models.forecast_decoders import AutoregressiveForecaster, Seq2SeqForecaster
 from rnnkit.models.likelihoods import to_params
-from rnnkit.tasks.forecasting import Forecasting
+from rnnkit.runs.configs import load_config
+from rnnkit.tasks import build_task
+from rnnkit.tasks.forecasting.backtest import predict
+from rnnkit.tasks.forecasting.task import Forecasting
 
 B, L, K, F = 3, 5, 4, 2
 
@@ -96,7 +98,7 @@ def test_task_trains_and_predicts_with_each_decoder(tmp_path, forecaster):
     forecasts = predict(model, task, task.panel())
     assert all(len(f.point) == 6 and (f.lower <= f.upper).all() for f in forecasts)
     cfg = load_config("configs/forecast_lstm.toml", [f"--task.forecaster={forecaster}"])
-    assert cfg.task.build().forecaster == forecaster
+    assert build_task(cfg.task).forecaster == forecaster
 
 
 def test_decoder_config_errors(tmp_path):

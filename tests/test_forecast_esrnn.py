@@ -13,10 +13,10 @@ from rnnkit import LSTMCell, Recurrent, Stacked
 from rnnkit.config import ModelConfig
 from rnnkit.data.batch import Batch
 from rnnkit.data.series import SeriesError
-from rnnkit.forecast.backtest import backtest, predict
 from rnnkit.forecast.synthetic import synthetic_panel
 from rnnkit.models.esrnn import ESRNN
-from rnnkit.tasks.forecasting import Forecasting
+from rnnkit.tasks.forecasting.backtest import backtest, predict
+from rnnkit.tasks.forecasting.task import Forecasting
 
 
 def model(season: int = 2, horizon: int = 3, input_size: int = 2) -> ESRNN:
@@ -123,7 +123,7 @@ def test_nonpositive_values_are_an_error_naming_the_series(tmp_path):
 
 
 def test_level_wiggliness_penalty_by_hand(tmp_path):
-    from rnnkit.tasks._esrnn import wiggliness
+    from rnnkit.tasks.forecasting.esrnn import wiggliness
 
     level = torch.exp(torch.tensor([[0.0, 1.0, 3.0, 4.0, 9.0], [0.0, 2.0, 4.0, 6.0, 6.0]]))
     # log steps 1, 2, 1 -> changes 1, -1; the second series' valid part (4 steps) is a straight line
@@ -162,7 +162,7 @@ def test_series_too_short_for_an_origin_are_forecast_not_dropped(tmp_path):
 
 
 def test_initial_seasons_by_classical_decomposition(tmp_path):
-    from rnnkit.tasks._esrnn import initial_season
+    from rnnkit.tasks.forecasting.esrnn import initial_season
 
     pattern = np.array([0.8, 1.0, 1.3, 0.9])                  # mean 1
     y = (10 + 0.1 * np.arange(40)) * np.tile(pattern, 10)

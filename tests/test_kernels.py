@@ -18,7 +18,7 @@ from rnnkit import (
     Zoneout,
     weight_drop,
 )
-from rnnkit.kernels import ElmanLoop, GRULoop, LSTMLoop, fused_loop
+from rnnkit.kernels import ElmanLoop, GRULoop, LSTMLoop, bptt_loop
 from rnnkit.layers.scan import time_mask
 
 F64 = torch.float64
@@ -100,7 +100,7 @@ def test_kernel_without_options_equals_reference(name):
     """The kernel itself with nothing on (the cells send this case to torch's fused kernels)."""
     cell = perturbed(CELLS[name]()).to(F64)
     x, state, _ = inputs(cell)
-    fast = run_with_grads(lambda x, s, m: fused_loop(cell, x, s), cell, x, state, None, seed=3)
+    fast = run_with_grads(lambda x, s, m: bptt_loop(cell, x, s), cell, x, state, None, seed=3)
     ref = run_with_grads(cell.reference_scan, cell, x, state, None, seed=3)
     assert_all_close(fast[0] + list(fast[1]), ref[0] + list(ref[1]), rtol=0, atol=1e-10)
 
@@ -119,7 +119,7 @@ def leaf(*shape):
 
 
 def loop_options(zoneout, h_mask, mask, states, steps=3, batch=2, hidden=2):
-    """h_mask, one carry per state component and valid, as `fused_loop` builds them."""
+    """h_mask, one carry per state component and valid, as `bptt_loop` builds them."""
     valid = torch.tensor([[1.0] * steps, [1.0] + [0.0] * (steps - 1)], dtype=F64)[:, :, None]
     keeps = [torch.rand(batch, steps, hidden, dtype=F64) if zoneout else None for _ in range(states)]
     if mask:   # padding is a carry of 1 (see kernels._common)
@@ -169,7 +169,7 @@ def test_weight_drop_gets_gradients_on_the_original_weight():
     x = torch.randn(B, T, I, dtype=F64)
     original = cell.parametrizations.weight_hh.original
     with parametrize.cached():   # the parametrized class still reaches the LSTM kernel
-        assert fused_loop(cell, x, cell.initial_state(x), zoneout=(0.2, 0.2)) is not None
+        assert bptt_loop(cell, x, cell.initial_state(x), zoneout=(0.2, 0.2)) is not None
     grads = []
     for scan in ("scan", "reference_scan"):
         torch.manual_seed(11)
@@ -200,7 +200,7 @@ def test_eval_no_grad_and_empty_sequences(name):
 def test_unsupported_cells_return_none():
     cell = MinGRUCell(I, H)
     x = torch.randn(B, T, I)
-    assert fused_loop(cell, x, cell.initial_state(x)) is None
+    assert bptt_loop(cell, x, cell.initial_state(x)) is None
 
 
 @pytest.mark.parametrize("name", sorted(CELLS))

@@ -221,7 +221,7 @@ def test_generate_refuses_another_task(tmp_path, capsys):
 def test_awd_lstm_recipe_is_config(tmp_path):
     """Weight drop, locked dropout, embedding dropout, tying, AR/TAR, random BPTT and NT-ASGD."""
     import rnnkit
-    from rnnkit.config import load_config
+    from rnnkit.runs.configs import load_config
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TEXT * 30)

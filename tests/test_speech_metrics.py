@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rnnkit.tasks.speech_metrics import cer, wer, word_accuracy, word_errors
+from rnnkit.tasks.speech.metrics import cer, wer, word_accuracy, word_errors
 
 pytest.importorskip("jiwer")
 

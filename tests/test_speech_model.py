@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnkit.config import ModelConfig, build_rnn
+from rnnkit.config import ModelConfig
 from rnnkit.models.ctc import ClippedReLU, ConvFront, CTCModel, DenseFront
+from rnnkit.models.stack import build_rnn
 
 
 def model(front: str = "dense", *, bidirectional: bool = False, cell: str = "gru") -> CTCModel:

@@ -22,8 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.cli import main
-from rnnkit.config import ConfigError, load_config
-from rnnkit.tasks.speech import SpeechRecognition, ctc_loss
+from rnnkit.io.fields import ConfigError
+from rnnkit.runs.configs import load_config
+from rnnkit.tasks.speech.task import SpeechRecognition, ctc_loss
 
 TONES = {"u": 300.0, "p": 900.0, "n": 1800.0, "o": 3000.0}
 RATE = 16000
@@ -170,7 +171,7 @@ def test_spec_augment_masks_only_training_frames(tmp_path):
 
 
 def test_plot_writes_the_posteriogram_of_a_validation_utterance(tmp_path, monkeypatch):
-    from rnnkit.speech_cli import load_speech
+    from rnnkit.cli.transcribe import load_speech
 
     monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
     _, task, model, _ = load_speech(trained_run())
@@ -183,8 +184,8 @@ def test_bucketed_batches_score_and_train_like_plain_ones(tmp_path, monkeypatch)
     last batch (0 frames) never reach the model, so the metrics equal the plain split's."""
     import dataclasses
 
-    from rnnkit.speech_cli import load_speech
-    from rnnkit.tasks.speech import trimmed
+    from rnnkit.cli.transcribe import load_speech
+    from rnnkit.tasks.speech.task import trimmed
 
     monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
     _, task, model, _ = load_speech(trained_run())

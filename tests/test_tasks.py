@@ -7,9 +7,10 @@ import math
 import pytest
 import torch
 
-from rnnkit.config import ConfigError, load_config
+from rnnkit.io.fields import ConfigError
 from rnnkit.runs import load, run
-from rnnkit.tasks import TASKS
+from rnnkit.runs.configs import load_config
+from rnnkit.tasks import TASKS, build_task
 from rnnkit.tasks.adding import generate
 
 
@@ -46,6 +47,6 @@ def test_a_short_run_and_a_checkpoint_round_trip(tmp_path, extra):
     finally:
         torch.set_num_threads(threads)
     assert math.isfinite(metrics["mse"]) and saved.model == cfg.model
-    task = saved.task.build()
+    task = build_task(saved.task)
     with torch.no_grad():
         assert task.evaluate(model, [task.load().valid]) == pytest.approx(metrics)

@@ -13,9 +13,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.cells import ElmanCell
-from rnnkit.config import RunConfig, load_config
+from rnnkit.config import RunConfig
 from rnnkit.data.batch import Batch, Splits
 from rnnkit.layers import Readout, Recurrent
+from rnnkit.runs.configs import load_config
+from rnnkit.tasks import build_task
 from rnnkit.train import NTASGD, OPTIMIZERS, NonFiniteError, fit, make_optimizer, make_schedule
 from rnnkit.train.loop import Progress, update
 from rnnkit.train.optim import after_evaluation, averaged
@@ -80,7 +82,7 @@ def test_each_optimiser_overfits_a_tiny_batch(name):
     cfg = config(f"--optim.name={name}", f"--optim.lr={lr}", "--train.iterations=150", "--train.batch_size=8",
                  "--task.length=6", "--task.train_size=8", "--task.valid_size=8", "--model.hidden_size=16")
     torch.manual_seed(0)
-    task = cfg.task.build()
+    task = build_task(cfg.task)
     data = Splits(task.load().train, task.load().train)         # validate on the training batch itself
     model = task.build_model(cfg.model, data)
     before = F.mse_loss(model(data.train.inputs)[0].squeeze(1), data.train.targets).item()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from rnnkit.config import load_config
 from rnnkit.runs import run
+from rnnkit.runs.configs import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERRIDES = ["--task.length=10", "--task.train_size=64", "--task.valid_size=32", "--model.hidden_size=8",

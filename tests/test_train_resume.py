@@ -21,10 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.config import ConfigError, ModelConfig, build_rnn, load_config
+from rnnkit.config import ModelConfig
 from rnnkit.data.batch import Batch, Splits
+from rnnkit.io.fields import ConfigError
+from rnnkit.io.files import atomic_write
+from rnnkit.models.stack import build_rnn
 from rnnkit.runs import load, run, seed_everything
-from rnnkit.train.checkpoint import STATE_FILE, WEIGHTS_FILE, CheckpointError, atomic_write
+from rnnkit.runs.configs import load_config
+from rnnkit.train.checkpoint import STATE_FILE, WEIGHTS_FILE, CheckpointError
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rnnkit.cli import main
-from rnnkit.speech_cli import load_speech, log_probs_of, word_times
+from rnnkit.cli.transcribe import load_speech, log_probs_of, word_times
 from test_speech_task import trained_run, write_tones
 
 

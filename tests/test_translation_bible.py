@@ -11,7 +11,7 @@ import pytest
 
 from rnnkit.data import bible
 from rnnkit.data._kjv_canon import books
-from rnnkit.tasks.translation import Translation
+from rnnkit.tasks.translation.task import Translation
 
 
 def write_module(folder: Path, verses: dict[tuple[str, int, int], str]) -> None:

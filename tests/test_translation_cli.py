@@ -8,7 +8,7 @@ import json
 import pytest
 
 from rnnkit.cli import main
-from rnnkit.config import load_config
+from rnnkit.runs.configs import load_config
 
 
 @pytest.fixture(scope="module")

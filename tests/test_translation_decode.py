@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from rnnkit.config import ModelConfig
 from rnnkit.models.decode import beam_search, greedy, length_penalty
 from rnnkit.models.seq2seq import Memory
-from rnnkit.tasks.translation import build_seq2seq
+from rnnkit.tasks.translation.task import build_seq2seq
 
 A, B, C, BOS, EOS = range(5)
 

@@ -9,7 +9,7 @@ import torch
 from rnnkit.config import ModelConfig
 from rnnkit.layers.attention import MultiplicativeAttention
 from rnnkit.models.seq2seq import sequence_loss
-from rnnkit.tasks.translation import ATTENTIONS, build_seq2seq
+from rnnkit.tasks.translation.task import ATTENTIONS, build_seq2seq
 
 KINDS = sorted(ATTENTIONS)
 

@@ -12,8 +12,9 @@ import rnnkit
 from rnnkit.data.dates import generate_dates
 from rnnkit.data.pairs import bucketed_pairs, encode_pairs, read_pairs, trimmed
 from rnnkit.data.text import Vocab
-from rnnkit.tasks.translation import Translation, detokenize, target_vocab
-from rnnkit.tasks.translation_metrics import bleu, chrf, exact_match, signatures, text_metrics
+from rnnkit.tasks import build_task
+from rnnkit.tasks.translation.metrics import bleu, chrf, exact_match, signatures, text_metrics
+from rnnkit.tasks.translation.task import Translation, detokenize, target_vocab
 
 
 def test_identical_outputs_score_100_bleu_and_chrf():
@@ -88,7 +89,7 @@ def test_trains_and_evaluates_through_fit(tmp_path, attention):
                                     "--task.valid_fraction=0.2", "--task.test_fraction=0.2", "--model.hidden_size=8",
                                     "--model.bidirectional=true", "--train.iterations=3", "--train.batch_size=1",
                                     "--train.eval_every=0", "--train.plots=false"])
-    task = cfg.task.build()
+    task = build_task(cfg.task)
     data = task.load()
     model = task.build_model(cfg.model, data)
     metrics = rnnkit.fit(model, task, data, cfg)

@@ -18,7 +18,6 @@ from .cells import MinGRUCell as MinGRUCell
 from .cells import ReservoirCell as ReservoirCell
 from .cells import State as State
 from .config import RunConfig as RunConfig
-from .config import load_config as load_config
 from .layers import AdditiveAttention as AdditiveAttention
 from .layers import AttentionPooling as AttentionPooling
 from .layers import Bidirectional as Bidirectional
@@ -35,7 +34,9 @@ from .models.classifier import SequenceClassifier as SequenceClassifier
 from .models.esn import EchoStateClassifier as EchoStateClassifier
 from .models.esn import EchoStateNetwork as EchoStateNetwork
 from .models.seq2seq import Seq2Seq as Seq2Seq
+from .runs import SavedRun as SavedRun
 from .runs import load as load
+from .runs import load_config as load_config
 from .runs import run as run
 from .train import evaluate as evaluate
 from .train import fit as fit
@@ -48,4 +49,4 @@ __all__ = ["CELLS", "INITIALIZERS", "AdditiveAttention", "AttentionPooling", "Bi
            "LSTMCell", "LayerNormGRUCell", "LayerNormLSTMCell", "LockedDropout", "MinGRUCell", "Readout",
            "MultiplicativeAttention", "ReservoirCell", "Seq2Seq",
            "Recurrent", "RecurrentDropout", "Stacked", "State", "Zoneout", "weight_drop",
-           "RunConfig", "evaluate", "fit", "load", "load_config", "run"]
+           "RunConfig", "SavedRun", "evaluate", "fit", "load", "load_config", "run"]

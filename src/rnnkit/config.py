@@ -1,11 +1,14 @@
 """Run configuration: typed frozen dataclasses, TOML files and dotted overrides.
 
-    cfg = load_config("configs/adding_lstm.toml", ["--train.iterations=200", "--optim.lr=3e-3"])
+    cfg = parse_config("configs/adding_lstm.toml", ["--train.iterations=200", "--optim.lr=3e-3"])
 
 A file has top-level `seed` and `out_dir` and the sections [task], [model], [train], [optim].
 Every key is checked against its dataclass field: an unknown key or section is an error naming
 the closest valid one, a wrong type is an error naming the key, the expected type and the value.
-`build_rnn` is the one place where model strings become objects.
+This module is a leaf (it imports only `rnnkit.io`): names such as model.cell or optim.name are
+plain strings here, looked up in their package's registry where they are used
+(`rnnkit.io.fields.lookup`). `rnnkit.load_config` (in `rnnkit.runs`) also checks them all, with the
+task's own settings, before a run starts.
 """
 
 from __future__ import annotations
@@ -18,9 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._fields import ConfigError, resolve, typed, unknown
-from .cells import CELLS, INITIALIZERS
-from .layers import Bidirectional, Dilated, Recurrent, RecurrentDropout, Stacked, Zoneout, weight_drop
+from .io.fields import ConfigError, check_choice, resolve, typed, unknown
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,13 +36,6 @@ def _check(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-def _one_of(where: str, value: str, choices: Sequence[str]) -> None:
-    if value not in choices:
-        near = difflib.get_close_matches(value, list(choices), n=1)
-        hint = f"did you mean {near[0]!r}? " if near else ""
-        raise ConfigError(f"{where} = {value!r} is not known; {hint}choose one of {sorted(choices)}")
-
-
 def _probabilities(section: str, obj: object, names: Sequence[str]) -> None:
     for name in names:
         value = getattr(obj, name)
@@ -50,26 +44,11 @@ def _probabilities(section: str, obj: object, names: Sequence[str]) -> None:
 
 @dataclass(frozen=True)
 class TaskConfig:
-    """`name` (a key of TASKS) and that task's own settings, checked against its dataclass."""
+    """`name` (a key of `rnnkit.tasks.TASKS`) and that task's own settings. The settings are plain
+    TOML values here; `rnnkit.tasks.build_task` checks them against the task's dataclass."""
 
     name: str = "adding"
     settings: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        from .tasks import TASKS
-
-        _one_of("task.name", self.name, list(TASKS))
-        resolved = resolve(TASKS[self.name], dict(self.settings), "task")
-        object.__setattr__(self, "settings", resolved)
-        try:
-            self.build()                                    # the task validates its own values
-        except (ValueError, TypeError) as error:
-            raise ConfigError(str(error)) from None
-
-    def build(self) -> Any:
-        from .tasks import TASKS
-
-        return TASKS[self.name](**self.settings)
 
 
 @dataclass(frozen=True)
@@ -92,8 +71,6 @@ class ModelConfig:
     residual: bool = False          # add each layer's input to its output from the second layer on
 
     def __post_init__(self) -> None:
-        _one_of("model.cell", self.cell, list(CELLS))
-        _one_of("model.init", self.init, list(INITIALIZERS))
         _check(self.hidden_size >= 1, f"model.hidden_size must be >= 1, got {self.hidden_size}")
         _check(self.num_layers >= 1, f"model.num_layers must be >= 1, got {self.num_layers}")
         _check(not self.dilations or len(self.dilations) == self.num_layers,
@@ -106,31 +83,6 @@ class ModelConfig:
                                        "zoneout_c", "recurrent_dropout", "weight_drop"))
         _check(self.weight_drop == 0.0 or self.cell != "mingru",
                "model.weight_drop needs a cell with weight_hh; mingru has none")
-
-
-def build_rnn(cfg: ModelConfig, input_size: int) -> Stacked:
-    """The recurrent stack `cfg` describes, over `input_size` features: (B, T, I) -> (B, T, H or 2H)."""
-    cell_class = CELLS[f"layernorm_{cfg.cell}" if cfg.layer_norm else cfg.cell]
-
-    def make_cell(size: int):
-        cell = cell_class(size, cfg.hidden_size)
-        INITIALIZERS[cfg.init](cell, forget_bias=cfg.forget_bias)
-        if cfg.weight_drop:
-            cell = weight_drop(cell, cfg.weight_drop)
-        if cfg.zoneout_h or cfg.zoneout_c:
-            cell = Zoneout(cell, cfg.zoneout_h, p_c=cfg.zoneout_c)
-        if cfg.recurrent_dropout:
-            cell = RecurrentDropout(cell, cfg.recurrent_dropout)
-        return cell
-
-    layers, size = [], input_size
-    for i in range(cfg.num_layers):
-        layer = Bidirectional.of(lambda size=size: make_cell(size)) if cfg.bidirectional else Recurrent(make_cell(size))
-        if cfg.dilations and cfg.dilations[i] > 1:
-            layer = Dilated(layer, int(cfg.dilations[i]))
-        layers.append(layer)
-        size = layer.output_size
-    return Stacked(layers, dropout=cfg.dropout, residual=cfg.residual)
 
 
 @dataclass(frozen=True)
@@ -157,12 +109,9 @@ class TrainConfig:
     plots: bool = True              # PNG curves in RUN_DIR/plots at the end
 
     def __post_init__(self) -> None:
-        from .train import METHODS
-
-        _one_of("train.method", self.method, list(METHODS))
-        _one_of("train.direction", self.direction, ["minimize", "maximize"])
-        _one_of("train.amp", self.amp, ["none", "bf16", "fp16"])
-        _one_of("train.on_nonfinite", self.on_nonfinite, ["stop", "skip"])
+        check_choice("train.direction", self.direction, ["minimize", "maximize"])
+        check_choice("train.amp", self.amp, ["none", "bf16", "fp16"])
+        check_choice("train.on_nonfinite", self.on_nonfinite, ["stop", "skip"])
         _check(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
                f"train.device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         for name in ("iterations", "epochs", "bptt", "eval_every", "checkpoint_every", "patience"):
@@ -195,10 +144,6 @@ class OptimConfig:
     plateau_patience: int = 2       # evaluations without improvement before the plateau cut
 
     def __post_init__(self) -> None:
-        from .train import OPTIMIZERS, SCHEDULES
-
-        _one_of("optim.name", self.name, list(OPTIMIZERS))
-        _one_of("optim.schedule", self.schedule, list(SCHEDULES))
         _check(self.lr > 0, f"optim.lr must be > 0, got {self.lr}")
         _check(self.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {self.weight_decay}")
         _probabilities("optim", self, ("momentum", "alpha", "rho"))
@@ -227,8 +172,9 @@ SECTIONS: dict[str, type] = {"model": ModelConfig, "train": TrainConfig, "optim"
 _TOP = ("seed", "out_dir", "format_version")
 
 
-def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> RunConfig:
-    """Reads a TOML file (None: the defaults) and applies `--section.key=value` overrides."""
+def parse_config(path: str | Path | None, overrides: Sequence[str] = ()) -> RunConfig:
+    """Reads a TOML file (None: the defaults) and applies `--section.key=value` overrides; the
+    names of registries are not looked up here (see `rnnkit.load_config`)."""
     raw: dict[str, Any] = {}
     if path is not None:
         try:
@@ -289,6 +235,6 @@ def to_dict(cfg: RunConfig) -> dict[str, Any]:
     return out
 
 
-def replace(cfg: RunConfig, overrides: Sequence[str]) -> RunConfig:
-    """`cfg` with dotted overrides applied, checked as in a file."""
+def with_overrides(cfg: RunConfig, overrides: Sequence[str]) -> RunConfig:
+    """`cfg` with dotted overrides applied, checked as in a file (names not looked up, as in parse_config)."""
     return from_dict(_apply(to_dict(cfg), overrides))

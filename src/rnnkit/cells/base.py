@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
+
+from ..kernels import BPTTKernel
 
 State = tuple[Tensor, ...]  # (h,) or (h, c); each (B, H). h always comes first.
 
@@ -16,11 +19,16 @@ class Cell(nn.Module):
     `scan` is the readable reference loop over time. Subclasses may override it with a fast
     path (a fused torch kernel, a hand-written BPTT, a parallel scan); every override is
     tested against `Cell.scan(cell, ...)`.
+
+    `bptt_kernel` names the cell's hand-written BPTT loop in `rnnkit.kernels` (None: it has
+    none), run by `kernels.bptt_loop` from `scan` and from wrappers such as `Zoneout`. It is
+    inherited, so a subclass that changes the step's math must set it back to None.
     """
 
     input_size: int
     hidden_size: int
     state_size: tuple[int, ...]  # (H,) or (H, H)
+    bptt_kernel: ClassVar[BPTTKernel | None] = None
 
     def add_gate_parameters(self, gates: int, *, bias: bool, recurrent: bool = True) -> None:
         """Registers torch's parameters for `gates` stacked gates: weight_ih (G*H, I), and when

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..kernels import bptt_loop, elman_loop
 from ._fused import fused_weights, masked_fused_scan
 from .base import Cell, State
 
@@ -22,6 +23,7 @@ class ElmanCell(Cell):
     The output is h_t; an output layer `y_t = W_ho h_t + b'` is `layers.Readout`.
     """
 
+    bptt_kernel = staticmethod(elman_loop)
     gates = 1
 
     def __init__(self, input_size: int, hidden_size: int, *,
@@ -51,9 +53,7 @@ class ElmanCell(Cell):
             if out is not None:
                 return out
         # recurrent dropout or a mask with holes: the hand-written BPTT loop
-        from ..kernels import fused_loop  # lazy: kernels import the cells
-
-        out = fused_loop(self, x, state, mask=mask, h_mask=h_mask)
+        out = bptt_loop(self, x, state, mask=mask, h_mask=h_mask)
         return out if out is not None else self.reference_scan(x, state, mask, h_mask)
 
     def extra_repr(self) -> str:

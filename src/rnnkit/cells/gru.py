@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..kernels import bptt_loop, gru_loop
 from ._fused import fused_weights, masked_fused_scan
 from .base import Cell, State
 
@@ -22,6 +23,7 @@ class GRUCell(Cell):
     not the original paper's r ⊙ h inside the product). Gate order (r, z, n) follows torch.
     """
 
+    bptt_kernel = staticmethod(gru_loop)
     gates = 3
 
     def __init__(self, input_size: int, hidden_size: int, *, bias: bool = True) -> None:
@@ -55,7 +57,5 @@ class GRUCell(Cell):
             if out is not None:
                 return out
         # recurrent dropout or a mask with holes: the hand-written BPTT loop
-        from ..kernels import fused_loop  # lazy: kernels import the cells
-
-        out = fused_loop(self, x, state, mask=mask, h_mask=h_mask)
+        out = bptt_loop(self, x, state, mask=mask, h_mask=h_mask)
         return out if out is not None else self.reference_scan(x, state, mask, h_mask)

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..kernels import bptt_loop, layernorm_gru_loop, layernorm_lstm_loop
 from .base import Cell, State
 
 
@@ -23,6 +24,7 @@ class LayerNormLSTMCell(Cell):
     shift, as a second one would be redundant.
     """
 
+    bptt_kernel = staticmethod(layernorm_lstm_loop)
     gates = 4
 
     def __init__(self, input_size: int, hidden_size: int, *, eps: float = 1e-5) -> None:
@@ -54,9 +56,7 @@ class LayerNormLSTMCell(Cell):
     def scan(self, x: Tensor, state: State, mask: Tensor | None = None,
              h_mask: Tensor | None = None) -> tuple[Tensor, State]:
         """Fast path: the hand-written BPTT loop of `rnnkit.kernels` (LN_ih for all T at once)."""
-        from ..kernels import fused_loop  # lazy: kernels import the cells
-
-        out = fused_loop(self, x, state, mask=mask, h_mask=h_mask)
+        out = bptt_loop(self, x, state, mask=mask, h_mask=h_mask)
         return out if out is not None else self.reference_scan(x, state, mask, h_mask)
 
 
@@ -70,6 +70,7 @@ class LayerNormGRUCell(Cell):
     LN_ih's shift is the input bias, LN_hh's shift the recurrent bias b_hn that r multiplies.
     """
 
+    bptt_kernel = staticmethod(layernorm_gru_loop)
     gates = 3
 
     def __init__(self, input_size: int, hidden_size: int, *, eps: float = 1e-5) -> None:
@@ -105,7 +106,5 @@ class LayerNormGRUCell(Cell):
     def scan(self, x: Tensor, state: State, mask: Tensor | None = None,
              h_mask: Tensor | None = None) -> tuple[Tensor, State]:
         """Fast path: the hand-written BPTT loop of `rnnkit.kernels` (LN_ih for all T at once)."""
-        from ..kernels import fused_loop  # lazy: kernels import the cells
-
-        out = fused_loop(self, x, state, mask=mask, h_mask=h_mask)
+        out = bptt_loop(self, x, state, mask=mask, h_mask=h_mask)
         return out if out is not None else self.reference_scan(x, state, mask, h_mask)

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..kernels import bptt_loop, lstm_loop
 from ._fused import fused_scan, fused_weights
 from .base import Cell, State
 
@@ -22,6 +23,7 @@ class LSTMCell(Cell):
     `torch.nn.LSTMCell` works as is. State is (h, c).
     """
 
+    bptt_kernel = staticmethod(lstm_loop)
     gates = 4
 
     def __init__(self, input_size: int, hidden_size: int, *, bias: bool = True) -> None:
@@ -48,7 +50,5 @@ class LSTMCell(Cell):
         BPTT loop (`rnnkit.kernels`)."""
         if mask is None and h_mask is None:
             return fused_scan("lstm", x, state, fused_weights(self))
-        from ..kernels import fused_loop  # lazy: kernels import the cells
-
-        out = fused_loop(self, x, state, mask=mask, h_mask=h_mask)
+        out = bptt_loop(self, x, state, mask=mask, h_mask=h_mask)
         return out if out is not None else self.reference_scan(x, state, mask, h_mask)

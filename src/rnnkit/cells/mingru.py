@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..layers.scan import parallel_scan_log
+from ..kernels.linear_scan import linear_recurrence, parallel_scan_log
 from .base import Cell, State
 
 
@@ -67,8 +67,6 @@ class MinGRUCell(Cell):
         if x.is_cuda:
             h = self._log_space_scan(k, u, h0, mask)
         else:
-            from ..kernels.linear_scan import linear_recurrence
-
             z = torch.sigmoid(k)
             a, b = 1 - z, z * _g(u)
             if mask is not None:                       # padded steps carry the state: a = 1, b = 0

@@ -1,55 +1,52 @@
-"""Hand-written backpropagation through time for the loops torch has no fused kernel for.
+"""Hand-written loops over time, below the cells: the package imports nothing of `rnnkit.cells` or
+`rnnkit.layers`, and the cells import it.
 
-Zoneout, per-sequence recurrent dropout, layer norm and (for the LSTM, whose fused kernel cannot
-return each sequence's last valid c) padding need control inside every step. Each kernel is a
+Hand-written backpropagation through time (BPTT) for the loops torch's fused kernels cannot run:
+zoneout, per-sequence recurrent dropout, layer norm and (for the LSTM, whose fused kernel cannot
+return each sequence's last valid c) padding need control inside every step. Each loop is a
 `torch.autograd.Function` that runs the loop under no graph and walks it back with hand-derived
-gradients (perf-notes, conclusion 4); `fused_loop` picks the one for a cell.
+gradients (perf-notes, conclusion 4). A cell names its loop in its `bptt_kernel` class attribute
+and `bptt_loop` runs it. Beside them: the linear recurrence of minGRU (`linear_scan`) and the
+echo state network's no-gradient state loops (`reservoir`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from torch import Tensor
-from torch.nn.utils import parametrize
 
-from ..cells.base import Cell, State
-from ..cells.elman import ElmanCell
-from ..cells.gru import GRUCell
-from ..cells.layernorm import LayerNormGRUCell, LayerNormLSTMCell
-from ..cells.lstm import LSTMCell
+from ._common import State as State
 from .elman import ElmanLoop as ElmanLoop
-from .elman import elman_loop
+from .elman import elman_loop as elman_loop
 from .gru import GRULoop as GRULoop
-from .gru import gru_loop, layernorm_gru_loop
+from .gru import gru_loop as gru_loop
+from .gru import layernorm_gru_loop as layernorm_gru_loop
 from .lstm import LSTMLoop as LSTMLoop
-from .lstm import layernorm_lstm_loop, lstm_loop
+from .lstm import layernorm_lstm_loop as layernorm_lstm_loop
+from .lstm import lstm_loop as lstm_loop
 
-Kernel = Callable[..., "tuple[Tensor, State] | None"]
-
-KERNELS: dict[type[Cell], Kernel] = {
-    LSTMCell: lstm_loop,
-    LayerNormLSTMCell: layernorm_lstm_loop,
-    GRUCell: gru_loop,
-    LayerNormGRUCell: layernorm_gru_loop,
-    ElmanCell: elman_loop,
-}
+# kernel(cell, x, state, mask, h_mask, zoneout) -> (y, final state); see `bptt_loop` for the arguments
+BPTTKernel = Callable[[Any, Tensor, State, Tensor | None, Tensor | None, tuple | None], tuple[Tensor, State]]
 
 
-def fused_loop(cell: Cell, x: Tensor, state: State, *, mask: Tensor | None = None,
-               h_mask: Tensor | None = None,
-               zoneout: tuple[Tensor | float, ...] | None = None) -> tuple[Tensor, State] | None:
-    """Runs `cell` over x: (B, T, I) with the hand-written BPTT loop, or returns None when there
-    is none for this cell (the caller then runs its reference loop).
+def bptt_loop(cell: Any, x: Tensor, state: State, *, mask: Tensor | None = None,
+              h_mask: Tensor | None = None,
+              zoneout: tuple[Tensor | float, ...] | None = None) -> tuple[Tensor, State] | None:
+    """Runs `cell` over x: (B, T, I) with its hand-written BPTT loop, `cell.bptt_kernel`, or
+    returns None when it has none (the caller then runs its reference loop). The kernel reads
+    the cell's parameters by their torch names; a parametrized cell (`weight_drop`) is a subclass
+    and inherits the attribute.
 
     mask (B, T) bool: valid steps; h_mask (B, H): recurrent dropout mask on h where it enters
     W_hh; zoneout: per state component the weight of the old value, a (B, T, n) tensor of draws
     or a float (see `layers.Zoneout.keep_old`). Nothing is sampled here."""
-    # weight_drop swaps the cell's class for a parametrized subclass; the math is the same.
-    kernel = KERNELS.get(parametrize.type_before_parametrizations(cell))
+    kernel: BPTTKernel | None = cell.bptt_kernel
     if kernel is None or x.size(1) == 0:
         return None
     return kernel(cell, x, state, mask, h_mask, zoneout)
 
 
-__all__ = ["KERNELS", "ElmanLoop", "GRULoop", "LSTMLoop", "fused_loop"]
+__all__ = ["BPTTKernel", "ElmanLoop", "GRULoop", "LSTMLoop", "State", "bptt_loop", "elman_loop", "gru_loop",
+           "layernorm_gru_loop", "layernorm_lstm_loop", "lstm_loop"]

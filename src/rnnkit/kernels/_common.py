@@ -19,6 +19,8 @@ from torch import Tensor
 
 _layer_norm_backward = torch.ops.aten.native_layer_norm_backward.default   # no torch.* binding
 
+State = tuple[Tensor, ...]      # a cell's state, (h,) or (h, c); the same alias as `cells.State`,
+                                # defined here so that the kernels need nothing from the cells
 Carry = Tensor | float | None   # (B, T, n) or (B, T, 1) tensor, a scalar for every step, or no carry
 
 

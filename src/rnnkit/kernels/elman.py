@@ -13,8 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from ..cells.base import State
-from ._common import Carry, carry_grad, carry_weights, complement, per_step, previous, recurrent_grad, scaled
+from ._common import Carry, State, carry_grad, carry_weights, complement, per_step, previous, recurrent_grad, scaled
 
 
 class ElmanLoop(torch.autograd.Function):

@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from ..cells.base import State
 from ._common import (
     Carry,
+    State,
     carry_grad,
     carry_weights,
     complement,

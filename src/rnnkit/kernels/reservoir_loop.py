@@ -10,7 +10,7 @@ Python loop over torch or numpy ops spends most of its time between the ops, not
 compiled loop does not. Measured on one core, the gain is
 modest and only for the smallest reservoirs (100 units float64: 5.0 against 8.0 us per step);
 from 150 units on the numpy loop's BLAS mat-vec and scipy's CSR mat-vec beat this loop's
-scalar gather and libm tanh, so the cell uses it only up to `_COMPILED_LOOP_UP_TO` units.
+scalar gather and libm tanh, so `reservoir.py` uses it only up to `_COMPILED_LOOP_UP_TO` units.
 W is used dense (row-major, so each row's dot product reads contiguous memory) or as CSR for
 sparse reservoirs, where ESNs usually live (density 0.01-0.1) and the mat-vec then touches only
 the nonzeros. The readable loop this must agree with is `ReservoirCell.reference_scan`.

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from ..cells.base import Cell, State
+from ..kernels import bptt_loop
 
 
 def check_probability(name: str, p: float) -> float:
@@ -88,10 +89,9 @@ class Zoneout(_Wrapper):
 
     def scan(self, x: Tensor, state: State, mask: Tensor | None = None,
              h_mask: Tensor | None = None) -> tuple[Tensor, State]:
-        from ..kernels import fused_loop  # the hand-written BPTT; None when the cell has none
-
         keep = self.keep_old(state, x.size(1))
-        out = fused_loop(self.cell, x, state, mask=mask, h_mask=h_mask, zoneout=keep)
+        # the cell's hand-written BPTT loop (`Cell.bptt_kernel`); None when it has none
+        out = bptt_loop(self.cell, x, state, mask=mask, h_mask=h_mask, zoneout=keep)
         return out if out is not None else self._loop(x, state, mask, h_mask, keep)
 
     def reference_scan(self, x: Tensor, state: State, mask: Tensor | None = None,

@@ -6,5 +6,6 @@ from __future__ import annotations
 from .language_model import LanguageModel as LanguageModel
 from .seq2seq import Seq2Seq as Seq2Seq
 from .sequence import SequenceModel as SequenceModel
+from .stack import build_rnn as build_rnn
 
-__all__ = ["LanguageModel", "Seq2Seq", "SequenceModel"]
+__all__ = ["LanguageModel", "Seq2Seq", "SequenceModel", "build_rnn"]

@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from .._png import save_png
 from ..data.text import EOS, UNK, UNK_CHAR, Vocab
+from ..plots.png import save_png
 
 _SPECIAL = (UNK, EOS, UNK_CHAR)
 

@@ -8,7 +8,7 @@ of two U(0, 1)); a network that solves the task goes well below it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import ModelConfig, build_rnn
+from ..config import ModelConfig
 from ..data.batch import Batch, Splits
 from ..models import SequenceModel
-from .base import Metrics
+from ..models.stack import build_rnn
+from .base import Meta, Metrics
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,15 @@ class Adding:
         make = lambda n: generate(n, self.length, min_length=self.min_length, generator=generator)
         return Splits(make(self.train_size), make(self.valid_size), make(self.test_size))
 
-    def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
+    def describe(self, data: Splits) -> Meta:
+        return {}                                   # the model's sizes are all in the config
+
+    def build_model(self, cfg: ModelConfig, meta: Meta) -> nn.Module:
         return SequenceModel(build_rnn(cfg, 2), 1, input_dropout=cfg.input_dropout,
                              output_dropout=cfg.output_dropout)
+
+    def predictor(self, model: nn.Module, meta: Meta) -> AddingPredictor:
+        return AddingPredictor(model)
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
         y, state = model(batch.inputs, state, batch.lengths)                     # (B, 1)
@@ -61,6 +68,27 @@ class Adding:
             total += F.mse_loss(y.squeeze(1).float(), batch.targets, reduction="sum").item()
             count += len(batch)
         return {"mse": total / count}
+
+
+class AddingPredictor:
+    """The predicted sum of each sequence's two marked values."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+
+    def predict(self, inputs: Tensor | Sequence[Tensor]) -> Tensor:
+        """inputs: (B, T, 2) (value, marker) steps, or a list of (T_i, 2) sequences of any lengths
+        -> (B,) predicted sums."""
+        if isinstance(inputs, Tensor):
+            x, lengths = inputs, None
+        else:
+            lengths = torch.tensor([len(s) for s in inputs])
+            x = nn.utils.rnn.pad_sequence(list(inputs), batch_first=True)                 # (B, T, 2)
+        if x.dim() != 3 or x.size(-1) != 2:
+            raise ValueError(f"adding inputs are (B, T, 2) steps of (value, marker), got shape {tuple(x.shape)}")
+        with torch.no_grad():
+            y, _ = self.model(x.to(next(self.model.parameters()).dtype), None, lengths)   # (B, 1)
+        return y.squeeze(1)
 
 
 def generate(n: int, length: int, *, min_length: int = 0, generator: torch.Generator | None = None) -> Batch:

@@ -1,9 +1,19 @@
-"""The task contract: data, model construction, loss and metrics, in four methods."""
+"""The task contract: data, the saved run's metadata, model construction, loss, metrics and
+prediction. Every capability a caller uses is declared here; the optional ones are separate
+protocols that a caller tests with isinstance, never probed with hasattr.
+
+The life of a run: `load()` the data -> `describe(data)` the JSON metadata a trained model needs
+besides its weights (vocabularies, label names, scalers, alphabet, series ids) -> `build_model(cfg,
+meta)` -> `loss`/`evaluate` in training -> the run directory holds config.toml, meta.json and
+model.safetensors -> `rnnkit.load(run_dir)` rebuilds the model from the config and meta.json alone
+(no training data) and `predictor(model, meta).predict(inputs)` serves the user's inputs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from torch import Tensor, nn
 
@@ -11,6 +21,14 @@ from ..config import ModelConfig
 from ..data.batch import Batch, Splits
 
 Metrics = dict[str, float]
+Meta = dict[str, Any]       # JSON values only: it is written to RUN_DIR/meta.json
+
+
+class Predictor(Protocol):
+    """A trained model with its task's pre- and post-processing: the user's inputs in (texts,
+    feature sequences, series frames, audio paths), the task's outputs back, in eval mode."""
+
+    def predict(self, inputs: Any) -> Any: ...
 
 
 class Task(Protocol):
@@ -18,6 +36,7 @@ class Task(Protocol):
 
     `carries_state`: True for stream tasks (the state flows from one batch into the next, and
     each split is a (B, T) bundle of parallel streams); False when each batch starts afresh.
+    `describe` returns what `build_model` and `predictor` need from the data, as JSON values.
     `loss` calls `model(...)` (the loop may hand it a DistributedDataParallel wrapper) and
     returns the mean loss over the batch with the final state. `evaluate` returns metrics,
     the first of which is the default for early stopping."""
@@ -26,8 +45,29 @@ class Task(Protocol):
 
     def load(self) -> Splits: ...
 
-    def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module: ...
+    def describe(self, data: Splits) -> Meta: ...
+
+    def build_model(self, cfg: ModelConfig, meta: Meta) -> nn.Module: ...
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]: ...
 
     def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> Metrics: ...
+
+    def predictor(self, model: nn.Module, meta: Meta) -> Predictor: ...
+
+
+@runtime_checkable
+class PlotsAtEnd(Protocol):
+    """Optional: a task that draws its own figure (a posteriogram, a closed-loop forecast) into
+    RUN_DIR/plots when training ends."""
+
+    def plot(self, model: nn.Module, data: Splits, folder: Path) -> None: ...
+
+
+@runtime_checkable
+class RidgeTrained(Protocol):
+    """Optional: a task whose model can be trained in closed form (train.method = "ridge"): an
+    echo state network's readout with penalty `alpha`, after `washout` steps of each sequence."""
+
+    alpha: float
+    washout: int

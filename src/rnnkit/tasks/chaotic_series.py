@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .._png import save_png
 from ..config import ModelConfig
 from ..data.batch import Batch, Splits
 from ..data.chaos import mackey_glass, narma10
 from ..models.esn import EchoStateNetwork, deep_reservoir
+from ..plots.png import save_png
 from .base import Metrics
 
 F64 = torch.float64

@@ -20,11 +20,12 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import ModelConfig, build_rnn
+from ..config import ModelConfig
 from ..data.batch import Batch, Splits
 from ..data.corpora import SOURCES, load_corpus
 from ..data.text import LEVELS, Vocab, batchify_stream, perplexity_metrics, stream_chunks
 from ..models.language_model import LanguageModel
+from ..models.stack import build_rnn
 from .base import Metrics
 
 

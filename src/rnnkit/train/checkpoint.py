@@ -5,6 +5,8 @@ then os.replace), so a kill leaves either the old file or the new one, never hal
   With train.restore_best, a finished run's are those of its best validation.
 - best.safetensors (train.restore_best only): the weights of the best validation so far, written
   when it improves, so a resumed run still ends with the best of all its evaluations.
+- meta.json: {"format", "task", "meta"}: what the task needs besides the weights to rebuild the
+  model and its pre/post-processing (`Task.describe`), written once when training starts.
 - train_state.pt: everything an exact resume needs (raw weights, optimizer, schedule, grad
   scaler, the RNG states of every process, data position, carried state, early-stopping
   bookkeeping). Plain tensors and containers only, read with torch.load(weights_only=True),
@@ -13,7 +15,7 @@ then os.replace), so a kill leaves either the old file or the new one, never hal
 
 from __future__ import annotations
 
-import os
+import json
 import random
 import signal
 import threading
@@ -27,10 +29,12 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from ..io.files import atomic_write
 from .optim import averaged
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: the task's metadata moved from buffers in the weights to meta.json
 WEIGHTS_FILE, STATE_FILE, CONFIG_FILE = "model.safetensors", "train_state.pt", "config.toml"
+META_FILE, META_FORMAT = "meta.json", 1
 BEST_FILE = "best.safetensors"
 
 
@@ -38,17 +42,10 @@ class CheckpointError(RuntimeError):
     """A run directory or checkpoint is missing, corrupted or from an incompatible version."""
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Calls write(temporary path), flushes it to disk, then renames it over `path`."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def write_meta(run_dir: str | Path, name: str, meta: dict[str, Any]) -> None:
+    """RUN_DIR/meta.json: the task's `describe(data)` with the format version."""
+    text = json.dumps({"format": META_FORMAT, "task": name, "meta": meta}, ensure_ascii=False, indent=1)
+    atomic_write(Path(run_dir) / META_FILE, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
 
 
 def save(run_dir: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Any,
@@ -64,7 +61,7 @@ def save(run_dir: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer
     with averaged(optimizer):
         save_weights(run_dir / WEIGHTS_FILE, model, progress.iteration)
     state = {"format_version": FORMAT_VERSION, "iteration": progress.iteration,
-             "position": list(progress.position), "state": _map(progress.state, lambda t: t.cpu()),
+             "position": list(progress.position), "state": map_tensors(progress.state, lambda t: t.cpu()),
              "model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "schedule": schedule.state_dict(), "scaler": scaler.state_dict(), "rng": rngs,
              "best": progress.best, "best_iteration": progress.best_iteration,
@@ -94,7 +91,7 @@ def restore(run_dir: str | Path | None, model: nn.Module, optimizer: torch.optim
     if state["scaler"]:
         scaler.load_state_dict(state["scaler"])
     progress.iteration, progress.position = state["iteration"], tuple(state["position"])
-    progress.state = _map(state["state"], lambda t: t.to(device))
+    progress.state = map_tensors(state["state"], lambda t: t.to(device))
     progress.best, progress.best_iteration = state["best"], state["best_iteration"]
     progress.bad_evals, progress.skipped, progress.metrics = state["bad_evals"], state["skipped"], state["metrics"]
     set_rng_state(state["rng"][rank if rank < len(state["rng"]) else 0])
@@ -187,9 +184,9 @@ def sigint_flag() -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _map(state: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+def map_tensors(state: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
     if state is None:
         return None
     if isinstance(state, (tuple, list)):
-        return tuple(_map(s, fn) for s in state)
+        return tuple(map_tensors(s, fn) for s in state)
     return fn(state)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import atomic_write
+from ..io.files import atomic_write
 
 METRICS_FILE = "metrics.jsonl"
 

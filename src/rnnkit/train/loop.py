@@ -20,7 +20,17 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from ..data.batch import Batch, Splits, batches, num_batches
-from . import checkpoint
+from .checkpoint import (
+    BEST_FILE,
+    STATE_FILE,
+    WEIGHTS_FILE,
+    load_weights,
+    map_tensors,
+    restore,
+    save_weights,
+    sigint_flag,
+)
+from .checkpoint import save as save_checkpoint
 from .log import RunLog
 from .optim import after_evaluation, after_update, averaged, make_optimizer, make_schedule
 from .tbptt import chunk_sizes, detach, split_time
@@ -68,20 +78,20 @@ def fit(model: nn.Module, task: Task, data: Splits, cfg: RunConfig, *, run_dir: 
     scaler = torch.amp.GradScaler(device.type, enabled=train.amp == "fp16")
     progress = Progress()
     if resume:
-        checkpoint.restore(run_dir, model, optimizer, schedule, scaler, progress, device, rank)
+        restore(run_dir, model, optimizer, schedule, scaler, progress, device, rank)
     chunks = stream(task, data, train, cfg.seed, progress.position, rank, world)
     log = RunLog(run_dir if rank == 0 else None, total=total, start=progress.iteration, plots=train.plots,
                  log_every=train.log_every, quiet=rank != 0)
     saved = [progress.iteration] if resume else []
 
     def save() -> None:
-        checkpoint.save(run_dir, model, optimizer, schedule, scaler, progress, rank, world)
+        save_checkpoint(run_dir, model, optimizer, schedule, scaler, progress, rank, world)
         saved.append(progress.iteration)
 
     best = BestWeights(model, optimizer, run_dir, write=rank == 0) if train.restore_best else None
 
     ckpt_every = train.checkpoint_every or train.eval_every        # 0 and 0: only at the end
-    with checkpoint.sigint_flag() as interrupted:
+    with sigint_flag() as interrupted:
         while progress.iteration < total:
             try:
                 loss, norm, tokens = update(net, task, chunks, optimizer, schedule, scaler, train, progress, device)
@@ -108,10 +118,10 @@ def fit(model: nn.Module, task: Task, data: Splits, cfg: RunConfig, *, run_dir: 
                 break
     log.finish(progress)
     if best is not None and best.restore(progress.best_iteration) and run_dir is not None and rank == 0:
-        checkpoint.save_weights(Path(run_dir) / checkpoint.WEIGHTS_FILE, model, progress.best_iteration)
+        save_weights(Path(run_dir) / WEIGHTS_FILE, model, progress.best_iteration)
         if progress.best_iteration != progress.iteration:
                 print(f"restored the weights of iteration {progress.best_iteration}, the best validation "
-                  f"{train.metric or next(iter(progress.metrics))}; {run_dir}/{checkpoint.STATE_FILE} keeps the "
+                  f"{train.metric or next(iter(progress.metrics))}; {run_dir}/{STATE_FILE} keeps the "
                   "last ones for --resume", flush=True)
     if run_dir is not None and rank == 0 and train.plots and hasattr(task, "plot"):
         _task_plot(task, model, data, Path(run_dir) / "plots")
@@ -134,7 +144,7 @@ class BestWeights:
         with averaged(self.optimizer):
             self.weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
             if self.run_dir is not None and self.write:           # rank 0 writes; every rank may read
-                checkpoint.save_weights(Path(self.run_dir) / checkpoint.BEST_FILE, self.model, iteration)
+                save_weights(Path(self.run_dir) / BEST_FILE, self.model, iteration)
         self.iteration = iteration
 
     def restore(self, best_iteration: int) -> bool:
@@ -142,8 +152,8 @@ class BestWeights:
         if self.weights is not None and self.iteration == best_iteration:
             self.model.load_state_dict(self.weights)
             return True
-        if best_iteration and self.run_dir is not None and (Path(self.run_dir) / checkpoint.BEST_FILE).is_file():
-            checkpoint.load_weights(self.model, self.run_dir, checkpoint.BEST_FILE)     # from before a resume
+        if best_iteration and self.run_dir is not None and (Path(self.run_dir) / BEST_FILE).is_file():
+            load_weights(self.model, self.run_dir, BEST_FILE)     # from before a resume
             return True
         return False
 
@@ -174,7 +184,7 @@ def update(net: nn.Module, task: Task, chunks: Iterator, optimizer: torch.optim.
         scaler.scale(loss / train.accumulate).backward()
         progress.state, progress.position = detach(state), position       # truncate: no gradient past here
         if train.amp != "none":                   # autocast made it half precision; the next chunk wants float
-            progress.state = checkpoint._map(progress.state, lambda t: t.to(next(net.parameters()).dtype))
+            progress.state = map_tensors(progress.state, lambda t: t.to(next(net.parameters()).dtype))
         loss_sum += loss.detach().float()
         # throughput counts real steps: padding (and a bucketed batch's leading bucket axis) is not work done
         lengths = chunk.lengths

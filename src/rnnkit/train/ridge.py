@@ -107,7 +107,8 @@ def fit_ridge(model: Any, task: Any, data: Any, cfg: Any, *, run_dir: str | Path
     has one). Writes the run directory's weights and metrics like the gradient loop, and the
     task's plot if any; prints the validation and test metrics."""
     from ..data.batch import batches
-    from .checkpoint import FORMAT_VERSION, WEIGHTS_FILE, atomic_write
+    from ..io.files import atomic_write
+    from .checkpoint import FORMAT_VERSION, WEIGHTS_FILE
     from .loop import evaluate
 
     if not hasattr(task, "alpha") or not hasattr(model, "new_ridge"):

@@ -1,0 +1,146 @@
+"""`rnnkit forecast train|predict|backtest`: the forecasting commands.
+
+    rnnkit forecast train configs/forecast_lstm.toml --task.data=sales.csv
+    rnnkit forecast predict runs/forecast_lstm --out=forecast.csv --plot s0 s3
+    rnnkit forecast backtest configs/forecast_lstm.toml --folds=3 --baselines=naive,seasonal_naive,ets,theta
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from ..plots.png import save_png
+from ..tasks import build_task
+
+EXAMPLES = """examples:
+  rnnkit forecast train configs/forecast_lstm.toml --task.data=sales.csv   # like rnnkit train
+  rnnkit forecast predict runs/forecast_lstm --out=forecast.csv --plot s0 s3
+  rnnkit forecast predict runs/forecast_lstm --data=new_history.csv
+  rnnkit forecast predict runs/promo_lstm --future=promo_plan.csv          # known-future covariates ahead
+  rnnkit forecast backtest configs/forecast_lstm.toml --folds=3 --step=6 --baselines=naive,ets,theta"""
+
+
+def add_parser(commands: Any, **kind: Any) -> None:
+    parser = commands.add_parser("forecast", help="train, predict and backtest time-series forecasters",
+                                 epilog=EXAMPLES, description="Time-series forecasting.", **kind)
+    parser.add_argument("action", choices=["train", "predict", "backtest"])
+    parser.add_argument("target", help="train, backtest: a TOML config; predict: a run directory")
+    parser.add_argument("--data", help="predict: forecast these series (default: the run's own data)")
+    parser.add_argument("--future", help="predict: the known-future covariates over the horizon (series_id, "
+                        "timestamp and the columns named by task.future_covariates)")
+    parser.add_argument("--out", help="predict: the CSV to write (default RUN_DIR/forecast.csv); "
+                        "backtest: a CSV of per-series, per-fold metrics")
+    parser.add_argument("--plot", nargs="*", default=[], metavar="SERIES_ID",
+                        help="predict: a PNG per series (history, forecast, interval) beside the CSV")
+    parser.add_argument("--folds", type=int, default=1, help="backtest: rolling origins (default 1)")
+    parser.add_argument("--step", type=int, default=0, help="backtest: points between origins (default horizon)")
+    parser.add_argument("--baselines", default="naive,seasonal_naive",
+                        help="backtest: comma-separated names from rnnkit.forecast.BASELINES")
+    parser.add_argument("--seed", type=int, help="override the config's seed")
+    parser.add_argument("--out_dir", help="train: override the config's out_dir")
+
+
+def forecast(args: argparse.Namespace, overrides: list[str]) -> int:
+    return {"train": _train, "predict": _predict, "backtest": _backtest}[args.action](args, overrides)
+
+
+def _config(args: argparse.Namespace, overrides: list[str]) -> Any:
+    from ..runs.configs import load_config
+
+    top = [f"--{key}={getattr(args, key)}" for key in ("seed", "out_dir") if getattr(args, key) is not None]
+    cfg = load_config(args.target, top + overrides)
+    if cfg.task.name != "forecasting":
+        raise ValueError(f"{args.target} is a {cfg.task.name!r} config; rnnkit forecast needs task.name = "
+                         "'forecasting'")
+    return cfg
+
+
+def _train(args: argparse.Namespace, overrides: list[str]) -> int:
+    from ..runs import run
+
+    print(json.dumps(run(_config(args, overrides))))
+    return 0
+
+
+def _predict(args: argparse.Namespace, overrides: list[str]) -> int:
+    from ..runs import load
+    from ..tasks.forecasting.backtest import predict
+
+    if overrides:
+        raise ValueError(f"forecast predict takes no config overrides, got {' '.join(overrides)}")
+    cfg, model = load(args.target)
+    if cfg.task.name != "forecasting":
+        raise ValueError(f"{args.target} is a {cfg.task.name!r} run; forecast predict needs a forecasting run")
+    task = build_task(dataclasses.replace(cfg.task), cut=0, **({"data": args.data} if args.data else {}))
+    panel = task.panel()
+    unknown = [s for s in args.plot if s not in panel.ids]
+    if unknown:
+        raise ValueError(f"--plot: no series {unknown[0]!r} in the data; it has {panel.ids[:5]}...")
+    forecasts = predict(model, task, panel, future=args.future)
+    out = Path(args.out or Path(args.target) / "forecast.csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pct = round(task.level * 100)
+    with out.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["series_id", "timestamp", "forecast", f"lower_{pct}", f"upper_{pct}"])
+        for i, f in enumerate(forecasts):
+            for t, p, lo, hi in zip(panel.future_times(i, task.horizon), f.point, f.lower, f.upper):
+                writer.writerow([panel.ids[i], t, repr(float(p)), repr(float(lo)), repr(float(hi))])
+    for name in args.plot:
+        i = panel.ids.index(name)
+        plot(panel.times[i], panel.values[i], panel.future_times(i, task.horizon), forecasts[i],
+             out.with_name(f"{out.stem}_{name}.png"), title=f"{name}: forecast with {pct}% interval")
+    print(f"wrote {out} ({len(forecasts)} series x {task.horizon} steps)")
+    return 0
+
+
+def _backtest(args: argparse.Namespace, overrides: list[str]) -> int:
+    """Trains on each series' points before the first origin, then scores model and baselines at every origin."""
+    from ..runs import seed_everything
+    from ..tasks.forecasting.backtest import backtest, summary
+    from ..train import METHODS
+
+    cfg = _config(args, overrides)
+    seed_everything(cfg.seed)
+    full = build_task(cfg.task)
+    step = args.step or full.horizon
+    task = dataclasses.replace(full, cut=full.horizon + (args.folds - 1) * step)
+    data = task.load()
+    model = task.build_model(cfg.model, data)
+    METHODS[cfg.train.method](model, task, data, cfg)
+    baselines = [b for b in args.baselines.split(",") if b]
+    rows = backtest(full.panel(), full, folds=args.folds, step=step, model=model.cpu(),
+                    baselines=baselines)
+    if args.out:
+        with Path(args.out).open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    print(json.dumps(summary(rows), indent=1))
+    return 0
+
+
+def plot(times: Any, history: Any, future_times: Any, forecast: Any, path: Path, *, title: str = "",
+         show: int = 120) -> None:
+    """A PNG of the last `show` points of history, the forecast and its interval."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 3.5))
+    axes.plot(times[-show:], history[-show:], color="black", lw=1.2, label="history")
+    axes.plot(future_times, forecast.point, color="tab:blue", lw=1.5, label="forecast")
+    if forecast.lower is not None:
+        axes.fill_between(future_times, forecast.lower, forecast.upper, color="tab:blue", alpha=0.25,
+                          label="interval")
+    axes.set_title(title)
+    axes.legend(loc="upper left")
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    save_png(figure, path, dpi=110)

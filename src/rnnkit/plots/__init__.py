@@ -1,0 +1,8 @@
+"""Every PNG rnnkit draws, and the only package that imports matplotlib. Functions here take
+plain arrays and tensors, never models or tasks, so every layer above `io` may call them."""
+
+from __future__ import annotations
+
+from .png import save_png as save_png
+
+__all__ = ["save_png"]

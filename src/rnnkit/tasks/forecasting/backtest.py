@@ -1,0 +1,129 @@
+"""Forecasts in the data's units from a trained model, and rolling-origin backtests.
+
+    forecasts = predict(model, task, panel)                      # from each series' end
+    rows = backtest(panel, task, folds=3, step=12, model=model)  # and the baselines, same origins
+
+An origin is the index of the first forecast point: the model and the baselines see only
+values[:origin] (scaled with statistics of those points alone) and are scored on
+values[origin:origin + horizon]. Fold k of `folds` has origin n - horizon - (folds - 1 - k) * step,
+so the last fold forecasts a series' last `horizon` points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...data.future import extend
+from ...data.series import Panel, Scaler, SeriesError
+from ...forecast.baselines import BASELINES, Forecast, baseline_forecast
+from ...forecast.combine import with_baselines
+from ...forecast.metrics import score
+from . import esrnn as _esrnn
+
+
+def origins(lengths: Sequence[int], horizon: int, folds: int, step: int) -> list[list[int]]:
+    """origins[k][i]: where fold k's forecast of series i starts."""
+    if folds < 1 or step < 1:
+        raise ValueError(f"folds and step must be >= 1, got {folds} and {step}")
+    return [[n - horizon - (folds - 1 - k) * step for n in lengths] for k in range(folds)]
+
+
+def predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int] | None = None, *,
+            future: Any = None) -> list[Forecast]:
+    """The model's forecast of each series from starts[i] (default: its end), in the data's units,
+    with the task's central `level` interval. Where a horizon runs past a series' end, the panel is
+    continued (`extend`): calendar features from the timestamps, known-future covariates from the
+    table `future` (series_id, timestamp, task.future_covariates). With `task.combine` each forecast
+    is combined with those baselines' forecasts from the same origin."""
+    starts = [len(v) for v in panel.values] if starts is None else list(starts)
+    L, H = task.input_size, task.horizon
+    for name, o in zip(panel.ids, starts):
+        if o < L:
+            raise SeriesError(f"series {name!r}: forecast origin {o} leaves fewer than input_size = {L} points")
+    forecasts = _esrnn_predict(model, task, panel, starts) if task.forecaster == "esrnn" \
+        else _window_predict(model, task, panel, starts, future)
+    if not task.combine:
+        return forecasts
+    return with_baselines(forecasts, panel.values, starts, task.combine, horizon=H, season=task.period(panel),
+                          level=task.level, how=task.combine_how, ids=panel.ids)
+
+
+def _window_predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int], future: Any) -> list[Forecast]:
+    """Forecasts of the window-based forecasters (direct, seq2seq, autoregressive)."""
+    H = task.horizon
+    known = task.known_size(panel)
+    if known and any(o + H > len(v) for v, o in zip(panel.values, starts)):
+        panel = extend(panel, max(o + H - len(v) for v, o in zip(panel.values, starts)), task.future_covariates,
+                       future)
+    kind = "none" if task.scale == "window" else task.scale
+    scaler = Scaler.fit([v[:o] for v, o in zip(panel.values, starts)], kind)
+    scaled = scaler.transform(panel.values)
+    x, ahead = task.inputs(scaled, task.features(panel, starts), starts, known)
+    level = task.window_scale(x)[:, None]                                          # (S, 1)
+    x[..., 0] /= level
+    model.eval()
+    device = next(model.parameters()).device
+    as32 = lambda a: torch.tensor(a, dtype=torch.float32, device=device)
+    with torch.no_grad():
+        bands = task.forecast(model, as32(x), as32(ahead) if known else None)
+        parts = [p.double().cpu().numpy() * level for p in bands]                   # 3 x (S, K)
+    lower, point, upper = (scaler.inverse(list(p)) for p in parts)
+    return [Forecast(p, lo, hi) for p, lo, hi in zip(point, lower, upper)]
+
+
+def _esrnn_predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int]) -> list[Forecast]:
+    """ES-RNN forecasts: the model holds one set of smoothing parameters per series, so the panel
+    must hold the series it was trained on, in the same order."""
+
+    if len(panel) != model.series:
+        raise SeriesError(f"this ES-RNN was trained on {model.series} series and forecasts only those (in the same "
+                          f"order), got {len(panel)}")
+    _esrnn.check_positive(Panel(panel.ids, [v[:o] for v, o in zip(panel.values, starts)], panel.times, panel.freq))
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        batch = _esrnn.histories(panel.values, starts).to(device)
+        lower, point, upper = (b.double().cpu().numpy() for b in _esrnn.forecast(task, model, batch))
+    return [Forecast(p, lo, hi) for p, lo, hi in zip(point, lower, upper)]
+
+
+def backtest(panel: Panel, task: Any, *, folds: int = 1, step: int = 0, model: nn.Module | None = None,
+             baselines: Sequence[str] = ("naive", "seasonal_naive"), season: int = 0) -> list[dict[str, Any]]:
+    """One row per (method, fold, series) with its origin and metrics (MAE, RMSE, sMAPE, MASE, coverage)."""
+    H, season = task.horizon, season or task.period(panel)
+    for name in baselines:
+        if name not in BASELINES:
+            raise ValueError(f"baseline {name!r} is not known; choose from {sorted(BASELINES)}")
+    folds_origins = origins([len(v) for v in panel.values], H, folds, step or H)
+    for name, o in zip(panel.ids, folds_origins[0]):
+        if o < 2:
+            raise SeriesError(f"series {name!r} ({o + (folds - 1) * (step or H) + H} points) is too short for "
+                              f"{folds} folds of step {step or H} and horizon {H}")
+    rows = []
+    for k, starts in enumerate(folds_origins):
+        methods: dict[str, list[Forecast]] = {}
+        if model is not None:
+            methods["rnnkit"] = predict(model, task, panel, starts)
+        for name in baselines:
+            methods[name] = [baseline_forecast(name, v[:o], H, season, task.level, i)
+                             for v, o, i in zip(panel.values, starts, panel.ids)]
+        for method, forecasts in methods.items():
+            for i, (v, o, f) in enumerate(zip(panel.values, starts, forecasts)):
+                metrics = score(v[o:o + H], f.point, v[:o], season, f.lower, f.upper)
+                rows.append({"method": method, "fold": k, "series_id": panel.ids[i], "origin": o, **metrics})
+    return rows
+
+
+def summary(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean of each metric per method over folds and series (NaN MASE values left out)."""
+    out: dict[str, dict[str, float]] = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        keys = [k for k in mine[0] if k not in ("method", "fold", "series_id", "origin")]
+        out[method] = {k: float(np.nanmean([r.get(k, np.nan) for r in mine])) for k in keys}
+    return out

@@ -1,0 +1,278 @@
+"""Speech recognition with CTC (Graves et al. 2006): feature sequences -> a Deep Speech-style
+CTCModel (Hannun et al. 2014; models/ctc.py) -> per-frame log-probabilities of characters + blank.
+
+    [task] name = "speech", source = "fsdd" | "fsdd_connected" | "espeak_digits" | "espeak_sentences" |
+           "folder" (path = a folder of audio with transcripts; see _speech_data.py)
+
+The loss is torch's CTC loss with blank 0, each utterance's divided by its transcript length and
+averaged over the batch. zero_infinity stays off: an utterance too short for its transcript
+(after the front end's stride) is refused by `load` with its name, rather than trained on as
+nothing. SpecAugment (Park et al. 2019) masks training features when freq_masks or time_masks > 0
+(the frames before context stacking: a masked band or frame is masked in every stacked copy).
+Metrics: loss, then CER and WER of greedy decoding, `accuracy` (exact transcripts) for isolated
+digits, and with beam > 0 `beam_cer` and `beam_wer` of prefix beam search, with a word n-gram of
+the training transcripts when lm_order > 0 (Hannun et al. 2014, eq. 2) and a lexicon of their
+words when lexicon = true.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ...config import ModelConfig
+from ...data.alphabet import Alphabet, ctc_frames_needed, normalize
+from ...data.batch import Batch, Splits
+from ...models.ctc import ConvFront, CTCModel, DenseFront
+from ...models.stack import build_rnn
+from ..base import Metrics
+from .data import SOURCES, load_examples
+from .decoder import Decoder as Decoder
+
+FRONTS = ("dense", "conv")
+
+
+@dataclass(frozen=True)
+class SpeechSplits(Splits):
+    meta: dict | None = None        # alphabet, feature settings and statistics: what transcribe needs
+
+
+@dataclass(frozen=True)
+class SpeechRecognition:
+    source: str = "fsdd"            # see SOURCES
+    path: str = ""                  # folder: the data; espeak_*: where the audio is written (default: the cache)
+    seed: int = 0                   # the data's own seed (splits, strings, synthesis)
+    valid_fraction: float = 0.1     # fsdd / a folder without valid/: the share held out
+    test_fraction: float = 0.2
+    strings: int = 3000             # fsdd_connected: training strings ...
+    eval_strings: int = 500         # ... and valid and test strings each
+    min_digits: int = 1
+    max_digits: int = 7
+    utterances: int = 2000          # espeak_*: training utterances ...
+    eval_utterances: int = 200      # ... and valid and test ones each, spoken by held-out voices
+    valid_voices: int = 2           # espeak voice variants held out for valid, and for test
+    test_voices: int = 3
+    snr_db: tuple[float, float] = (10.0, 30.0)   # espeak_*: white noise, drawn per utterance
+    features: str = "logmel"        # audio sources: logmel or mfcc (FSDD ships 13 MFCCs)
+    n_mels: int = 40
+    n_mfcc: int = 13
+    win_ms: float = 25.0
+    hop_ms: float = 10.0
+    context: int = 0                # frames stacked on each side (Deep Speech: 5 to 9)
+    normalize: bool = True          # per-utterance mean/variance normalisation of the features
+    front: str = "dense"            # dense (clipped-ReLU layers) or conv (causal, strided)
+    front_size: int = 128
+    front_layers: int = 1           # dense: layers (0: the features go straight to the rnn)
+    kernel: int = 5                 # conv: frames per filter ...
+    stride: int = 2                 # ... and time subsampling
+    clip: float = 20.0              # the clipped ReLU's ceiling
+    front_dropout: float = 0.0
+    freq_masks: int = 0             # SpecAugment, training only
+    freq_width: int = 8
+    time_masks: int = 0
+    time_width: int = 20
+    beam: int = 0                   # > 0: also decode with prefix beam search of this width
+    lm_order: int = 0               # > 0: beam search with a word n-gram of the training transcripts
+    lm_alpha: float = 0.5
+    lm_beta: float = 1.0
+    lexicon: bool = False           # beam search keeps only words of the training transcripts
+    bucket_size: int = 0            # > 0: fixed length-bucketed batches; train.batch_size then counts them
+    alphabet: str = "english"       # english (space, a-z, '), auto (the training transcripts' characters),
+                                    # or the characters themselves, e.g. " abcdefghijklmnopqrstuvwxyzáéíóúñü'"
+
+    carries_state = False
+
+    def __post_init__(self) -> None:
+        checks = [(self.source in SOURCES, f"task.source must be one of {list(SOURCES)}, got {self.source!r}"),
+                  (self.source != "folder" or bool(self.path), "task.source = 'folder' needs task.path, the folder"),
+                  (self.front in FRONTS, f"task.front must be one of {list(FRONTS)}, got {self.front!r}"),
+                  (self.features in ("logmel", "mfcc"), f"task.features must be logmel or mfcc, got {self.features!r}"),
+                  (0 < self.valid_fraction < 1 and 0 <= self.test_fraction < 1
+                   and self.valid_fraction + self.test_fraction < 1,
+                   "task.valid_fraction must be in (0, 1), test_fraction in [0, 1), their sum < 1"),
+                  (1 <= self.min_digits <= self.max_digits, "task.min_digits and max_digits need 1 <= min <= max"),
+                  (min(self.strings, self.eval_strings, self.utterances, self.eval_utterances, self.front_size) >= 1,
+                   "task.strings, eval_strings, utterances, eval_utterances and front_size must be >= 1"),
+                  (min(self.front_layers, self.context, self.valid_voices, self.test_voices, self.beam,
+                       self.bucket_size, self.lm_order, self.freq_masks, self.freq_width, self.time_masks,
+                       self.time_width) >= 0,
+                   "task counts and widths must be >= 0"),
+                  (1 <= self.stride <= self.kernel, "task.stride must be in 1..task.kernel"),
+                  (0 <= self.front_dropout < 1 and self.clip > 0, "task.front_dropout must be in [0, 1), clip > 0"),
+                  (bool(self.alphabet), "task.alphabet must be 'english', 'auto' or the characters"),
+                  (self.beam > 0 or not (self.lm_order or self.lexicon),
+                   "task.lm_order and lexicon need task.beam > 0")]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def load(self) -> SpeechSplits:
+        examples, feature_cfg = load_examples(self)
+        texts = {name: [normalize(text) for _, text, _ in part] for name, part in examples.items()}
+        alphabet = self._alphabet(texts["train"])
+        ids = {name: [alphabet.encode(t, name=n) for t, (_, _, n) in zip(texts[name], part)]
+               for name, part in examples.items()}
+        for name, part in examples.items():
+            self._check_feasible(part, ids[name])
+        frames = torch.cat([torch.from_numpy(f) for f, _, _ in examples["train"]]).double()   # (sum T, F)
+        meta = {"characters": alphabet.characters, "num_features": int(frames.size(1)),
+                "mean": frames.mean(0).tolist(), "std": frames.std(0).clamp_min(1e-8).tolist(),
+                "features": None if feature_cfg is None else asdict(feature_cfg),
+                "isolated": self.source == "fsdd", "train_texts": texts["train"] if self.beam else []}
+        splits = {name: _batch([f for f, _, _ in part], ids[name]) for name, part in examples.items()}
+        if self.bucket_size:       # every split, so evaluation is bucketed too; fillers have 0 frames
+            from ...data.pairs import bucketed_pairs
+
+            splits = {name: bucketed_pairs(split, self.bucket_size, seed=self.seed, filler_length=0)
+                      for name, split in splits.items()}
+        return SpeechSplits(splits["train"], splits["valid"], splits.get("test"), meta=meta)
+
+    def _alphabet(self, train_texts: list[str]) -> Alphabet:
+        """English (Deep Speech's characters), every character of the training transcripts (space
+        first, then sorted: any language), or the characters the config lists."""
+        if self.alphabet == "english":
+            return Alphabet()
+        if self.alphabet == "auto":
+            seen = set("".join(train_texts)) - {" "}
+            return Alphabet(" " + "".join(sorted(seen)))
+        return Alphabet(self.alphabet)
+
+    def _check_feasible(self, part: list, ids: list[list[int]]) -> None:
+        """CTC needs an output frame per label plus one between equal neighbours (Graves et al.
+        2006): the utterances that have too few are named, all of them, before any training."""
+        lengths = self._front(1).output_lengths(torch.tensor([len(f) for f, _, _ in part]))
+        bad = [f"{name} ({n} frames, needs {ctc_frames_needed(t)})" for (_, _, name), n, t
+               in zip(part, lengths.tolist(), ids) if n < ctc_frames_needed(t)]
+        if bad:
+            raise ValueError(f"{len(bad)} utterance(s) are too short for their transcripts under CTC"
+                             f"{f' with a stride of {self.stride}' if self.front == 'conv' else ''}: "
+                             f"{'; '.join(bad[:10])}{' ...' if len(bad) > 10 else ''}. Remove them, fix "
+                             "their transcripts, or use a smaller hop_ms or stride")
+
+    def _front(self, size: int) -> nn.Module:
+        if self.front == "conv":
+            return ConvFront(size, self.front_size, kernel=self.kernel, stride=self.stride, clip=self.clip,
+                             dropout=self.front_dropout)
+        return DenseFront(size, [self.front_size] * self.front_layers, clip=self.clip, dropout=self.front_dropout)
+
+    def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
+        meta = getattr(data, "meta", None)
+        if meta is None:
+            raise ValueError("speech builds its model from the metadata of its own load()")
+        return self.model_for(cfg, meta)
+
+    def model_for(self, cfg: ModelConfig, meta: dict) -> CTCModel:
+        """The model `cfg` describes for data described by `meta` (also how a saved run is rebuilt)."""
+        front = self._front(meta["num_features"])
+        model = CTCModel(front, build_rnn(cfg, front.output_size), len(meta["characters"]) + 1,
+                         input_size=meta["num_features"], input_dropout=cfg.input_dropout,
+                         output_dropout=cfg.output_dropout, feature_mean=torch.tensor(meta["mean"]),
+                         feature_std=torch.tensor(meta["std"]))
+        blob = json.dumps(meta, ensure_ascii=False).encode("utf-8")
+        model.register_buffer("meta_json", torch.frombuffer(bytearray(blob), dtype=torch.uint8))
+        return model
+
+    def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
+        x, lengths, targets, target_lengths = trimmed(batch)
+        if self.freq_masks or self.time_masks:
+            x = self._augment(x, lengths)
+        log_probs, _ = model(x, None, lengths)                                     # (B, T', C)
+        out_lengths = getattr(model, "module", model).output_lengths(lengths)
+        return ctc_loss(log_probs, targets, out_lengths, target_lengths).mean(), None
+
+    def _augment(self, x: Tensor, lengths: Tensor) -> Tensor:
+        from ...data.audio_features import stack_context
+        from ...data.spec_augment import spec_augment
+
+        x = x.clone()
+        k = self.context
+        width = x.size(-1) // (2 * k + 1)                            # the features of one frame
+        for i, n in enumerate(lengths.tolist()):
+            # mask the frames themselves (the middle block of a stacked row is frame t), then stack
+            # again, so a masked band or frame is masked wherever the context repeats it
+            frames = x[i, :n, k * width:(k + 1) * width]
+            masked = spec_augment(frames, None, freq_masks=self.freq_masks, freq_width=self.freq_width,
+                                  time_masks=self.time_masks, time_width=self.time_width)
+            x[i, :n] = stack_context(masked, k)
+        return x
+
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> Metrics:
+        from .metrics import cer, wer, word_accuracy
+
+        meta = read_meta(model)
+        decode = Decoder(meta, self)
+        total, refs, greedy, beam = 0.0, [], [], []
+        for batch in batches:
+            x, lengths, targets, target_lengths = trimmed(batch)
+            log_probs, _ = model(x, None, lengths)
+            out_lengths = model.output_lengths(lengths)
+            total += float(ctc_loss(log_probs, targets, out_lengths, target_lengths).sum())
+            for row, n, target, s in zip(log_probs, out_lengths.tolist(), targets, target_lengths.tolist()):
+                refs.append(decode.alphabet.decode(target[:s].tolist()))
+                greedy.append(decode.text(row[:n]))
+                if self.beam:
+                    beam.append(decode.text(row[:n], self.beam))
+        metrics = {"loss": total / len(refs), "cer": cer(refs, greedy), "wer": wer(refs, greedy)}
+        if meta.get("isolated"):
+            metrics["accuracy"] = word_accuracy(refs, greedy)
+        if self.beam:
+            metrics |= {"beam_cer": cer(refs, beam), "beam_wer": wer(refs, beam)}
+        return metrics
+
+
+    def plot(self, model: nn.Module, data: Splits, folder: Path) -> Path:
+        """The posteriogram of the first validation utterance, as folder/posteriogram_valid.png
+        (for a training loop's end-of-run plots, as ridge training calls ChaoticSeries.plot)."""
+        from ...plots.speech import plot_posteriogram
+
+        x, lengths, targets, target_lengths = trimmed(data.valid.select(slice(0, 1)))
+        was_training, device = model.training, next(model.parameters()).device
+        with torch.no_grad():
+            log_probs = model.eval()(x.to(device), None, lengths.to(device))[0][0].cpu()
+        model.train(was_training)
+        decode, meta = Decoder(read_meta(model), self), read_meta(model)
+        reference = decode.alphabet.decode(targets[0, :int(target_lengths[0])].tolist())
+        seconds = None if meta["features"] is None else meta["features"]["hop_ms"] / 1000 * model.front.stride
+        return plot_posteriogram(log_probs, meta["characters"], Path(folder) / "posteriogram_valid.png",
+                                 emitted=decode.pairs(log_probs), title=f"{decode.text(log_probs)} (reference: "
+                                 f"{reference})", seconds_per_frame=seconds)
+
+
+def ctc_loss(log_probs: Tensor, targets: Tensor, out_lengths: Tensor, target_lengths: Tensor) -> Tensor:
+    """(B,) CTC negative log-likelihoods, each divided by its transcript length (torch's "mean"
+    before the batch average). log_probs (B, T', C), targets (B, S) padded with the blank."""
+    nll = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths, blank=0, reduction="none",
+                     zero_infinity=False)                                       # (T', B, C) in
+    return nll / target_lengths.clamp_min(1).to(nll.dtype)
+
+
+def trimmed(batch: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(features cut to the batch's longest utterance, lengths, targets cut likewise, target
+    lengths). A bucketed batch (K, B, ...) is flattened to K B rows and its filler rows (0 frames)
+    dropped first."""
+    x, n, y, m = batch.inputs, batch.lengths, batch.targets, batch.target_lengths
+    if n.dim() == 2:
+        real = n.flatten() > 0
+        x, n, y, m = x.flatten(0, 1)[real], n.flatten()[real], y.flatten(0, 1)[real], m.flatten()[real]
+    return x[:, :int(n.max())], n, y[:, :int(m.max())], m
+
+
+def read_meta(model: nn.Module) -> dict:
+    """The alphabet, feature settings and statistics saved in a speech model's `meta_json` buffer."""
+    return json.loads(model.meta_json.cpu().numpy().tobytes().decode("utf-8"))
+
+
+def _batch(features: list, ids: list[list[int]]) -> Batch:
+    """A split as one padded Batch: inputs (N, T, F), targets (N, S) padded with the blank (0)."""
+    from ...data.labelled import pad
+
+    x, lengths = pad([torch.from_numpy(f) for f in features])
+    targets, target_lengths = pad([torch.tensor(t, dtype=torch.long) for t in ids])
+    return Batch(x, targets, lengths, target_lengths)
