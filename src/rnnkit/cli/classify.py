@@ -22,6 +22,8 @@ from torch import nn
 
 from ..models.classifier import SequenceClassifier
 from ..tasks import build_task
+from .train import add_arguments as add_train_arguments
+from .train import train
 
 TASK_NAMES = ("text_classification", "sequence_classification")
 EXAMPLES = """examples:
@@ -66,12 +68,6 @@ def predict_sequences(model: nn.Module, series: list[torch.Tensor]) -> torch.Ten
             x, lengths = pad(series[start:start + 256])
             out.append(torch.softmax(model(x, None, lengths)[0].float(), dim=-1))
     return torch.cat(out)
-
-
-def train(args: argparse.Namespace, overrides: list[str]) -> int:
-    from . import train as train_command
-
-    return train_command(args, overrides)
 
 
 def evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
@@ -193,10 +189,7 @@ def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
                                    "feature sequences.", epilog=EXAMPLES, **kind)
     sub = classify.add_subparsers(dest="classify_command", required=True, metavar="ACTION")
     t = sub.add_parser("train", help="train from a config (as rnnkit train)", **kind)
-    t.add_argument("config", nargs="?")
-    t.add_argument("--resume", metavar="RUN_DIR")
-    t.add_argument("--seed", type=int)
-    t.add_argument("--out_dir")
+    add_train_arguments(t)
     e = sub.add_parser("eval", help="accuracy, macro-F1, per-class report and a confusion-matrix PNG", **kind)
     e.add_argument("run_dir")
     e.add_argument("--split", default="test", choices=["train", "valid", "test"])

@@ -25,7 +25,7 @@ EXAMPLES = """examples:
   rnnkit forecast backtest configs/forecast_lstm.toml --folds=3 --step=6 --baselines=naive,ets,theta"""
 
 
-def add_parser(commands: Any, **kind: Any) -> None:
+def add_parsers(commands: Any, **kind: Any) -> None:
     parser = commands.add_parser("forecast", help="train, predict and backtest time-series forecasters",
                                  epilog=EXAMPLES, description="Time-series forecasting.", **kind)
     parser.add_argument("action", choices=["train", "predict", "backtest"])
@@ -144,3 +144,6 @@ def plot(times: Any, history: Any, future_times: Any, forecast: Any, path: Path,
     figure.autofmt_xdate()
     figure.tight_layout()
     save_png(figure, path, dpi=110)
+
+
+COMMANDS = {"forecast": forecast}

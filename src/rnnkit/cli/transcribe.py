@@ -173,7 +173,7 @@ def _plot(run_dir: str, stem: str, log_probs: torch.Tensor, meta: dict, pairs: l
     print(f"wrote {png}", file=sys.stderr)
 
 
-def add_parser(commands: argparse._SubParsersAction, **kind: object) -> None:
+def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
     p = commands.add_parser("transcribe", help="transcribe audio with a speech (CTC) run; WER/CER of a split",
                             description="Print the transcript of each audio file (any format libsndfile reads; "
                             ".raw is 16 kHz 16-bit mono; .npy is features) with a speech run.", epilog=EXAMPLES,

@@ -153,7 +153,7 @@ def score(outputs: Sequence[str], references: Sequence[str]) -> None:
     print(json.dumps({**metrics, "sentences": len(references), "signatures": signatures()}), file=sys.stderr)
 
 
-def add_parser(commands: argparse._SubParsersAction, **kind: object) -> None:
+def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
     p = commands.add_parser("translate", help="translate text with a translation run; attention heat maps",
                             description="Translate TEXT, every line of --file, or the run's own --split with "
                             "beam search; score against references; draw the attention of a sentence pair.",
