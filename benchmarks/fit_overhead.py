@@ -25,11 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.runs.configs import load_config
 from rnnkit.data.batch import Splits
+from rnnkit.runs.configs import load_config
+from rnnkit.tasks import build_task
 from rnnkit.tasks.adding import Adding
 from rnnkit.train import fit
-from rnnkit.tasks import build_task
 
 
 class TorchLSTM(nn.Module):

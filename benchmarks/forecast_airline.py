@@ -20,10 +20,10 @@ import pandas as pd
 from rnnkit.config import from_dict
 from rnnkit.data.fetch import fetch
 from rnnkit.forecast import BASELINES, rmse, smape
-from rnnkit.tasks.forecasting.backtest import predict
 from rnnkit.runs import seed_everything
-from rnnkit.train import fit
 from rnnkit.tasks import build_task
+from rnnkit.tasks.forecasting.backtest import predict
+from rnnkit.train import fit
 
 AEON = ("aeon", "1.6.0", "d05227086706f80111ac5fee8de4d5d3115bb3bcfd1c786c8629393055816409")
 MEMBER = "aeon/datasets/data/Airline/Airline.csv"
@@ -57,7 +57,7 @@ def rnnkit_forecast(train: pd.DataFrame, args: argparse.Namespace, seed: int, fo
     seed_everything(seed)
     task = build_task(cfg.task)
     data = task.load()
-    model = task.build_model(cfg.model, data)
+    model = task.build_model(cfg.model, task.describe(data))
     start = time.perf_counter()
     fit(model, task, data, cfg)
     return predict(model, task, task.panel())[0].point, time.perf_counter() - start

@@ -31,10 +31,10 @@ import torch
 from rnnkit.config import from_dict
 from rnnkit.data.m3 import load_m3, to_frame
 from rnnkit.forecast import smape
-from rnnkit.tasks.forecasting.backtest import predict
 from rnnkit.runs import seed_everything
-from rnnkit.train import fit
 from rnnkit.tasks import build_task
+from rnnkit.tasks.forecasting.backtest import predict
+from rnnkit.train import fit
 
 INPUT, HORIZON, QUANTILES = 24, 18, (0.1, 0.5, 0.9)
 
@@ -62,7 +62,7 @@ def run_rnnkit(series: list, args: argparse.Namespace, folder: Path) -> dict[str
     task = build_task(cfg.task)
     start = time.perf_counter()
     data = task.load()
-    model = task.build_model(cfg.model, data)
+    model = task.build_model(cfg.model, task.describe(data))
     fit(model, task, data, cfg)
     train = time.perf_counter() - start
     panel = task.panel()

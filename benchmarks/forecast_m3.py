@@ -39,14 +39,14 @@ import numpy as np
 import torch
 
 from rnnkit.config import from_dict
-from rnnkit.runs.configs import replace
 from rnnkit.data.m3 import FREQUENCIES, M3Series, load_m3, to_frame
 from rnnkit.forecast import BASELINES, Forecast, smape
-from rnnkit.tasks.forecasting.backtest import predict
 from rnnkit.forecast.combine import combine
 from rnnkit.runs import seed_everything
-from rnnkit.train import fit
+from rnnkit.runs.configs import replace
 from rnnkit.tasks import build_task
+from rnnkit.tasks.forecasting.backtest import predict
+from rnnkit.train import fit
 
 INPUT_SIZE = {"yearly": 8, "quarterly": 8, "monthly": 24, "other": 16}    # <= shortest history - horizon
 ESRNN_INPUT_SIZE = {"yearly": 6, "quarterly": 4, "monthly": 12, "other": 8}  # about a season: more origins
@@ -88,7 +88,7 @@ def rnnkit_forecasts(series: list, frequency: str, args: argparse.Namespace, fol
     task = build_task(cfg.task)
     data = task.load()
     cfg = replace(cfg, [f"--train.batch_size={min(batch_size, len(data.train))}"])   # small subsets
-    model = task.build_model(cfg.model, data)
+    model = task.build_model(cfg.model, task.describe(data))
     start = time.perf_counter()
     fit(model, task, data, cfg)
     seconds = time.perf_counter() - start

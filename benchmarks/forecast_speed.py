@@ -19,10 +19,10 @@ import torch
 
 from rnnkit.config import from_dict
 from rnnkit.data.m3 import load_m3, to_frame
-from rnnkit.tasks.forecasting.backtest import predict
 from rnnkit.runs import seed_everything
-from rnnkit.train import fit
 from rnnkit.tasks import build_task
+from rnnkit.tasks.forecasting.backtest import predict
+from rnnkit.train import fit
 
 
 def main() -> None:
@@ -48,7 +48,7 @@ def main() -> None:
         seed_everything(0)
         task = build_task(cfg.task)
         data = task.load()
-        model = task.build_model(cfg.model, data)
+        model = task.build_model(cfg.model, task.describe(data))
         start = time.perf_counter()
         fit(model, task, data, cfg)
         per_epoch = (time.perf_counter() - start) / args.epochs

@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.runs.configs import load_config
-from rnnkit.train.loop import Progress, stream, update
 from rnnkit.tasks import build_task
+from rnnkit.train.loop import Progress, stream, update
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "lm_ptb_small.toml"
 
@@ -77,7 +77,7 @@ def main() -> None:
     torch.manual_seed(cfg.seed)
     task = build_task(cfg.task)
     data = task.load()
-    lm = task.build_model(cfg.model, data)
+    lm = task.build_model(cfg.model, task.describe(data))
     ref = TorchLM(len(data.vocab), cfg.model.hidden_size, cfg.model.num_layers)
     copy_weights(lm, ref)
     device = torch.device("cpu")

@@ -19,4 +19,5 @@ if ! command -v espeak-ng >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get
         >/dev/null 2>&1 || echo "scripts/test.sh: could not install espeak-ng/sox; the speech synthesis tests will skip"
 fi
 .venv/bin/ruff check src tests benchmarks
+.venv/bin/lint-imports --no-cache             # the one-way layers of docs/architecture.md (pyproject.toml)
 .venv/bin/python -m pytest "$@"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -41,3 +43,19 @@ def without_data(monkeypatch, tmp_path):
     for cls in TASKS.values():
         monkeypatch.setattr(cls, "load", refuse)
     return empty
+
+
+def write_ramps(root, count: int = 12, seed: int = 0, steps: tuple[int, int] = (10, 24)):
+    """root/<label>/<i>.csv: two features, steps[0] to steps[1] steps, drifting from a random start in
+    one of three directions 120 degrees apart (the class; not ordered along a line, where a
+    least-squares classifier would mask the middle class), plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    for label, angle in (("east", 0.0), ("northwest", 2.1), ("southwest", 4.2)):
+        (root / label).mkdir(parents=True)
+        direction = torch.tensor([math.cos(angle), math.sin(angle)])
+        for i in range(count):
+            t = torch.linspace(0, 1, int(torch.randint(steps[0], steps[1] + 1, (1,), generator=g)))[:, None]
+            x = 2 * t * direction + 0.3 * torch.randn(2, generator=g) + 0.1 * torch.randn(len(t), 2, generator=g)
+            rows = "\n".join(",".join(f"{v:.5f}" for v in row) for row in x.tolist())
+            (root / label / f"{i}.csv").write_text("a,b\n" + rows + "\n")
+    return root

@@ -151,7 +151,7 @@ def test_text_task_loads_the_fixture():
     assert (len(data.train), len(data.valid), len(data.test)) == (2400, 300, 300)
     assert data.meta["classes"] == ["0", "1"] and len(data.meta["vocab"]["tokens"]) == 500
     assert data.train.lengths.min() >= 1 and data.train.inputs.size(1) == int(data.train.lengths.max())
-    model = task.build_model(ModelConfig(cell="gru", hidden_size=8, bidirectional=True), data)
+    model = task.build_model(ModelConfig(cell="gru", hidden_size=8, bidirectional=True), task.describe(data))
     loss, _ = task.loss(model, data.train.select(slice(0, 4)), None)
     assert loss.isfinite()
     metrics = task.evaluate(model.eval(), [data.valid])
@@ -191,7 +191,7 @@ def test_sequence_dir_and_task(tmp_path):
     data = task.load()
     assert len(data.train) + len(data.valid) + len(data.test) == 12
     assert data.meta["num_features"] == 2 and len(data.meta["mean"]) == 2
-    model = task.build_model(ModelConfig(cell="lstm", hidden_size=4), data)
+    model = task.build_model(ModelConfig(cell="lstm", hidden_size=4), task.describe(data))
     assert task.loss(model, data.train, None)[0].isfinite()
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import rnnkit
 from rnnkit.cli import main
-from rnnkit.cli.classify import load_classifier, predict_texts
 
 FIXTURE = Path(__file__).parent / "data" / "uci_sentences.csv"
 
@@ -49,9 +49,10 @@ def test_eval_prints_report_and_writes_confusion_png(run_dir, capsys):
 
 
 def test_predict_round_trip_from_the_run_directory(run_dir, tmp_path, capsys):
-    _, task, model, meta = load_classifier(run_dir)
-    data = task.load()
-    expected = predict_texts(model, meta, ["the food was great", "terrible, never again"])
+    saved = rnnkit.load(run_dir)
+    meta = saved.meta
+    data = saved.task.load()
+    expected = saved.predictor.probabilities(["the food was great", "terrible, never again"])
     assert expected.shape == (2, 2) and abs(float(expected.sum()) - 2) < 1e-5
     assert main(["classify", "predict", str(run_dir), "the food was great"]) == 0
     label, prob, _ = capsys.readouterr().out.split("\t", 2)
@@ -74,7 +75,7 @@ def test_predict_errors(run_dir, capsys):
 
 
 def test_predict_shows_attention_weights(run_dir, capsys):
-    from rnnkit.cli.classify import show_attention
+    from rnnkit.cli.classify import format_attention
 
     assert main(["classify", "predict", str(run_dir), "great food", "--attention"]) == 0
     out, err = capsys.readouterr()
@@ -82,8 +83,8 @@ def test_predict_shows_attention_weights(run_dir, capsys):
     weights = [float(part.rsplit("[", 1)[1].rstrip("]")) for part in line.split()]
     assert line.startswith("great[") and abs(sum(weights) - 1) < 0.01
     assert f"wrote {run_dir / 'attention' / '1.png'}" in err and (run_dir / "attention" / "1.png").stat().st_size > 1000
-    _, _, model, meta = load_classifier(run_dir)
-    coloured = show_attention(model, meta, "great food", colour=True)
+    [prediction] = rnnkit.load(run_dir).predict(["great food"])
+    coloured = format_attention(prediction.tokens, prediction.attention, colour=True)
     assert "\x1b[" in coloured and "great" in coloured and "food" in coloured
 
 
@@ -92,7 +93,8 @@ def test_explain_weights_sum_to_one_and_padding_gets_zero(run_dir, tmp_path, cap
     from rnnkit.data.text import Vocab
     from rnnkit.plots.classify import attention_strip, attention_text
 
-    _, _, model, meta = load_classifier(run_dir)
+    saved = rnnkit.load(run_dir)
+    model, meta = saved.model, saved.meta
     texts = ["the food was great and the service too", "bad", "not good at all"]
     ids = encode_texts([normalize_text(t) for t in texts], Vocab.from_dict(meta["vocab"]))
     x, lengths = pad(ids)

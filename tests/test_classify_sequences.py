@@ -4,29 +4,13 @@ network as the encoder (train.method = "ridge"), then eval."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pytest
 import torch
 
+from conftest import write_ramps
 from rnnkit.cli import main
-
-
-def write_ramps(root: Path, count: int = 12, seed: int = 0) -> Path:
-    """root/<label>/<i>.csv: two features, 10 to 24 steps, drifting from a random start in one of
-    three directions 120 degrees apart (the class; not ordered along a line, where a least-squares
-    classifier would mask the middle class), plus noise."""
-    g = torch.Generator().manual_seed(seed)
-    for label, angle in (("east", 0.0), ("northwest", 2.1), ("southwest", 4.2)):
-        (root / label).mkdir(parents=True)
-        direction = torch.tensor([math.cos(angle), math.sin(angle)])
-        for i in range(count):
-            t = torch.linspace(0, 1, int(torch.randint(10, 25, (1,), generator=g)))[:, None]
-            x = 2 * t * direction + 0.3 * torch.randn(2, generator=g) + 0.1 * torch.randn(len(t), 2, generator=g)
-            rows = "\n".join(",".join(f"{v:.5f}" for v in row) for row in x.tolist())
-            (root / label / f"{i}.csv").write_text("a,b\n" + rows + "\n")
-    return root
 
 
 def config(tmp: Path, **task: object) -> Path:
@@ -50,10 +34,11 @@ def esn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_reservoir_encoder_trains_by_ridge_and_prints_test_accuracy(esn_run: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from rnnkit.cli.classify import load_classifier
     from rnnkit.models.esn import EchoStateClassifier
+    from rnnkit.runs import load
 
-    _, _, model, meta = load_classifier(esn_run)
+    saved = load(esn_run)
+    model, meta = saved.model, saved.meta
     assert isinstance(model, EchoStateClassifier) and meta["classes"] == ["east", "northwest", "southwest"]
     assert main(["classify", "eval", str(esn_run), "--split=test"]) == 0
     metrics = json.loads(capsys.readouterr().out.splitlines()[0])
@@ -70,7 +55,7 @@ def test_ridge_training_prints_valid_and_test(tmp_path: Path, capsys: pytest.Cap
 def test_reservoir_settings_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_ramps(tmp_path / "data", count=3)
     assert main(["train", str(config(tmp_path, pooling="attention"))]) == 2
-    assert "task.pooling must be one of ['mean', 'last', 'mean_last'] with a reservoir" in capsys.readouterr().err
+    assert "one of ['last', 'max', 'mean', 'mean_last'] with a reservoir" in capsys.readouterr().err
     assert main(["train", str(config(tmp_path, encoder="rnn", pooling="last"))]) == 2
     assert "set task.encoder = 'reservoir'" in capsys.readouterr().err
     torch.manual_seed(0)
@@ -85,10 +70,11 @@ def test_predict_sequences_from_a_folder_a_csv_and_npy(esn_run: Path, tmp_path: 
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     import numpy as np
 
-    from rnnkit.cli.classify import load_classifier, predict_sequences
     from rnnkit.data.labelled import read_sequence_csv
+    from rnnkit.runs import load
 
-    _, task, model, meta = load_classifier(esn_run)
+    saved = load(esn_run)
+    task, model = saved.task, saved.model
     torch.testing.assert_close(model.feature_mean, torch.tensor(task.load().meta["mean"]))   # the run's statistics
     folder = esn_run.parent / "data" / "test"
     capsys.readouterr()
@@ -99,7 +85,7 @@ def test_predict_sequences_from_a_folder_a_csv_and_npy(esn_run: Path, tmp_path: 
     assert main(["classify", "predict", str(esn_run), f"--csv={one}"]) == 0
     line = capsys.readouterr().out.strip()
     series = read_sequence_csv(one)
-    expected = predict_sequences(model, [series])[0]
+    expected = saved.predictor.probabilities([series])[0]
     assert line.endswith("\t0.csv") and float(line.split("\t")[1]) == pytest.approx(float(expected.max()), abs=1e-3)
     np.save(tmp_path / "one.npy", series.numpy())
     np.save(tmp_path / "many.npy", np.stack([series[:8].numpy()] * 3))

@@ -7,7 +7,7 @@ import torch
 
 from rnnkit.cells import CELLS
 from rnnkit.config import ModelConfig, RunConfig, parse_override, to_dict
-from rnnkit.io import toml as _toml
+from rnnkit.io import toml
 from rnnkit.io.fields import ConfigError
 from rnnkit.layers import Bidirectional, Stacked
 from rnnkit.models.stack import build_rnn
@@ -68,13 +68,13 @@ def test_unknown_section_in_a_file(tmp_path):
 def test_round_trip_through_toml(tmp_path):
     cfg = load_config("configs/adding_lstm.toml", ["--optim.betas=[0.5, 0.6]", "--out_dir=x y/\"z\""])
     path = tmp_path / "config.toml"
-    path.write_text(_toml.dumps(to_dict(cfg)))
+    path.write_text(toml.dumps(to_dict(cfg)))
     assert load_config(path) == cfg
 
 
 def test_incompatible_format_version(tmp_path):
     path = tmp_path / "config.toml"
-    path.write_text(_toml.dumps({**to_dict(RunConfig()), "format_version": 99}))
+    path.write_text(toml.dumps({**to_dict(RunConfig()), "format_version": 99}))
     with pytest.raises(ConfigError, match="format_version 99 but this rnnkit reads format 1"):
         load_config(path)
 

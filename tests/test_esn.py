@@ -12,8 +12,8 @@ from rnnkit.cells.reservoir import spectral_radius
 from rnnkit.kernels import reservoir as reservoir_kernel
 from rnnkit.kernels import reservoir_loop
 from rnnkit.models.esn import EchoStateClassifier, EchoStateNetwork
-from rnnkit.train.ridge import Ridge
-from rnnkit.train.rls import RLS
+from rnnkit.models.ridge import Ridge
+from rnnkit.models.rls import RLS
 
 F64 = torch.float64
 

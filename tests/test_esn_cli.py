@@ -59,7 +59,7 @@ def test_generate_runs_closed_loop_and_writes_csv_and_png(mackey_glass_run: Path
     assert (mackey_glass_run / "generated.csv").read_text().strip().splitlines() == lines
     assert (mackey_glass_run / "generated.png").stat().st_size > 1000
     # The first free-running step is the teacher-forced prediction at the end of the warm-up.
-    task, (_, model) = build_task(read_config(mackey_glass_run).task), load(mackey_glass_run)
+    task, model = build_task(read_config(mackey_glass_run).task), load(mackey_glass_run).model
     test = task.load().test
     with torch.no_grad():
         forced, _ = model(test.inputs[:, :101])
@@ -78,7 +78,8 @@ def test_generate_on_a_fresh_series_and_errors(mackey_glass_run: Path, tmp_path:
     (tmp_path / "narma").mkdir()
     config = (mackey_glass_run / "config.toml").read_text().replace('"mackey_glass"', '"narma10"')
     (tmp_path / "narma" / "config.toml").write_text(config)
-    (tmp_path / "narma" / "model.safetensors").write_bytes((mackey_glass_run / "model.safetensors").read_bytes())
+    for name in ("model.safetensors", "meta.json"):
+        (tmp_path / "narma" / name).write_bytes((mackey_glass_run / name).read_bytes())
     assert main(["generate", str(tmp_path / "narma"), "--steps=5"]) == 2
     assert "cannot run closed loop" in capsys.readouterr().err
     (tmp_path / "cls").mkdir()

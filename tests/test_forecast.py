@@ -56,7 +56,7 @@ def test_losses_and_model_shapes(tmp_path):
     for output, cell in (("gaussian", "lstm"), ("quantile", "gru"), ("student_t", "mingru")):
         task = small_task(tmp_path, output=output)
         data = task.load()
-        model = task.build_model(ModelConfig(cell=cell, hidden_size=8), data)
+        model = task.build_model(ModelConfig(cell=cell, hidden_size=8), task.describe(data))
         params = model(data.valid.inputs, data.valid.future)
         assert params.shape == (4, 6, 2 if output == "gaussian" else 3)
         lower, point, upper = task.interval(params)
@@ -91,7 +91,7 @@ def test_predict_is_in_data_units_and_reads_only_the_history(tmp_path):
     task = small_task(tmp_path)
     panel = task.panel()
     torch.manual_seed(0)
-    model = task.build_model(ModelConfig(hidden_size=8), task.load())
+    model = task.build_model(ModelConfig(hidden_size=8), task.describe(task.load()))
     starts = [len(v) - 6 for v in panel.values]
     first = predict(model, task, panel, starts)
     for v, o in zip(panel.values, starts):
@@ -133,7 +133,7 @@ def test_forecasts_follow_the_series_units(tmp_path, scale):
     task = small_task(tmp_path, scale=scale)
     panel = task.panel()
     torch.manual_seed(0)
-    model = task.build_model(ModelConfig(hidden_size=8), task.load())
+    model = task.build_model(ModelConfig(hidden_size=8), task.describe(task.load()))
     first = predict(model, task, panel)
     for v in panel.values:
         v *= 10.0
@@ -173,7 +173,7 @@ def test_student_t_learns_its_degrees_of_freedom(tmp_path):
     """A few steps move df; heavy-tailed noise under the t likelihood scores better than the Gaussian."""
     task = small_task(tmp_path, output="student_t")
     data = task.load()
-    model = task.build_model(ModelConfig(hidden_size=8), data)
+    model = task.build_model(ModelConfig(hidden_size=8), task.describe(data))
     params = model(data.valid.inputs, data.valid.future)
     assert params.shape == (4, 6, 3) and (params[..., 2] > 2).all()
     before = model.head.bias.detach().clone()
@@ -191,7 +191,7 @@ def test_an_echo_state_reservoir_encodes_for_every_forecaster(tmp_path, forecast
     task = small_task(tmp_path, forecaster=forecaster, output="quantile")
     data = task.load()
     torch.manual_seed(0)
-    model = task.build_model(ModelConfig(cell="reservoir", hidden_size=40), data)
+    model = task.build_model(ModelConfig(cell="reservoir", hidden_size=40), task.describe(data))
     fixed = {name: b.clone() for name, b in model.named_buffers()}
     assert fixed and not any("weight_hh" in name for name, _ in model.named_parameters())
     before = task.evaluate(model, [data.valid])["mae"]

@@ -68,7 +68,7 @@ def test_task_combine_makes_predict_return_the_combination(tmp_path):
     synthetic_panel(series=3, length=60, seed=1).to_csv(tmp_path / "p.csv", index=False)
     task = Forecasting(data=str(tmp_path / "p.csv"), input_size=12, horizon=6, forecaster="esrnn", output="quantile")
     data = task.load()
-    net = task.build_model(ModelConfig(hidden_size=4), data)
+    net = task.build_model(ModelConfig(hidden_size=4), task.describe(data))
     panel = task.panel()
     alone = predict(net, task, panel)
     both = predict(net, dataclasses.replace(task, combine=("theta", "seasonal_naive")), panel)

@@ -63,7 +63,7 @@ def test_forecast_reads_past_covariates_before_the_origin_and_future_ones_over_t
     task = task_on(tmp_path, covariate_table())
     panel = task.panel()
     torch.manual_seed(0)
-    model = task.build_model(ModelConfig(hidden_size=8), task.load())
+    model = task.build_model(ModelConfig(hidden_size=8), task.describe(task.load()))
     starts = [len(v) - 10 for v in panel.values]
     first = predict(model, task, panel, starts)
     for v, c, o in zip(panel.values, panel.covariates, starts):
@@ -83,7 +83,7 @@ def test_predict_past_the_end_reads_the_future_table(tmp_path):
     table = covariate_table()
     task = task_on(tmp_path, table)
     panel = task.panel()
-    model = task.build_model(ModelConfig(hidden_size=8), task.load())
+    model = task.build_model(ModelConfig(hidden_size=8), task.describe(task.load()))
     ahead = pd.concat([pd.DataFrame({"series_id": i, "timestamp": panel.future_times(k, 6), "promo": 1.0})
                        for k, i in enumerate(panel.ids)], ignore_index=True)
     forecasts = predict(model, task, panel, future=ahead)

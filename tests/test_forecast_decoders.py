@@ -91,7 +91,7 @@ def test_task_trains_and_predicts_with_each_decoder(tmp_path, forecaster):
     task = Forecasting(data=str(tmp_path / "p.csv"), input_size=12, horizon=6, forecaster=forecaster,
                        samples=20 if forecaster == "autoregressive" else 0)
     data = task.load()
-    model = task.build_model(ModelConfig(hidden_size=8), data)
+    model = task.build_model(ModelConfig(hidden_size=8), task.describe(data))
     loss, _ = task.loss(model, data.train, None)
     loss.backward()
     assert set(task.evaluate(model, [data.valid])) == {"mae", "rmse", "coverage"}
@@ -106,9 +106,9 @@ def test_decoder_config_errors(tmp_path):
     table.to_csv(tmp_path / "c.csv", index=False)
     task = Forecasting(data=str(tmp_path / "c.csv"), input_size=12, horizon=6, forecaster="autoregressive")
     with pytest.raises(ValueError, match="1 past-only covariate column"):
-        task.build_model(ModelConfig(hidden_size=8), task.load())
+        task.build_model(ModelConfig(hidden_size=8), task.describe(task.load()))
     with pytest.raises(ValueError, match="bidirectional = false"):
         Forecasting(data=str(tmp_path / "c.csv"), input_size=12, horizon=6, forecaster="seq2seq").build_model(
-            ModelConfig(hidden_size=8, bidirectional=True), task.load())
+            ModelConfig(hidden_size=8, bidirectional=True), task.describe(task.load()))
     with pytest.raises(ValueError, match="task.samples"):
         Forecasting(samples=10)

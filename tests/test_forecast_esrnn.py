@@ -82,7 +82,7 @@ def test_task_trains_and_forecasts_in_data_units(tmp_path):
     data = task.load()
     assert data.train.inputs.shape == (4, 60 - 12) and data.valid.targets.shape == (4, 6)
     torch.manual_seed(0)
-    net = task.build_model(ModelConfig(hidden_size=8), data)
+    net = task.build_model(ModelConfig(hidden_size=8), task.describe(data))
     assert net.season == 12
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
     losses = []
@@ -118,7 +118,7 @@ def test_nonpositive_values_are_an_error_naming_the_series(tmp_path):
     with pytest.raises(SeriesError, match="trained on 4 series"):
         good = esrnn_task(tmp_path)
         panel = good.panel()
-        predict(good.build_model(ModelConfig(hidden_size=4), good.load()), good,
+        predict(good.build_model(ModelConfig(hidden_size=4), good.describe(good.load())), good,
                 type(panel)(panel.ids[:2], panel.values[:2], panel.times[:2], panel.freq, panel.covariates[:2]))
 
 
@@ -130,7 +130,7 @@ def test_level_wiggliness_penalty_by_hand(tmp_path):
     assert wiggliness(level, torch.tensor([4, 4])).item() == pytest.approx((1 + 1 + 0 + 0) / 4)
     task = esrnn_task(tmp_path)
     data = task.load()
-    net = task.build_model(ModelConfig(hidden_size=4), data)
+    net = task.build_model(ModelConfig(hidden_size=4), task.describe(data))
     plain, _ = task.loss(net, data.train, None)
     penalised, _ = esrnn_task(tmp_path, level_penalty=10.0).loss(net, data.train, None)
     assert penalised.item() > plain.item()
@@ -148,7 +148,7 @@ def test_series_too_short_for_an_origin_are_forecast_not_dropped(tmp_path):
         data = task.load()
     assert data.train.series.tolist() == [0, 1, 2] and data.train.lengths[2].item() == 14
     assert data.valid.series.tolist() == [0, 1]             # s2 has no full input window before its last 6
-    net = task.build_model(ModelConfig(hidden_size=4), data)
+    net = task.build_model(ModelConfig(hidden_size=4), task.describe(data))
     only_short = data.train.select(torch.tensor([2]))
     loss, _ = task.loss(net, only_short, None)
     assert loss.item() == 0.0
@@ -175,11 +175,12 @@ def test_initial_seasons_by_classical_decomposition(tmp_path):
     assert (initial_season(np.ones(3), 4) == 0).all()         # under one season: flat
     task = esrnn_task(tmp_path, season_init="decompose")
     data = task.load()
-    net = task.build_model(ModelConfig(hidden_size=4), data)
+    net = task.build_model(ModelConfig(hidden_size=4), task.describe(data))
     first = data.train.inputs[0, :data.train.lengths[0]].double().numpy()
     torch.testing.assert_close(net.init_season[0].double(), torch.as_tensor(initial_season(first, 12)),
                                check_dtype=False)
-    assert (esrnn_task(tmp_path).build_model(ModelConfig(hidden_size=4), data).init_season == 0).all()
+    flat = esrnn_task(tmp_path)
+    assert (flat.build_model(ModelConfig(hidden_size=4), flat.describe(data)).init_season == 0).all()
     with pytest.raises(ValueError, match="task.season_init = 'x' is not known"):
         Forecasting(season_init="x")
 
@@ -193,7 +194,7 @@ def test_series_weighting_is_the_mean_of_each_series_mean_loss(tmp_path):
     by_series = dataclasses.replace(by_origin, weighting="series")
     data = by_origin.load()
     torch.manual_seed(0)
-    net = by_origin.build_model(ModelConfig(hidden_size=4), data).double()
+    net = by_origin.build_model(ModelConfig(hidden_size=4), by_origin.describe(data)).double()
     batch = Batch(data.train.inputs.double(), data.train.targets.double(), data.train.lengths, series=data.train.series)
     each = [by_origin.loss(net, batch.select(torch.tensor([i])), None)[0] for i in range(3)]
     weighted, _ = by_series.loss(net, batch, None)

@@ -7,7 +7,7 @@ import torch
 
 from rnnkit.cells import GRUCell
 from rnnkit.layers import Bidirectional, Recurrent, Stacked
-from rnnkit.layers.pooling import POOLINGS, AttentionPooling, LastPooling, MaxPooling, MeanPooling
+from rnnkit.layers.pooling import POOLINGS, AttentionPooling, LastPooling, MaxPooling, MeanLastPooling, MeanPooling
 
 
 @pytest.mark.parametrize("name", sorted(POOLINGS))
@@ -32,6 +32,7 @@ def test_values_by_hand():
     assert MaxPooling(2)(y, n).tolist() == [[3.0, 5.0]]
     assert MeanPooling(2)(y, n).tolist() == [[2.0, 2.0]]
     assert LastPooling(2, bidirectional=True)(y, n).tolist() == [[3.0, -1.0]]
+    assert MeanLastPooling(2)(y, n).tolist() == [[2.0, 2.0, 3.0, 5.0]] and MeanLastPooling(2).output_size == 4
 
 
 def test_bidirectional_last_is_each_directions_final_state():

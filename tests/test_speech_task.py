@@ -21,6 +21,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import rnnkit
 from rnnkit.cli import main
 from rnnkit.io.fields import ConfigError
 from rnnkit.runs.configs import load_config
@@ -171,10 +172,9 @@ def test_spec_augment_masks_only_training_frames(tmp_path):
 
 
 def test_plot_writes_the_posteriogram_of_a_validation_utterance(tmp_path, monkeypatch):
-    from rnnkit.cli.transcribe import load_speech
-
     monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
-    _, task, model, _ = load_speech(trained_run())
+    saved = rnnkit.load(trained_run())
+    task, model = saved.task, saved.model
     png = task.plot(model.train(), task.load(), tmp_path / "plots")
     assert png == tmp_path / "plots" / "posteriogram_valid.png" and png.stat().st_size > 1000 and model.training
 
@@ -184,11 +184,11 @@ def test_bucketed_batches_score_and_train_like_plain_ones(tmp_path, monkeypatch)
     last batch (0 frames) never reach the model, so the metrics equal the plain split's."""
     import dataclasses
 
-    from rnnkit.cli.transcribe import load_speech
     from rnnkit.tasks.speech.task import trimmed
 
     monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
-    _, task, model, _ = load_speech(trained_run())
+    saved = rnnkit.load(trained_run())
+    task, model = saved.task, saved.model
     plain = task.load().valid
     bucketed_task = dataclasses.replace(task, bucket_size=3)
     bucketed = bucketed_task.load().valid
@@ -224,13 +224,14 @@ def test_alphabet_auto_takes_the_training_transcripts_characters(tmp_path, monke
                     valid_fraction=0.25, test_fraction=0.0)
     with pytest.raises(ValueError, match=r"outside the alphabet: \['ñ'\].*Alphabet\(characters=...\)"):
         SpeechRecognition(**settings).load()                            # English by default
-    data = SpeechRecognition(**settings, alphabet="auto").load()
-    assert data.meta["characters"] == " nouñ"
+    auto = SpeechRecognition(**settings, alphabet="auto")
+    data = auto.load()
+    assert auto.describe(data)["characters"] == " nouñ"
     from rnnkit.config import ModelConfig
 
-    model = SpeechRecognition(**settings, alphabet="auto").build_model(ModelConfig(cell="gru", hidden_size=8), data)
+    model = auto.build_model(ModelConfig(cell="gru", hidden_size=8), auto.describe(data))
     assert model(data.train.inputs[:2], None, data.train.lengths[:2])[0].size(-1) == 6      # blank + 5
-    given = SpeechRecognition(**settings, alphabet=" abcdefghijklmnopqrstuvwxyzñ'").load()
-    assert given.meta["characters"] == " abcdefghijklmnopqrstuvwxyzñ'"
+    given = SpeechRecognition(**settings, alphabet=" abcdefghijklmnopqrstuvwxyzñ'")
+    assert given.describe(given.load())["characters"] == " abcdefghijklmnopqrstuvwxyzñ'"
     with pytest.raises(ValueError, match="characters must be distinct; repeated: \\['n'\\]"):
         SpeechRecognition(**settings, alphabet=" nnoñu").load()

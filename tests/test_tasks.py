@@ -43,10 +43,10 @@ def test_a_short_run_and_a_checkpoint_round_trip(tmp_path, extra):
                                  "--model.hidden_size=8", "--train.batch_size=8", "--train.iterations=3",
                                  "--train.plots=false", f"--out_dir={tmp_path / 'run'}", *extra])
         metrics = run(cfg)
-        saved, model = load(tmp_path / "run")
+        saved = load(tmp_path / "run")
     finally:
         torch.set_num_threads(threads)
-    assert math.isfinite(metrics["mse"]) and saved.model == cfg.model
-    task = build_task(saved.task)
+    assert math.isfinite(metrics["mse"]) and saved.cfg.model == cfg.model
+    task = build_task(saved.cfg.task)
     with torch.no_grad():
-        assert task.evaluate(model, [task.load().valid]) == pytest.approx(metrics)
+        assert task.evaluate(saved.model, [task.load().valid]) == pytest.approx(metrics)

@@ -148,7 +148,7 @@ def test_bad_run_directories_get_clear_errors_and_are_never_destroyed(tmp_path):
     run_dir = tmp_path / "run"
     files = sorted(p.name for p in run_dir.iterdir())
     assert {"config.toml", STATE_FILE, WEIGHTS_FILE, "metrics.jsonl", "metrics.csv"} <= set(files)
-    _, model = load(run_dir)
+    load(run_dir)                                            # a finished run loads
     run(cfg)                                                 # the same out_dir again: a new directory
     assert (tmp_path / "run-2" / STATE_FILE).exists() and sorted(p.name for p in run_dir.iterdir()) == files
 
@@ -179,7 +179,7 @@ def test_incompatible_checkpoint_format(tmp_path):
     path = tmp_path / "run" / STATE_FILE
     state = torch.load(path, weights_only=True)
     torch.save({**state, "format_version": 0}, path)
-    with pytest.raises(CheckpointError, match="checkpoint format 0, but this rnnkit reads format 1"):
+    with pytest.raises(CheckpointError, match="checkpoint format 0, but this rnnkit reads format 2"):
         run(resume=tmp_path / "run")
 
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+import rnnkit
 from rnnkit.cli import main
-from rnnkit.cli.transcribe import load_speech, log_probs_of, word_times
+from rnnkit.tasks.speech.predictor import word_times
 from test_speech_task import trained_run, write_tones
 
 
@@ -41,11 +42,10 @@ def test_decoding_settings_may_be_overridden(run, tmp_path, capsys):
 
 def test_streaming_equals_the_whole_file(run, tmp_path, capsys):
     files = write_tones(tmp_path, ["up no up no"], seed=5)                     # 1.3 s, four words
-    _, _, model, meta = load_speech(run)
-    whole = log_probs_of(model, files[0], meta)
+    predictor = rnnkit.load(run).predictor
+    whole = predictor.log_probs(files[0])
     for frames in (1, 7, 25):
-        torch.testing.assert_close(log_probs_of(model, files[0], meta, chunk_frames=frames), whole,
-                                   atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(predictor.log_probs(files[0], chunk_frames=frames), whole, atol=1e-4, rtol=1e-4)
     assert main(["transcribe", str(run), str(files[0])]) == 0
     expected = transcripts(capsys.readouterr().out)
     assert main(["transcribe", str(run), str(files[0]), "--stream", "--chunk-seconds=0.2"]) == 0

@@ -91,7 +91,7 @@ def test_trains_and_evaluates_through_fit(tmp_path, attention):
                                     "--train.eval_every=0", "--train.plots=false"])
     task = build_task(cfg.task)
     data = task.load()
-    model = task.build_model(cfg.model, data)
+    model = task.build_model(cfg.model, task.describe(data))
     metrics = rnnkit.fit(model, task, data, cfg)
     assert {"loss", "ppl", "accuracy", "bleu", "chrf", "exact_match"} <= set(metrics)
     assert all(math.isfinite(v) for v in metrics.values())

@@ -15,7 +15,8 @@ import optuna  # noqa: E402
 from rnnkit import load_config, run  # noqa: E402
 from rnnkit.cli import main  # noqa: E402
 from rnnkit.io.fields import ConfigError  # noqa: E402
-from rnnkit.tune.search import SETUP_FILE, load_tune, tune  # noqa: E402
+from rnnkit.tune.search import tune  # noqa: E402
+from rnnkit.tune.space import SETUP_FILE, load_tune  # noqa: E402
 
 ESN = """
 seed = 0

@@ -23,7 +23,8 @@ pytest.importorskip("optuna")
 import optuna  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
-from rnnkit.tune.search import SETUP_FILE, tune  # noqa: E402
+from rnnkit.tune.search import tune  # noqa: E402
+from rnnkit.tune.space import SETUP_FILE  # noqa: E402
 from test_tune import ESN, trials  # noqa: E402
 
 GRID = sorted(itertools.product([0.6, 0.9, 1.2], [1e-8, 1e-4]))

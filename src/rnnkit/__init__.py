@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from . import tasks as tasks
 from .cells import CELLS as CELLS
 from .cells import INITIALIZERS as INITIALIZERS
 from .cells import Cell as Cell

@@ -14,14 +14,18 @@ import argparse
 import io
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from ..models.classifier import SequenceClassifier
-from ..tasks import build_task
+from ..data.batch import batches
+from ..data.labelled import read_sequences, read_text_csv
+from ..plots.classify import attention_strip, attention_text, plot_confusion
+from ..runs import load
+from ..tasks.classification import Prediction, SequencePredictor, TextClassification, outcome
+from ..tasks.classification.metrics import confusion_matrix, report
+from ._args import no_overrides
 from .train import add_arguments as add_train_arguments
 from .train import train
 
@@ -35,152 +39,77 @@ EXAMPLES = """examples:
   rnnkit classify predict runs/classify_japanese_vowels batch.npy     # (N, T, C) or (T, C)"""
 
 
-def load_classifier(run_dir: str | Path) -> tuple[object, object, nn.Module, dict]:
-    """(config, task, model in eval mode on the CPU, meta) of a classification run, without its data.
-    The model is a SequenceClassifier, or an EchoStateClassifier for task.encoder = "reservoir"."""
-    from ..runs import read_saved_run
-    from ..train.checkpoint import load_weights
-
-    cfg, blob = read_saved_run(run_dir, tuple(TASK_NAMES), "classify", "meta_json")
-    meta = json.loads(blob.numpy().tobytes().decode("utf-8"))
-    task = build_task(cfg.task)
-    model = load_weights(task.model_for(cfg.model, meta), run_dir)
-    return cfg, task, model.eval(), meta
-
-
-def predict_texts(model: SequenceClassifier, meta: dict, texts: list[str]) -> torch.Tensor:
-    """(N, C) class probabilities of raw texts (the training run's tokenisation)."""
-    from ..data.labelled import encode_texts, normalize_text
-    from ..data.text import Vocab
-
-    vocab = Vocab.from_dict(meta["vocab"])
-    return predict_sequences(model, encode_texts([normalize_text(t) for t in texts], vocab, meta["max_length"]))
-
-
-def predict_sequences(model: nn.Module, series: list[torch.Tensor]) -> torch.Tensor:
-    """(N, C) class probabilities of (T,) token ids or raw (T, C) feature sequences (the model
-    standardises features with its run's statistics), in padded batches of 256."""
-    from ..data.labelled import pad
-
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(series), 256):
-            x, lengths = pad(series[start:start + 256])
-            out.append(torch.softmax(model(x, None, lengths)[0].float(), dim=-1))
-    return torch.cat(out)
-
-
 def evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
-    from ..data.batch import batches
-    from ..data.labelled import FILLER
-    from ..tasks.classification.task import confusion_matrix, report, trimmed
-    from ..train.loop import evaluate as run_eval
-
-    if overrides:
-        raise ValueError(f"classify eval takes no config overrides, got {' '.join(overrides)}")
-    cfg, task, model, meta = load_classifier(args.run_dir)
-    split = getattr(task.load(), args.split, None)
+    """The task's own evaluation pass on a split: its metrics, the per-class report and the
+    confusion matrix come from the same predictions."""
+    no_overrides("classify eval", overrides)
+    saved = load(args.run_dir, tasks=TASK_NAMES, command="classify")
+    split = getattr(saved.task.load(), args.split, None)
     if split is None:
         raise ValueError(f"this run's data has no {args.split} split")
-    metrics = run_eval(model, task, batches(split, cfg.train.batch_size))
-    targets, predictions = [], []
     with torch.no_grad():
-        for batch in batches(split, cfg.train.batch_size):
-            inputs, lengths, y = trimmed(batch)
-            targets.append(y[y != FILLER])
-            predictions.append(model(inputs, None, lengths)[0].argmax(-1)[y != FILLER])
-    targets, predictions, classes = torch.cat(targets), torch.cat(predictions), meta["classes"]
-    print(json.dumps({"split": args.split, **metrics}))
-    print(report(targets, predictions, classes))
-    from ..plots.classify import plot_confusion
-
-    png = plot_confusion(confusion_matrix(targets, predictions, len(classes)), classes,
+        result = outcome(saved.model, batches(split, saved.cfg.train.batch_size))
+    classes = saved.meta["classes"]
+    print(json.dumps({"split": args.split, **result.metrics()}))
+    print(report(result.targets, result.predictions, classes))
+    png = plot_confusion(confusion_matrix(result.targets, result.predictions, len(classes)), classes,
                          Path(args.run_dir) / f"confusion_{args.split}.png")
     print(f"wrote {png}")
     return 0
 
 
 def predict(args: argparse.Namespace, overrides: list[str]) -> int:
-    from ..data.labelled import read_text_csv
-
-    if overrides:
-        raise ValueError(f"classify predict takes no config overrides, got {' '.join(overrides)}")
+    no_overrides("classify predict", overrides)
     if sum(x is not None for x in (args.text, args.file, args.csv)) != 1:
         raise ValueError("give exactly one of TEXT, --file=PATH (one text per line) or --csv=PATH")
-    cfg, _, model, meta = load_classifier(args.run_dir)
-    if meta.get("vocab") is None:                  # a sequence run: the input is a path
-        from ..data.labelled import read_sequences
-
+    saved = load(args.run_dir, tasks=TASK_NAMES, command="classify")
+    if isinstance(saved.predictor, SequencePredictor):         # a sequence run: the input is a path
         if args.attention:
             raise ValueError("--attention shows the tokens of a text; this run classifies feature sequences")
-        names, series = read_sequences(args.text or args.file or args.csv, meta["num_features"])
-        show_predictions(predict_sequences(model, series), meta["classes"], names)
+        names, series = read_sequences(args.text or args.file or args.csv, saved.meta["num_features"])
+        show_predictions(saved.predict(series), names)
         return 0
-    if args.file is not None:
-        texts = [line for line in Path(args.file).read_text(encoding="utf-8").splitlines() if line.strip()]
-    elif args.csv is not None:
-        column = cfg.task.settings.get("text_column", "text")
-        texts = read_text_csv(args.csv, text_column=column, label_column=args.label_column or column)[0]
-    else:
-        texts = [args.text]
-    probabilities = predict_texts(model, meta, texts)
-    explain = (lambda i, text: explain_text(model, meta, text, Path(args.run_dir) / "attention" / f"{i}.png")) \
-        if args.attention else None
-    show_predictions(probabilities, meta["classes"], texts, explain)
+    task = saved.task
+    assert isinstance(task, TextClassification)                    # load() checked the task name
+    if args.attention and task.pooling != "attention":
+        raise ValueError(f"--attention shows attention-pooling weights; this run pools with {task.pooling!r}")
+    texts = read_texts(args, task.text_column)
+    show_predictions(saved.predict(texts), texts, Path(args.run_dir) / "attention" if args.attention else None)
     return 0
 
 
-def show_predictions(probabilities: torch.Tensor, classes: Sequence[str], names: Sequence[str],
-                     explain: Callable[[int, str], None] | None = None) -> None:
+def read_texts(args: argparse.Namespace, text_column: str) -> list[str]:
+    """TEXT, the non-blank lines of --file, or the text column of --csv."""
+    if args.file is not None:
+        return [line for line in Path(args.file).read_text(encoding="utf-8").splitlines() if line.strip()]
+    if args.csv is not None:
+        return read_text_csv(args.csv, text_column=text_column, label_column=args.label_column or text_column)[0]
+    return [args.text]
+
+
+def show_predictions(predictions: Sequence[Prediction], names: Sequence[str], explain: Path | None = None) -> None:
     """One line per input: best label, its probability, every class's, the input (cut to 80);
-    then `explain(number from 1, input)` if given."""
-    for i, (name, p) in enumerate(zip(names, probabilities), 1):
-        best = int(p.argmax())
-        shown = ", ".join(f"{c}={float(q):.3f}" for c, q in zip(classes, p))
-        print(f"{classes[best]}\t{float(p[best]):.3f}\t{shown}\t{name[:80]}")
-        if explain is not None:
-            explain(i, name)
+    with `explain` (a folder) each text's attention weights follow, and their heat strip is
+    written there as N.png (N from 1)."""
+    for i, (name, p) in enumerate(zip(names, predictions), 1):
+        shown = ", ".join(f"{c}={q:.3f}" for c, q in p.probabilities.items())
+        print(f"{p.label}\t{p.probabilities[p.label]:.3f}\t{shown}\t{name[:80]}")
+        if explain is not None and p.tokens is not None and p.attention is not None:
+            print(format_attention(p.tokens, p.attention, colour=sys.stdout.isatty()))
+            png = attention_strip(p.tokens, torch.tensor(p.attention), explain / f"{i}.png", title=name)
+            print(f"wrote {png}", file=sys.stderr)
 
 
-def attention_weights(model: SequenceClassifier, meta: dict, text: str) -> tuple[list[str], torch.Tensor]:
-    """The text's tokens as written (unknown ones too) and their attention-pooling weights (T,)."""
-    from ..data.labelled import encode_texts, normalize_text
-    from ..data.text import Vocab
-
-    vocab = Vocab.from_dict(meta["vocab"])
-    normal = normalize_text(text)
-    ids = encode_texts([normal], vocab, meta["max_length"])[0]
-    with torch.no_grad():
-        weights = model.attention(ids[None], torch.tensor([len(ids)]))[0]
-    return vocab.split(normal)[: len(ids)], weights
-
-
-def show_attention(model: SequenceClassifier, meta: dict, text: str, *, colour: bool = False) -> str:
-    """The text's tokens with their attention weights (see format_attention)."""
-    return format_attention(*attention_weights(model, meta, text), colour=colour)
-
-
-def format_attention(tokens: Sequence[str], weights: torch.Tensor, *, colour: bool = False) -> str:
+def format_attention(tokens: Sequence[str], weights: Sequence[float], *, colour: bool = False) -> str:
     """Coloured backgrounds (white 0 .. red the largest weight) as terminal escape codes, or
     plain `token[weight]` for files and pipes."""
     if not colour:
         return " ".join(f"{t}[{float(w):.3f}]" for t, w in zip(tokens, weights))
     from rich.console import Console
 
-    from ..plots.classify import attention_text
-
     console = Console(file=io.StringIO(), force_terminal=True, color_system="truecolor", width=100)
-    console.print(attention_text(tokens, weights))
+    console.print(attention_text(tokens, torch.tensor(weights)))
     return console.file.getvalue().rstrip("\n")
-
-
-def explain_text(model: SequenceClassifier, meta: dict, text: str, png: Path) -> None:
-    """Prints the text's attention weights (coloured on a terminal) and writes their heat strip."""
-    from ..plots.classify import attention_strip
-
-    tokens, weights = attention_weights(model, meta, text)
-    print(format_attention(tokens, weights, colour=sys.stdout.isatty()))
-    print(f"wrote {attention_strip(tokens, weights, png, title=text)}", file=sys.stderr)
 
 
 def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:

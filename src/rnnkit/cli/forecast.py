@@ -14,8 +14,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..plots.png import save_png
+from ..forecast.synthetic import synthetic_panel
+from ..plots.forecast import plot_forecast
+from ..runs import load, load_config, run, seed_everything
 from ..tasks import build_task
+from ..tasks.forecasting.backtest import backtest, summary
+from ..train import METHODS
+from ._args import no_overrides
 
 EXAMPLES = """examples:
   rnnkit forecast train configs/forecast_lstm.toml --task.data=sales.csv   # like rnnkit train
@@ -50,8 +55,6 @@ def forecast(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _config(args: argparse.Namespace, overrides: list[str]) -> Any:
-    from ..runs.configs import load_config
-
     top = [f"--{key}={getattr(args, key)}" for key in ("seed", "out_dir") if getattr(args, key) is not None]
     cfg = load_config(args.target, top + overrides)
     if cfg.task.name != "forecasting":
@@ -61,57 +64,46 @@ def _config(args: argparse.Namespace, overrides: list[str]) -> Any:
 
 
 def _train(args: argparse.Namespace, overrides: list[str]) -> int:
-    from ..runs import run
-
     print(json.dumps(run(_config(args, overrides))))
     return 0
 
 
 def _predict(args: argparse.Namespace, overrides: list[str]) -> int:
-    from ..runs import load
-    from ..tasks.forecasting.backtest import predict
-
-    if overrides:
-        raise ValueError(f"forecast predict takes no config overrides, got {' '.join(overrides)}")
-    cfg, model = load(args.target)
-    if cfg.task.name != "forecasting":
-        raise ValueError(f"{args.target} is a {cfg.task.name!r} run; forecast predict needs a forecasting run")
-    task = build_task(dataclasses.replace(cfg.task), cut=0, **({"data": args.data} if args.data else {}))
-    panel = task.panel()
+    no_overrides("forecast predict", overrides)
+    saved = load(args.target, tasks=("forecasting",), command="forecast predict")
+    source = args.data or saved.task.data                      # default: the run's own series
+    predictor = saved.predictor
+    panel = predictor.panel(synthetic_panel() if source == "synthetic" else source)
     unknown = [s for s in args.plot if s not in panel.ids]
     if unknown:
         raise ValueError(f"--plot: no series {unknown[0]!r} in the data; it has {panel.ids[:5]}...")
-    forecasts = predict(model, task, panel, future=args.future)
+    table = predictor.table(panel, future=args.future)
     out = Path(args.out or Path(args.target) / "forecast.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
-    pct = round(task.level * 100)
+    horizon, pct = saved.task.horizon, round(saved.task.level * 100)
     with out.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["series_id", "timestamp", "forecast", f"lower_{pct}", f"upper_{pct}"])
-        for i, f in enumerate(forecasts):
-            for t, p, lo, hi in zip(panel.future_times(i, task.horizon), f.point, f.lower, f.upper):
-                writer.writerow([panel.ids[i], t, repr(float(p)), repr(float(lo)), repr(float(hi))])
+        writer.writerow(list(table.columns))
+        for name, t, p, lo, hi in table.itertuples(index=False):
+            writer.writerow([name, t, repr(float(p)), repr(float(lo)), repr(float(hi))])
     for name in args.plot:
-        i = panel.ids.index(name)
-        plot(panel.times[i], panel.values[i], panel.future_times(i, task.horizon), forecasts[i],
-             out.with_name(f"{out.stem}_{name}.png"), title=f"{name}: forecast with {pct}% interval")
-    print(f"wrote {out} ({len(forecasts)} series x {task.horizon} steps)")
+        i, rows = panel.ids.index(name), table[table.series_id == name]
+        plot_forecast(panel.times[i], panel.values[i], panel.future_times(i, horizon), rows.forecast.to_numpy(),
+                      out.with_name(f"{out.stem}_{name}.png"), lower=rows[f"lower_{pct}"].to_numpy(),
+                      upper=rows[f"upper_{pct}"].to_numpy(), title=f"{name}: forecast with {pct}% interval")
+    print(f"wrote {out} ({len(panel)} series x {horizon} steps)")
     return 0
 
 
 def _backtest(args: argparse.Namespace, overrides: list[str]) -> int:
     """Trains on each series' points before the first origin, then scores model and baselines at every origin."""
-    from ..runs import seed_everything
-    from ..tasks.forecasting.backtest import backtest, summary
-    from ..train import METHODS
-
     cfg = _config(args, overrides)
     seed_everything(cfg.seed)
     full = build_task(cfg.task)
     step = args.step or full.horizon
     task = dataclasses.replace(full, cut=full.horizon + (args.folds - 1) * step)
     data = task.load()
-    model = task.build_model(cfg.model, data)
+    model = task.build_model(cfg.model, task.describe(data))
     METHODS[cfg.train.method](model, task, data, cfg)
     baselines = [b for b in args.baselines.split(",") if b]
     rows = backtest(full.panel(), full, folds=args.folds, step=step, model=model.cpu(),
@@ -123,27 +115,6 @@ def _backtest(args: argparse.Namespace, overrides: list[str]) -> int:
             writer.writerows(rows)
     print(json.dumps(summary(rows), indent=1))
     return 0
-
-
-def plot(times: Any, history: Any, future_times: Any, forecast: Any, path: Path, *, title: str = "",
-         show: int = 120) -> None:
-    """A PNG of the last `show` points of history, the forecast and its interval."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(8, 3.5))
-    axes.plot(times[-show:], history[-show:], color="black", lw=1.2, label="history")
-    axes.plot(future_times, forecast.point, color="tab:blue", lw=1.5, label="forecast")
-    if forecast.lower is not None:
-        axes.fill_between(future_times, forecast.lower, forecast.upper, color="tab:blue", alpha=0.25,
-                          label="interval")
-    axes.set_title(title)
-    axes.legend(loc="upper left")
-    figure.autofmt_xdate()
-    figure.tight_layout()
-    save_png(figure, path, dpi=110)
 
 
 COMMANDS = {"forecast": forecast}

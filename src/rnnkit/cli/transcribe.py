@@ -13,14 +13,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from torch import nn
 
+from ..config import parse_override
+from ..data.batch import batches
+from ..data.transcribed_audio import load_pocketsphinx_testdata, read_transcribed_dir
+from ..plots.speech import plot_posteriogram
+from ..runs import SavedRun, load, replace
 from ..tasks import build_task
-from ..tasks.speech.stream import chunked_features, seconds_per_frame, utterance_features
+from ..tasks.speech.decoder import transcribe_batches
+from ..tasks.speech.metrics import cer, wer
+from ..tasks.speech.predictor import SpeechPredictor
 
 EXAMPLES = """examples:
   rnnkit transcribe runs/speech_espeak_digits a.wav b.flac      # FILE<TAB>transcript
@@ -35,141 +40,87 @@ EXAMPLES = """examples:
 DECODING = ("task.lexicon", "task.lm_order", "task.lm_alpha", "task.lm_beta")   # what --task.key=value may change
 
 
-def load_speech(run_dir: str | Path, overrides: list[str] = ()) -> tuple[object, object, nn.Module, dict]:
-    """(config, task, model in eval mode on the CPU, meta) of a speech run, without its data;
-    `overrides` may change the beam search's lexicon and word lm (see DECODING)."""
-    from ..config import parse_override
-    from ..runs import read_saved_run
-    from ..runs.configs import replace
-    from ..train.checkpoint import load_weights
-
-    cfg, blob = read_saved_run(run_dir, ("speech",), "transcribe", "meta_json")
-    meta = json.loads(blob.numpy().tobytes().decode("utf-8"))
+def load_speech(run_dir: str | Path, overrides: list[str] = ()) -> tuple[SavedRun, SpeechPredictor]:
+    """A speech run (without its data) and its predictor; `overrides` may change the beam
+    search's lexicon and word lm (see DECODING)."""
+    saved = load(run_dir, tasks=("speech",), command="transcribe")
     wrong = [o for o in overrides if parse_override(o)[0] not in DECODING]
     if wrong:
         raise ValueError(f"transcribe changes only decoding settings ({', '.join(DECODING)}), got {' '.join(wrong)}")
-    if overrides and not meta.get("train_texts"):
+    if not overrides:
+        return saved, saved.predictor
+    if not saved.meta.get("train_texts"):
         raise ValueError(f"{run_dir} kept no training transcripts for a lexicon or lm (its task.beam was 0)")
-    cfg = replace(cfg, overrides)
-    task = build_task(cfg.task)
-    return cfg, task, load_weights(task.model_for(cfg.model, meta), run_dir).eval(), meta
-
-
-def log_probs_of(model: nn.Module, path: Path, meta: dict, *, chunk_frames: int = 0,
-                 on_chunk: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
-    """(T', C) log-probabilities of a file: whole, or chunk by chunk with the state carried along
-    (then `on_chunk` sees the log-probabilities so far after each chunk)."""
-    with torch.no_grad():
-        if not chunk_frames:
-            return model(utterance_features(path, meta)[None])[0][0]
-        out, state = [], None
-        for chunk in chunked_features(path, meta, chunk_frames):
-            log_probs, state = model(chunk[None], state)
-            out.append(log_probs[0])
-            if on_chunk is not None:
-                on_chunk(torch.cat(out))
-        return torch.cat(out)
-
-
-def word_times(pairs: list[tuple[int, int]], characters: str, seconds: float) -> list[tuple[str, float, float]]:
-    """(word, start, end) from (character id, frame) pairs: a word starts at its first character's
-    frame and ends one frame after its last character's."""
-    words, current = [], []
-    for c, t in [*pairs, (characters.index(" ") + 1, -1)]:
-        if characters[c - 1] != " ":
-            current.append((characters[c - 1], t))
-        elif current:
-            words.append(("".join(ch for ch, _ in current), current[0][1] * seconds, (current[-1][1] + 1) * seconds))
-            current = []
-    return words
+    task = build_task(replace(saved.cfg, overrides).task)
+    return saved, task.predictor(saved.model, saved.meta)
 
 
 def transcribe(args: argparse.Namespace, overrides: list[str]) -> int:
-    from ..tasks.speech.task import Decoder
-
     if sum(bool(x) for x in (args.files, args.split, args.data)) != 1:
         raise ValueError("give audio FILEs, or --split=valid|test, or --data=FOLDER|pocketsphinx (one of them)")
     if args.beam < 0 or args.chunk_seconds <= 0:
         raise ValueError("--beam must be >= 0 and --chunk-seconds > 0")
-    cfg, task, model, meta = load_speech(args.run_dir, overrides)
-    stride = getattr(model.front, "stride", 1)
+    saved, predictor = load_speech(args.run_dir, overrides)
     if not args.files:
-        return score(args, task, model, meta)
-    if args.stream and not model.streamable:
+        return score(args, saved, predictor)
+    if args.stream and not saved.model.streamable:
         raise ValueError(f"--stream needs a unidirectional model, but {args.run_dir} is bidirectional (a backward "
                          "layer needs the whole file); train one with --model.bidirectional=false")
-    seconds = seconds_per_frame(meta, stride)
-    chunk = 0
+    seconds, chunk = predictor.seconds, 0
     if args.stream:
         if seconds is None:
             raise ValueError(f"--stream needs the frame rate, which {args.run_dir}'s precomputed features lack")
-        chunk = max(1, round(args.chunk_seconds / seconds)) * stride                 # whole strides per chunk
-    decoder = Decoder(meta, task)
+        chunk = max(1, round(args.chunk_seconds / seconds)) * predictor.stride           # whole strides per chunk
     for name in args.files:
         def partial(so_far: torch.Tensor, name: str = name) -> None:        # what a live caption would show
-            print(f"{name}\t{so_far.size(0) * seconds:.1f} s\t{decoder.text(so_far)}", file=sys.stderr, flush=True)
+            print(f"{name}\t{so_far.size(0) * seconds:.1f} s\t{predictor.decoder.text(so_far)}", file=sys.stderr,
+                  flush=True)
 
-        log_probs = log_probs_of(model, Path(name), meta, chunk_frames=chunk, on_chunk=partial if chunk else None)
-        pairs = decoder.pairs(log_probs, args.beam)
-        text = " ".join(decoder.alphabet.decode([c for c, _ in pairs]).split())
-        print(f"{name}\t{text}", flush=True)
+        found = predictor.transcribe(name, beam=args.beam, chunk_frames=chunk, on_chunk=partial if chunk else None)
+        print(f"{name}\t{found.text}", flush=True)
         if args.timestamps:
-            unit = seconds or 1.0
-            for word, start, end in word_times(pairs, meta["characters"], unit):
+            for word, start, end in found.words:
                 print(f"\t{start:.2f}\t{end:.2f}\t{word}" if seconds else f"\t{start:.0f}\t{end:.0f}\t{word}")
         if args.plot:
-            _plot(args.run_dir, Path(name).stem, log_probs, meta, pairs, text, seconds)
+            _plot(args.run_dir, Path(name).stem, found.log_probs, predictor, found.pairs, found.text)
     return 0
 
 
-def score(args: argparse.Namespace, task, model: nn.Module, meta: dict) -> int:
-    """WER and CER (greedy, and beam with --beam) on a split of the run or a transcribed folder,
-    one line per utterance for a folder, and the posteriogram of the first utterance."""
-    from ..tasks.speech.metrics import cer, wer
-    from ..tasks.speech.task import Decoder
-
-    decoder = Decoder(meta, task)
+def score(args: argparse.Namespace, saved: SavedRun, predictor: SpeechPredictor) -> int:
+    """WER and CER (greedy, and beam with --beam) on a split of the run (by the task's own
+    decoding pass) or a transcribed folder, one line per utterance for a folder, and the
+    posteriogram of the first utterance."""
+    decoder = predictor.decoder
     if args.split:
-        from ..data.batch import batches
-        from ..tasks.speech.task import trimmed
-
-        split = getattr(task.load(), args.split)
+        split = getattr(saved.task.load(), args.split)
         if split is None:
             raise ValueError(f"this run's data has no {args.split} split")
-        names, refs, rows = [], [], []
-        for batch in batches(split, 64):
-            x, lengths, targets, target_lengths = trimmed(batch)
-            with torch.no_grad():
-                log_probs = model(x, None, lengths)[0]                               # (B, T', C)
-            refs += [decoder.alphabet.decode(t[:s].tolist()) for t, s in zip(targets, target_lengths.tolist())]
-            rows += [row[:n] for row, n in zip(log_probs, model.output_lengths(lengths).tolist())]
+        with torch.no_grad():
+            found = transcribe_batches(saved.model, batches(split, 64), decoder, args.beam)
+        refs, greedy, beam, rows = found.refs, found.greedy, found.beam, found.log_probs
     else:
-        from ..data.transcribed_audio import load_pocketsphinx_testdata, read_transcribed_dir
-
         utts = load_pocketsphinx_testdata() if args.data == "pocketsphinx" else read_transcribed_dir(args.data)
         names, refs = [str(u.path) for u in utts], [u.text for u in utts]
-        rows = [log_probs_of(model, u.path, meta) for u in utts]
-    greedy = [decoder.text(r) for r in rows]
+        rows = [predictor.log_probs(u.path) for u in utts]
+        greedy = [decoder.text(r) for r in rows]
+        beam = [decoder.text(r, args.beam) for r in rows] if args.beam else []
     metrics = {"utterances": len(refs), "cer": cer(refs, greedy), "wer": wer(refs, greedy)}
     if args.beam:
-        beam = [decoder.text(r, args.beam) for r in rows]
         metrics |= {"beam": args.beam, "beam_cer": cer(refs, beam), "beam_wer": wer(refs, beam)}
     if args.data:
         for name, ref, hyp in zip(names, refs, beam if args.beam else greedy):
             print(f"{name}\t{hyp}\t(reference: {ref})")
     print(json.dumps({"data": args.split or args.data, **metrics}))
-    stride = getattr(model.front, "stride", 1)
-    _plot(args.run_dir, f"{args.split or Path(args.data).name}_0", rows[0], meta, decoder.pairs(rows[0]),
-          f"{greedy[0]} (reference: {refs[0]})", seconds_per_frame(meta, stride))
+    _plot(args.run_dir, f"{args.split or Path(args.data).name}_0", rows[0], predictor, decoder.pairs(rows[0]),
+          f"{greedy[0]} (reference: {refs[0]})")
     return 0
 
 
-def _plot(run_dir: str, stem: str, log_probs: torch.Tensor, meta: dict, pairs: list, title: str,
-          seconds: float | None) -> None:
-    from ..plots.speech import plot_posteriogram
-
-    png = plot_posteriogram(log_probs, meta["characters"], Path(run_dir) / "posteriograms" / f"{stem}.png",
-                            emitted=pairs, title=title, seconds_per_frame=seconds)
+def _plot(run_dir: str, stem: str, log_probs: torch.Tensor, predictor: SpeechPredictor, pairs: list,
+          title: str) -> None:
+    png = plot_posteriogram(log_probs, predictor.decoder.alphabet.characters,
+                            Path(run_dir) / "posteriograms" / f"{stem}.png", emitted=pairs, title=title,
+                            seconds_per_frame=predictor.seconds)
     print(f"wrote {png}", file=sys.stderr)
 
 

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from .audio_features import FeatureConfig as FeatureConfig
-from .audio_features import _librosa
 from .audio_features import base_features as base_features
 from .audio_features import features as features
+from .audio_features import librosa_module
 from .audio_features import stack_context as stack_context
 from .fetch import cache_dir
 
@@ -69,7 +69,7 @@ def read_audio(path: str | Path, sample_rate: int = 16000, *, raw_sample_rate: i
     if not np.isfinite(wave).all():
         raise AudioError(f"{path} contains NaN or infinite samples")
     if rate != sample_rate:
-        wave = _librosa().resample(wave, orig_sr=rate, target_sr=sample_rate, res_type="soxr_hq")
+        wave = librosa_module().resample(wave, orig_sr=rate, target_sr=sample_rate, res_type="soxr_hq")
     return np.ascontiguousarray(wave, dtype=np.float32)
 
 
@@ -115,7 +115,7 @@ class FeatureCache:
     def entry(self, path: str | Path, cfg: FeatureConfig, *, raw_sample_rate: int | None = None) -> Path:
         """Where the features of `path` under `cfg` are (or will be) cached."""
         settings = asdict(replace(cfg, context=0)) | {"raw_sample_rate": raw_sample_rate, "format": CACHE_FORMAT,
-                                                      "librosa": _librosa().__version__}
+                                                      "librosa": librosa_module().__version__}
         key = hashlib.sha256(f"{self._digest(Path(path))}:{json.dumps(settings, sort_keys=True)}".encode())
         digest = key.hexdigest()
         return self.root / digest[:2] / f"{digest}.npy"

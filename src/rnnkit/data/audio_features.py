@@ -83,7 +83,7 @@ def features(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
 def base_features(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """`features` without context stacking: (T, n_mels or n_mfcc) float32. This is what the
     cache stores and what SpecAugment masks (the context is stacked after masking)."""
-    librosa = _librosa()
+    librosa = librosa_module()
     wave = np.asarray(wave, dtype=np.float32)
     if wave.ndim != 1 or wave.size == 0:
         raise ValueError(f"features need a non-empty mono waveform (N,), got shape {wave.shape}")
@@ -126,7 +126,7 @@ def stack_context(feats, k: int):
     return feats[idx].reshape(n, -1)                                                  # (T, 2k+1, F) -> (T, (2k+1)F)
 
 
-def _librosa():
+def librosa_module():
     try:
         import librosa
     except ImportError as err:

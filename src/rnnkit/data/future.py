@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .series import ID, TIME, Panel, SeriesError, _parse_times, read_table
+from .series import ID, TIME, Panel, SeriesError, parse_times, read_table
 
 
 def extend(panel: Panel, horizon: int, names: Sequence[str] = (), source: Any = None) -> Panel:
@@ -41,7 +41,7 @@ def extend(panel: Panel, horizon: int, names: Sequence[str] = (), source: Any = 
             raise SeriesError(f"the future covariates table has no {missing[0]!r} column; its columns are "
                               f"{list(table.columns)}")
         ids = table[ID].astype(str) if ID in table.columns else pd.Series(["series"] * len(table))
-        stamps = _parse_times(table[TIME], np.arange(len(table)))
+        stamps = parse_times(table[TIME], np.arange(len(table)))
         lookup = {(i, _key(t)): row for row, (i, t) in enumerate(zip(ids, stamps))}
     columns = [panel.covariate_names.index(n) for n in names]
     values, times, covariates = [], [], []

@@ -85,7 +85,7 @@ def load_series(source: Any, *, freq: str | None = None, missing: str = "error",
         table = table.assign(**{id_col: "series"})
     extra = tuple(c for c in table.columns if c not in (id_col, time_col, value_col))
     table = table.assign(_row=np.arange(len(table)))
-    times = _parse_times(table[time_col], table["_row"].to_numpy())
+    times = parse_times(table[time_col], table["_row"].to_numpy())
     table = table.assign(**{time_col: times})
     ids, values, stamps, covariates, freqs = [], [], [], [], {}
     for key, group in table.groupby(id_col, sort=False):
@@ -108,7 +108,7 @@ def load_series(source: Any, *, freq: str | None = None, missing: str = "error",
     return Panel(ids, values, stamps, kinds.pop(), covariates, extra)
 
 
-def _parse_times(column: Any, rows: np.ndarray) -> Any:
+def parse_times(column: Any, rows: np.ndarray) -> Any:
     import pandas as pd
 
     if column.dtype.kind in "iuM":

@@ -5,8 +5,12 @@ All of them read only each sequence's valid steps, so padding never changes the 
 - `LastPooling`: the output at the last valid step. With `bidirectional=True` the second half of
   the features (the backward direction) is read at step 0, where that direction ends.
 - `MaxPooling`, `MeanPooling`: over valid steps (Collobert et al. 2011; Conneau et al. 2017).
+- `MeanLastPooling`: [mean, last] concatenated (B, 2H), the usual summary of an echo state
+  network's states for classification (Lukoševičius 2012, 4.5).
 - `AttentionPooling`: the additive-attention weighted sum (Yang et al. 2016); its forward also
   returns the weights for inspection through `weights()`.
+
+Each has `size` (the features it reads) and `output_size` (the features it returns).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ class LastPooling(nn.Module):
         super().__init__()
         if bidirectional and size % 2:
             raise ValueError(f"a bidirectional output has an even size, got {size}")
-        self.size, self.bidirectional = size, bidirectional
+        self.size, self.output_size, self.bidirectional = size, size, bidirectional
 
     def forward(self, y: Tensor, lengths: Tensor | None = None) -> Tensor:
         rows = torch.arange(y.size(0), device=y.device)
@@ -49,7 +53,7 @@ class MaxPooling(nn.Module):
 
     def __init__(self, size: int, *, bidirectional: bool = False) -> None:
         super().__init__()
-        self.size = size
+        self.size = self.output_size = size
 
     def forward(self, y: Tensor, lengths: Tensor | None = None) -> Tensor:
         mask = time_mask(_lengths(y, lengths), y.size(1))[:, :, None]            # (B, T, 1)
@@ -61,7 +65,7 @@ class MeanPooling(nn.Module):
 
     def __init__(self, size: int, *, bidirectional: bool = False) -> None:
         super().__init__()
-        self.size = size
+        self.size = self.output_size = size
 
     def forward(self, y: Tensor, lengths: Tensor | None = None) -> Tensor:
         n = _lengths(y, lengths)
@@ -69,12 +73,24 @@ class MeanPooling(nn.Module):
         return (y * mask).sum(dim=1) / n[:, None].to(y.dtype)                  # (B, H)
 
 
+class MeanLastPooling(nn.Module):
+    """[mean over valid steps, last valid step] (B, 2H)."""
+
+    def __init__(self, size: int, *, bidirectional: bool = False) -> None:
+        super().__init__()
+        self.size, self.output_size = size, 2 * size
+        self.mean, self.last = MeanPooling(size), LastPooling(size, bidirectional=bidirectional)
+
+    def forward(self, y: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return torch.cat([self.mean(y, lengths), self.last(y, lengths)], dim=-1)              # (B, 2H)
+
+
 class AttentionPooling(nn.Module):
     """sum_t a_t y_t with a = softmax(v^T tanh(W y_t + b)) over valid steps."""
 
     def __init__(self, size: int, *, attention_size: int = 0, bidirectional: bool = False) -> None:
         super().__init__()
-        self.size = size
+        self.size = self.output_size = size
         self.attention = AdditiveAttention(size, attention_size or size)
 
     def forward(self, y: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -89,5 +105,7 @@ POOLINGS: dict[str, type[nn.Module]] = {
     "last": LastPooling,
     "max": MaxPooling,
     "mean": MeanPooling,
+    "mean_last": MeanLastPooling,
     "attention": AttentionPooling,
 }
+FIXED_POOLINGS = ("last", "max", "mean", "mean_last")     # no parameters: what a ridge readout can pool with

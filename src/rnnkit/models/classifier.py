@@ -1,10 +1,13 @@
 """SequenceClassifier: (token ids -> embedding | standardised features) -> recurrent stack ->
-pooling over valid steps -> dropout -> linear layer -> class logits.
+pooling over valid steps (rnnkit.layers.pooling) -> dropout -> linear layer -> class logits.
 
     x_t = Embed(token_t)   or   x_t = (features_t - mean) / std
     y, state = rnn(x, lengths=lengths)                 (B, T, H); any Stacked, (bi)directional
     p = pooling(y, lengths)                            (B, H); last / max / mean / attention
     logits = W dropout(p) + b                          (B, C)
+
+`class_weight` (C,), if given, is what the task's loss weighs each class by: a buffer that is not
+saved with the weights (the run's meta.json holds it), so it moves to the model's device.
 """
 
 from __future__ import annotations
@@ -23,10 +26,14 @@ class SequenceClassifier(nn.Module):
 
     def __init__(self, rnn: nn.Module, pooling: nn.Module, num_classes: int, *, vocab_size: int = 0,
                  embedding_size: int = 0, dropout: float = 0.0, input_dropout: float = 0.0,
-                 feature_mean: Tensor | None = None, feature_std: Tensor | None = None) -> None:
+                 feature_mean: Tensor | None = None, feature_std: Tensor | None = None,
+                 class_weight: Tensor | None = None) -> None:
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
+        if class_weight is not None and tuple(class_weight.shape) != (num_classes,):
+            raise ValueError(f"class_weight needs one weight per class ({num_classes}), got shape "
+                             f"{tuple(class_weight.shape)}")
         if vocab_size and rnn.input_size != embedding_size:
             raise ValueError(f"the rnn expects {rnn.input_size} inputs but embedding_size is {embedding_size}")
         if getattr(pooling, "size", rnn.output_size) != rnn.output_size:
@@ -37,7 +44,9 @@ class SequenceClassifier(nn.Module):
         self.input_dropout = LockedDropout(input_dropout)
         self.rnn, self.pooling = rnn, pooling
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(rnn.output_size, num_classes)
+        self.head = nn.Linear(getattr(pooling, "output_size", rnn.output_size), num_classes)
+        weight = None if class_weight is None else class_weight.detach().clone().float()
+        self.register_buffer("class_weight", weight, persistent=False)
 
     def inputs(self, x: Tensor) -> Tensor:
         """(B, T) ids -> (B, T, E), or (B, T, I) features standardised."""
@@ -54,6 +63,16 @@ class SequenceClassifier(nn.Module):
         y, state = self.rnn(self.input_dropout(self.inputs(x)), state, lengths)    # (B, T, H)
         pooled = self.pooling(y, lengths)                                          # (B, H)
         return self.head(self.dropout(pooled)), state                              # (B, C)
+
+    def scores(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """(logits (B, C), attention-pooling weights (B, T) or None without attention pooling) in
+        one pass: what a prediction shows."""
+        y, _ = self.rnn(self.input_dropout(self.inputs(x)), None, lengths)         # (B, T, H)
+        if isinstance(self.pooling, AttentionPooling):
+            pooled, weights = self.pooling.weighted(y, lengths)                    # (B, H), (B, T)
+        else:
+            pooled, weights = self.pooling(y, lengths), None
+        return self.head(self.dropout(pooled)), weights
 
     def attention(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """The attention-pooling weights (B, T) of each step (0 on padding)."""

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from ..layers import Bidirectional, LockedDropout
 from .classifier import add_standardization, standardized
+from .ctc_decode import CTCDecoder
 
 
 class ClippedReLU(nn.Module):
@@ -93,17 +94,22 @@ class ConvFront(nn.Module):
 class CTCModel(nn.Module):
     """(B, T, I) features -> ((B, T', C) per-frame log-probabilities, state). Class 0 is the CTC
     blank. State = (front state, rnn state); pass it back with the next chunk of the same input
-    to stream (unidirectional rnns only: see `streamable`)."""
+    to stream (unidirectional rnns only: see `streamable`). `decoder`, when given, is how the
+    outputs read as text (its alphabet, word lm and lexicon): what a task's metrics decode with.
+    It is built from the run's metadata, never saved with the weights."""
 
     def __init__(self, front: nn.Module, rnn: nn.Module, num_classes: int, *, input_size: int,
                  input_dropout: float = 0.0, output_dropout: float = 0.0, feature_mean: Tensor | None = None,
-                 feature_std: Tensor | None = None) -> None:
+                 feature_std: Tensor | None = None, decoder: CTCDecoder | None = None) -> None:
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"a CTC model needs the blank and at least one character, got {num_classes} classes")
         if front.output_size != rnn.input_size:
             raise ValueError(f"the front outputs {front.output_size} features but the rnn expects {rnn.input_size}")
-        self.input_size, self.num_classes = input_size, num_classes
+        if decoder is not None and len(decoder.alphabet) != num_classes:
+            raise ValueError(f"the decoder's alphabet has {len(decoder.alphabet)} classes (blank included), the "
+                             f"model {num_classes}")
+        self.input_size, self.num_classes, self.decoder = input_size, num_classes, decoder
         add_standardization(self, feature_mean, feature_std)
         self.input_dropout, self.output_dropout = LockedDropout(input_dropout), LockedDropout(output_dropout)
         self.front, self.rnn = front, rnn

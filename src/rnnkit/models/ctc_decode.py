@@ -3,6 +3,7 @@
     pairs = greedy_decode(log_probs)                       # log_probs (T, C) -> [(token, frame), ...]
     pairs = prefix_beam_search(log_probs, 16, alphabet=Alphabet(), lm=WordNGram.train(texts), alpha=0.5, beta=1.0)
     text = alphabet.decode([token for token, _ in pairs])
+    text = CTCDecoder(Alphabet(), lm=WordNGram.train(texts)).text(log_probs, beam=16)   # the search and decode
     seconds = frame_times([frame for _, frame in pairs], hop_length=160, sample_rate=16000)
 
 A CTC model emits a distribution over blank + labels at every frame; an output labelling is a
@@ -45,6 +46,32 @@ class Hypothesis:
     tokens: tuple[int, ...]       # the labelling, repeats merged and blanks removed
     frames: tuple[int, ...]       # frame where each token is first emitted
     score: float                  # log P_ctc(tokens | x) [+ alpha log P_lm + beta |words| with an lm]
+
+
+@dataclass(frozen=True)
+class CTCDecoder:
+    """How a CTC model's log-probabilities (T, C) become text: greedy, or prefix beam search with
+    an optional word lm and lexicon; class i > 0 is alphabet.characters[i - 1]."""
+
+    alphabet: Alphabet
+    lm: WordLM | None = None
+    lexicon: Lexicon | None = None
+    alpha: float = 0.5
+    beta: float = 1.0
+
+    def pairs(self, log_probs: Tensor, beam: int = 0) -> list[tuple[int, int]]:
+        """(character id, frame) of each output character: greedy with beam = 0."""
+        if not beam:
+            return greedy_decode(log_probs)
+        return prefix_beam_search(log_probs, beam, alphabet=self.alphabet, lm=self.lm, alpha=self.alpha,
+                                  beta=self.beta, lexicon=self.lexicon)
+
+    def text(self, log_probs: Tensor, beam: int = 0) -> str:
+        """The transcript, with single spaces between words."""
+        return self.to_text(self.pairs(log_probs, beam))
+
+    def to_text(self, pairs: Sequence[tuple[int, int]]) -> str:
+        return " ".join(self.alphabet.decode([c for c, _ in pairs]).split())
 
 
 def greedy_decode(log_probs: Tensor, blank: int = BLANK) -> list[tuple[int, int]]:

@@ -4,6 +4,7 @@
     out.tokens[b]       # the best target ids of sentence b, without bos/eos
     out.weights[b]      # its attention (S_b, T_b), for heat maps
     out.finished[b]     # False when the sentence hit max_length before eos
+    out = decode_all(model, [ids_1, ids_2, ...], beam=5)        # any number, batched by length
 
 A model offers `encode(source, lengths) -> (memory, state)`, `decode_step(tokens (N,), state,
 memory) -> (logits (N, V), state, weights (N, T))` and the ids `bos`, `eos`; state and memory
@@ -19,6 +20,7 @@ eq. 14); alpha = 0 compares raw log-probabilities, which favour short outputs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -141,3 +143,28 @@ def _select(state, rows: Tensor):
     if isinstance(state, Tensor):
         return state.index_select(0, rows)
     return tuple(_select(s, rows) for s in state)
+
+
+def decode(model: Translator, source: Tensor, lengths: Tensor, *, beam: int = 1, alpha: float = 0.6,
+           max_length: int = 100) -> Decoded:
+    """Greedy decoding for beam = 1 (the plain loop), beam search otherwise."""
+    if beam == 1:
+        return greedy(model, source, lengths, max_length=max_length)
+    return beam_search(model, source, lengths, beam=beam, alpha=alpha, max_length=max_length)
+
+
+def decode_all(model: Translator, sources: Sequence[Tensor], *, beam: int = 1, alpha: float = 0.6,
+               max_length: int = 100, batch_size: int = 64) -> Decoded:
+    """Every (T_i,) source sentence decoded, in batches of similar lengths (little padding); the
+    results are in the order of `sources`."""
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    rows: dict[int, tuple[list[int], float, Tensor, bool]] = {}
+    for start in range(0, len(order), batch_size):
+        picked = order[start:start + batch_size]
+        x = torch.nn.utils.rnn.pad_sequence([sources[i] for i in picked], batch_first=True)     # (B, T)
+        lengths = torch.tensor([len(sources[i]) for i in picked])
+        out = decode(model, x, lengths, beam=beam, alpha=alpha, max_length=max_length)
+        for k, i in enumerate(picked):
+            rows[i] = (out.tokens[k], out.scores[k], out.weights[k], out.finished[k])
+    columns = list(zip(*(rows[i] for i in range(len(sources))))) or [(), (), (), ()]
+    return Decoded(*(list(column) for column in columns))

@@ -1,19 +1,18 @@
-"""Queries on a language model's trained input embeddings: nearest words, analogies, a PCA plot.
+"""Queries on a language model's trained input embeddings: nearest words, analogies, a PCA projection.
 
     nearest(model, vocab, "king", k=10)           # [(word, cosine similarity), ...]
     analogy(model, vocab, "man", "king", "woman")  # a : b :: c : ?  via b - a + c (Mikolov et al. 2013)
-    plot_pca(model, vocab, "words.png", count=300) # 2-D projection of the most frequent tokens
+    words, xy = pca_points(model, vocab, count=300)  # the most frequent tokens on 2 principal components
+
+The drawing of `pca_points` is `rnnkit.plots.embeddings.plot_pca(xy, words, path)`.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 from ..data.text import EOS, UNK, UNK_CHAR, Vocab
-from ..plots.png import save_png
 
 _SPECIAL = (UNK, EOS, UNK_CHAR)
 
@@ -60,24 +59,18 @@ def pca_2d(vectors: Tensor) -> Tensor:
     return centred @ v[:2].T
 
 
-def plot_pca(model: nn.Module, vocab: Vocab, path: str | Path, *, count: int = 200,
-             counts: dict[str, int] | None = None) -> Path:
-    """Saves a PNG of the `count` most frequent tokens (by `counts`, else vocabulary order,
-    which is by frequency for word vocabularies) projected on two principal components."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise ImportError("the PCA plot needs matplotlib: pip install 'rnnkit[plot]'") from e
-    words = [t for t in (sorted(counts, key=counts.get, reverse=True) if counts else vocab.tokens)
-             if t in vocab.index and t not in _SPECIAL][:count]
+def frequent_tokens(vocab: Vocab, count: int, counts: dict[str, int] | None = None) -> list[str]:
+    """The `count` most frequent tokens but the special ones, by `counts`, else vocabulary order
+    (which is by frequency for word vocabularies)."""
+    ranked = sorted(counts, key=counts.get, reverse=True) if counts else vocab.tokens
+    return [t for t in ranked if t in vocab.index and t not in _SPECIAL][:count]
+
+
+def pca_points(model: nn.Module, vocab: Vocab, *, count: int = 200,
+               counts: dict[str, int] | None = None) -> tuple[list[str], Tensor]:
+    """The `count` most frequent tokens (see `frequent_tokens`) and their input embeddings
+    projected on the two leading principal components, (N, 2)."""
+    words = frequent_tokens(vocab, count, counts)
     if len(words) < 3:
         raise ValueError(f"need at least 3 tokens to plot, the vocabulary has {len(words)}")
-    xy = pca_2d(embedding_matrix(model)[[vocab.index[w] for w in words]]).numpy()
-    fig, ax = plt.subplots(figsize=(12, 12))
-    ax.scatter(xy[:, 0], xy[:, 1], s=4, alpha=0.4)
-    for (x, y), w in zip(xy, words):
-        ax.annotate(repr(w)[1:-1], (x, y), fontsize=7)
-    ax.set_title(f"PCA of the input embeddings of the {len(words)} most frequent tokens")
-    return save_png(fig, path)
+    return words, pca_2d(embedding_matrix(model)[[vocab.index[w] for w in words]])

@@ -8,18 +8,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..cells.reservoir import ReservoirCell
+from ..layers.pooling import FIXED_POOLINGS, POOLINGS
 from ..layers.recurrent import Recurrent, Stacked
 from ..layers.scan import time_mask
-from ..train.ridge import Ridge
-from ..train.rls import RLS
 from .classifier import add_standardization, standardized
+from .ridge import Ridge
+from .rls import RLS
 
 
 def deep_reservoir(input_size: int, hidden_size: int, num_layers: int = 1, **cell: object) -> Recurrent | Stacked:
@@ -200,17 +199,18 @@ class EchoStateClassifier(nn.Module):
     `feature_mean` and `feature_std` (C,), if given, standardise the inputs first."""
 
     def __init__(self, reservoir: Recurrent | Stacked, num_classes: int, *,
-                 pool: Literal["mean", "last", "mean_last"] = "mean", input_to_readout: bool = False,
+                 pool: str = "mean", input_to_readout: bool = False,
                  feature_mean: Tensor | None = None, feature_std: Tensor | None = None) -> None:
         super().__init__()
-        if pool not in POOLS:
-            raise ValueError(f"pool must be one of {list(POOLS)}, got {pool!r}")
+        if pool not in FIXED_POOLINGS:
+            raise ValueError(f"pool must be one of {list(FIXED_POOLINGS)}, got {pool!r}")
         self.body = _Reservoirs(reservoir, input_to_readout=input_to_readout)
         if self.body.feedback_size:
             raise ValueError("a classifier's reservoir takes no output feedback; set feedback_size=0")
         self.pool, self.num_classes, self.input_size = pool, num_classes, self.body.input_size
+        self.pooling = POOLINGS[pool](self.body.features)
         add_standardization(self, feature_mean, feature_std)
-        self.readout = nn.Linear(self.body.features * (2 if pool == "mean_last" else 1), num_classes,
+        self.readout = nn.Linear(self.pooling.output_size, num_classes,
                                  dtype=self.body.layers[0].cell.weight_hh.dtype)
 
     def pooled(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -220,12 +220,7 @@ class EchoStateClassifier(nn.Module):
             if lengths is not None:                # padding stays zero (it is in the input part)
                 x = x * time_mask(lengths, x.size(1))[:, :, None].to(x.dtype)
             features, _ = self.body(x, None, lengths, None)                  # (B, T, F)
-        n = lengths if lengths is not None else torch.full((x.size(0),), x.size(1), device=x.device)
-        if int(n.min()) < 1:
-            raise ValueError("every sequence needs at least one step to be classified (a length is 0)")
-        mean = features.sum(1) / n[:, None].to(features.dtype)               # padding is zero
-        last = features[torch.arange(x.size(0), device=x.device), n - 1]
-        return {"mean": mean, "last": last, "mean_last": torch.cat([mean, last], -1)}[self.pool]
+        return self.pooling(features, lengths)                               # (B, F) or (B, 2F)
 
     def forward(self, x: Tensor, state: None = None, lengths: Tensor | None = None) -> tuple[Tensor, None]:
         """(B, T, I) -> (logits (B, C), None): every sequence starts from a zero state."""
@@ -249,9 +244,6 @@ class EchoStateClassifier(nn.Module):
         ridge = self.new_ridge(alpha=alpha)
         self.accumulate(ridge, x, labels, lengths=lengths)
         return self.set_readout(ridge)
-
-
-POOLS = ("mean", "last", "mean_last")
 
 
 @torch.no_grad()

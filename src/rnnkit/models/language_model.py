@@ -11,14 +11,12 @@ and random BPTT lengths live in the language-modelling task.
 
 from __future__ import annotations
 
-import json
 import os
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..data.text import Vocab
 from ..layers import LockedDropout
 from ..layers.regularization import check_probability, keep_mask
 
@@ -28,7 +26,7 @@ class LanguageModel(nn.Module):
 
     def __init__(self, vocab_size: int, rnn: nn.Module, *, embedding_size: int, tie_weights: bool = False,
                  embedding_dropout: float = 0.0, input_dropout: float = 0.0, output_dropout: float = 0.0,
-                 init_range: float | None = None, vocab: Vocab | None = None) -> None:
+                 init_range: float | None = None) -> None:
         super().__init__()
         if vocab_size < 2:
             raise ValueError(f"vocab_size must be at least 2, got {vocab_size}")
@@ -49,21 +47,10 @@ class LanguageModel(nn.Module):
         self.embedding_dropout = check_probability("embedding_dropout", embedding_dropout)
         self.input_dropout = LockedDropout(input_dropout)
         self.output_dropout = LockedDropout(output_dropout)
-        if vocab is not None:                                # saved with the weights: the run needs no corpus
-            if len(vocab) != vocab_size:
-                raise ValueError(f"vocab has {len(vocab)} tokens but vocab_size is {vocab_size}")
-            self.register_buffer("vocab_json", vocab_to_tensor(vocab))
         if init_range is not None:                           # Zaremba et al. 2014: U(-0.1, 0.1) everywhere
             with torch.no_grad():
                 for p in self.parameters():
                     p.uniform_(-init_range, init_range)
-
-    @property
-    def vocab(self) -> Vocab:
-        """The vocabulary saved in the model (a uint8 buffer of its JSON)."""
-        if not hasattr(self, "vocab_json"):
-            raise ValueError("this LanguageModel was built without a vocabulary; pass vocab=")
-        return vocab_from_tensor(self.vocab_json)
 
     @property
     def tied(self) -> bool:
@@ -108,12 +95,3 @@ def _physical_memory() -> int | None:
     except (ValueError, OSError, AttributeError):
         return None
 
-
-
-def vocab_to_tensor(vocab: Vocab) -> Tensor:
-    data = json.dumps(vocab.to_dict(), ensure_ascii=False).encode("utf-8")
-    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
-
-
-def vocab_from_tensor(data: Tensor) -> Vocab:
-    return Vocab.from_dict(json.loads(data.cpu().numpy().tobytes().decode("utf-8")))

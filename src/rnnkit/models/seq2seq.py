@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..data.text import Vocab
 from ..layers import AdditiveAttention, Bidirectional, LockedDropout, Stacked
 from ..layers.scan import time_mask
 
@@ -162,11 +163,15 @@ class Decoder(nn.Module):
 
 
 class Seq2Seq(nn.Module):
-    """Encoder + decoder; target ids `bos` and `eos` start and end every target sentence."""
+    """Encoder + decoder; target ids `bos` and `eos` start and end every target sentence.
+    `target_vocab`, if given, turns target ids back into text for evaluation (BLEU, chrF); it is
+    not part of the weights (a run keeps it in meta.json)."""
 
-    def __init__(self, encoder: Encoder, decoder: Decoder, *, bos: int, eos: int) -> None:
+    def __init__(self, encoder: Encoder, decoder: Decoder, *, bos: int, eos: int,
+                 target_vocab: Vocab | None = None) -> None:
         super().__init__()
         self.encoder, self.decoder, self.bos, self.eos = encoder, decoder, bos, eos
+        self.target_vocab = target_vocab
 
     @property
     def tied(self) -> bool:

@@ -1,5 +1,6 @@
 """Every PNG rnnkit draws, and the only package that imports matplotlib. Functions here take
-plain arrays and tensors, never models or tasks, so every layer above `io` may call them."""
+plain arrays, tensors and metric rows (and an Optuna study, for tune's pictures), never models or
+tasks, so every layer above `io` may call them."""
 
 from __future__ import annotations
 

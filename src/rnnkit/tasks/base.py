@@ -1,6 +1,7 @@
 """The task contract: data, the saved run's metadata, model construction, loss, metrics and
 prediction. Every capability a caller uses is declared here; the optional ones are separate
-protocols that a caller tests with isinstance, never probed with hasattr.
+protocols that a caller tests with isinstance, never probed with hasattr (the ones training uses,
+PlotsAtEnd and RidgeTrained, are declared in train/protocols.py, below tasks, and re-exported here).
 
 The life of a run: `load()` the data -> `describe(data)` the JSON metadata a trained model needs
 besides its weights (vocabularies, label names, scalers, alphabet, series ids) -> `build_model(cfg,
@@ -12,15 +13,16 @@ model.safetensors -> `rnnkit.load(run_dir)` rebuilds the model from the config a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from torch import Tensor, nn
 
 from ..config import ModelConfig
 from ..data.batch import Batch, Splits
+from ..train.protocols import Metrics as Metrics
+from ..train.protocols import PlotsAtEnd as PlotsAtEnd
+from ..train.protocols import RidgeTrained as RidgeTrained
 
-Metrics = dict[str, float]
 Meta = dict[str, Any]       # JSON values only: it is written to RUN_DIR/meta.json
 
 
@@ -57,17 +59,9 @@ class Task(Protocol):
 
 
 @runtime_checkable
-class PlotsAtEnd(Protocol):
-    """Optional: a task that draws its own figure (a posteriogram, a closed-loop forecast) into
-    RUN_DIR/plots when training ends."""
+class WarmStarted(Protocol):
+    """Optional: a task whose new model starts partly from weights trained elsewhere (a language
+    model run's embeddings). `warm_start` runs once when a new run starts, never when a saved run
+    is loaded: its weights already hold the result, and the other run need not exist any more."""
 
-    def plot(self, model: nn.Module, data: Splits, folder: Path) -> None: ...
-
-
-@runtime_checkable
-class RidgeTrained(Protocol):
-    """Optional: a task whose model can be trained in closed form (train.method = "ridge"): an
-    echo state network's readout with penalty `alpha`, after `washout` steps of each sequence."""
-
-    alpha: float
-    washout: int
+    def warm_start(self, model: nn.Module, meta: Meta) -> None: ...

@@ -4,6 +4,12 @@
 [model] hidden_size and num_layers size the reservoir (num_layers > 1: a deep ESN); the reservoir's
 own settings are this task's fields. Metrics: one-step NRMSE after the washout, and for
 Mackey-Glass the NRMSE `horizon` steps into closed-loop runs started every 200 steps (`nrmse_84`).
+
+A saved Mackey-Glass run continues a series closed loop, in the task's units (tanh(x - 1)):
+
+    saved = rnnkit.load("runs/esn_mackey_glass")
+    saved.predict(series, steps=84)               # the 84 values after the end of series (T,)
+    saved.predict(series, steps=84, warmup=500)   # ... after series[500], reading series[:500] first
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ from ..config import ModelConfig
 from ..data.batch import Batch, Splits
 from ..data.chaos import mackey_glass, narma10
 from ..models.esn import EchoStateNetwork, deep_reservoir
-from ..plots.png import save_png
-from .base import Metrics
+from ..plots.series import plot_prediction
+from .base import Meta, Metrics
 
 F64 = torch.float64
 
@@ -71,11 +77,19 @@ class ChaoticSeries:
         as_tensor = lambda a: torch.tensor(a, dtype=F64)[None, :, None]          # (1, T, 1)
         return Batch(as_tensor(u), as_tensor(y))
 
-    def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
+    def describe(self, data: Splits) -> Meta:
+        return {}                                   # the reservoir's sizes and settings are all in the config
+
+    def build_model(self, cfg: ModelConfig, meta: Meta) -> EchoStateNetwork:
         reservoir = deep_reservoir(1, cfg.hidden_size, cfg.num_layers, spectral_radius=self.spectral_radius,
                                    leak=self.leak, density=self.density, input_scaling=self.input_scaling,
                                    bias_scaling=self.bias_scaling, dtype=F64)   # drawn from the run's seed
         return EchoStateNetwork(reservoir, 1, input_to_readout=True)
+
+    def predictor(self, model: nn.Module, meta: Meta) -> SeriesPredictor:
+        if not isinstance(model, EchoStateNetwork):
+            raise TypeError(f"a chaotic_series predictor needs an EchoStateNetwork, got {type(model).__name__}")
+        return SeriesPredictor(model, self.series)
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
         raise ValueError("the chaotic_series task trains an echo state network's readout in closed form: "
@@ -106,22 +120,6 @@ class ChaoticSeries:
         truth = torch.stack([batch.targets[0, s + 1:s + 1 + self.horizon, 0] for s in starts.tolist()])
         return future[:, -1, 0] - truth[:, -1], future[0, :, 0], truth[0]
 
-    @torch.no_grad()
-    def free_run(self, model: EchoStateNetwork, series: Batch, steps: int, warmup: int) -> tuple[Tensor, Tensor]:
-        """Closed-loop prediction (steps,) and the truth (steps,): the network reads the first
-        `warmup` steps of `series` teacher-forced, then feeds its own predictions back."""
-        if self.series != "mackey_glass":
-            raise ValueError(f"a {self.series} run maps an external input to an output, so it cannot run closed "
-                             "loop (the input is not something it predicts); closed-loop generation needs a "
-                             "series = 'mackey_glass' run. Use rnnkit eval for its one-step error")
-        if warmup < 1 or steps < 1:
-            raise ValueError(f"warmup and steps must be >= 1, got {warmup} and {steps}")
-        if warmup + steps > series.inputs.size(1):
-            raise ValueError(f"warmup {warmup} + steps {steps} exceed the series' {series.inputs.size(1)} steps")
-        _, state = model(series.inputs[:, :warmup])
-        future, _ = model.generate(steps, state=state, last=series.targets[:, warmup - 1])   # (1, steps, 1)
-        return future[0, :, 0], series.targets[0, warmup:warmup + steps, 0]
-
     def plot(self, model: nn.Module, data: Splits, folder: Path) -> None:
         """PNG of a closed-loop Mackey-Glass run on the validation series against the truth."""
         if self.series != "mackey_glass":
@@ -132,21 +130,35 @@ class ChaoticSeries:
                         f"Mackey-Glass, {self.horizon} free-running steps")
 
 
-def plot_prediction(prediction: Tensor, truth: Tensor, path: Path, title: str) -> Path:
-    """A PNG of a closed-loop prediction (T,) over the truth (T,)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure, axes = plt.subplots(figsize=(7, 3.5))
-    axes.plot(truth.numpy(), label="truth", lw=2)
-    axes.plot(prediction.numpy(), "--", label="closed-loop prediction")
-    axes.set_xlabel("step")
-    axes.set_ylabel("tanh(x - 1)")
-    axes.set_title(title)
-    axes.legend()
-    figure.tight_layout()
-    return save_png(figure, path, dpi=120)
+class SeriesPredictor:
+    """Closed-loop continuation of a Mackey-Glass series by the trained echo state network."""
+
+    def __init__(self, model: EchoStateNetwork, series: str) -> None:
+        self.model, self.series = model, series
+
+    @torch.no_grad()
+    def predict(self, series: Tensor | np.ndarray, *, steps: int, warmup: int | None = None) -> Tensor:
+        """series: (T,) or (T, 1) values in the task's units (tanh(x - 1)) -> (steps,) float64
+        predictions of series[warmup + 1:warmup + 1 + steps]. The network reads series[:warmup]
+        teacher-forced, then runs free from series[warmup], feeding each prediction back as its
+        next input. `warmup` defaults to T - 1: the continuation after the end of the series."""
+        if self.series != "mackey_glass":
+            raise ValueError(f"a {self.series} run maps an external input to an output, so it cannot run closed "
+                             "loop (the input is not something it predicts); closed-loop generation needs a "
+                             "series = 'mackey_glass' run. Use rnnkit eval for its one-step error")
+        s = torch.as_tensor(series, dtype=F64)
+        if s.dim() == 2 and s.size(1) == 1:
+            s = s[:, 0]
+        if s.dim() != 1:
+            raise ValueError(f"the series must be (T,) or (T, 1) values, got shape {tuple(s.shape)}")
+        warmup = len(s) - 1 if warmup is None else warmup
+        if warmup < 1 or steps < 1:
+            raise ValueError(f"warmup and steps must be >= 1, got {warmup} and {steps}")
+        if warmup >= len(s):
+            raise ValueError(f"warmup {warmup} needs a series of at least {warmup + 1} values, got {len(s)}")
+        _, state = self.model(s[None, :warmup, None])                             # reads (1, warmup, 1)
+        future, _ = self.model.generate(steps, state=state, last=s[None, warmup, None])   # (1, steps, 1)
+        return future[0, :, 0]
 
 
 def _split_states(model: EchoStateNetwork, h: Tensor) -> tuple:

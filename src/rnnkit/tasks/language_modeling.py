@@ -9,11 +9,18 @@ AWD-LSTM (Merity et al. 2017) is config: [model] weight_drop, dropout, input_dro
 output_dropout; [task] embedding_dropout, tie_weights, ar, tar; [train] random_bptt;
 [optim] name = "ntasgd". AR penalises large (dropped) outputs, ar * mean(y_drop^2); TAR penalises
 fast-changing raw outputs, tar * mean((y_t - y_{t-1})^2).
+
+A saved run keeps the vocabulary in meta.json; its predictor continues prompts and answers the
+embedding queries of `rnnkit similar`:
+
+    saved = rnnkit.load("runs/ptb_small")
+    saved.predict("the company said", tokens=20, greedy=True)      # the continuation, without the prompt
+    saved.predictor.nearest("money", k=10)                         # [(word, cosine similarity), ...]
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,9 +31,11 @@ from ..config import ModelConfig
 from ..data.batch import Batch, Splits
 from ..data.corpora import SOURCES, load_corpus
 from ..data.text import LEVELS, Vocab, batchify_stream, perplexity_metrics, stream_chunks
+from ..models.embeddings import analogy, nearest, pca_points
+from ..models.generate import generate
 from ..models.language_model import LanguageModel
 from ..models.stack import build_rnn
-from .base import Metrics
+from .base import Meta, Metrics
 
 
 @dataclass(frozen=True)
@@ -87,18 +96,23 @@ class LanguageModeling:
             splits[name] = batchify_stream(ids, rows)
         return TextSplits(splits["train"], splits["valid"], splits["test"], vocab=vocab)
 
-    def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
+    def describe(self, data: Splits) -> Meta:
         vocab = getattr(data, "vocab", None)
         if vocab is None:
-            raise ValueError("language_modeling builds its model from the vocabulary of its own load()")
-        return self.model_for(cfg, vocab)
+            raise ValueError("language_modeling describes the vocabulary of its own load()")
+        return {"vocab": vocab.to_dict()}
 
-    def model_for(self, cfg: ModelConfig, vocab: Vocab) -> LanguageModel:
-        """The model `cfg` describes over `vocab` (also how a saved run is rebuilt)."""
+    def build_model(self, cfg: ModelConfig, meta: Meta) -> LanguageModel:
         size = self.embedding_size or cfg.hidden_size
-        return LanguageModel(len(vocab), build_rnn(cfg, size), embedding_size=size, tie_weights=self.tie_weights,
-                             embedding_dropout=self.embedding_dropout, input_dropout=cfg.input_dropout,
-                             output_dropout=cfg.output_dropout, init_range=self.init_range or None, vocab=vocab)
+        return LanguageModel(len(meta["vocab"]["tokens"]), build_rnn(cfg, size), embedding_size=size,
+                             tie_weights=self.tie_weights, embedding_dropout=self.embedding_dropout,
+                             input_dropout=cfg.input_dropout, output_dropout=cfg.output_dropout,
+                             init_range=self.init_range or None)
+
+    def predictor(self, model: nn.Module, meta: Meta) -> LanguageModelPredictor:
+        if not isinstance(model, LanguageModel):
+            raise TypeError(f"a language_modeling predictor needs a LanguageModel, got {type(model).__name__}")
+        return LanguageModelPredictor(model, Vocab.from_dict(meta["vocab"]))
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
         if not (self.ar or self.tar):
@@ -130,3 +144,35 @@ class LanguageModeling:
         first = "bpc" if "bpc" in metrics else "ppl"                          # the early-stopping default
         return {first: metrics.pop(first), **metrics}
 
+
+
+class LanguageModelPredictor:
+    """Continues prompts with a trained language model (models/generate.py), and queries its input
+    embeddings with the run's vocabulary (models/embeddings.py)."""
+
+    def __init__(self, model: LanguageModel, vocab: Vocab) -> None:
+        self.model, self.vocab = model, vocab
+
+    def predict(self, prompts: str | Sequence[str], *, tokens: int = 100, temperature: float = 1.0,
+                top_k: int = 0, top_p: float = 1.0, greedy: bool = False, seed: int | None = None,
+                beams: int = 1, on_text: Callable[[str], None] | None = None) -> str | list[str]:
+        """The `tokens` tokens after each prompt, as text without the prompt: one string for one
+        prompt, a list for a list. Sampling by default (temperature, top-k, top-p; `seed` makes
+        it repeatable, each prompt drawn with the same seed), `greedy` takes the most likely
+        token, `beams > 1` runs beam search. `on_text` receives the text as it is generated."""
+        texts = [prompts] if isinstance(prompts, str) else list(prompts)
+        out = [generate(self.model, self.vocab, prompt, tokens=tokens, temperature=temperature, top_k=top_k,
+                        top_p=top_p, greedy=greedy, seed=seed, beams=beams, on_text=on_text) for prompt in texts]
+        return out[0] if isinstance(prompts, str) else out
+
+    def nearest(self, word: str, *, k: int = 10) -> list[tuple[str, float]]:
+        """The k tokens whose input embeddings are closest (cosine) to `word`'s."""
+        return nearest(self.model, self.vocab, word, k=k)
+
+    def analogy(self, a: str, b: str, c: str, *, k: int = 5) -> list[tuple[str, float]]:
+        """a : b :: c : ?, the k tokens nearest to b - a + c."""
+        return analogy(self.model, self.vocab, a, b, c, k=k)
+
+    def pca(self, *, count: int = 200) -> tuple[list[str], Tensor]:
+        """The `count` most frequent tokens and their embeddings on two principal components (N, 2)."""
+        return pca_points(self.model, self.vocab, count=count)

@@ -1,5 +1,6 @@
 """What a run reports: a progress bar on a terminal (plain lines otherwise), metrics.jsonl and
-metrics.csv, TensorBoard events when tensorboard is installed, PNG curves, a final summary."""
+metrics.csv, TensorBoard events when tensorboard is installed, PNG curves (plots/curves.py), a final
+summary."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io.files import atomic_write
+from ..plots.curves import plot_curves
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -87,7 +89,7 @@ class RunLog:
             rows = read_metrics(self.dir)
             write_csv(self.dir / "metrics.csv", rows)
             if self.plots:
-                plot(self.dir / "plots", rows)
+                plot_curves(self.dir / "plots", rows)
         if self.tensorboard is not None:
             self.tensorboard.close()
         elapsed = time.perf_counter() - self.clock
@@ -126,28 +128,6 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
             writer.writerows(rows)
 
     atomic_write(path, write)
-
-
-def plot(folder: Path, rows: list[dict[str, Any]]) -> None:
-    """One PNG per curve: the training loss, gradient norm and lr, and each validation metric."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder.mkdir(exist_ok=True)
-    for split in ("train", "valid"):
-        picked = [r for r in rows if r["split"] == split]
-        for name in dict.fromkeys(k for r in picked for k in r if k not in ("iteration", "split")):
-            points = [(r["iteration"], r[name]) for r in picked if name in r]
-            figure, axes = plt.subplots(figsize=(6, 4))
-            axes.plot(*zip(*points), marker="." if split == "valid" else None)
-            axes.set(xlabel="iteration", ylabel=name, title=f"{split} {name}")
-            if name in ("loss", "grad_norm") and all(v > 0 for _, v in points):
-                axes.set_yscale("log")
-            figure.tight_layout()
-            atomic_write(folder / f"{split}_{name}.png", lambda tmp, f=figure: f.savefig(tmp, format="png", dpi=80))
-            plt.close(figure)
 
 
 def _summary_writer(folder: Path, start: int) -> Any:

@@ -1,122 +1,35 @@
-"""Closed-form ridge regression for echo state network readouts (Lukoševičius 2012, section 4.1).
-
-    ridge = Ridge(features=500, outputs=1, alpha=1e-6)
-    for states, targets in batches:              # (N, F), (N, O): any number of calls
-        ridge.update(states, targets)
-    weight, bias = ridge.solve()                 # (O, F), (O,)
-
-Only X^T X and X^T Y are kept (float64), so memory does not grow with the length of the data.
-"""
+"""`train.method = "ridge"`: an echo state network trained in closed form, its readout fitted by
+ridge regression over the training split (models/ridge.py; Lukoševičius 2012, section 4.1)."""
 
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import torch
-from torch import Tensor
+from torch import nn
 
-_ILL_CONDITIONED = 1e14  # condition estimate (from the Cholesky diagonal) beyond float64's reach
-
-
-class Ridge:
-    """Accumulates the normal equations of W_out = argmin |Y - X W^T - b|^2 + alpha |W|^2.
-
-    The bias (when `bias=True`) is not penalised: the data are augmented with a column of ones
-    whose diagonal entry gets no alpha. Sums are float64 whatever the input dtype.
-    """
-
-    def __init__(self, features: int, outputs: int, *, alpha: float = 1e-6, bias: bool = True,
-                 device: torch.device | str | None = None) -> None:
-        if alpha < 0:
-            raise ValueError(f"alpha must be >= 0 (typical values 1e-8 to 1e-2), got {alpha}")
-        self.features, self.outputs, self.alpha, self.bias = features, outputs, float(alpha), bias
-        n = features + int(bias)
-        self.xtx = torch.zeros(n, n, dtype=torch.float64, device=device)             # (F+1, F+1)
-        self.xty = torch.zeros(n, outputs, dtype=torch.float64, device=device)       # (F+1, O)
-        self.samples = 0
-
-    def update(self, x: Tensor, y: Tensor) -> None:
-        """Adds rows x: (N, F) with targets y: (N, O)."""
-        if x.dim() != 2 or x.size(1) != self.features:
-            raise ValueError(f"expected states of shape (samples, {self.features}), got {tuple(x.shape)}")
-        if y.dim() != 2 or y.size(1) != self.outputs or y.size(0) != x.size(0):
-            raise ValueError(f"expected targets of shape ({x.size(0)}, {self.outputs}) to match the states, "
-                             f"got {tuple(y.shape)}")
-        x, y = x.to(self.xtx), y.to(self.xtx)
-        if self.bias:
-            x = torch.cat([x, x.new_ones(x.size(0), 1)], dim=1)                        # (N, F+1)
-        if x.device.type == "cpu":
-            a = x.numpy()
-            self.xtx += torch.from_numpy(a.T @ a)    # numpy spots a.T @ a and runs syrk: half the flops
-        else:
-            self.xtx.addmm_(x.t(), x)
-        self.xty.addmm_(x.t(), y)
-        self.samples += x.size(0)
-
-    def solve(self) -> tuple[Tensor, Tensor | None]:
-        """Returns (weight (O, F), bias (O,) or None), float64. An ill-conditioned system is
-        regularised further (with a warning) instead of returning NaN or inf."""
-        if self.samples == 0:
-            raise ValueError("Ridge.solve() before any update(): there is no data to fit")
-        if self.samples < self.outputs:
-            raise ValueError(f"{self.outputs} outputs but only {self.samples} samples; targets must be "
-                             "(samples, outputs): did you pass them transposed?")
-        a = self.xtx.clone()
-        penalty = torch.full((a.size(0),), self.alpha, dtype=a.dtype, device=a.device)
-        if self.bias:
-            penalty[-1] = 0.0
-        a.diagonal().add_(penalty)
-        w = _solve_spd(a, self.xty, self.alpha)                                        # (F+1, O)
-        weight = w[: self.features].t().contiguous()
-        return weight, (w[-1].clone() if self.bias else None)
+from ..config import RunConfig
+from ..data.batch import Splits, batches
+from ..io.files import atomic_write
+from .checkpoint import WEIGHTS_FILE, save_weights
+from .loop import evaluate
+from .protocols import ChoosesEncoder, Metrics, PlotsAtEnd, RidgeReadout, RidgeTrained, TrainedTask
 
 
-def _solve_spd(a: Tensor, b: Tensor, alpha: float) -> Tensor:
-    """Cholesky solve of the symmetric system a w = b; on failure or a huge condition estimate,
-    adds jitter (growing tenfold) to the diagonal and warns with the alpha to use instead."""
-    scale = float(a.diagonal().abs().max().clamp(min=1e-300))
-    jitter = 0.0
-    for _ in range(20):
-        m = a if jitter == 0.0 else a + jitter * torch.eye(a.size(0), dtype=a.dtype, device=a.device)
-        factor, info = torch.linalg.cholesky_ex(m)
-        if int(info) == 0:
-            d = factor.diagonal()
-            condition = float((d.max() / d.min().clamp(min=1e-300)) ** 2)   # cheap estimate from L
-            if condition < _ILL_CONDITIONED:
-                w = torch.cholesky_solve(b, factor)
-                if torch.isfinite(w).all():
-                    if jitter:
-                        warnings.warn(f"the readout system is ill-conditioned (alpha={alpha:g}); added "
-                                      f"{jitter:.3g} to the diagonal. Pass alpha >= {jitter:.3g}, or use fewer "
-                                      "or less correlated features", RuntimeWarning, stacklevel=3)
-                    return w
-        jitter = max(jitter * 10, scale * 1e-12)
-    raise ValueError(f"the readout system could not be solved even with jitter {jitter:g}; the states are "
-                     "probably not finite (check the input scaling and spectral radius)")
-
-
-def fit_ridge(model: Any, task: Any, data: Any, cfg: Any, *, run_dir: str | Path | None = None,
-              resume: bool = False, on_eval: Callable[[int, dict[str, float]], None] | None = None
-              ) -> dict[str, float]:
+def fit_ridge(model: nn.Module, task: TrainedTask, data: Splits, cfg: RunConfig, *,
+              run_dir: str | Path | None = None, resume: bool = False,
+              on_eval: Callable[[int, Metrics], None] | None = None) -> Metrics:
     """`train.method = "ridge"`: the closed-form readout of an echo state network (the task's
-    model), accumulated over every training batch, with the task's `alpha` (and `washout` if it
-    has one). Writes the run directory's weights and metrics like the gradient loop, and the
-    task's plot if any; prints the validation and test metrics."""
-    from ..data.batch import batches
-    from ..io.files import atomic_write
-    from .checkpoint import FORMAT_VERSION, WEIGHTS_FILE
-    from .loop import evaluate
-
-    if not hasattr(task, "alpha") or not hasattr(model, "new_ridge"):
-        hint = " (set task.encoder = 'reservoir')" if hasattr(task, "encoder") else ""
+    model), accumulated over every training batch, with the task's `alpha` and `washout`. Writes
+    the run directory's weights and metrics like the gradient loop, and the task's plot if any;
+    prints the validation and test metrics."""
+    if not isinstance(task, RidgeTrained) or not isinstance(model, RidgeReadout):
+        hint = " (set task.encoder = 'reservoir')" if isinstance(task, ChoosesEncoder) else ""
         raise ValueError(f"train.method = 'ridge' fits the readout of an echo state network; this run's model is "
                          f"a {type(model).__name__}{hint}, or use train.method = 'gradient'")
-    # A series task discards its first `washout` states; a classifier pools whole sequences.
-    washout = {"washout": task.washout} if hasattr(task, "washout") else {}
+    # A series task discards its first `washout` states; a classifier pools whole sequences (washout 0).
+    washout = {"washout": task.washout} if task.washout else {}
     size = len(data.train) if task.carries_state else cfg.train.batch_size
     ridge = model.new_ridge(alpha=task.alpha)
     for batch in batches(data.train, size):
@@ -126,14 +39,11 @@ def fit_ridge(model: Any, task: Any, data: Any, cfg: Any, *, run_dir: str | Path
     if on_eval is not None:
         on_eval(1, metrics)
     if run_dir is not None:
-        from safetensors.torch import save_model
-
         run_dir = Path(run_dir)
-        meta = {"format_version": str(FORMAT_VERSION), "iteration": "1"}
-        atomic_write(run_dir / WEIGHTS_FILE, lambda tmp: save_model(model, str(tmp), metadata=meta))
+        save_weights(run_dir / WEIGHTS_FILE, model, 1)
         line = json.dumps({"iteration": 1, "samples": ridge.samples, **metrics}) + "\n"
         atomic_write(run_dir / "metrics.jsonl", lambda tmp: tmp.write_text(line))
-        if getattr(cfg.train, "plots", False) and hasattr(task, "plot"):
+        if cfg.train.plots and isinstance(task, PlotsAtEnd):
             task.plot(model, data, run_dir / "plots")
     print(json.dumps({"split": "valid", **metrics}), flush=True)
     if data.test is not None:                  # a closed-form fit takes no decisions on valid

@@ -12,21 +12,31 @@
 A range is an integer range when the config field is an integer, else a float range; choices are
 any scalars the field accepts. Every entry is checked against the config before a trial runs: an
 unknown key names the nearest one, and both ends of a range (every choice) must make a valid config.
+`load_tune(path)` reads a config with its [tune] section (a CONFIG, or a tuning directory's tune.toml).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
-from ..config import RunConfig, to_dict
-from ..io import toml as _toml
+from ..config import RunConfig, parse_override, to_dict
+from ..io import toml
 from ..io.fields import ConfigError, check_choice, resolve
-from ..runs.configs import replace
+from ..runs.configs import load_config, replace
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:                                                       # pragma: no cover
+    import tomli as tomllib
+
+SETUP_FILE = "tune.toml"    # in the tuning directory: the base config and its [tune] section, as run
 SAMPLERS = ("grid", "random", "tpe", "gp")
 PRUNERS = ("none", "median", "hyperband", "successive_halving")
 
@@ -97,6 +107,36 @@ class TuneConfig:
         return {key: spec.grid(key) for key, spec in self.space.items()}
 
 
+def load_tune(path: str | Path, overrides: Sequence[str] = ()) -> tuple[RunConfig, TuneConfig]:
+    """The base run config and its [tune] section, with `--section.key=value` overrides applied
+    (`--tune.*` ones to the [tune] section)."""
+    is_tune = lambda o: o.removeprefix("--").startswith("tune.")
+    base = load_config(path, [o for o in overrides if not is_tune(o)])
+    raw = tomllib.loads(Path(path).read_text()).get("tune", {})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: tune must be a section: [tune]")
+    for override in filter(is_tune, overrides):
+        key, value = parse_override(override)
+        raw[key.removeprefix("tune.")] = value
+    spec = tune_config(raw, base)
+    if spec.sampler == "grid":
+        size = math.prod(len(values) for values in spec.grid().values())
+        if spec.trials > size:
+            print(f"tune.trials = {spec.trials} but the grid has {size} points; running {size}", flush=True)
+        spec = dataclasses.replace(spec, trials=min(spec.trials or size, size))
+    return base, spec
+
+
+def objective(base: RunConfig, spec: TuneConfig) -> tuple[str, str]:
+    """(metric, direction) of the study: [tune]'s, else [train]'s ("" metric: the task's first)."""
+    return spec.metric or base.train.metric, spec.direction or base.train.direction
+
+
+def overrides(values: Mapping[str, Any]) -> list[str]:
+    """A trial's parameters as command-line overrides: {"optim.lr": 0.01} -> ["--optim.lr=0.01"]."""
+    return [f"--{key}={toml.value(value)}" for key, value in values.items()]
+
+
 def tune_config(raw: Mapping[str, Any], base: RunConfig) -> TuneConfig:
     """The [tune] table `raw`, checked against TuneConfig and, for [tune.space], against `base`."""
     raw = dict(raw)
@@ -130,7 +170,7 @@ def parse_entry(key: str, spec: Any, base: RunConfig) -> Range | Choice:
     for value in ends:
         value = int(value) if isinstance(entry, Range) and entry.integer else value
         try:
-            replace(base, [f"--{key}={_toml._value(value)}"])
+            replace(base, [f"--{key}={toml.value(value)}"])
         except ConfigError as error:
             raise ConfigError(f"{where} = {value!r} is not a valid config: {error}") from None
     return entry
@@ -188,15 +228,15 @@ def _range(where: str, spec: Mapping[str, Any], *, integer: bool) -> Range:
 
 def space_toml(tune: TuneConfig) -> str:
     """[tune] and [tune.space] as TOML, for the tuning directory's tune.toml."""
-    lines = ["[tune]"] + [f"{f.name} = {_toml._value(getattr(tune, f.name))}" for f in fields(tune)
+    lines = ["[tune]"] + [f"{f.name} = {toml.value(getattr(tune, f.name))}" for f in fields(tune)
                           if f.name != "space"]
     lines += ["", "[tune.space]"]
     for key, spec in tune.space.items():
         if isinstance(spec, Choice):
-            body = f"choices = {_toml._value(list(spec.choices))}"
+            body = f"choices = {toml.value(list(spec.choices))}"
         else:
             cast = int if spec.integer else float
-            body = f"low = {_toml._value(cast(spec.low))}, high = {_toml._value(cast(spec.high))}, log = " \
-                   f"{_toml._value(spec.log)}, step = {_toml._value(cast(spec.step))}"
-        lines.append(f"{_toml._key(key)} = {{ {body} }}")
+            body = f"low = {toml.value(cast(spec.low))}, high = {toml.value(cast(spec.high))}, log = " \
+                   f"{toml.value(spec.log)}, step = {toml.value(cast(spec.step))}"
+        lines.append(f"{toml.key(key)} = {{ {body} }}")
     return "\n".join(lines) + "\n"

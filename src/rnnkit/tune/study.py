@@ -1,11 +1,10 @@
-"""Optuna plumbing for tune.py: storages, samplers and pruners by name, worker processes and the
+"""Optuna plumbing for search.py and worker.py: storages, samplers and pruners by name, and the
 file locks that keep workers on one machine from overrunning the budget or sharing a grid point."""
 
 from __future__ import annotations
 
 import fcntl
 import inspect
-import os
 import random
 import time
 import warnings
@@ -166,38 +165,6 @@ def requeue_stale(study: Any, directory: Path) -> None:
                     retry()(study, t)
     except BlockingIOError:
         raise ConfigError(f"workers of {directory} are still running; wait for them or stop them first") from None
-
-
-def spawn(directory: Path, workers: int) -> None:
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")          # fork would copy torch's thread pools
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    processes = [context.Process(target=_worker_main, args=(str(directory), i, threads)) for i in range(workers)]
-    for process in processes:
-        process.start()
-    try:
-        for process in processes:
-            process.join()
-    except KeyboardInterrupt:
-        from ..train import Interrupted
-
-        for process in processes:                           # they got the SIGINT too and save their trial
-            process.join()
-        raise Interrupted(f"tuning interrupted; continue with: rnnkit tune --resume {directory}") from None
-    failed = [p.exitcode for p in processes if p.exitcode]
-    if failed:
-        raise RuntimeError(f"{len(failed)} of {workers} tuning workers failed (exit codes {failed}); "
-                           f"see the messages above, then rnnkit tune --resume {directory}")
-
-
-def _worker_main(directory: str, worker: int, threads: int) -> None:
-    import torch
-
-    from .search import work
-
-    torch.set_num_threads(threads)
-    work(directory, worker)
 
 
 def ask_lock(spec: TuneConfig, directory: Path) -> Path:

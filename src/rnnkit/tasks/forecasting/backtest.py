@@ -11,6 +11,7 @@ so the last fold forecasts a series' last `horizon` points.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +24,8 @@ from ...data.series import Panel, Scaler, SeriesError
 from ...forecast.baselines import BASELINES, Forecast, baseline_forecast
 from ...forecast.combine import with_baselines
 from ...forecast.metrics import score
-from . import esrnn as _esrnn
+from .esrnn import check_positive, histories
+from .esrnn import forecast as esrnn_forecast
 
 
 def origins(lengths: Sequence[int], horizon: int, folds: int, step: int) -> list[list[int]]:
@@ -34,18 +36,20 @@ def origins(lengths: Sequence[int], horizon: int, folds: int, step: int) -> list
 
 
 def predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int] | None = None, *,
-            future: Any = None) -> list[Forecast]:
+            future: Any = None, series_ids: Sequence[str] | None = None) -> list[Forecast]:
     """The model's forecast of each series from starts[i] (default: its end), in the data's units,
     with the task's central `level` interval. Where a horizon runs past a series' end, the panel is
     continued (`extend`): calendar features from the timestamps, known-future covariates from the
     table `future` (series_id, timestamp, task.future_covariates). With `task.combine` each forecast
-    is combined with those baselines' forecasts from the same origin."""
+    is combined with those baselines' forecasts from the same origin. `series_ids`: the ids an
+    ES-RNN was trained on (its per-series parameters), so the panel may hold any of them in any
+    order; without them the panel must hold the training series in their order."""
     starts = [len(v) for v in panel.values] if starts is None else list(starts)
     L, H = task.input_size, task.horizon
     for name, o in zip(panel.ids, starts):
         if o < L:
             raise SeriesError(f"series {name!r}: forecast origin {o} leaves fewer than input_size = {L} points")
-    forecasts = _esrnn_predict(model, task, panel, starts) if task.forecaster == "esrnn" \
+    forecasts = _esrnn_predict(model, task, panel, starts, series_ids) if task.forecaster == "esrnn" \
         else _window_predict(model, task, panel, starts, future)
     if not task.combine:
         return forecasts
@@ -76,19 +80,28 @@ def _window_predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[
     return [Forecast(p, lo, hi) for p, lo, hi in zip(point, lower, upper)]
 
 
-def _esrnn_predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int]) -> list[Forecast]:
-    """ES-RNN forecasts: the model holds one set of smoothing parameters per series, so the panel
-    must hold the series it was trained on, in the same order."""
-
-    if len(panel) != model.series:
-        raise SeriesError(f"this ES-RNN was trained on {model.series} series and forecasts only those (in the same "
-                          f"order), got {len(panel)}")
-    _esrnn.check_positive(Panel(panel.ids, [v[:o] for v, o in zip(panel.values, starts)], panel.times, panel.freq))
+def _esrnn_predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int],
+                   series_ids: Sequence[str] | None) -> list[Forecast]:
+    """ES-RNN forecasts: the model holds one set of smoothing parameters per training series, so
+    each series of the panel is looked up by its id (or its position, without `series_ids`)."""
+    if series_ids is None:
+        if len(panel) != model.series:
+            raise SeriesError(f"this ES-RNN was trained on {model.series} series and forecasts only those (in the "
+                              f"same order), got {len(panel)}")
+        index = list(range(len(panel)))
+    else:
+        position = {name: i for i, name in enumerate(series_ids)}
+        unknown = [name for name in panel.ids if name not in position]
+        if unknown:
+            raise SeriesError(f"series {unknown[0]!r} was not in this ES-RNN's training data; it forecasts only the "
+                              f"{len(series_ids)} series it has smoothing parameters for: {list(series_ids[:5])}...")
+        index = [position[name] for name in panel.ids]
+    check_positive(Panel(panel.ids, [v[:o] for v, o in zip(panel.values, starts)], panel.times, panel.freq))
     model.eval()
     device = next(model.parameters()).device
     with torch.no_grad():
-        batch = _esrnn.histories(panel.values, starts).to(device)
-        lower, point, upper = (b.double().cpu().numpy() for b in _esrnn.forecast(task, model, batch))
+        batch = dataclasses.replace(histories(panel.values, starts), series=torch.tensor(index)).to(device)
+        lower, point, upper = (b.double().cpu().numpy() for b in esrnn_forecast(task, model, batch))
     return [Forecast(p, lo, hi) for p, lo, hi in zip(point, lower, upper)]
 
 

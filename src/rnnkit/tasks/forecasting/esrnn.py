@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from ...config import ModelConfig
 from ...data.batch import Batch, Splits
 from ...data.series import Panel, SeriesError
+from ...forecast.metrics import smape
 from ...models.esrnn import ESRNN
 from ...models.likelihoods import interval, likelihood_loss
 from ...models.stack import build_rnn
@@ -75,16 +76,23 @@ def splits(task: Any, panel: Panel) -> Splits:
     return Splits(histories(panel.values, cuts), histories(panel.values, ends, ahead(ends, scored), scored), None)
 
 
-def build(task: Any, cfg: ModelConfig, data: Splits, season: int) -> nn.Module:
+def build(task: Any, cfg: ModelConfig, series: int, season: int, init_season: Any = None) -> nn.Module:
+    """The ES-RNN of `series` series; `init_season` (series, season) log indices to start from
+    (task.season_init = "decompose", from `initial_seasons`), else flat ones."""
     if cfg.bidirectional:
         raise ValueError("task.forecaster = 'esrnn' runs its network forward in time; set model.bidirectional = false")
-    model = ESRNN(build_rnn(cfg, task.input_size), len(data.train), task.input_size, task.horizon, season=season,
+    model = ESRNN(build_rnn(cfg, task.input_size), series, task.input_size, task.horizon, season=season,
                   output=task.output, quantiles=task.quantiles)
-    if task.season_init == "decompose" and season > 1:
-        histories = [x[:n].double().numpy() for x, n in zip(data.train.inputs, data.train.lengths.tolist())]
+    if init_season is not None:
         with torch.no_grad():
-            model.init_season.copy_(torch.as_tensor(np.stack([initial_season(h, season) for h in histories])))
+            model.init_season.copy_(torch.as_tensor(np.asarray(init_season)))
     return model
+
+
+def initial_seasons(train: Batch, season: int) -> np.ndarray:
+    """(S, season) log initial seasonal indices of each training history (`initial_season`)."""
+    histories = [x[:n].double().numpy() for x, n in zip(train.inputs, train.lengths.tolist())]
+    return np.stack([initial_season(h, season) for h in histories])
 
 
 def initial_season(y: np.ndarray, m: int) -> np.ndarray:
@@ -155,8 +163,6 @@ def forecast(task: Any, model: nn.Module, batch: Batch) -> tuple[Tensor, Tensor,
 def evaluate(task: Any, model: nn.Module, batches: Any) -> dict[str, float]:
     """MAE and RMSE of forecasts divided by the series' last value (scale-free), interval
     coverage, and the M3 sMAPE (percent)."""
-    from ...forecast.metrics import smape
-
     abs_sum = sq_sum = inside = count = 0.0
     smapes: list[float] = []
     for batch in batches:

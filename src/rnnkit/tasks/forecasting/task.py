@@ -39,13 +39,16 @@ from ...data.batch import Batch, Splits
 from ...data.series import MISSING, Panel, Scaler, SeriesError, calendar, check_lengths, load_series, windows
 from ...forecast.baselines import BASELINES
 from ...forecast.combine import HOW
+from ...forecast.synthetic import synthetic_panel
 from ...models.likelihoods import OUTPUTS, interval, likelihood_loss
-from ..base import Metrics
+from ..base import Meta, Metrics
 from .decoders import FORECASTERS, build_forecaster
 from .esrnn import build as build_esrnn
 from .esrnn import evaluate as evaluate_esrnn
+from .esrnn import initial_seasons
 from .esrnn import loss as esrnn_loss
 from .esrnn import splits as esrnn_splits
+from .predictor import ForecastPredictor
 
 SEASONS = {"h": 24, "H": 24, "D": 7, "B": 5, "W": 52, "M": 12, "ME": 12, "MS": 12, "BM": 12, "BME": 12,
            "BMS": 12, "Q": 4, "QE": 4, "QS": 4, "BQ": 4, "BQE": 4, "BQS": 4}
@@ -54,6 +57,11 @@ SEASONS = {"h": 24, "H": 24, "D": 7, "B": 5, "W": 52, "M": 12, "ME": 12, "MS": 1
 def season_of(freq: str) -> int:
     """The usual seasonal period of a pandas frequency alias: MS -> 12, QS-OCT -> 4, D -> 7; else 1."""
     return SEASONS.get(freq.lstrip("0123456789").split("-")[0], 1)
+
+
+@dataclass(frozen=True)
+class ForecastSplits(Splits):
+    panel: Panel | None = None      # the series the splits were cut from: ids, frequency, covariate names
 
 
 @dataclass(frozen=True)
@@ -113,12 +121,7 @@ class Forecasting:
 
     def panel(self) -> Panel:
         """The series as read and checked, with the last `cut` points removed."""
-        if self.data == "synthetic":
-            from ...forecast.synthetic import synthetic_panel
-
-            source: Any = synthetic_panel()
-        else:
-            source = self.data
+        source: Any = synthetic_panel() if self.data == "synthetic" else self.data
         panel = load_series(source, freq=self.freq or None, missing=self.missing)
         unknown = [n for n in self.future_covariates if n not in panel.covariate_names]
         if unknown:
@@ -155,14 +158,15 @@ class Forecasting:
         cal = calendar(panel.times[0][:1], panel.freq).shape[1] if self.calendar else 0
         return cal + len(self.future_covariates)
 
-    def load(self) -> Splits:
+    def load(self) -> ForecastSplits:
         """Training windows end before the held-out horizons. With holdout = 0 they use every point
         and the validation split is each series' last window, seen in training (final models)."""
         panel = self.panel()
         L, H = self.input_size, self.horizon
         if self.forecaster == "esrnn":     # forecasting from a cut needs only the input window before it
             check_lengths(panel, L + self.holdout * H, f"input_size + {self.holdout} * horizon")
-            return esrnn_splits(self, panel)
+            split = esrnn_splits(self, panel)
+            return ForecastSplits(split.train, split.valid, split.test, panel=panel)
         need = L + max(self.holdout, 1) * H
         check_lengths(panel, need, f"input_size + {max(self.holdout, 1)} * horizon")
         cuts = [len(v) - self.holdout * H for v in panel.values]
@@ -178,7 +182,7 @@ class Forecasting:
         x, y = self.window_scaled(x, y)
         valid = [c if self.holdout else c - H for c in cuts]
         test = self.held_out(scaled, features, [c + H for c in cuts], known) if self.holdout == 2 else None
-        return Splits(_batch(x, y, future), self.held_out(scaled, features, valid, known), test)
+        return ForecastSplits(_batch(x, y, future), self.held_out(scaled, features, valid, known), test, panel=panel)
 
     def held_out(self, scaled: Sequence[np.ndarray], features: Sequence[np.ndarray], origins: Sequence[int],
                  known: int) -> Batch:
@@ -209,12 +213,31 @@ class Forecasting:
         x[..., 0] /= s[:, None]
         return x, y / s[:, None]
 
-    def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
+    def describe(self, data: Splits) -> Meta:
+        """What a forecast needs besides the history it is given: the frequency and season, the
+        series ids (ES-RNN's per-series parameters are indexed by them), the covariate columns,
+        the scaling and the model's input sizes; for ES-RNN with season_init = "decompose" also
+        the initial seasonal indices the training starts from."""
+        if not isinstance(data, ForecastSplits) or data.panel is None:
+            raise TypeError("Forecasting.describe needs the splits of Forecasting.load(), which carry their panel")
+        panel, train = data.panel, data.train
+        window = self.forecaster != "esrnn"
+        meta: Meta = {"freq": panel.freq, "season": self.period(panel), "series_ids": list(panel.ids),
+                      "covariates": list(panel.covariate_names), "scale": self.scale,
+                      "input_features": int(train.inputs.size(-1)) if window else 1,
+                      "future_features": 0 if train.future is None else int(train.future.size(-1))}
+        if not window and self.season_init == "decompose" and meta["season"] > 1:
+            meta["init_season"] = initial_seasons(train, meta["season"]).tolist()
+        return meta
+
+    def build_model(self, cfg: ModelConfig, meta: Meta) -> nn.Module:
         if self.forecaster == "esrnn":
-            return build_esrnn(self, cfg, data, self.season or season_of(self.panel().freq))
-        future = 0 if data.train.future is None else data.train.future.size(-1)
-        return build_forecaster(self.forecaster, cfg, data.train.inputs.size(-1), future, self.horizon,
+            return build_esrnn(self, cfg, len(meta["series_ids"]), meta["season"], meta.get("init_season"))
+        return build_forecaster(self.forecaster, cfg, meta["input_features"], meta["future_features"], self.horizon,
                                 output=self.output, quantiles=self.quantiles)
+
+    def predictor(self, model: nn.Module, meta: Meta) -> ForecastPredictor:
+        return ForecastPredictor(self, model, meta)
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
         if self.forecaster == "esrnn":

@@ -16,13 +16,18 @@ from typing import Any
 
 import numpy as np
 
+from ...data.audio import FeatureCache, FeatureConfig
+from ...data.fetch import cache_dir
+from ...data.fsdd import connected_digits, load_fsdd
+from ...data.labelled import split_fractions
+from ...data.speech_synth import ENGLISH_VOICES, split_voices, synthesize
+from ...data.transcribed_audio import read_transcribed_dir
+
 Example = tuple[np.ndarray, str, str]          # features (T, F), transcript, name (for error messages)
 SOURCES = ("fsdd", "fsdd_connected", "espeak_digits", "espeak_sentences", "folder")
 
 
 def feature_config(task: Any) -> Any:
-    from ...data.audio import FeatureConfig
-
     return FeatureConfig(kind=task.features, n_mels=task.n_mels, n_mfcc=task.n_mfcc, win_ms=task.win_ms,
                          hop_ms=task.hop_ms, context=task.context, normalize=task.normalize)
 
@@ -41,15 +46,11 @@ def load_examples(task: Any) -> tuple[dict[str, list[Example]], Any]:
 
 def audio_examples(utterances: list, cfg: Any) -> list[Example]:
     """Features (cached on disk) of each Utterance's audio file."""
-    from ...data.audio import FeatureCache
-
     cache = FeatureCache()
     return [(cache.get(u.path, cfg), u.text, str(u.path)) for u in utterances]
 
 
 def _fsdd(task: Any) -> dict[str, list[Example]]:
-    from ...data.fsdd import connected_digits, load_fsdd
-
     parts = dict(zip(("train", "valid", "test"), load_fsdd(task.seed, task.test_fraction, task.valid_fraction)))
     if task.source == "fsdd":
         return {name: [(f, text, f"FSDD {name} utterance {i} ({text!r})") for i, (f, text) in enumerate(part)]
@@ -63,9 +64,6 @@ def _fsdd(task: Any) -> dict[str, list[Example]]:
 
 
 def _espeak(task: Any) -> dict[str, list]:
-    from ...data.fetch import cache_dir
-    from ...data.speech_synth import ENGLISH_VOICES, split_voices, synthesize
-
     voices = dict(zip(("train", "valid", "test"), split_voices(ENGLISH_VOICES, valid=task.valid_voices,
                                                                test=task.test_voices, seed=task.seed)))
     kind = task.source.removeprefix("espeak_")
@@ -77,9 +75,6 @@ def _espeak(task: Any) -> dict[str, list]:
 
 
 def _folder(root: Path, task: Any) -> dict[str, list]:
-    from ...data.labelled import split_fractions
-    from ...data.transcribed_audio import read_transcribed_dir
-
     if (root / "train").is_dir():
         found = {name: read_transcribed_dir(root / name) for name in ("train", "valid", "test")
                  if (root / name).is_dir()}

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...data.audio import FeatureConfig, base_features, features, read_audio, stack_context
+
 RAW_SAMPLE_RATE = 16000       # a headerless .raw file is read as 16 kHz 16-bit mono (the Sphinx convention)
 
 
@@ -29,8 +31,6 @@ def utterance_features(path: str | Path, meta: dict) -> torch.Tensor:
     path = Path(path)
     if path.suffix.lower() == ".npy":
         return _npy(path, meta)
-    from ...data.audio import features
-
     cfg = _feature_config(path, meta)
     return torch.from_numpy(features(_wave(path, cfg), cfg))
 
@@ -43,8 +43,6 @@ def chunked_features(path: str | Path, meta: dict, frames: int) -> Iterator[torc
     if path.suffix.lower() == ".npy":
         yield from _npy(path, meta).split(frames)
         return
-    from ...data.audio import base_features, stack_context
-
     cfg = _feature_config(path, meta)
     wave, hop = _wave(path, cfg), cfg.hop_length
     margin = -(-(cfg.n_fft // 2) // hop) * hop                 # >= n_fft / 2 samples, a whole number of hops
@@ -69,8 +67,6 @@ def seconds_per_frame(meta: dict, stride: int) -> float | None:
 
 
 def _feature_config(path: Path, meta: dict):
-    from ...data.audio import FeatureConfig
-
     if meta.get("features") is None:
         raise ValueError(f"{path}: this run was trained on precomputed features ({meta['num_features']} per "
                          f"frame, e.g. FSDD's shipped MFCCs), so it reads .npy arrays (T, {meta['num_features']}), "
@@ -79,8 +75,6 @@ def _feature_config(path: Path, meta: dict):
 
 
 def _wave(path: Path, cfg) -> np.ndarray:
-    from ...data.audio import read_audio
-
     raw = RAW_SAMPLE_RATE if path.suffix.lower() == ".raw" else None
     return read_audio(path, cfg.sample_rate, raw_sample_rate=raw)
 

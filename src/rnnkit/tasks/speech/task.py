@@ -17,31 +17,43 @@ words when lexicon = true.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...config import ModelConfig
 from ...data.alphabet import Alphabet, ctc_frames_needed, normalize
+from ...data.audio_features import stack_context
 from ...data.batch import Batch, Splits
+from ...data.labelled import pad
+from ...data.pairs import bucketed_pairs
+from ...data.spec_augment import spec_augment
 from ...models.ctc import ConvFront, CTCModel, DenseFront
+from ...models.ctc_decode import CTCDecoder
 from ...models.stack import build_rnn
-from ..base import Metrics
+from ...plots.speech import plot_posteriogram
+from ..base import Meta, Metrics
 from .data import SOURCES, load_examples
-from .decoder import Decoder as Decoder
+from .decoder import build_decoder, ctc_loss, transcribe_batches, trimmed
+from .metrics import cer, wer, word_accuracy
+from .predictor import SpeechPredictor
+from .stream import seconds_per_frame
 
 FRONTS = ("dense", "conv")
 
 
 @dataclass(frozen=True)
 class SpeechSplits(Splits):
-    meta: dict | None = None        # alphabet, feature settings and statistics: what transcribe needs
+    """The splits with what their targets and inputs are made of: the alphabet's characters, the
+    front end's feature settings (None for precomputed features) and the training transcripts."""
+
+    characters: str = ""
+    features: dict | None = None
+    train_texts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,18 +133,25 @@ class SpeechRecognition:
                for name, part in examples.items()}
         for name, part in examples.items():
             self._check_feasible(part, ids[name])
-        frames = torch.cat([torch.from_numpy(f) for f, _, _ in examples["train"]]).double()   # (sum T, F)
-        meta = {"characters": alphabet.characters, "num_features": int(frames.size(1)),
-                "mean": frames.mean(0).tolist(), "std": frames.std(0).clamp_min(1e-8).tolist(),
-                "features": None if feature_cfg is None else asdict(feature_cfg),
-                "isolated": self.source == "fsdd", "train_texts": texts["train"] if self.beam else []}
         splits = {name: _batch([f for f, _, _ in part], ids[name]) for name, part in examples.items()}
         if self.bucket_size:       # every split, so evaluation is bucketed too; fillers have 0 frames
-            from ...data.pairs import bucketed_pairs
-
             splits = {name: bucketed_pairs(split, self.bucket_size, seed=self.seed, filler_length=0)
                       for name, split in splits.items()}
-        return SpeechSplits(splits["train"], splits["valid"], splits.get("test"), meta=meta)
+        return SpeechSplits(splits["train"], splits["valid"], splits.get("test"), characters=alphabet.characters,
+                            features=None if feature_cfg is None else asdict(feature_cfg),
+                            train_texts=tuple(texts["train"]))
+
+    def describe(self, data: Splits) -> Meta:
+        """The alphabet, the front end's feature settings, the training features' per-feature
+        mean and standard deviation, and with beam > 0 the training transcripts (for a lexicon
+        and word lm at decoding time)."""
+        if not isinstance(data, SpeechSplits):
+            raise TypeError("SpeechRecognition.describe needs the splits of SpeechRecognition.load()")
+        x, lengths, _, _ = trimmed(data.train)
+        frames = x[torch.arange(x.size(1)) < lengths[:, None]].double()           # (sum T, F)
+        return {"characters": data.characters, "num_features": int(frames.size(1)), "mean": frames.mean(0).tolist(),
+                "std": frames.std(0).clamp_min(1e-8).tolist(), "features": data.features,
+                "train_texts": list(data.train_texts) if self.beam else []}
 
     def _alphabet(self, train_texts: list[str]) -> Alphabet:
         """English (Deep Speech's characters), every character of the training transcripts (space
@@ -162,22 +181,17 @@ class SpeechRecognition:
                              dropout=self.front_dropout)
         return DenseFront(size, [self.front_size] * self.front_layers, clip=self.clip, dropout=self.front_dropout)
 
-    def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
-        meta = getattr(data, "meta", None)
-        if meta is None:
-            raise ValueError("speech builds its model from the metadata of its own load()")
-        return self.model_for(cfg, meta)
-
-    def model_for(self, cfg: ModelConfig, meta: dict) -> CTCModel:
-        """The model `cfg` describes for data described by `meta` (also how a saved run is rebuilt)."""
+    def build_model(self, cfg: ModelConfig, meta: Meta) -> CTCModel:
+        """The model `cfg` describes for data described by `meta`, with its decoder (alphabet,
+        lexicon and word lm) for the metrics."""
         front = self._front(meta["num_features"])
-        model = CTCModel(front, build_rnn(cfg, front.output_size), len(meta["characters"]) + 1,
-                         input_size=meta["num_features"], input_dropout=cfg.input_dropout,
-                         output_dropout=cfg.output_dropout, feature_mean=torch.tensor(meta["mean"]),
-                         feature_std=torch.tensor(meta["std"]))
-        blob = json.dumps(meta, ensure_ascii=False).encode("utf-8")
-        model.register_buffer("meta_json", torch.frombuffer(bytearray(blob), dtype=torch.uint8))
-        return model
+        return CTCModel(front, build_rnn(cfg, front.output_size), len(meta["characters"]) + 1,
+                        input_size=meta["num_features"], input_dropout=cfg.input_dropout,
+                        output_dropout=cfg.output_dropout, feature_mean=torch.tensor(meta["mean"]),
+                        feature_std=torch.tensor(meta["std"]), decoder=build_decoder(meta, self))
+
+    def predictor(self, model: nn.Module, meta: Meta) -> SpeechPredictor:
+        return SpeechPredictor(self, model, meta)
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
         x, lengths, targets, target_lengths = trimmed(batch)
@@ -188,9 +202,6 @@ class SpeechRecognition:
         return ctc_loss(log_probs, targets, out_lengths, target_lengths).mean(), None
 
     def _augment(self, x: Tensor, lengths: Tensor) -> Tensor:
-        from ...data.audio_features import stack_context
-        from ...data.spec_augment import spec_augment
-
         x = x.clone()
         k = self.context
         width = x.size(-1) // (2 * k + 1)                            # the features of one frame
@@ -204,75 +215,41 @@ class SpeechRecognition:
         return x
 
     def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> Metrics:
-        from .metrics import cer, wer, word_accuracy
-
-        meta = read_meta(model)
-        decode = Decoder(meta, self)
-        total, refs, greedy, beam = 0.0, [], [], []
-        for batch in batches:
-            x, lengths, targets, target_lengths = trimmed(batch)
-            log_probs, _ = model(x, None, lengths)
-            out_lengths = model.output_lengths(lengths)
-            total += float(ctc_loss(log_probs, targets, out_lengths, target_lengths).sum())
-            for row, n, target, s in zip(log_probs, out_lengths.tolist(), targets, target_lengths.tolist()):
-                refs.append(decode.alphabet.decode(target[:s].tolist()))
-                greedy.append(decode.text(row[:n]))
-                if self.beam:
-                    beam.append(decode.text(row[:n], self.beam))
-        metrics = {"loss": total / len(refs), "cer": cer(refs, greedy), "wer": wer(refs, greedy)}
-        if meta.get("isolated"):
+        found = transcribe_batches(model, batches, _decoder(model), self.beam)
+        refs, greedy = found.refs, found.greedy
+        metrics = {"loss": found.nll / len(refs), "cer": cer(refs, greedy), "wer": wer(refs, greedy)}
+        if self.source == "fsdd":                          # isolated digits: exact transcripts are accuracy
             metrics["accuracy"] = word_accuracy(refs, greedy)
         if self.beam:
-            metrics |= {"beam_cer": cer(refs, beam), "beam_wer": wer(refs, beam)}
+            metrics |= {"beam_cer": cer(refs, found.beam), "beam_wer": wer(refs, found.beam)}
         return metrics
-
 
     def plot(self, model: nn.Module, data: Splits, folder: Path) -> Path:
         """The posteriogram of the first validation utterance, as folder/posteriogram_valid.png
         (for a training loop's end-of-run plots, as ridge training calls ChaoticSeries.plot)."""
-        from ...plots.speech import plot_posteriogram
-
         x, lengths, targets, target_lengths = trimmed(data.valid.select(slice(0, 1)))
         was_training, device = model.training, next(model.parameters()).device
         with torch.no_grad():
             log_probs = model.eval()(x.to(device), None, lengths.to(device))[0][0].cpu()
         model.train(was_training)
-        decode, meta = Decoder(read_meta(model), self), read_meta(model)
-        reference = decode.alphabet.decode(targets[0, :int(target_lengths[0])].tolist())
-        seconds = None if meta["features"] is None else meta["features"]["hop_ms"] / 1000 * model.front.stride
-        return plot_posteriogram(log_probs, meta["characters"], Path(folder) / "posteriogram_valid.png",
-                                 emitted=decode.pairs(log_probs), title=f"{decode.text(log_probs)} (reference: "
-                                 f"{reference})", seconds_per_frame=seconds)
+        decoder = _decoder(model)
+        reference = decoder.alphabet.decode(targets[0, :int(target_lengths[0])].tolist())
+        features = data.features if isinstance(data, SpeechSplits) else None
+        return plot_posteriogram(log_probs, decoder.alphabet.characters, Path(folder) / "posteriogram_valid.png",
+                                 emitted=decoder.pairs(log_probs), title=f"{decoder.text(log_probs)} (reference: "
+                                 f"{reference})", seconds_per_frame=seconds_per_frame({"features": features},
+                                                                                      model.front.stride))
 
 
-def ctc_loss(log_probs: Tensor, targets: Tensor, out_lengths: Tensor, target_lengths: Tensor) -> Tensor:
-    """(B,) CTC negative log-likelihoods, each divided by its transcript length (torch's "mean"
-    before the batch average). log_probs (B, T', C), targets (B, S) padded with the blank."""
-    nll = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths, blank=0, reduction="none",
-                     zero_infinity=False)                                       # (T', B, C) in
-    return nll / target_lengths.clamp_min(1).to(nll.dtype)
-
-
-def trimmed(batch: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(features cut to the batch's longest utterance, lengths, targets cut likewise, target
-    lengths). A bucketed batch (K, B, ...) is flattened to K B rows and its filler rows (0 frames)
-    dropped first."""
-    x, n, y, m = batch.inputs, batch.lengths, batch.targets, batch.target_lengths
-    if n.dim() == 2:
-        real = n.flatten() > 0
-        x, n, y, m = x.flatten(0, 1)[real], n.flatten()[real], y.flatten(0, 1)[real], m.flatten()[real]
-    return x[:, :int(n.max())], n, y[:, :int(m.max())], m
-
-
-def read_meta(model: nn.Module) -> dict:
-    """The alphabet, feature settings and statistics saved in a speech model's `meta_json` buffer."""
-    return json.loads(model.meta_json.cpu().numpy().tobytes().decode("utf-8"))
+def _decoder(model: nn.Module) -> CTCDecoder:
+    """The decoder a speech model was built with (SpeechRecognition.build_model gives it one)."""
+    if not isinstance(model, CTCModel) or model.decoder is None:
+        raise TypeError("speech metrics need a CTCModel built by SpeechRecognition.build_model (it has the decoder)")
+    return model.decoder
 
 
 def _batch(features: list, ids: list[list[int]]) -> Batch:
     """A split as one padded Batch: inputs (N, T, F), targets (N, S) padded with the blank (0)."""
-    from ...data.labelled import pad
-
     x, lengths = pad([torch.from_numpy(f) for f in features])
     targets, target_lengths = pad([torch.tensor(t, dtype=torch.long) for t in ids])
     return Batch(x, targets, lengths, target_lengths)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .predict import TranslationPredictor as TranslationPredictor
 from .task import Translation as Translation
 
-__all__ = ["Translation"]
+__all__ = ["Translation", "TranslationPredictor"]

@@ -10,13 +10,15 @@ scheduled sampling (Bengio et al. 2015: each decoder input is the model's own pr
 prediction with probability `sampling`) and label smoothing (Szegedy et al. 2016), in
 length-bucketed batches (`bucket_size`). Metrics: loss and ppl per target token, teacher-forced
 token accuracy, and on the first `eval_sentences` sentences decoded greedily, BLEU, chrF
-(sacrebleu) and exact match.
+(sacrebleu) and exact match, by the decoding the predictor uses (models/decode.py).
+
+    run = rnnkit.load("runs/translate_dates")
+    run.predict(["Donnerstag, 4. März 2021"], beam=5)          # ["2021-03-04"]
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,15 +30,18 @@ from torch import Tensor, nn
 
 from ...config import ModelConfig
 from ...data.batch import Batch, Splits
+from ...data.bible import load_bible
+from ...data.dates import generate_dates
 from ...data.labelled import split_fractions
 from ...data.pairs import bucketed_pairs, drop_one_sided, encode_pairs, read_pairs, trimmed
 from ...data.text import Vocab
 from ...layers import AdditiveAttention, MultiplicativeAttention
-from ...models.decode import greedy
+from ...models.decode import decode
 from ...models.seq2seq import Decoder, Encoder, Seq2Seq, sequence_loss
 from ...models.stack import build_rnn
-from ..base import Metrics
+from ..base import Meta, Metrics
 from .metrics import text_metrics
+from .predict import TranslationPredictor, detokenize, target_vocab
 
 ATTENTIONS: dict[str, str] = {
     "none": "Sutskever et al. 2014: the decoder sees only the bridged final encoder state",
@@ -48,9 +53,11 @@ ATTENTIONS: dict[str, str] = {
 
 def build_seq2seq(cfg: ModelConfig, source_vocab_size: int, target_vocab_size: int, *, embedding_size: int,
                   attention: str, input_feeding: bool = False, tie_weights: bool = False, attention_size: int = 0,
-                  dropout: float = 0.0, bos: int | None = None, eos: int | None = None) -> Seq2Seq:
+                  dropout: float = 0.0, bos: int | None = None, eos: int | None = None,
+                  target_vocab: Vocab | None = None) -> Seq2Seq:
     """The model `cfg` describes: its cell, sizes and regularisers for both rnns; the encoder is
-    bidirectional when cfg.bidirectional. `bos` and `eos` default to the last two target ids."""
+    bidirectional when cfg.bidirectional. `bos` and `eos` default to the last two target ids;
+    `target_vocab` lets evaluation read the outputs as text."""
     if attention not in ATTENTIONS:
         raise ValueError(f"unknown attention {attention!r}; choose one of {sorted(ATTENTIONS)}")
     encoder = Encoder(source_vocab_size, build_rnn(cfg, embedding_size), embedding_size=embedding_size,
@@ -69,12 +76,13 @@ def build_seq2seq(cfg: ModelConfig, source_vocab_size: int, target_vocab_size: i
                       summary_size=memory, attention=module, input_feeding=input_feeding, tie_weights=tie_weights,
                       dropout=dropout)
     bos = target_vocab_size - 2 if bos is None else bos
-    return Seq2Seq(encoder, decoder, bos=bos, eos=target_vocab_size - 1 if eos is None else eos)
+    return Seq2Seq(encoder, decoder, bos=bos, eos=target_vocab_size - 1 if eos is None else eos,
+                   target_vocab=target_vocab)
 
 
 @dataclass(frozen=True)
 class TranslationSplits(Splits):
-    meta: dict | None = None        # both vocabularies and max_length: what translate needs
+    meta: dict | None = None        # both vocabularies: what `describe` returns
 
 
 @dataclass(frozen=True)
@@ -133,8 +141,7 @@ class Translation:
         vocabs = [Vocab.build("\n".join(pair[side] for pair in raw["train"]), level=level, min_count=self.min_count,
                               max_size=size or (None if level != "bpe" else 8000))
                   for side, size in ((0, self.source_vocab), (1, self.target_vocab))]
-        meta = {"source_vocab": vocabs[0].to_dict(), "target_vocab": vocabs[1].to_dict(),
-                "max_length": self.max_length, "path": self.path}
+        meta = {"source_vocab": vocabs[0].to_dict(), "target_vocab": vocabs[1].to_dict()}
         splits = {name: encode_pairs(pairs, *vocabs, max_length=self.max_length, where=f"{name} ")
                   for name, pairs in raw.items()}
         if self.bucket_size:                       # every split, so evaluation is bucketed too
@@ -144,12 +151,8 @@ class Translation:
     def raw(self) -> dict[str, list[tuple[str, str]]]:
         """{"train": pairs, "valid": ..., "test": ...} before any encoding."""
         if self.path == "dates":
-            from ...data.dates import generate_dates
-
             return self._carve(generate_dates(self.samples, seed=self.seed))
         if self.path == "bible" or self.path.startswith("bible:"):
-            from ...data.bible import load_bible
-
             root = self.path.partition(":")[2] or None                   # "bible:DIR": the modules' folder
             splits = load_bible(valid_books=self.valid_books, test_books=self.test_books, root=root)
             swap = self.direction == "es-en"
@@ -168,21 +171,24 @@ class Translation:
         parts = split_fractions(len(pairs), self.valid_fraction, self.test_fraction, self.seed)
         return {name: [pairs[i] for i in index] for name, index in zip(("train", "valid", "test"), parts)}
 
-    def build_model(self, cfg: ModelConfig, data: Splits) -> nn.Module:
-        meta = getattr(data, "meta", None)
-        if meta is None:
-            raise ValueError("translation builds its model from the vocabularies of its own load()")
-        return self.model_for(cfg, meta)
+    def describe(self, data: Splits) -> Meta:
+        """Both vocabularies (the model's sizes, the predictor's tokenisation)."""
+        if not isinstance(data, TranslationSplits) or data.meta is None:
+            raise ValueError("translation describes the vocabularies of its own load()")
+        return dict(data.meta)
 
-    def model_for(self, cfg: ModelConfig, meta: dict) -> Seq2Seq:
-        """The model `cfg` describes over the vocabularies in `meta` (also how a saved run is rebuilt)."""
-        model = build_seq2seq(cfg, len(meta["source_vocab"]["tokens"]), len(meta["target_vocab"]["tokens"]) + 2,
-                              embedding_size=self.embedding_size, attention=self.attention,
-                              input_feeding=self.input_feeding, tie_weights=self.tie_weights,
-                              attention_size=self.attention_size, dropout=self.dropout)
-        data = json.dumps(meta, ensure_ascii=False).encode("utf-8")
-        model.register_buffer("meta_json", torch.frombuffer(bytearray(data), dtype=torch.uint8))
-        return model
+    def build_model(self, cfg: ModelConfig, meta: Meta) -> Seq2Seq:
+        target = Vocab.from_dict(meta["target_vocab"])
+        return build_seq2seq(cfg, len(meta["source_vocab"]["tokens"]), len(target) + 2,
+                             embedding_size=self.embedding_size, attention=self.attention,
+                             input_feeding=self.input_feeding, tie_weights=self.tie_weights,
+                             attention_size=self.attention_size, dropout=self.dropout, target_vocab=target)
+
+    def predictor(self, model: nn.Module, meta: Meta) -> TranslationPredictor:
+        if not isinstance(model, Seq2Seq):
+            raise TypeError(f"a translation predictor needs a Seq2Seq model, got {type(model).__name__}")
+        return TranslationPredictor(model, Vocab.from_dict(meta["source_vocab"]), target_vocab(model),
+                                    max_length=self.max_length)
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
         source, lengths, targets, target_lengths = trimmed(batch)
@@ -204,23 +210,10 @@ class Translation:
             count += int(target_lengths.sum())
             room = self.eval_sentences - len(hypotheses)
             if room > 0:
-                out = greedy(model, source[:room], lengths[:room], max_length=self.max_length + 1)
+                out = decode(model, source[:room], lengths[:room], beam=1, max_length=self.max_length + 1)
                 hypotheses += [detokenize(vocab, ids) for ids in out.tokens]
                 references += [detokenize(vocab, row[1:n].tolist()) for row, n in zip(targets[:room], target_lengths)]
         loss = total / max(count, 1)
         metrics = {"loss": loss, "ppl": math.exp(min(loss, 700.0)), "accuracy": correct / max(count, 1)}
         return {**metrics, **(text_metrics(hypotheses, references) if hypotheses else {})}
 
-
-def target_vocab(model: nn.Module) -> Vocab:
-    return Vocab.from_dict(read_meta(model)["target_vocab"])
-
-
-def read_meta(model: nn.Module) -> dict:
-    """The vocabularies and settings saved in a translation model's `meta_json` buffer."""
-    return json.loads(model.meta_json.cpu().numpy().tobytes().decode("utf-8"))
-
-
-def detokenize(vocab: Vocab, ids: list[int]) -> str:
-    """Target ids -> text; bos/eos (ids past the vocabulary) are dropped."""
-    return vocab.decode([i for i in ids if i < len(vocab)]).strip()

@@ -1,0 +1,92 @@
+"""A run directory back as a model and its predictor, without the training data: config.toml
+rebuilds the task, meta.json (`Task.describe` at training time) and model.safetensors rebuild the
+model. Every command on a finished run and the Python API load runs this one way.
+
+    saved = rnnkit.load("runs/imdb_lstm")
+    saved.predict(["a film worth seeing"])
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from ..config import RunConfig
+from ..data.batch import batches
+from ..tasks import build_task
+from ..tasks.base import Meta, Predictor
+from ..train import CheckpointError, evaluate
+from ..train.checkpoint import CONFIG_FILE, META_FILE, META_FORMAT, check_run_dir, load_weights
+from ..train.stream import eval_batch_size
+from .configs import load_config
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """A trained run: its config, task, metadata and model (eval mode, on the CPU)."""
+
+    cfg: RunConfig
+    task: Any
+    meta: Meta
+    model: nn.Module
+
+    @cached_property
+    def predictor(self) -> Predictor:
+        """The task's predictor over this model: user inputs in, the task's outputs out."""
+        return self.task.predictor(self.model, self.meta)
+
+    def predict(self, inputs: Any, **options: Any) -> Any:
+        return self.predictor.predict(inputs, **options)
+
+
+def load(run_dir: str | Path, *, tasks: Sequence[str] = (), command: str = "this") -> SavedRun:
+    """The run in `run_dir`, rebuilt from its files alone. `tasks`: the task names `command`
+    accepts (empty: any), so a wrong kind of run is an error that says which is needed."""
+    cfg = read_config(run_dir)
+    if tasks and cfg.task.name not in tasks:
+        raise ValueError(f"{run_dir} is a {cfg.task.name!r} run; {command} needs a {' or '.join(tasks)} run")
+    task, meta = build_task(cfg.task), read_meta(run_dir)
+    model = load_weights(task.build_model(cfg.model, meta), run_dir)
+    return SavedRun(cfg, task, meta, model.eval())
+
+
+def evaluate_run(run_dir: str | Path, split: str = "valid") -> dict[str, float]:
+    """Metrics of a saved run's model on one of its task's splits ("valid" or "test"), by the
+    task's own `evaluate` (this reads the split's data; the model still comes from the run)."""
+    saved = load(run_dir)
+    data = saved.task.load()
+    part = getattr(data, split, None) if split in ("train", "valid", "test") else None
+    if part is None:
+        raise ValueError(f"split must be one of train, valid, test (one the task has), got {split!r}")
+    return evaluate(saved.model, saved.task, batches(part, eval_batch_size(saved.task, saved.cfg.train, part)))
+
+
+def read_config(run_dir: str | Path) -> RunConfig:
+    path = check_run_dir(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} has no {CONFIG_FILE}; is it a run directory?")
+    return load_config(path)
+
+
+def read_meta(run_dir: str | Path) -> Meta:
+    """RUN_DIR/meta.json's task metadata, checked for its format."""
+    path = check_run_dir(run_dir) / META_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} has no {META_FILE}: it is older than the saved-run format {META_FORMAT} "
+                              f"(or not a run directory); train it again with: rnnkit train "
+                              f"{Path(run_dir) / CONFIG_FILE}")
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path} is not valid JSON ({error}); train the run again") from None
+    if not isinstance(saved, dict) or saved.get("format") != META_FORMAT:
+        found = saved.get("format") if isinstance(saved, dict) else None
+        raise CheckpointError(f"{path} has saved-run format {found}, but this rnnkit reads format {META_FORMAT}; "
+                              "load it with the rnnkit version that wrote it, or train it again")
+    return saved["meta"]

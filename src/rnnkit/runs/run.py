@@ -1,0 +1,109 @@
+"""A config becomes a run directory: config.toml (fully resolved), meta.json (what the task's data
+says the model needs), then the training method's checkpoints, logs and plots.
+
+    metrics = rnnkit.run(rnnkit.load_config("configs/adding_lstm.toml"))
+    metrics = rnnkit.run(resume="runs/adding_lstm")          # on from the last checkpoint
+
+Under torchrun (WORLD_SIZE > 1) `run` joins the process group first: gloo on CPU, NCCL on GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from ..config import RunConfig, to_dict
+from ..io import toml
+from ..io.files import atomic_write
+from ..tasks import build_task
+from ..tasks.base import WarmStarted
+from ..train import METHODS
+from ..train.checkpoint import CONFIG_FILE, META_FILE, STATE_FILE, read_state, write_meta
+from ..train.device import resolve_device
+from ..train.stream import total_iterations
+from .configs import replace
+from .load import read_config, read_meta
+
+
+def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overrides: Sequence[str] = (),
+        on_eval: Callable[[int, dict[str, float]], bool | None] | None = None) -> dict[str, float]:
+    """Trains `cfg` in a new run directory (cfg.out_dir, or out_dir-2, -3... when that already
+    holds a run), or continues the run in `resume` exactly where its last checkpoint left it."""
+    if resume is not None:
+        read_state(resume)                                    # fail early on a bad checkpoint
+        cfg = replace(read_config(resume), overrides)
+    elif cfg is None:
+        raise ValueError("run() needs a RunConfig or resume=RUN_DIR")
+    with distributed(cfg):
+        rank = dist.get_rank() if dist.is_initialized() else 0
+        seed_everything(cfg.seed)
+        task = build_task(cfg.task)
+        data = task.load()
+        # A resumed run keeps the metadata its weights were built with, whatever the data says now.
+        resumed_meta = resume is not None and (Path(resume) / META_FILE).is_file()
+        meta = read_meta(resume) if resumed_meta else task.describe(data)
+        model = task.build_model(cfg.model, meta)
+        if cfg.train.method == "gradient":                    # say what is wrong before writing any file
+            total_iterations(cfg.train, data, task)
+            resolve_device(cfg.train.device, 1, cfg.train.amp)
+        if resume is None and isinstance(task, WarmStarted):
+            task.warm_start(model, meta)
+        run_dir = Path(resume) if resume is not None else _new_run_dir(cfg.out_dir, rank)
+        cfg = replace(cfg, [f"out_dir={run_dir}"])            # the directory this run really uses
+        if rank == 0:
+            atomic_write(run_dir / CONFIG_FILE, lambda tmp: tmp.write_text(toml.dumps(to_dict(cfg))))
+            if not resumed_meta:
+                write_meta(run_dir, cfg.task.name, meta)
+        if rank:
+            torch.manual_seed(cfg.seed + rank)                # own dropout masks per process
+        return METHODS[cfg.train.method](model, task, data, cfg, run_dir=run_dir, resume=resume is not None,
+                                         on_eval=on_eval)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@contextmanager
+def distributed(cfg: RunConfig) -> Iterator[None]:
+    """Joins the torchrun process group when WORLD_SIZE > 1 (and leaves it afterwards)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1 or dist.is_initialized():
+        yield
+        return
+    cuda = resolve_device(cfg.train.device).type == "cuda"
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if cuda else "gloo")
+    try:
+        yield
+        # Leave together: a gloo rank whose peer has already torn its group down can die in
+        # C++ teardown ("terminate called without an active exception", SIGABRT) after a good run.
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def _new_run_dir(out_dir: str, rank: int) -> Path:
+    """`out_dir`, or the first free out_dir-N when it already holds a run; never overwrites one."""
+    path, n = Path(out_dir), 1
+    if rank == 0:
+        while (path / CONFIG_FILE).exists() or (path / STATE_FILE).exists():
+            n += 1
+            path = Path(f"{out_dir}-{n}")
+        if n > 1:
+            print(f"{out_dir} already holds a run; this one goes to {path}", flush=True)
+        path.mkdir(parents=True, exist_ok=True)
+    if dist.is_initialized():
+        shared = [path]
+        dist.broadcast_object_list(shared, src=0)
+        path = shared[0]
+    return path
