@@ -107,6 +107,7 @@ class TrainConfig:
     amp: str = "none"               # none, bf16, fp16 (autocast; fp16 needs CUDA)
     on_nonfinite: str = "stop"      # stop, or skip the update and count it
     plots: bool = True              # PNG curves in RUN_DIR/plots at the end
+    baselines: bool = True          # at the end, the task's simple baselines beside the model (baselines.json)
 
     def __post_init__(self) -> None:
         check_choice("train.direction", self.direction, ["minimize", "maximize"])

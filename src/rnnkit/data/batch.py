@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -40,9 +41,15 @@ class Batch:
 
 @dataclass(frozen=True)
 class Splits:
+    """The task's batches, and `ids`: what each split holds as JSON values ({"train": [...],
+    "valid": [...], "test": [...]}: row indices, file names, series ids with cut points, text
+    spans), with what decided them (e.g. "seed"). A run writes them to RUN_DIR/split.json, and its
+    baselines are scored on exactly those examples."""
+
     train: Batch
     valid: Batch
     test: Batch | None = None
+    ids: dict[str, Any] | None = None
 
 
 def epoch_order(size: int, *, seed: int, epoch: int) -> Tensor:

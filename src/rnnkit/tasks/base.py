@@ -65,3 +65,15 @@ class WarmStarted(Protocol):
     is loaded: its weights already hold the result, and the other run need not exist any more."""
 
     def warm_start(self, model: nn.Module, meta: Meta) -> None: ...
+
+
+@runtime_checkable
+class HasBaselines(Protocol):
+    """Optional: the simple models a practitioner would try first (a TF-IDF logistic regression,
+    1-NN DTW, seasonal naive, a Kneser-Ney n-gram...), fitted on `data.train` (choosing their own
+    settings on `data.valid` where they have any) and scored on the split named `split` ("valid"
+    or "test") with the metrics `evaluate` reports, so the rows compare: {baseline name: metrics}.
+    A run prints them beside the model's metrics when training ends, and `rnnkit eval RUN
+    --baselines` on the split recorded in RUN_DIR/split.json."""
+
+    def baselines(self, data: Splits, split: str) -> dict[str, Metrics]: ...
