@@ -7,6 +7,8 @@ predictor again (`load`), without the training data.
 
 from __future__ import annotations
 
+from .baselines import BASELINES_FILE as BASELINES_FILE
+from .baselines import SPLIT_FILE as SPLIT_FILE
 from .configs import check_config as check_config
 from .configs import load_config as load_config
 from .configs import replace as replace
@@ -19,5 +21,5 @@ from .run import distributed as distributed
 from .run import run as run
 from .run import seed_everything as seed_everything
 
-__all__ = ["SavedRun", "check_config", "distributed", "evaluate_run", "load", "load_config", "read_config",
-           "read_meta", "replace", "run", "seed_everything"]
+__all__ = ["BASELINES_FILE", "SPLIT_FILE", "SavedRun", "check_config", "distributed", "evaluate_run", "load",
+           "load_config", "read_config", "read_meta", "replace", "run", "seed_everything"]

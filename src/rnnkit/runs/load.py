@@ -18,12 +18,11 @@ from typing import Any
 from torch import nn
 
 from ..config import RunConfig
-from ..data.batch import batches
 from ..tasks import build_task
-from ..tasks.base import Meta, Predictor
-from ..train import CheckpointError, evaluate
+from ..tasks.base import HasBaselines, Meta, Predictor
+from ..train import CheckpointError
 from ..train.checkpoint import CONFIG_FILE, META_FILE, META_FORMAT, check_run_dir, load_weights
-from ..train.stream import eval_batch_size
+from .baselines import check_split, compare
 from .configs import load_config
 
 
@@ -56,15 +55,21 @@ def load(run_dir: str | Path, *, tasks: Sequence[str] = (), command: str = "this
     return SavedRun(cfg, task, meta, model.eval())
 
 
-def evaluate_run(run_dir: str | Path, split: str = "valid") -> dict[str, float]:
+def evaluate_run(run_dir: str | Path, split: str = "valid", *, baselines: bool = False) -> dict[str, Any]:
     """Metrics of a saved run's model on one of its task's splits ("valid" or "test"), by the
-    task's own `evaluate` (this reads the split's data; the model still comes from the run)."""
+    task's own `evaluate` (this reads the split's data, checked against RUN_DIR/split.json; the
+    model still comes from the run). `baselines=True`: {"model": metrics, baseline: metrics, ...}
+    with the task's baselines fitted on the training split and scored on the same one."""
     saved = load(run_dir)
     data = saved.task.load()
-    part = getattr(data, split, None) if split in ("train", "valid", "test") else None
-    if part is None:
+    if split not in ("train", "valid", "test") or getattr(data, split, None) is None:
         raise ValueError(f"split must be one of train, valid, test (one the task has), got {split!r}")
-    return evaluate(saved.model, saved.task, batches(part, eval_batch_size(saved.task, saved.cfg.train, part)))
+    check_split(run_dir, data)
+    if baselines and not isinstance(saved.task, HasBaselines):
+        raise ValueError(f"the {saved.cfg.task.name!r} task has no baselines; run `rnnkit eval {run_dir}` without "
+                         "--baselines")
+    table = compare(saved.task, saved.model, data, saved.cfg, [split], baselines=baselines)[split]
+    return table if baselines else table["model"]
 
 
 def read_config(run_dir: str | Path) -> RunConfig:

@@ -23,11 +23,12 @@ from ..config import RunConfig, to_dict
 from ..io import toml
 from ..io.files import atomic_write
 from ..tasks import build_task
-from ..tasks.base import WarmStarted
+from ..tasks.base import HasBaselines, WarmStarted
 from ..train import METHODS
 from ..train.checkpoint import CONFIG_FILE, META_FILE, STATE_FILE, read_state, write_meta
 from ..train.device import resolve_device
 from ..train.stream import total_iterations
+from .baselines import report, write_split
 from .configs import replace
 from .load import read_config, read_meta
 
@@ -61,10 +62,15 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
             atomic_write(run_dir / CONFIG_FILE, lambda tmp: tmp.write_text(toml.dumps(to_dict(cfg))))
             if not resumed_meta:
                 write_meta(run_dir, cfg.task.name, meta)
+            if resume is None:
+                write_split(run_dir, cfg.task.name, data)
         if rank:
             torch.manual_seed(cfg.seed + rank)                # own dropout masks per process
-        return METHODS[cfg.train.method](model, task, data, cfg, run_dir=run_dir, resume=resume is not None,
-                                         on_eval=on_eval)
+        metrics = METHODS[cfg.train.method](model, task, data, cfg, run_dir=run_dir, resume=resume is not None,
+                                            on_eval=on_eval)
+        if rank == 0 and cfg.train.baselines and isinstance(task, HasBaselines):
+            report(run_dir, task, model, data, cfg)
+        return metrics
 
 
 def seed_everything(seed: int) -> None:

@@ -1,0 +1,89 @@
+"""The model beside the simple baselines a practitioner would try first, on the same split.
+
+A run records what each split holds (`Splits.ids`) in RUN_DIR/split.json when it starts; when it
+ends, the task's baselines (`HasBaselines`) are fitted on the training split and scored with the
+model on the validation and test splits, printed as one table and kept in RUN_DIR/baselines.json.
+`rnnkit eval RUN --baselines` scores them again on one split, after checking that the task's data
+still gives exactly the recorded split.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from ..config import RunConfig
+from ..data.batch import Splits, batches
+from ..io.files import atomic_write
+from ..tasks.base import HasBaselines
+from ..train import CheckpointError, evaluate
+from ..train.stream import eval_batch_size
+
+SPLIT_FILE, BASELINES_FILE, SPLIT_FORMAT = "split.json", "baselines.json", 1
+Table = dict[str, dict[str, dict[str, float]]]        # split -> row ("model" or a baseline) -> metrics
+
+
+def write_split(run_dir: str | Path, name: str, data: Splits) -> None:
+    """RUN_DIR/split.json: the task's `Splits.ids` (nothing when the task records none)."""
+    if data.ids is None:
+        return
+    text = json.dumps({"format": SPLIT_FORMAT, "task": name, "ids": data.ids}, ensure_ascii=False)
+    atomic_write(Path(run_dir) / SPLIT_FILE, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+
+
+def check_split(run_dir: str | Path, data: Splits) -> None:
+    """A CheckpointError when the data no longer gives the split the run recorded (a changed file
+    or seed would score the model and its baselines on examples it may have trained on)."""
+    path = Path(run_dir) / SPLIT_FILE
+    if not path.is_file() or data.ids is None:
+        return
+    recorded = json.loads(path.read_text(encoding="utf-8"))["ids"]
+    now = json.loads(json.dumps(data.ids))                 # tuples and lists compare as in the file
+    if recorded != now:
+        changed = sorted(k for k in set(recorded) | set(now) if recorded.get(k) != now.get(k))
+        raise CheckpointError(f"the task's data no longer gives the split {run_dir} was trained on ({SPLIT_FILE} "
+                              f"differs in {', '.join(changed)}): its data file or seed changed; evaluate on the "
+                              "original data, or train the run again")
+
+
+def compare(task: Any, model: nn.Module, data: Splits, cfg: RunConfig, splits: Sequence[str] = ("valid", "test"),
+            *, baselines: bool = True) -> Table:
+    """{split: {"model": metrics, baseline: metrics, ...}} for each of `splits` the data has; only
+    the model's row with `baselines=False` or where the task has none."""
+    table: Table = {}
+    for split in splits:
+        part = getattr(data, split, None)
+        if part is None:
+            continue
+        table[split] = {"model": evaluate(model, task, batches(part, eval_batch_size(task, cfg.train, part)))}
+        if baselines and isinstance(task, HasBaselines):
+            table[split].update(task.baselines(data, split))
+    return table
+
+
+def show(table: Table) -> str:
+    """The table as aligned text, one block per split, the model's row first."""
+    import pandas as pd
+
+    blocks = []
+    for split, rows in table.items():
+        frame = pd.DataFrame.from_dict(rows, orient="index")
+        blocks.append(f"{split}:\n{frame.to_string(float_format=lambda v: f'{v:.5g}')}")
+    return "\n".join(blocks)
+
+
+def report(run_dir: str | Path, task: Any, model: nn.Module, data: Splits, cfg: RunConfig) -> Table:
+    """At the end of training: the table printed and written to RUN_DIR/baselines.json (nothing
+    for a task without baselines)."""
+    if not isinstance(task, HasBaselines):
+        return {}
+    table = compare(task, model, data, cfg)
+    print(f"== the model beside its baselines on the same splits ({Path(run_dir) / BASELINES_FILE})\n{show(table)}",
+          flush=True)
+    text = json.dumps(table, indent=1)
+    atomic_write(Path(run_dir) / BASELINES_FILE, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+    return table
