@@ -39,7 +39,8 @@ def test_a_run_records_its_split_and_prints_its_baselines(tmp_path, capsys):
 
 def test_eval_refuses_data_that_no_longer_gives_the_split(tmp_path, capsys):
     run_dir = tmp_path / "run"
-    rnnkit.run(rnnkit.load_config("configs/adding_lstm.toml", [*TINY, f"--out_dir={run_dir}", "--train.baselines=false"]))
+    overrides = [*TINY, f"--out_dir={run_dir}", "--train.baselines=false"]
+    rnnkit.run(rnnkit.load_config("configs/adding_lstm.toml", overrides))
     assert not (run_dir / BASELINES_FILE).exists()
     split = json.loads((run_dir / SPLIT_FILE).read_text())
     split["ids"]["seed"] = 1
@@ -56,3 +57,4 @@ def test_a_task_without_baselines_says_so(tmp_path, capsys):
         f"--out_dir={run_dir}"]))
     assert main(["eval", str(run_dir), "--baselines"]) == 2
     assert "has no baselines" in capsys.readouterr().err
+

@@ -3,6 +3,7 @@ early stopping, determinism."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import rnnkit
 from rnnkit.cells import ElmanCell
 from rnnkit.config import RunConfig
 from rnnkit.data.batch import Batch, Splits
@@ -367,3 +369,15 @@ def test_throughput_counts_real_steps_not_padding():
     assert run(data.train) == 4 * 24                                     # no lengths: every step counts
     padded = Batch(data.train.inputs, data.train.targets, lengths=torch.tensor([24, 10, 3, 1]))
     assert run(padded) == 24 + 10 + 3 + 1
+
+
+def test_eval_every_epochs_evaluates_at_each_epoch_boundary(tmp_path):
+    run_dir = tmp_path / "run"
+    overrides = ["--train.plots=false", "--train.batch_size=4", "--model.hidden_size=4", "--task.train_size=16",
+                 "--task.valid_size=8", "--task.test_size=8", "--task.length=6"]
+    overrides += ["--train.epochs=4", "--train.eval_every_epochs=2", "--train.baselines=false", f"--out_dir={run_dir}"]
+    rnnkit.run(rnnkit.load_config("configs/adding_lstm.toml", overrides))
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows if "mse" in r] == [8, 16]          # 16 examples / 4 per batch = 4 per epoch
+    with pytest.raises(rnnkit.io.fields.ConfigError, match="eval_every_epochs needs train.epochs"):
+        rnnkit.load_config("configs/adding_lstm.toml", ["--train.eval_every_epochs=1"])

@@ -97,6 +97,7 @@ class TrainConfig:
     clip_value: float = 0.0         # max |gradient| per element; 0 = off
     accumulate: int = 1             # chunks per optimiser update
     eval_every: int = 100           # iterations; 0 = only at the end
+    eval_every_epochs: int = 0      # > 0 (with epochs): evaluate every this many epochs instead (any data size)
     log_every: int = 1
     checkpoint_every: int = 0       # iterations; 0 = at every evaluation
     patience: int = 0               # evaluations without improvement before stopping; 0 = off
@@ -115,11 +116,12 @@ class TrainConfig:
         check_choice("train.on_nonfinite", self.on_nonfinite, ["stop", "skip"])
         _check(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
                f"train.device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
-        for name in ("iterations", "epochs", "bptt", "eval_every", "checkpoint_every", "patience"):
+        for name in ("iterations", "epochs", "bptt", "eval_every", "eval_every_epochs", "checkpoint_every", "patience"):
             _check(getattr(self, name) >= 0, f"train.{name} must be >= 0, got {getattr(self, name)}")
         for name in ("batch_size", "accumulate", "log_every"):
             _check(getattr(self, name) >= 1, f"train.{name} must be >= 1, got {getattr(self, name)}")
         _check(self.iterations > 0 or self.epochs > 0, "set train.iterations or train.epochs above 0")
+        _check(not self.eval_every_epochs or self.epochs > 0, "train.eval_every_epochs needs train.epochs > 0")
         _check(self.clip >= 0 and self.clip_value >= 0, "train.clip and train.clip_value must be >= 0")
         _check(not self.random_bptt or self.bptt > 0, "train.random_bptt needs train.bptt > 0")
 

@@ -27,7 +27,7 @@ from .device import autocast, flag, mean, resolve_device, world, wrap
 from .log import RunLog
 from .optim import after_evaluation, after_update, averaged, make_optimizer, make_schedule
 from .protocols import Metrics, PlotsAtEnd, TrainedTask
-from .stream import eval_batch_size, stream, total_iterations
+from .stream import eval_batch_size, eval_interval, stream, total_iterations
 from .tbptt import detach
 
 __all__ = ["Interrupted", "NonFiniteError", "Progress", "evaluate", "fit", "resolve_device", "stream",
@@ -83,7 +83,8 @@ def fit(model: nn.Module, task: TrainedTask, data: Splits, cfg: RunConfig, *, ru
         saved.append(progress.iteration)
 
     best = BestWeights(model, optimizer, run_dir, write=rank == 0) if train.restore_best else None
-    ckpt_every = train.checkpoint_every or train.eval_every        # 0 and 0: only at the end
+    eval_every = eval_interval(train, total)
+    ckpt_every = train.checkpoint_every or eval_every              # 0 and 0: only at the end
     with sigint_flag() as interrupted:
         while progress.iteration < total:
             try:
@@ -95,7 +96,7 @@ def fit(model: nn.Module, task: TrainedTask, data: Splits, cfg: RunConfig, *, ru
             progress.iteration += 1
             log.train(progress.iteration, loss, norm, optimizer.param_groups[0]["lr"], tokens * world_size)
             interrupt, stop = flag(interrupted(), device, world_size), False
-            if _due(train.eval_every, progress.iteration, total):
+            if _due(eval_every, progress.iteration, total):
                 stop = validate(model, task, data, optimizer, schedule, train, progress)
                 if best is not None and progress.best_iteration == progress.iteration:
                     best.keep(progress.iteration)

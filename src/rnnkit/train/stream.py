@@ -50,6 +50,14 @@ def total_iterations(train: TrainConfig, data: Splits, task: TrainedTask) -> int
     return max(1, train.epochs * num_batches(data.train, size, drop_last=True) * per_batch // train.accumulate)
 
 
+def eval_interval(train: TrainConfig, total: int) -> int:
+    """Iterations between evaluations: train.eval_every, or train.eval_every_epochs epochs of
+    `total` (which then counts train.epochs epochs), so one config suits any amount of data."""
+    if not train.eval_every_epochs:
+        return train.eval_every
+    return max(1, total * train.eval_every_epochs // train.epochs)
+
+
 def eval_batch_size(task: TrainedTask, train: TrainConfig, split: Batch) -> int:
     """A stream task evaluates its parallel streams in one batch; others in train.batch_size."""
     return len(split) if task.carries_state else train.batch_size
