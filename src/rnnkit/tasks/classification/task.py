@@ -2,10 +2,12 @@
 features), with a (bi)directional recurrent stack, a pooling and a linear layer, or for series an
 echo state network with a ridge readout.
 
-    [task] name = "text_classification",     path = "imdb" | a CSV (text,label) | a folder of train/valid/test CSVs
-    [task] name = "sequence_classification", path = "japanese_vowels" | a folder of <label>/*.csv sequences
+    [task] name = "text_classification",     path = "imdb" | a .csv, .tsv or .jsonl file | a folder of train.*
+    [task] name = "sequence_classification", path = "japanese_vowels" | a .ts, .arff or .npz file | a UEA
+           folder (NAME_TRAIN.ts, NAME_TEST.ts) | a folder of <label>/*.csv sequences
 
-The settings, loss and metrics both share are in _common.py; the predictors in predict.py.
+Where the data comes from is in sources.py; the settings, loss and metrics both share in _common.py;
+the baselines (`HasBaselines`) in baselines.py; the predictors in predict.py.
 """
 
 from __future__ import annotations
@@ -14,18 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from ...config import ModelConfig
 from ...data import labelled
-from ...data.fashion_mnist import load_fashion_mnist
-from ...data.japanese_vowels import load_japanese_vowels
+from ...data.batch import Splits
 from ...data.labelled import as_batch, check_sequences, encode_labels, encode_texts
 from ...data.text import Vocab
 from ...models.classifier import SequenceClassifier, copy_embeddings
 from ...models.esn import EchoStateClassifier, deep_reservoir
-from ..base import Meta
+from ..base import Meta, Metrics
 from ._common import Classification, LabelledSplits, Outcome, outcome, statistics, trimmed
+from .baselines import sequence_baselines, text_baselines
 from .metrics import accuracy as accuracy
 from .metrics import balanced_weights as balanced_weights
 from .metrics import confusion_matrix as confusion_matrix
@@ -34,6 +36,7 @@ from .metrics import per_class as per_class
 from .metrics import report as report
 from .predict import SequencePredictor, TextPredictor
 from .pretrained import language_model_embeddings
+from .sources import sequence_parts, text_parts
 
 __all__ = ["LabelledSplits", "Outcome", "SequenceClassification", "TextClassification", "accuracy",
            "balanced_weights", "confusion_matrix", "macro_f1", "outcome", "per_class", "report", "trimmed"]
@@ -41,16 +44,17 @@ __all__ = ["LabelledSplits", "Outcome", "SequenceClassification", "TextClassific
 
 @dataclass(frozen=True)
 class TextClassification(Classification):
-    """Texts -> labels. `path`: "imdb" (fetched), a CSV file, or a folder with train.csv and
-    optional valid.csv / test.csv."""
+    """Texts -> labels. `path`: "imdb" (fetched), a CSV, TSV (.tsv) or JSON Lines (.jsonl) file with
+    columns `text_column` and `label_column`, or a folder with train.* and optional valid.* / test.*
+    in one of those formats."""
 
-    text_column: str = "text"
-    label_column: str = "label"
+    text_column: str = "text"       # the column (a .jsonl file: the key) holding the texts
+    label_column: str = "label"     # the column (a .jsonl file: the key) holding the labels
     level: str = "word"             # word (lower-cased, punctuation split) or bpe (HF tokenizers)
     max_vocab: int = 20000          # most frequent tokens kept (bpe: the subword count)
-    min_count: int = 1
+    min_count: int = 1              # rarer tokens read as <unk>
     max_length: int = 0             # keep the first max_length tokens of each text; 0 = all
-    embedding_size: int = 128
+    embedding_size: int = 128       # size of the token embeddings
     init_embedding: str = ""        # a word-level language_modeling run whose embeddings start ours
 
     def __post_init__(self) -> None:
@@ -61,16 +65,25 @@ class TextClassification(Classification):
             raise ValueError("task.max_vocab must be >= 2, min_count and embedding_size >= 1, max_length >= 0")
 
     def load(self) -> LabelledSplits:
-        raw = self._raw()
-        normal = {name: [labelled.normalize_text(t) for t in texts] for name, (texts, _) in raw.items()}
+        raw = self._carve(text_parts(self.path, text_column=self.text_column, label_column=self.label_column,
+                                     seed=self.seed, valid_fraction=self.valid_fraction),
+                          0.0 if Path(self.path).is_dir() else self.test_fraction)
+        normal = {name: [labelled.normalize_text(t) for t in part.inputs] for name, part in raw.items()}
         vocab = Vocab.build("\n".join(normal["train"]), level=self.level, max_size=self.max_vocab,
                             min_count=self.min_count)
-        ids, classes = encode_labels(raw["train"][1], where="train ")
-        splits = {}
-        for name, (_, labels) in raw.items():
-            y = ids if name == "train" else encode_labels(labels, classes, where=f"{name} ")[0]
-            splits[name] = as_batch(encode_texts(normal[name], vocab, self.max_length, where=f"{name} "), y)
-        return self._splits(splits, {"classes": classes, "vocab": vocab.to_dict()})
+        ids, classes = encode_labels(raw["train"].labels, where="train ")
+        labels = {name: ids if name == "train" else encode_labels(part.labels, classes, where=f"{name} ")[0]
+                  for name, part in raw.items()}
+        splits = {name: as_batch(encode_texts(normal[name], vocab, self.max_length, where=f"{name} "), labels[name])
+                  for name in raw}
+        return self._splits(splits, {"classes": classes, "vocab": vocab.to_dict()}, raw,
+                            texts={name: (normal[name], labels[name]) for name in raw})
+
+    def baselines(self, data: Splits, split: str) -> dict[str, Metrics]:
+        """TF-IDF word 1-2-grams + logistic regression (see baselines.py), on the texts load() read."""
+        if not isinstance(data, LabelledSplits) or data.texts is None or split not in data.texts:
+            raise ValueError(f"{type(self).__name__}.baselines needs the data of its own load() with a {split} split")
+        return text_baselines(data.texts, split)
 
     def build_model(self, cfg: ModelConfig, meta: Meta) -> nn.Module:
         return self.classifier(cfg, meta, self.embedding_size, vocab_size=len(meta["vocab"]["tokens"]))
@@ -89,28 +102,6 @@ class TextClassification(Classification):
     def predictor(self, model: nn.Module, meta: Meta) -> TextPredictor:
         return TextPredictor(model, meta["classes"], Vocab.from_dict(meta["vocab"]), max_length=self.max_length)
 
-    def _raw(self) -> dict[str, tuple[list[str], list[str]]]:
-        """{"train": (texts, labels), "valid": ..., "test": ...} before any encoding."""
-        path = Path(self.path)
-        if self.path == "imdb":
-            texts, labels = labelled.load_imdb()
-            train, test = labelled.split_imdb(len(texts), seed=self.seed)
-            pick = lambda index: ([texts[i] for i in index], [labels[i] for i in index])
-            valid, train = train[: round(self.valid_fraction * len(train))], train[round(self.valid_fraction
-                                                                                         * len(train)):]
-            return {"train": pick(train), "valid": pick(valid), "test": pick(test)}
-        read = lambda f: labelled.read_text_csv(f, text_column=self.text_column, label_column=self.label_column)
-        if path.is_dir():
-            files = {name: path / f"{name}.csv" for name in ("train", "valid", "test")
-                     if (path / f"{name}.csv").is_file()}
-            if "train" not in files:
-                raise ValueError(f"{path} should hold train.csv (and optionally valid.csv, test.csv)")
-            raw = {name: read(f) for name, f in files.items()}
-            test_fraction = 0.0
-        else:
-            raw, test_fraction = {"train": read(path)}, self.test_fraction
-        return self._carve(raw, test_fraction)
-
 
 @dataclass(frozen=True)
 class SequenceClassification(Classification):
@@ -124,11 +115,11 @@ class SequenceClassification(Classification):
     # a fixed reservoir of [model] hidden_size units (num_layers > 1: deep), pooled by `pooling`
     # (last, max, mean or mean_last), then a ridge readout (train.method = "ridge"); settings below.
     encoder: str = "rnn"            # rnn or reservoir
-    spectral_radius: float = 0.9
-    leak: float = 1.0
-    density: float = 0.1
-    input_scaling: float = 1.0
-    bias_scaling: float = 0.0
+    spectral_radius: float = 0.9    # reservoir: largest |eigenvalue| of W_hh
+    leak: float = 1.0               # reservoir: leak rate (1 = no leak)
+    density: float = 0.1            # reservoir: share of nonzero recurrent weights
+    input_scaling: float = 1.0      # reservoir: scale of W_ih
+    bias_scaling: float = 0.0       # reservoir: scale of the bias
     input_to_readout: bool = False  # the pooled inputs too, beside the pooled states
     alpha: float = 1e-2             # ridge penalty of the readout
 
@@ -155,29 +146,22 @@ class SequenceClassification(Classification):
         return SequencePredictor(model, meta["classes"], num_features=meta["num_features"])
 
     def load(self) -> LabelledSplits:
-        raw = self._raw()
-        ids, classes = encode_labels(raw["train"][1], where="train ")
-        check_sequences(raw["train"][0], where="train ")
-        meta = {"classes": classes, "num_features": int(raw["train"][0][0].size(1)), "mean": None, "std": None}
+        raw = sequence_parts(self.path)
+        raw = self._carve(raw, self.test_fraction if "test" not in raw else 0.0)
+        ids, classes = encode_labels(raw["train"].labels, where="train ")
+        check_sequences(raw["train"].inputs, where="train ")
+        meta = {"classes": classes, "num_features": int(raw["train"].inputs[0].size(1)), "mean": None, "std": None}
         if self.standardize:
-            steps = torch.cat(raw["train"][0]).double()                             # (sum T, C)
+            steps = torch.cat(raw["train"].inputs).double()                         # (sum T, C)
             meta["mean"], meta["std"] = steps.mean(0).tolist(), steps.std(0).clamp_min(1e-8).tolist()
-        splits = {name: as_batch(series, ids if name == "train" else encode_labels(labels, classes,
+        splits = {name: as_batch(part.inputs, ids if name == "train" else encode_labels(part.labels, classes,
                                  where=f"{name} ")[0], num_features=meta["num_features"], where=f"{name} ")
-                  for name, (series, labels) in raw.items()}
-        return self._splits(splits, meta)
+                  for name, part in raw.items()}
+        return self._splits(splits, meta, raw)
 
-    def _raw(self) -> dict[str, tuple[list[Tensor], list[str]]]:
-        path = Path(self.path.split(":", 1)[-1])
-        if self.path == "japanese_vowels":
-            raw = {name: ([x[i, :n].float() for i, n in enumerate(lengths.tolist())], [str(int(c)) for c in y])
-                   for name, (x, y, lengths) in zip(("train", "test"), load_japanese_vowels())}
-        elif self.path == "fashion_mnist" or self.path.startswith("fashion_mnist:"):
-            images = load_fashion_mnist(None if self.path == "fashion_mnist" else path)
-            raw = {name: (list(x), [str(int(c)) for c in y]) for name, (x, y) in zip(("train", "test"), images)}
-        elif (path / "train").is_dir():
-            raw = {name: labelled.read_sequence_dir(path / name) for name in ("train", "valid", "test")
-                   if (path / name).is_dir()}
-        else:
-            raw = {"train": labelled.read_sequence_dir(path)}
-        return self._carve(raw, self.test_fraction if "test" not in raw else 0.0)
+    def baselines(self, data: Splits, split: str) -> dict[str, Metrics]:
+        """1-NN DTW and MiniRocket + ridge (see baselines.py) on the features as the model reads them."""
+        scored = getattr(data, split, None)
+        if not isinstance(data, LabelledSplits) or data.meta is None or scored is None:
+            raise ValueError(f"{type(self).__name__}.baselines needs the data of its own load() with a {split} split")
+        return sequence_baselines(data.train, scored, mean=data.meta["mean"], std=data.meta["std"], seed=self.seed)
