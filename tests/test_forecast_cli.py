@@ -83,3 +83,36 @@ def test_predict_reads_future_covariates(tmp_path, capsys):
     plan.to_csv(tmp_path / "plan.csv", index=False)
     assert main(["forecast", "predict", str(run_dir), f"--future={tmp_path / 'plan.csv'}"]) == 0
     assert len(pd.read_csv(run_dir / "forecast.csv")) == 2 * 6
+
+
+def test_your_own_file_with_the_general_config(tmp_path, capsys):
+    """configs/forecast.toml on a file in the user's own columns: train, predict, backtest."""
+    days = pd.date_range("2021-01-04", periods=84, freq="D")
+    frame = pd.DataFrame({"Time": days, "Demand": 50 + 10 * (days.dayofweek >= 5) + np.arange(84) % 3,
+                          "Promo": np.arange(84) % 10 == 0, "Day": np.where(days.dayofweek >= 5, "weekend", "work")})
+    stores = pd.concat([frame.assign(Store="big"), frame.iloc[:30].assign(Store="new", Demand=frame.Demand[:30] / 2)])
+    stores.to_csv(tmp_path / "stores.csv", index=False)
+    user = [f"--task.data={tmp_path / 'stores.csv'}", "--task.id_column=Store", "--task.time_column=Time",
+            "--task.value_column=Demand", "--task.covariates=['Promo']", "--task.future_covariates=['Day']",
+            "--task.input_size=14", "--task.horizon=7", "--task.baseline_methods=['seasonal_naive']",
+            "--model.hidden_size=8", "--train.epochs=1", "--train.batch_size=16", "--train.plots=false"]
+    run_dir = tmp_path / "run"
+    with pytest.warns(UserWarning, match=r"only forecast: \['new'\]"):        # 30 points: no training window
+        assert main(["forecast", "train", "configs/forecast.toml", *user, f"--out_dir={run_dir}"]) == 0
+    assert "seasonal_naive" in capsys.readouterr().out
+    assert json.loads((run_dir / "split.json").read_text())["ids"]["test"]["new"]["origin"] == 23
+    plan = pd.concat([pd.DataFrame({"Store": s, "Time": pd.date_range(end, periods=8, freq="D")[1:]})
+                      for s, end in (("big", days[-1]), ("new", days[29]))])
+    plan.assign(Day=np.where(plan.Time.dt.dayofweek >= 5, "weekend", "work")).to_csv(tmp_path / "plan.csv", index=False)
+    assert main(["forecast", "predict", str(run_dir), f"--future={tmp_path / 'plan.csv'}"]) == 0
+    assert "wrote" in capsys.readouterr().out and len(pd.read_csv(run_dir / "forecast.csv")) == 2 * 7
+    out = tmp_path / "bt.csv"
+    assert main(["forecast", "backtest", "configs/forecast.toml", *user, "--folds=2", "--baselines=seasonal_naive",
+                 f"--out={out}"]) == 2                                    # 'new' is short for 2 folds + holdout
+    assert "'new' (30 points); set task.short_series" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="seasonal naive instead of the network"):
+        assert main(["forecast", "backtest", "configs/forecast.toml", *user, "--folds=2", "--task.holdout=0",
+                     "--task.short_series=baseline", "--baselines=seasonal_naive", f"--out={out}"]) == 0
+    rows = pd.read_csv(out)
+    assert set(rows[rows.method == "rnnkit"].groupby("series_id").forecast_by.first().items()) == {
+        ("big", "network"), ("new", "seasonal_naive")}

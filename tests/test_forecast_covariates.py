@@ -14,6 +14,7 @@ from rnnkit.forecast.synthetic import synthetic_panel
 from rnnkit.runs.configs import load_config
 from rnnkit.tasks.forecasting.backtest import predict
 from rnnkit.tasks.forecasting.task import Forecasting
+from rnnkit.tasks.forecasting.windows import known_size
 
 
 def covariate_table(series: int = 3, length: int = 60) -> pd.DataFrame:
@@ -33,7 +34,7 @@ def test_known_future_features_are_the_horizon_rows(tmp_path):
     task = task_on(tmp_path, table, calendar=True, scale="none")
     panel = task.panel()
     data = task.load()
-    assert task.known_size(panel) == 3                               # sin, cos of the year + promo
+    assert known_size(task, panel) == 3                               # sin, cos of the year + promo
     assert data.train.inputs.shape[-1] == 1 + 2 + 2 and data.train.future.shape[1:] == (6, 3)
     # the first training window of the first series: its horizon is rows 12..17
     times = panel.times[0]

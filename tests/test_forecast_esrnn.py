@@ -157,7 +157,8 @@ def test_series_too_short_for_an_origin_are_forecast_not_dropped(tmp_path):
     assert torch.isfinite(loss)
     forecasts = predict(net, task, task.panel())
     assert len(forecasts) == 3 and all(np.isfinite(f.point).all() and len(f.point) == 6 for f in forecasts)
-    with pytest.raises(SeriesError, match="shorter than input_size \\+ 1 \\* horizon = 18"):
+    with pytest.raises(SeriesError, match=r"shorter than input_size \(12\) \+ 1 \* horizon \(6; task.holdout = 1\) = 18"
+                                          r".*task.short_series"):
         Forecasting(data=str(tmp_path / "p.csv"), input_size=12, horizon=6, forecaster="esrnn", holdout=1).load()
 
 

@@ -81,8 +81,10 @@ def test_a_forecasting_run_checks_the_history_it_is_given(tmp_path, request):
     frame = pd.read_csv(data)
     request.getfixturevalue("without_data")
     saved = rnnkit.load(run_dir)
-    with pytest.raises(ValueError, match=r"reads the covariate columns \['temperature'\]"):
+    with pytest.raises(ValueError, match=r"the table has no covariate column 'temperature'"):
         saved.predict(frame.drop(columns="temperature"))
+    extra = frame.assign(note="a remark")                                # columns the run does not read are ignored
+    pd.testing.assert_frame_equal(saved.predict(extra), saved.predict(frame), check_exact=True)
     reordered = frame[["temperature", "value", "timestamp", "series_id"]]
     pd.testing.assert_frame_equal(saved.predict(reordered), saved.predict(frame), check_exact=True)
 

@@ -1,6 +1,6 @@
 """`rnnkit forecast train|predict|backtest`: the forecasting commands.
 
-    rnnkit forecast train configs/forecast_lstm.toml --task.data=sales.csv
+    rnnkit forecast train configs/forecast.toml --task.data=my.csv --task.time_column=Time --task.value_column=Demand
     rnnkit forecast predict runs/forecast_lstm --out=forecast.csv --plot s0 s3
     rnnkit forecast backtest configs/forecast_lstm.toml --folds=3 --baselines=naive,seasonal_naive,ets,theta
 """
@@ -20,9 +20,11 @@ from ..runs import load, load_config, run, seed_everything
 from ..tasks import build_task
 from ..tasks.forecasting.backtest import backtest, summary
 from ..train import METHODS
-from ._args import no_overrides
+from ._args import no_overrides, task_keys
 
 EXAMPLES = """examples:
+  rnnkit forecast train configs/forecast.toml --task.data=demand.csv --task.time_column=Time \\
+      --task.value_column=Demand --task.covariates='["Temperature", "Holiday"]'   # your own file's columns
   rnnkit forecast train configs/forecast_lstm.toml --task.data=sales.csv   # like rnnkit train
   rnnkit forecast predict runs/forecast_lstm --out=forecast.csv --plot s0 s3
   rnnkit forecast predict runs/forecast_lstm --data=new_history.csv
@@ -32,7 +34,8 @@ EXAMPLES = """examples:
 
 def add_parsers(commands: Any, **kind: Any) -> None:
     parser = commands.add_parser("forecast", help="train, predict and backtest time-series forecasters",
-                                 epilog=EXAMPLES, description="Time-series forecasting.", **kind)
+                                 epilog=f"{EXAMPLES}\n\n{task_keys('forecasting')}",
+                                 description="Time-series forecasting.", **kind)
     parser.add_argument("action", choices=["train", "predict", "backtest"])
     parser.add_argument("target", help="train, backtest: a TOML config; predict: a run directory")
     parser.add_argument("--data", help="predict: forecast these series (default: the run's own data)")
@@ -81,17 +84,19 @@ def _predict(args: argparse.Namespace, overrides: list[str]) -> int:
     out = Path(args.out or Path(args.target) / "forecast.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
     horizon, pct = saved.task.horizon, round(saved.task.level * 100)
+    exact = lambda v: repr(float(v)) if isinstance(v, float) else v          # floats written to round-trip
     with out.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(list(table.columns))
-        for name, t, p, lo, hi in table.itertuples(index=False):
-            writer.writerow([name, t, repr(float(p)), repr(float(lo)), repr(float(hi))])
+        writer.writerows([exact(v) for v in row] for row in table.itertuples(index=False))
     for name in args.plot:
         i, rows = panel.ids.index(name), table[table.series_id == name]
+        if rows.empty:                                 # left out: task.short_series = "drop"
+            continue
         plot_forecast(panel.times[i], panel.values[i], panel.future_times(i, horizon), rows.forecast.to_numpy(),
                       out.with_name(f"{out.stem}_{name}.png"), lower=rows[f"lower_{pct}"].to_numpy(),
                       upper=rows[f"upper_{pct}"].to_numpy(), title=f"{name}: forecast with {pct}% interval")
-    print(f"wrote {out} ({len(panel)} series x {horizon} steps)")
+    print(f"wrote {out} ({table.series_id.nunique()} series x {horizon} steps)")
     return 0
 
 

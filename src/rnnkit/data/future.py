@@ -12,37 +12,44 @@ the table, or with an empty or non-numeric cell, is an error naming the series, 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .series import ID, TIME, Panel, SeriesError, parse_times, read_table
+from .series import ID, TIME, Panel
+from .tables import SeriesError, encode, parse_times, read_table
 
 
-def extend(panel: Panel, horizon: int, names: Sequence[str] = (), source: Any = None) -> Panel:
-    """`panel` with `horizon` more steps per series; covariates `names` from `source` (a DataFrame,
-    CSV or Parquet in long format: series_id, timestamp, names...). Without names, source may be None."""
+def extend(panel: Panel, horizon: int, names: Sequence[str] = (), source: Any = None, *, id_col: str = ID,
+           time_col: str = TIME) -> Panel:
+    """`panel` with `horizon` more steps per series; covariates `names` (table columns; a categorical
+    one is encoded with the panel's categories) from `source` (a DataFrame, CSV or Parquet in long
+    format: id_col, time_col, names...; no id column for one series). Without names, source may be None."""
     import pandas as pd
 
-    unknown = [n for n in names if n not in panel.covariate_names]
+    unknown = [n for n in names if n not in panel.covariate_names and n not in panel.categories]
     if unknown:
         raise SeriesError(f"future covariate {unknown[0]!r} is not a column of the series table; its covariates "
                           f"are {list(panel.covariate_names)}")
     if names and source is None:
+        ids = f" ({id_col} too, for several series)" if id_col and len(panel) > 1 else ""
         raise SeriesError(f"the known-future covariates {list(names)} need their values over the {horizon}-step "
-                          "horizon: give a table of series_id, timestamp and those columns (CLI: --future=FILE)")
+                          f"horizon: give a table of {time_col} and those columns{ids} (CLI: --future=FILE)")
     lookup: dict[tuple[str, Any], int] = {}
     table = None
     if names:
-        table = read_table(source)
-        missing = [c for c in (TIME, *names) if c not in table.columns]
+        table, where = read_table(source)
+        where = "the future covariates table" + ("" if where == "the table" else f" {where}")
+        missing = [c for c in (time_col, *names) if c not in table.columns]
         if missing:
-            raise SeriesError(f"the future covariates table has no {missing[0]!r} column; its columns are "
-                              f"{list(table.columns)}")
-        ids = table[ID].astype(str) if ID in table.columns else pd.Series(["series"] * len(table))
-        stamps = parse_times(table[TIME], np.arange(len(table)))
+            raise SeriesError(f"{where} has no {missing[0]!r} column; its columns are {list(table.columns)}")
+        ids = table[id_col].astype(str) if id_col in table.columns else pd.Series(["series"] * len(table))
+        stamps = parse_times(table[time_col], np.arange(len(table)))
         lookup = {(i, _key(t)): row for row, (i, t) in enumerate(zip(ids, stamps))}
+        table, _, _ = encode(table, list(names), panel.categories, where)
+    names = panel.encoded(names)
     columns = [panel.covariate_names.index(n) for n in names]
     values, times, covariates = [], [], []
     for i, name in enumerate(panel.ids):
@@ -66,7 +73,7 @@ def extend(panel: Panel, horizon: int, names: Sequence[str] = (), source: Any = 
         values.append(np.concatenate([panel.values[i], np.full(horizon, np.nan)]))
         times.append(pd.Index(panel.times[i]).append(pd.Index(future)))
         covariates.append(np.concatenate([panel.covariates[i], ahead]))
-    return Panel(list(panel.ids), values, times, panel.freq, covariates, panel.covariate_names)
+    return dataclasses.replace(panel, ids=list(panel.ids), values=values, times=times, covariates=covariates)
 
 
 def _key(t: Any) -> Any:

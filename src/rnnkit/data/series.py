@@ -2,6 +2,8 @@
 
     panel = load_series("sales.csv")                    # columns series_id, timestamp, value[, covariates...]
     panel = load_series("air.csv")                      # or timestamp, value: one series
+    panel = load_series("demand.csv", id_col="", time_col="Time", value_col="Demand",
+                        covariates=["Temperature", "Holiday"])    # the user's names; booleans become 0/1
     scaler = Scaler.fit(panel.values, kind="standard")  # per series; fit it on training points only
     x, y, owner = windows(scaler.transform(panel.values), input_size=24, horizon=12, ends=cutoffs)
 
@@ -14,19 +16,18 @@ the panel, and a series too short for a window is an error (`check_lengths`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .tables import SeriesError as SeriesError
+from .tables import encode, one_hot_names, parse_times, read_table
+
 ID, TIME, VALUE = "series_id", "timestamp", "value"
 MISSING = ("error", "ffill", "interpolate")
-
-
-class SeriesError(ValueError):
-    """The input table is not a valid set of regular time series."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Panel:
     freq: str
     covariates: list[np.ndarray] = field(default_factory=list)
     covariate_names: tuple[str, ...] = ()
+    categories: dict[str, list[str]] = field(default_factory=dict)   # categorical column -> its one-hot order
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -54,40 +56,44 @@ class Panel:
 
         return pd.date_range(last, periods=horizon + 1, freq=self.freq)[1:]
 
+    def encoded(self, columns: Sequence[str]) -> list[str]:
+        """The covariate names the table's `columns` became (a categorical one: one per category)."""
+        return [n for c in columns for n in (one_hot_names(c, self.categories[c]) if c in self.categories else [c])]
 
-def read_table(source: Any) -> Any:
-    """A pandas DataFrame from a DataFrame, a .csv or a .parquet path."""
-    import pandas as pd
+    def columns(self) -> list[str]:
+        """The table's covariate columns, each once (`encoded` undone)."""
+        of = {n: c for c, cats in self.categories.items() for n in one_hot_names(c, cats)}
+        return list(dict.fromkeys(of.get(n, n) for n in self.covariate_names))
 
-    if isinstance(source, pd.DataFrame):
-        return source.reset_index(drop=True)
-    path = Path(source)
-    if not path.is_file():
-        raise SeriesError(f"series file {str(path)!r} does not exist")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path).reset_index(drop=True)
-    return pd.read_csv(path)
+    def subset(self, keep: Sequence[int]) -> Panel:
+        """The series at positions `keep`."""
+        pick = lambda items: [items[i] for i in keep]
+        return dataclasses.replace(self, ids=pick(self.ids), values=pick(self.values), times=pick(self.times),
+                                   covariates=pick(self.covariates) if self.covariates else [])
 
 
 def load_series(source: Any, *, freq: str | None = None, missing: str = "error", id_col: str = ID,
-                time_col: str = TIME, value_col: str = VALUE) -> Panel:
+                time_col: str = TIME, value_col: str = VALUE, covariates: Sequence[str] | None = None,
+                categories: Mapping[str, Sequence[str]] | None = None) -> Panel:
     """Reads and checks a long table (id, time, value, covariates...) or a single series (time, value).
-    `freq` is a pandas offset alias ("MS", "D", "h", ...) or "int"; None infers it."""
+    `id_col` "" (or the default "series_id" absent) means one series. `covariates`: the columns to read
+    as covariates (None: every other column), encoded as numbers (`tables.encode`; `categories`:
+    those of a trained model). `freq` is a pandas offset alias ("MS", "D", "h", ...) or "int"; None
+    infers it."""
     import pandas as pd
 
     if missing not in MISSING:
         raise SeriesError(f"missing = {missing!r} is not known; choose one of {list(MISSING)}")
-    table = read_table(source)
-    for name in (time_col, value_col):
-        if name not in table.columns:
-            raise SeriesError(f"the table has no {name!r} column; its columns are {list(table.columns)}")
-    if id_col not in table.columns:
+    table, where = read_table(source)
+    id_col, extra = _columns(table, where, id_col, time_col, value_col, covariates)
+    if not id_col:
+        id_col = "_series"
         table = table.assign(**{id_col: "series"})
-    extra = tuple(c for c in table.columns if c not in (id_col, time_col, value_col))
+    table, names, found = encode(table, extra, categories, where)
     table = table.assign(_row=np.arange(len(table)))
     times = parse_times(table[time_col], table["_row"].to_numpy())
     table = table.assign(**{time_col: times})
-    ids, values, stamps, covariates, freqs = [], [], [], [], {}
+    ids, values, stamps, columns, freqs = [], [], [], [], {}
     for key, group in table.groupby(id_col, sort=False):
         name, rows = str(key), group["_row"].to_numpy()
         t = group[time_col]
@@ -96,8 +102,8 @@ def load_series(source: Any, *, freq: str | None = None, missing: str = "error",
         freqs[name] = _check_spacing(name, index, rows, freq)
         ids.append(name)
         values.append(_numeric(name, value_col, group[value_col], rows, missing))
-        columns = [_numeric(name, c, group[c], rows, missing) for c in extra]
-        covariates.append(np.stack(columns, axis=1) if columns else np.zeros((len(group), 0)))
+        numbers = [_numeric(name, c, group[c], rows, missing) for c in names]
+        columns.append(np.stack(numbers, axis=1) if numbers else np.zeros((len(group), 0)))
         stamps.append(index)
     kinds = set(freqs.values())
     if len(kinds) > 1:
@@ -105,19 +111,31 @@ def load_series(source: Any, *, freq: str | None = None, missing: str = "error",
         other = next((n, f) for n, f in freqs.items() if f != first[1])
         raise SeriesError(f"series have different frequencies: {first[0]!r} is {first[1]!r} but {other[0]!r} is "
                           f"{other[1]!r}; split the table or give freq=")
-    return Panel(ids, values, stamps, kinds.pop(), covariates, extra)
+    return Panel(ids, values, stamps, kinds.pop(), columns, names, found)
 
 
-def parse_times(column: Any, rows: np.ndarray) -> Any:
-    import pandas as pd
-
-    if column.dtype.kind in "iuM":
-        return column
-    parsed = pd.to_datetime(column, errors="coerce")
-    bad = np.flatnonzero(parsed.isna().to_numpy())
-    if len(bad):
-        raise SeriesError(f"timestamp {column.iloc[bad[0]]!r} at row {rows[bad[0]]} is not a date or time")
-    return parsed
+def _columns(table: Any, where: str, id_col: str, time_col: str, value_col: str,
+             covariates: Sequence[str] | None) -> tuple[str, list[str]]:
+    """The id column ("" for one series) and the covariate columns; an error naming the file, the
+    column it lacks, the columns it has and the task key that names the column."""
+    have = list(table.columns)
+    needed = [(time_col, "timestamps", "task.time_column"), (value_col, "values", "task.value_column")]
+    if id_col and id_col != ID:                       # named by the user: absent is a mistake, not one series
+        needed.append((id_col, "series ids", "task.id_column; '' for a single series"))
+    for name, what, key in needed:
+        if name not in have:
+            raise SeriesError(f"{where} has no column {name!r} for the {what} ({key}); its columns are {have}")
+    id_col = id_col if id_col in have else ""
+    if covariates is None:
+        return id_col, [c for c in have if c not in (id_col, time_col, value_col)]
+    clash = [c for c in covariates if c in (id_col, time_col, value_col)]
+    if clash:
+        raise SeriesError(f"task.covariates names {clash[0]!r}, which is the id, time or value column")
+    absent = [c for c in covariates if c not in have]
+    if absent:
+        raise SeriesError(f"{where} has no covariate column {absent[0]!r} (task.covariates, "
+                          f"task.future_covariates); its columns are {have}")
+    return id_col, list(covariates)
 
 
 def _check_order(name: str, t: np.ndarray, rows: np.ndarray) -> None:
@@ -176,13 +194,15 @@ def _numeric(name: str, column: str, data: Any, rows: np.ndarray, missing: str) 
     return values
 
 
-def check_lengths(panel: Panel, need: int, what: str = "input window + horizon") -> None:
-    """An error naming every series shorter than `need` points (never a silent drop)."""
+def check_lengths(panel: Panel, need: int, what: str = "input window + horizon", advice: str = "") -> None:
+    """An error naming every series shorter than `need` points (never a silent drop); `advice`
+    (what to do about it) ends the message."""
     short = [(i, len(v)) for i, v in zip(panel.ids, panel.values) if len(v) < need]
     if short:
         listed = ", ".join(f"{i!r} ({n} points)" for i, n in short[:5])
         more = f" and {len(short) - 5} more" if len(short) > 5 else ""
-        raise SeriesError(f"{len(short)} series are shorter than {what} = {need}: {listed}{more}")
+        end = f"; {advice}" if advice else ""
+        raise SeriesError(f"{len(short)} series are shorter than {what} = {need}: {listed}{more}{end}")
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,14 @@ import torch
 from torch import nn
 
 from ...data.future import extend
-from ...data.series import Panel, Scaler, SeriesError
+from ...data.series import Panel, SeriesError
 from ...forecast.baselines import BASELINES, Forecast, baseline_forecast
 from ...forecast.combine import with_baselines
 from ...forecast.metrics import score
 from .esrnn import check_positive, histories
 from .esrnn import forecast as esrnn_forecast
+from .short import FALLBACK, fallback, screen
+from .windows import features, inputs, known_size, scaler, window_scale
 
 
 def origins(lengths: Sequence[int], horizon: int, folds: int, step: int) -> list[list[int]]:
@@ -48,7 +50,9 @@ def predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int] | N
     L, H = task.input_size, task.horizon
     for name, o in zip(panel.ids, starts):
         if o < L:
-            raise SeriesError(f"series {name!r}: forecast origin {o} leaves fewer than input_size = {L} points")
+            raise SeriesError(f"series {name!r}: forecast origin {o} leaves fewer than input_size = {L} points "
+                              "(task.short_series = 'drop' or 'baseline' leaves such series out or forecasts them "
+                              "with seasonal naive)")
     forecasts = _esrnn_predict(model, task, panel, starts, series_ids) if task.forecaster == "esrnn" \
         else _window_predict(model, task, panel, starts, future)
     if not task.combine:
@@ -60,15 +64,14 @@ def predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int] | N
 def _window_predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int], future: Any) -> list[Forecast]:
     """Forecasts of the window-based forecasters (direct, seq2seq, autoregressive)."""
     H = task.horizon
-    known = task.known_size(panel)
+    known = known_size(task, panel)
     if known and any(o + H > len(v) for v, o in zip(panel.values, starts)):
         panel = extend(panel, max(o + H - len(v) for v, o in zip(panel.values, starts)), task.future_covariates,
-                       future)
-    kind = "none" if task.scale == "window" else task.scale
-    scaler = Scaler.fit([v[:o] for v, o in zip(panel.values, starts)], kind)
-    scaled = scaler.transform(panel.values)
-    x, ahead = task.inputs(scaled, task.features(panel, starts), starts, known)
-    level = task.window_scale(x)[:, None]                                          # (S, 1)
+                       future, id_col=task.id_column, time_col=task.time_column)
+    fitted = scaler(panel.values, starts, task.scale)
+    values = fitted.transform(panel.values)
+    x, ahead = inputs(task, values, features(task, panel, starts), starts, known)
+    level = window_scale(task, x)[:, None]                                         # (S, 1)
     x[..., 0] /= level
     model.eval()
     device = next(model.parameters()).device
@@ -76,7 +79,7 @@ def _window_predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[
     with torch.no_grad():
         bands = task.forecast(model, as32(x), as32(ahead) if known else None)
         parts = [p.double().cpu().numpy() * level for p in bands]                   # 3 x (S, K)
-    lower, point, upper = (scaler.inverse(list(p)) for p in parts)
+    lower, point, upper = (fitted.inverse(list(p)) for p in parts)
     return [Forecast(p, lo, hi) for p, lo, hi in zip(point, lower, upper)]
 
 
@@ -107,29 +110,49 @@ def _esrnn_predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[i
 
 def backtest(panel: Panel, task: Any, *, folds: int = 1, step: int = 0, model: nn.Module | None = None,
              baselines: Sequence[str] = ("naive", "seasonal_naive"), season: int = 0) -> list[dict[str, Any]]:
-    """One row per (method, fold, series) with its origin and metrics (MAE, RMSE, sMAPE, MASE, coverage)."""
-    H, season = task.horizon, season or task.period(panel)
+    """One row per (method, fold, series) with its origin, what forecast it (`forecast_by`: the network
+    or, task.short_series = "baseline", seasonal naive) and its metrics (MAE, RMSE, sMAPE, MASE,
+    coverage). With a model, the series too short for the network trained before the first fold
+    (the cut plus task.holdout horizons, short.py) follow task.short_series."""
+    H, step, season = task.horizon, step or task.horizon, season or task.period(panel)
     for name in baselines:
         if name not in BASELINES:
             raise ValueError(f"baseline {name!r} is not known; choose from {sorted(BASELINES)}")
-    folds_origins = origins([len(v) for v in panel.values], H, folds, step or H)
+    network, short = panel, []
+    if model is not None:
+        network, short = screen(task, panel, H + (folds - 1) * step, context=" for this backtest")
+        panel, short = (panel, short) if task.short_series == "baseline" else (network, [])
+    fell_back = set(short)
+    folds_origins = origins([len(v) for v in panel.values], H, folds, step)
     for name, o in zip(panel.ids, folds_origins[0]):
         if o < 2:
-            raise SeriesError(f"series {name!r} ({o + (folds - 1) * (step or H) + H} points) is too short for "
-                              f"{folds} folds of step {step or H} and horizon {H}")
+            raise SeriesError(f"series {name!r} ({o + (folds - 1) * step + H} points) is too short for "
+                              f"{folds} folds of step {step} and horizon {H}")
     rows = []
     for k, starts in enumerate(folds_origins):
         methods: dict[str, list[Forecast]] = {}
         if model is not None:
-            methods["rnnkit"] = predict(model, task, panel, starts)
+            methods["rnnkit"] = _network(model, task, panel, network, starts, short)
         for name in baselines:
             methods[name] = [baseline_forecast(name, v[:o], H, season, task.level, i)
                              for v, o, i in zip(panel.values, starts, panel.ids)]
         for method, forecasts in methods.items():
             for i, (v, o, f) in enumerate(zip(panel.values, starts, forecasts)):
+                by = method if method != "rnnkit" else FALLBACK if panel.ids[i] in fell_back else "network"
                 metrics = score(v[o:o + H], f.point, v[:o], season, f.lower, f.upper)
-                rows.append({"method": method, "fold": k, "series_id": panel.ids[i], "origin": o, **metrics})
+                rows.append({"method": method, "fold": k, "series_id": panel.ids[i], "origin": o, "forecast_by": by,
+                             **metrics})
     return rows
+
+
+def _network(model: nn.Module, task: Any, panel: Panel, network: Panel, starts: Sequence[int],
+             short: Sequence[str]) -> list[Forecast]:
+    """The model's forecasts of the series of `network`, seasonal naive ones of the `short` rest."""
+    position = {name: i for i, name in enumerate(panel.ids)}
+    mine = predict(model, task, network, [starts[position[name]] for name in network.ids])
+    naive = fallback(task, panel, short, [starts[position[name]] for name in short])
+    by_name = dict(zip([*network.ids, *short], [*mine, *naive]))
+    return [by_name[name] for name in panel.ids]
 
 
 def summary(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -137,6 +160,6 @@ def summary(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for method in dict.fromkeys(r["method"] for r in rows):
         mine = [r for r in rows if r["method"] == method]
-        keys = [k for k in mine[0] if k not in ("method", "fold", "series_id", "origin")]
+        keys = [k for k in mine[0] if k not in ("method", "fold", "series_id", "origin", "forecast_by")]
         out[method] = {k: float(np.nanmean([r.get(k, np.nan) for r in mine])) for k in keys}
     return out

@@ -4,14 +4,18 @@
     table = saved.predict("history.csv")           # or a DataFrame: series_id, timestamp, value[, covariates]
     table = saved.predict(frame, future="plan.csv")   # known-future covariates over the horizon
 
-The history is read with the run's frequency and checked like training data; everything else a
-forecast needs comes from the run's meta.json (`Forecasting.describe`): the covariate columns
-the model reads, and for ES-RNN the ids of the series it has smoothing parameters for. Scaling
-statistics are those of the history given, as in training (each origin's own past).
+The history's columns are those the run was trained with (task.id_column, time_column,
+value_column, covariates); text covariates are encoded with the training's categories, and a
+category never seen in training is an error. The history is read with the run's frequency and
+checked like training data; everything else a forecast needs comes from the run's meta.json
+(`Forecasting.describe`): the covariate columns the model reads, and for ES-RNN the ids of the
+series it has smoothing parameters for. Scaling statistics are those of the history given, as in
+training (each origin's own past). Series too short for the network follow task.short_series.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,6 +24,7 @@ from torch import nn
 from ...data.series import Panel, SeriesError, load_series
 from ..base import Meta
 from .backtest import predict
+from .short import FALLBACK, fallback, too_short_to_predict
 
 if TYPE_CHECKING:
     from .task import Forecasting
@@ -33,38 +38,55 @@ class ForecastPredictor:
         self.task, self.model, self.meta = task, model, meta
 
     def predict(self, inputs: Any, *, future: Any = None) -> Any:
-        """inputs: a DataFrame in long format (series_id, timestamp, value[, covariates]; or
-        timestamp, value for one series) or a CSV/Parquet path -> a DataFrame of series_id,
-        timestamp, forecast, lower_P, upper_P (P = task.level in percent), `task.horizon` rows per
-        series after its last timestamp. `future`: the known-future covariates over the horizon
-        (a table of series_id, timestamp and task.future_covariates)."""
+        """inputs: a DataFrame in long format (series_id, timestamp, value[, covariates], or the
+        columns the task names; time and value alone for one series) or a CSV/Parquet path -> a
+        DataFrame of series_id, timestamp, forecast, lower_P, upper_P (P = task.level in percent),
+        `task.horizon` rows per series after its last timestamp (and forecast_by, under
+        task.short_series = "baseline"). `future`: the known-future covariates over the horizon (a
+        table of the id and time columns and task.future_covariates)."""
         return self.table(self.panel(inputs), future=future)
 
     def panel(self, inputs: Any) -> Panel:
-        """The history as a checked Panel with the run's frequency and its covariate columns in
-        the order the model reads them."""
-        panel = load_series(inputs, freq=self.meta["freq"], missing=self.task.missing)
-        if self.task.forecaster == "esrnn":                  # reads the values alone
+        """The history as a checked Panel with the run's frequency, its column names and categories,
+        and its covariate columns in the order the model reads them (other columns are ignored)."""
+        task = self.task
+        columns = [] if task.forecaster == "esrnn" else self.meta.get("covariate_columns", task.columns())
+        panel = load_series(inputs, freq=self.meta["freq"], missing=task.missing, id_col=task.id_column,
+                            time_col=task.time_column, value_col=task.value_column, covariates=columns,
+                            categories=self.meta.get("categories", {}))
+        if task.forecaster == "esrnn":                  # reads the values alone
             return panel
         trained = list(self.meta["covariates"])
         if sorted(panel.covariate_names) != sorted(trained):
             raise SeriesError(f"this run reads the covariate columns {trained}, but the table has "
                               f"{list(panel.covariate_names)}; give the history with exactly those columns")
         order = [panel.covariate_names.index(name) for name in trained]
-        return Panel(panel.ids, panel.values, panel.times, panel.freq, [c[:, order] for c in panel.covariates],
-                     tuple(trained))
+        return dataclasses.replace(panel, covariates=[c[:, order] for c in panel.covariates],
+                                   covariate_names=tuple(trained))
 
     def table(self, panel: Panel, *, future: Any = None) -> Any:
-        """`predict` on a checked panel (see `panel`)."""
+        """`predict` on a checked panel (see `panel`). Series shorter than input_size follow
+        task.short_series; under "baseline" a column `forecast_by` says which forecast each row."""
         import pandas as pd
 
-        ids = self.meta["series_ids"] if self.task.forecaster == "esrnn" else None
-        forecasts = predict(self.model, self.task, panel, future=future, series_ids=ids)
-        H, pct = self.task.horizon, round(self.task.level * 100)
+        task = self.task
+        short = too_short_to_predict(task, panel, [len(v) for v in panel.values])
+        if task.short_series == "drop":
+            panel, short = panel.subset([i for i, n in enumerate(panel.ids) if n not in short]), []
+        network = panel.subset([i for i, n in enumerate(panel.ids) if n not in short])
+        ids = self.meta["series_ids"] if task.forecaster == "esrnn" else None
+        mine = predict(self.model, task, network, future=future, series_ids=ids) if len(network) else []
+        by_name = dict(zip([*network.ids, *short], [*mine, *fallback(task, panel, short)]))
+        forecasts = [by_name[name] for name in panel.ids]
+        H, pct = task.horizon, round(task.level * 100)
         times = [panel.future_times(i, H) for i in range(len(panel))]
-        return pd.DataFrame({
+        frame = pd.DataFrame({
             "series_id": np.repeat(np.asarray(panel.ids, dtype=object), H),
             "timestamp": np.concatenate([np.asarray(t) for t in times]),
             "forecast": np.concatenate([f.point for f in forecasts]),
             f"lower_{pct}": np.concatenate([f.lower for f in forecasts]),
             f"upper_{pct}": np.concatenate([f.upper for f in forecasts])})
+        if task.short_series == "baseline":
+            by = [FALLBACK if name in short else "network" for name in panel.ids]
+            frame["forecast_by"] = np.repeat(np.asarray(by, dtype=object), H)
+        return frame

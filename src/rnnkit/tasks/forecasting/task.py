@@ -8,10 +8,16 @@ encoder also reads calendar features and the table's covariate columns. Metrics 
 are on the scaled values: `mae`, `rmse` and `coverage` of the central `level` interval;
 `rnnkit forecast` reports them in the data's units.
 
-Covariates: every extra column of the table is past-only (the encoder reads it over the input
-window) unless `future_covariates` names it as known in advance (prices, promotions, holidays);
-those and the calendar features are also fed to the model over the horizon (`Batch.future`). At
-predict time their horizon values come from a separate table (`rnnkit.data.future.extend`).
+Your data: a CSV or Parquet file in long format (one row per series and time) or one series; the
+columns are named by `id_column`, `time_column` and `value_column` (`id_column` "" or absent: one
+series). Covariates: `covariates` (default "*": every other column) are past-only (the encoder reads
+them over the input window) unless `future_covariates` names them as known in advance (prices,
+promotions, holidays); those and the calendar features are also fed to the model over the horizon
+(`Batch.future`). Booleans become 0/1 and text columns one-hot categories, recorded in the run's
+metadata (data/tables.py). At predict time the horizon values of the known-future covariates come
+from a separate table (`rnnkit.data.future.extend`). Series too short for the run: `short_series`
+(short.py). Each run records its windows (`Splits.ids`) and scores seasonal naive, ETS and Theta
+on them beside the network (`baselines`, baselines.py).
 
 Forecasters (`forecaster`): "direct", an encoder and one head for the whole horizon (`Forecaster`);
 "seq2seq" and "autoregressive" decoders (`models/forecast_decoders.py`); "esrnn", the ES-RNN hybrid
@@ -25,23 +31,22 @@ Training is unchanged; `predict`, `rnnkit forecast predict` and backtests return
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import torch
 from torch import Tensor, nn
 
 from ...config import ModelConfig
 from ...data.batch import Batch, Splits
-from ...data.series import MISSING, Panel, Scaler, SeriesError, calendar, check_lengths, load_series, windows
+from ...data.series import MISSING, Panel, SeriesError, load_series
 from ...forecast.baselines import BASELINES
 from ...forecast.combine import HOW
 from ...forecast.synthetic import synthetic_panel
 from ...models.likelihoods import OUTPUTS, interval, likelihood_loss
 from ..base import Meta, Metrics
+from .baselines import scores, split_ids
 from .decoders import FORECASTERS, build_forecaster
 from .esrnn import build as build_esrnn
 from .esrnn import evaluate as evaluate_esrnn
@@ -49,6 +54,8 @@ from .esrnn import initial_seasons
 from .esrnn import loss as esrnn_loss
 from .esrnn import splits as esrnn_splits
 from .predictor import ForecastPredictor
+from .short import SHORT, screen
+from .windows import splits as window_splits
 
 SEASONS = {"h": 24, "H": 24, "D": 7, "B": 5, "W": 52, "M": 12, "ME": 12, "MS": 12, "BM": 12, "BME": 12,
            "BMS": 12, "Q": 4, "QE": 4, "QS": 4, "BQ": 4, "BQE": 4, "BQS": 4}
@@ -67,6 +74,11 @@ class ForecastSplits(Splits):
 @dataclass(frozen=True)
 class Forecasting:
     data: str = "synthetic"         # a CSV or Parquet file (long or single-series format), or "synthetic"
+    id_column: str = "series_id"    # the column of series ids; "" (or this default absent) = one series
+    time_column: str = "timestamp"  # the column of timestamps (dates, or integers: freq "int")
+    value_column: str = "value"     # the column to forecast
+    covariates: tuple[str, ...] = ("*",)      # other columns the model reads ("*": all, []: none);
+                                              # true/false become 0/1, text columns one-hot categories
     freq: str = ""                  # pandas offset alias ("MS", "D", "h") or "int"; "" infers it
     missing: str = "error"          # NaN values: error, ffill or interpolate
     input_size: int = 24            # points the encoder reads
@@ -87,6 +99,8 @@ class Forecasting:
     season_init: str = "flat"       # esrnn: initial seasonal indices, flat or decompose (classical decomposition)
     combine: tuple[str, ...] = ()   # baselines whose forecasts are combined with the model's (e.g. theta, ets)
     combine_how: str = "median"     # median or mean of the model's and those forecasts (forecast/combine.py)
+    short_series: str = "error"     # series too short for the run: error, drop, or baseline (seasonal naive instead)
+    baseline_methods: tuple[str, ...] = ("seasonal_naive", "ets", "theta")   # scored beside the model after training
 
     carries_state = False
 
@@ -103,12 +117,15 @@ class Forecasting:
             raise ValueError("task.level_penalty (>= 0) is for task.forecaster = 'esrnn'")
         if self.future_covariates and self.forecaster == "esrnn":
             raise ValueError("task.forecaster = 'esrnn' reads only the series' values; drop task.future_covariates")
-        unknown = sorted(set(self.combine) - set(BASELINES))
-        if unknown:
-            raise ValueError(f"task.combine names unknown baselines {unknown}; choose from {sorted(BASELINES)}")
+        for key in ("combine", "baseline_methods"):
+            unknown = sorted(set(getattr(self, key)) - set(BASELINES))
+            if unknown:
+                raise ValueError(f"task.{key} names unknown baselines {unknown}; choose from {sorted(BASELINES)}")
+        if "*" in self.covariates and len(self.covariates) > 1:
+            raise ValueError(f"task.covariates: '*' (every column) stands alone, got {list(self.covariates)}")
         for name, value, choices in (("output", self.output, OUTPUTS), ("missing", self.missing, MISSING),
                                      ("forecaster", self.forecaster, FORECASTERS),
-                                     ("combine_how", self.combine_how, HOW),
+                                     ("combine_how", self.combine_how, HOW), ("short_series", self.short_series, SHORT),
                                      ("season_init", self.season_init, ("flat", "decompose")),
                                      ("weighting", self.weighting, ("origin", "series")),
                                      ("scale", self.scale, ("standard", "mean", "none", "window"))):
@@ -120,98 +137,48 @@ class Forecasting:
         return ((1 - self.level) / 2, 0.5, (1 + self.level) / 2)
 
     def panel(self) -> Panel:
-        """The series as read and checked, with the last `cut` points removed."""
+        """The series as read (the columns the task names, covariates encoded) and checked."""
+        if not self.data:
+            raise SeriesError("task.data is empty: give your CSV or Parquet file, e.g. --task.data=sales.csv")
         source: Any = synthetic_panel() if self.data == "synthetic" else self.data
-        panel = load_series(source, freq=self.freq or None, missing=self.missing)
-        unknown = [n for n in self.future_covariates if n not in panel.covariate_names]
+        panel = load_series(source, freq=self.freq or None, missing=self.missing, id_col=self.id_column,
+                            time_col=self.time_column, value_col=self.value_column, covariates=self.columns())
+        unknown = [n for n in self.future_covariates if n not in panel.covariate_names and n not in panel.categories]
         if unknown:
             raise SeriesError(f"task.future_covariates names {unknown[0]!r}, which is not a column of the data; "
                               f"its covariate columns are {list(panel.covariate_names)}")
-        if self.cut:
-            check_lengths(panel, self.cut + self.input_size + 2 * self.horizon, "cut + input_size + 2 * horizon")
-            keep = lambda items: [a[:-self.cut] for a in items]
-            panel = Panel(panel.ids, keep(panel.values), keep(panel.times), panel.freq, keep(panel.covariates),
-                          panel.covariate_names)
         return panel
+
+    def columns(self) -> list[str] | None:
+        """The table's covariate columns to read (None: every one): `covariates` and `future_covariates`."""
+        if self.covariates == ("*",):
+            return None
+        return [*self.covariates, *(n for n in self.future_covariates if n not in self.covariates)]
 
     def period(self, panel: Panel) -> int:
         return self.season or season_of(panel.freq)
 
-    def features(self, panel: Panel, ends: Sequence[int] | None = None) -> list[np.ndarray]:
-        """Per series (T, F): calendar features and known-future covariates (the first
-        `known_size` columns), then past-only covariates; covariates standardised with the statistics
-        of the points before ends[i] (default: all)."""
-        future = [panel.covariate_names.index(n) for n in self.future_covariates]
-        order = future + [c for c in range(len(panel.covariate_names)) if c not in future]
-        out = []
-        for i, (times, cov) in enumerate(zip(panel.times, panel.covariates)):
-            cal = calendar(times, panel.freq) if self.calendar else np.zeros((len(times), 0))
-            cov = cov[:, order]
-            seen = cov[:len(cov) if ends is None else ends[i]]
-            std = seen.std(0) if len(seen) else np.ones(cov.shape[1])
-            cov = (cov - (seen.mean(0) if len(seen) else 0.0)) / np.where(std > 0, std, 1.0)
-            out.append(np.concatenate([cal, cov], axis=1))
-        return out
-
-    def known_size(self, panel: Panel) -> int:
-        """How many leading feature columns are known over the horizon (calendar + future covariates)."""
-        cal = calendar(panel.times[0][:1], panel.freq).shape[1] if self.calendar else 0
-        return cal + len(self.future_covariates)
-
     def load(self) -> ForecastSplits:
-        """Training windows end before the held-out horizons. With holdout = 0 they use every point
-        and the validation split is each series' last window, seen in training (final models)."""
-        panel = self.panel()
-        L, H = self.input_size, self.horizon
+        """Each series cut `cut` points before its end (backtests), its last `holdout` horizons held
+        out (valid, test); series too short for that follow `short_series`. `ids` records the windows."""
+        panel, short = screen(self, self.panel(), self.cut)
+        if self.cut:
+            keep = lambda items: [a[:-self.cut] for a in items]
+            panel = dataclasses.replace(panel, values=keep(panel.values), times=keep(panel.times),
+                                        covariates=keep(panel.covariates))
+        cuts = [len(v) - self.holdout * self.horizon for v in panel.values]
+        ids = split_ids(self, panel, cuts, short)
         if self.forecaster == "esrnn":     # forecasting from a cut needs only the input window before it
-            check_lengths(panel, L + self.holdout * H, f"input_size + {self.holdout} * horizon")
             split = esrnn_splits(self, panel)
-            return ForecastSplits(split.train, split.valid, split.test, panel=panel)
-        need = L + max(self.holdout, 1) * H
-        check_lengths(panel, need, f"input_size + {max(self.holdout, 1)} * horizon")
-        cuts = [len(v) - self.holdout * H for v in panel.values]
-        scaled = _scaled(panel.values, cuts, self.scale)
-        features, known = self.features(panel, cuts), self.known_size(panel)
-        # windows of L + H points: inputs, then the horizon's targets and known-future features
-        whole, _, owner = windows(scaled, L + H, 0, cuts, features=features, stride=self.stride)
-        x, y, future = whole[:, :L], whole[:, L:, 0], whole[:, L:, 1:1 + known]
-        idle = [panel.ids[i] for i in sorted(set(range(len(panel))) - set(owner.tolist()))]
-        if idle:
-            warnings.warn(f"{len(idle)} series are too short for a training window (input_size + horizon = "
-                          f"{L + H} points before the held-out part) and are only forecast: {idle[:5]}", stacklevel=2)
-        x, y = self.window_scaled(x, y)
-        valid = [c if self.holdout else c - H for c in cuts]
-        test = self.held_out(scaled, features, [c + H for c in cuts], known) if self.holdout == 2 else None
-        return ForecastSplits(_batch(x, y, future), self.held_out(scaled, features, valid, known), test, panel=panel)
+            return ForecastSplits(split.train, split.valid, split.test, ids=ids, panel=panel)
+        train, valid, test, _ = window_splits(self, panel)
+        return ForecastSplits(train, valid, test, ids=ids, panel=panel)
 
-    def held_out(self, scaled: Sequence[np.ndarray], features: Sequence[np.ndarray], origins: Sequence[int],
-                 known: int) -> Batch:
-        """One window per series whose target starts at its origin."""
-        x, future = self.inputs(scaled, features, origins, known)
-        y = np.stack([v[o:o + self.horizon] for v, o in zip(scaled, origins)])
-        return _batch(*self.window_scaled(x, y), future)
-
-    def inputs(self, scaled: Sequence[np.ndarray], features: Sequence[np.ndarray], origins: Sequence[int],
-               known: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per series the input window (S, L, 1 + F) before its origin and the known-future
-        features (S, K, known) of the horizon after it; no value at or after the origin is read."""
-        L, H = self.input_size, self.horizon
-        x = np.stack([np.concatenate([v[o - L:o, None], f[o - L:o]], axis=1)
-                      for v, f, o in zip(scaled, features, origins)])
-        return x, np.stack([f[o:o + H, :known] for f, o in zip(features, origins)])
-
-    def window_scale(self, x: np.ndarray) -> np.ndarray:
-        """(N,) divisors of each window (N, L, I): its inputs' mean |value| for scale = "window", else 1."""
-        if self.scale != "window":
-            return np.ones(len(x))
-        level = np.abs(x[..., 0]).mean(axis=1)
-        return np.where(level > 0, level, 1.0)
-
-    def window_scaled(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        s = self.window_scale(x)
-        x = x.copy()
-        x[..., 0] /= s[:, None]
-        return x, y / s[:, None]
+    def baselines(self, data: Splits, split: str) -> dict[str, Metrics]:
+        """`baseline_methods` on exactly the windows of `split`, in the units of `evaluate` (baselines.py)."""
+        if not isinstance(data, ForecastSplits) or data.panel is None or data.ids is None:
+            raise TypeError("Forecasting.baselines needs the splits of Forecasting.load(), which carry their panel")
+        return scores(self, data.panel, data.ids, split)
 
     def describe(self, data: Splits) -> Meta:
         """What a forecast needs besides the history it is given: the frequency and season, the
@@ -223,7 +190,8 @@ class Forecasting:
         panel, train = data.panel, data.train
         window = self.forecaster != "esrnn"
         meta: Meta = {"freq": panel.freq, "season": self.period(panel), "series_ids": list(panel.ids),
-                      "covariates": list(panel.covariate_names), "scale": self.scale,
+                      "covariates": list(panel.covariate_names), "covariate_columns": panel.columns(),
+                      "categories": panel.categories, "scale": self.scale,
                       "input_features": int(train.inputs.size(-1)) if window else 1,
                       "future_features": 0 if train.future is None else int(train.future.size(-1))}
         if not window and self.season_init == "decompose" and meta["season"] > 1:
@@ -274,15 +242,3 @@ class Forecasting:
         """(lower, point, upper) of the central `level` interval, each (B, K)."""
         return interval(params, self.output, self.level)
 
-
-def _scaled(values: Sequence[np.ndarray], cuts: Sequence[int], kind: str) -> list[np.ndarray]:
-    """Each series scaled with the statistics of its points before its cut."""
-    scaler = Scaler.fit([v[:c] for v, c in zip(values, cuts)], "none" if kind == "window" else kind)
-    return scaler.transform(values)
-
-
-def _batch(x: np.ndarray, y: np.ndarray, future: np.ndarray) -> Batch:
-    if not np.isfinite(x).all() or not np.isfinite(y).all() or not np.isfinite(future).all():
-        raise SeriesError("a window holds non-finite values after scaling")
-    as32 = lambda a: torch.tensor(a, dtype=torch.float32)
-    return Batch(as32(x), as32(y), future=as32(future) if future.shape[-1] else None)
