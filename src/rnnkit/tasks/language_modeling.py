@@ -10,6 +10,10 @@ output_dropout; [task] embedding_dropout, tie_weights, ar, tar; [train] random_b
 [optim] name = "ntasgd". AR penalises large (dropped) outputs, ar * mean(y_drop^2); TAR penalises
 fast-changing raw outputs, tar * mean((y_t - y_{t-1})^2).
 
+Your own text: `path` is a folder of train/valid/test files, a folder of any text files, or one
+file (data/corpora.py); the split records which files and lines each part holds (Splits.ids).
+Baselines (lm_baselines.py): a unigram and a Kneser-Ney n-gram on the model's own tokens.
+
 A saved run keeps the vocabulary in meta.json; its predictor continues prompts and answers the
 embedding queries of `rnnkit similar`:
 
@@ -20,6 +24,7 @@ embedding queries of `rnnkit similar`:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,12 +35,13 @@ from torch import Tensor, nn
 from ..config import ModelConfig
 from ..data.batch import Batch, Splits
 from ..data.corpora import SOURCES, load_corpus
-from ..data.text import LEVELS, Vocab, batchify_stream, perplexity_metrics, stream_chunks
+from ..data.text import LEVELS, Vocab, batchify_stream, stream_chunks
 from ..models.embeddings import analogy, nearest, pca_points
 from ..models.generate import generate
 from ..models.language_model import LanguageModel
 from ..models.stack import build_rnn
 from .base import Meta, Metrics
+from .lm_baselines import ngram_baselines, ordered_metrics
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,9 @@ class LanguageModeling:
     level: str = ""                 # char, word or bpe; "" = the corpus's usual level (ptb: word, else char)
     max_vocab: int = 0              # keep the most frequent tokens (0 = all; bpe: the subword count, 0 = 8000)
     min_count: int = 1              # rarer tokens read as <unk>
-    valid_fraction: float = 0.05    # one file: the last lines become valid and test
-    test_fraction: float = 0.05
+    valid_fraction: float = 0.05    # one file, or a folder of files not named train/valid/test: the share of
+                                    # lines held out for valid (after train) ...
+    test_fraction: float = 0.05     # ... and for test (at the end)
     batch_size: int = 20            # parallel training streams (rows of the (B, L) layout)
     eval_batch_size: int = 10       # parallel streams in evaluation
     eval_bptt: int = 200            # chunk length in evaluation (memory only; the state is carried)
@@ -81,20 +88,24 @@ class LanguageModeling:
         corpus = load_corpus(self.path, valid_fraction=self.valid_fraction, test_fraction=self.test_fraction)
         vocab = Vocab.build(corpus.train, level=self.resolved_level(), max_size=self.max_vocab or None,
                             min_count=self.min_count)
-        splits = {}
+        splits, ids = {}, {}
         for name, text, rows in (("train", corpus.train, self.batch_size), ("valid", corpus.valid,
                                  self.eval_batch_size), ("test", corpus.test, self.eval_batch_size)):
-            ids = vocab.encode(text)
-            if name == "test" and ids.numel() <= rows:
+            tokens = vocab.encode(text)
+            # what the split holds (plays, files and lines), a digest of its text, and the targets scored
+            ids[name] = {**corpus.parts.get(name, {}), "sha256": hashlib.sha256(text.encode()).hexdigest()[:16],
+                         "targets": 0}
+            if name == "test" and tokens.numel() <= rows:
                 splits[name] = None                          # a split file with no test part
                 continue
-            if ids.numel() <= rows:
+            if tokens.numel() <= rows:
                 where = self.path if self.path in SOURCES else f"the {name} part of {self.path}"
                 knob = "batch_size" if name == "train" else "eval_batch_size"
-                raise ValueError(f"{where} has {ids.numel()} tokens, too few for {rows} streams; "
+                raise ValueError(f"{where} has {tokens.numel()} tokens, too few for {rows} streams; "
                                  f"give more text or lower task.{knob}")
-            splits[name] = batchify_stream(ids, rows)
-        return TextSplits(splits["train"], splits["valid"], splits["test"], vocab=vocab)
+            splits[name] = batchify_stream(tokens, rows)
+            ids[name]["targets"] = splits[name].targets.numel()
+        return TextSplits(splits["train"], splits["valid"], splits["test"], ids=ids, vocab=vocab)
 
     def describe(self, data: Splits) -> Meta:
         vocab = getattr(data, "vocab", None)
@@ -140,9 +151,11 @@ class LanguageModeling:
                 total += F.cross_entropy(logits.flatten(0, 1).float(), chunk.targets.flatten(),
                                          reduction="sum").item()
                 count += chunk.targets.numel()
-        metrics = perplexity_metrics(total, count, level=self.resolved_level())
-        first = "bpc" if "bpc" in metrics else "ppl"                          # the early-stopping default
-        return {first: metrics.pop(first), **metrics}
+        return ordered_metrics(total, count, self.resolved_level())
+
+    def baselines(self, data: Splits, split: str) -> dict[str, Metrics]:
+        """Kneser-Ney n-grams on the model's tokens, scored on the same targets (lm_baselines.py)."""
+        return ngram_baselines(data.train, data.valid, getattr(data, split), self.resolved_level())
 
 
 
