@@ -6,13 +6,20 @@ import argparse
 
 from ..io.fields import ConfigError
 from ..runs import load_config, run
+from ._args import task_keys
 
 EXAMPLES = """examples:
   rnnkit train configs/adding_lstm.toml
   rnnkit train configs/adding_lstm.toml --train.iterations=2000 --model.hidden_size=64 --optim.lr=3e-3
   rnnkit train --resume runs/adding_lstm              # continue exactly where the last checkpoint left off
   rnnkit train runs/adding_lstm/config.toml           # replay a run (into runs/adding_lstm-2)
-  torchrun --standalone --nproc_per_node=2 -m rnnkit train configs/adding_lstm.toml   # data parallel"""
+  torchrun --standalone --nproc_per_node=2 -m rnnkit train configs/adding_lstm.toml   # data parallel
+
+your own data (any key below can be set the same way):
+  rnnkit train configs/lm_word.toml --task.path=my_corpus/          # train/valid/test files, or any text files
+  rnnkit train configs/shakespeare_char.toml --task.path=book.txt   # one file: its last lines are valid and test
+  rnnkit train configs/esn_series.toml --task.series=load.csv --task.column=mw   # next-step prediction
+  rnnkit eval runs/lm_word --split=test --baselines                  # beside a Kneser-Ney n-gram"""
 
 
 def train(args: argparse.Namespace, overrides: list[str]) -> int:
@@ -29,7 +36,8 @@ def train(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
-    p = commands.add_parser("train", help="train from a config file, or resume a run", epilog=EXAMPLES,
+    p = commands.add_parser("train", help="train from a config file, or resume a run",
+                            epilog=f"{EXAMPLES}\n\n{task_keys()}",
                             description="Train a model; any --section.key=value overrides the config.", **kind)
     add_arguments(p)
 

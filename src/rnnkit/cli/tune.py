@@ -13,7 +13,9 @@ EXAMPLES = """examples:
   rnnkit tune --resume runs/esn_mackey_glass_small-tune               # after a kill: finished trials are kept
   rnnkit tune CONFIG --storage=postgresql://user@host/db --tune.study=lm   # run on every machine of a cluster
   rnnkit train runs/esn_mackey_glass_small-tune/best.toml             # train the best configuration again
-  optuna-dashboard runs/esn_mackey_glass_small-tune/study.journal     # browse the study"""
+  optuna-dashboard runs/esn_mackey_glass_small-tune/study.journal     # browse the study
+
+every task's keys, with their types, defaults and meanings: rnnkit train --help"""
 
 
 def tune(args: argparse.Namespace, overrides: list[str]) -> int:

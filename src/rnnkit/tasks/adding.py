@@ -27,9 +27,9 @@ from .base import Meta, Metrics
 class Adding:
     length: int = 50                # T, the number of steps per sequence
     min_length: int = 0             # > 0: lengths drawn from [min_length, length], padded
-    train_size: int = 2000
-    valid_size: int = 500
-    test_size: int = 500
+    train_size: int = 2000          # sequences in the training split
+    valid_size: int = 500           # ... in the validation split
+    test_size: int = 500            # ... in the test split
     seed: int = 0                   # the data's own seed: the same data whatever the run's seed
 
     carries_state = False

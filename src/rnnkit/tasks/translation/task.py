@@ -91,16 +91,16 @@ class Translation:
     direction: str = "en-es"        # bible: en-es or es-en
     level: str = "bpe"              # char, word or bpe, both sides ("dates" is always char)
     source_vocab: int = 8000        # most frequent tokens kept (bpe: the subword count); 0 = all (not bpe)
-    target_vocab: int = 8000
-    min_count: int = 1
+    target_vocab: int = 8000        # the same for the target side
+    min_count: int = 1              # rarer tokens read as <unk>
     max_length: int = 100           # tokens per side; longer sides are cut to it (counted in a note)
-    embedding_size: int = 256
-    attention: str = "general"      # key of ATTENTIONS
+    embedding_size: int = 256       # size of the token embeddings, both sides
+    attention: str = "general"      # none, additive (Bahdanau), dot or general (Luong): see ATTENTIONS
     attention_size: int = 0         # additive: 0 = model.hidden_size
     input_feeding: bool = True      # Luong et al. 2015, section 3.3
     tie_weights: bool = False       # the decoder's output layer shares its embedding matrix
     dropout: float = 0.0            # on h~ before the output layer
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.0    # of the cross-entropy (Szegedy et al. 2016)
     sampling: float = 0.0           # scheduled sampling: probability of feeding the model's own prediction
     bucket_size: int = 0            # > 0: fixed length-bucketed batches; train.batch_size then counts them
     eval_sentences: int = 500       # decoded (greedy) for BLEU / chrF / exact match at each evaluation
@@ -108,7 +108,7 @@ class Translation:
     valid_books: tuple[str, ...] = ("Ruth", "Joel", "Jonah", "Titus", "James")    # "bible": whole books held out
     test_books: tuple[str, ...] = ("Esther", "Habakkuk", "John", "Philippians")   # (no synoptic parallels)
     valid_fraction: float = 0.05    # one TSV / "dates": the share held out for valid and for test
-    test_fraction: float = 0.05
+    test_fraction: float = 0.05     # one TSV / "dates": the share held out for test
     seed: int = 0                   # the data's own seed (generation, splits, buckets)
 
     carries_state = False
