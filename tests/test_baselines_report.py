@@ -58,3 +58,13 @@ def test_a_task_without_baselines_says_so(tmp_path, capsys):
     assert main(["eval", str(run_dir), "--baselines"]) == 2
     assert "has no baselines" in capsys.readouterr().err
 
+
+
+def test_a_missing_baseline_library_does_not_fail_a_finished_run(tmp_path, capsys, monkeypatch):
+    def missing(self, data, split):
+        raise ImportError("the baselines need scikit-learn: pip install 'rnnkit[classify]'")
+
+    monkeypatch.setattr(rnnkit.tasks.Adding, "baselines", missing)
+    metrics = rnnkit.run(rnnkit.load_config("configs/adding_lstm.toml", [*TINY, f"--out_dir={tmp_path / 'run'}"]))
+    assert "mse" in metrics and "baselines skipped: the baselines need scikit-learn" in capsys.readouterr().out
+    assert not (tmp_path / "run" / BASELINES_FILE).exists()

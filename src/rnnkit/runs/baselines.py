@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..config import RunConfig
@@ -61,7 +62,13 @@ def compare(task: Any, model: nn.Module, data: Splits, cfg: RunConfig, splits: S
             continue
         table[split] = {"model": evaluate(model, task, batches(part, eval_batch_size(task, cfg.train, part)))}
         if baselines and isinstance(task, HasBaselines):
-            table[split].update(task.baselines(data, split))
+            threads = torch.get_num_threads()
+            try:
+                table[split].update(task.baselines(data, split))
+            finally:
+                # numba-backed baselines (aeon, statsforecast) reset torch's thread count for the
+                # whole process, and a different count changes float results in their last bits.
+                torch.set_num_threads(threads)
     return table
 
 
@@ -81,7 +88,14 @@ def report(run_dir: str | Path, task: Any, model: nn.Module, data: Splits, cfg: 
     for a task without baselines)."""
     if not isinstance(task, HasBaselines):
         return {}
-    table = compare(task, model, data, cfg)
+    try:
+        table = compare(task, model, data, cfg)
+    except ImportError as error:                     # the run is saved; a missing extra must not fail it
+        print(f"baselines skipped: {error}", flush=True)
+        return {}
+    except KeyboardInterrupt:                        # e.g. a time limit's SIGINT after training ended
+        print(f"baselines interrupted; the run is saved: rnnkit eval {run_dir} --baselines scores them", flush=True)
+        return {}
     print(f"== the model beside its baselines on the same splits ({Path(run_dir) / BASELINES_FILE})\n{show(table)}",
           flush=True)
     text = json.dumps(table, indent=1)
