@@ -57,6 +57,9 @@ def test_a_task_without_baselines_says_so(tmp_path, capsys):
         f"--out_dir={run_dir}"]))
     assert main(["eval", str(run_dir), "--baselines"]) == 2
     assert "has no baselines" in capsys.readouterr().err
+    ids = json.loads((run_dir / SPLIT_FILE).read_text())["ids"]                 # a carved split, pinned by digest
+    assert ids["path"] == "dates" and sum(ids[s]["pairs"] for s in ("train", "valid", "test")) <= 60
+    assert len(ids["test"]["sha256"]) == 64 and ids["test"]["sha256"] != ids["valid"]["sha256"]
 
 
 

@@ -139,7 +139,9 @@ class SpeechRecognition:
                       for name, split in splits.items()}
         return SpeechSplits(splits["train"], splits["valid"], splits.get("test"), characters=alphabet.characters,
                             features=None if feature_cfg is None else asdict(feature_cfg),
-                            train_texts=tuple(texts["train"]))
+                            train_texts=tuple(texts["train"]),
+                            ids={"source": self.source, "seed": self.seed,      # split.json: each split's utterances
+                                 **{name: [n for _, _, n in part] for name, part in examples.items()}})
 
     def describe(self, data: Splits) -> Meta:
         """The alphabet, the front end's feature settings, the training features' per-feature

@@ -19,6 +19,7 @@ token accuracy, and on the first `eval_sentences` sentences decoded greedily, BL
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -146,7 +147,17 @@ class Translation:
                   for name, pairs in raw.items()}
         if self.bucket_size:                       # every split, so evaluation is bucketed too
             splits = {name: bucketed_pairs(split, self.bucket_size, seed=self.seed) for name, split in splits.items()}
-        return TranslationSplits(splits["train"], splits["valid"], splits.get("test"), meta=meta)
+        return TranslationSplits(splits["train"], splits["valid"], splits.get("test"), meta=meta,
+                                 ids=self._split_ids(raw))
+
+    def _split_ids(self, raw: dict[str, list[tuple[str, str]]]) -> dict[str, Any]:
+        """What split.json records: per split the pair count and a SHA-256 of the pairs in order
+        (a generated or carved split has no file rows to name; the digest pins it exactly)."""
+        def digest(pairs: list[tuple[str, str]]) -> str:
+            return hashlib.sha256("\n".join(f"{s}\t{t}" for s, t in pairs).encode("utf-8")).hexdigest()
+
+        return {"path": self.path, "seed": self.seed,
+                **{name: {"pairs": len(pairs), "sha256": digest(pairs)} for name, pairs in raw.items()}}
 
     def raw(self) -> dict[str, list[tuple[str, str]]]:
         """{"train": pairs, "valid": ..., "test": ...} before any encoding."""
