@@ -12,7 +12,8 @@ from rnnkit.cli import main
 from rnnkit.forecast.synthetic import synthetic_panel
 
 TINY = ["--task.input_size=12", "--task.horizon=6", "--model.hidden_size=8", "--train.iterations=3",
-        "--train.epochs=0", "--train.batch_size=16", "--train.eval_every=0"]
+        "--train.epochs=0", "--train.batch_size=16", "--train.eval_every=0",
+        "--train.eval_every_epochs=0"]
 
 
 def test_train_predict_and_plot(tmp_path, capsys):
@@ -52,7 +53,7 @@ def test_esrnn_config_trains_and_predicts(tmp_path):
     synthetic_panel(series=3, length=60, seed=2).to_csv(tmp_path / "p.csv", index=False)
     run_dir = tmp_path / "es"
     assert main(["forecast", "train", "configs/forecast_esrnn.toml", f"--task.data={tmp_path / 'p.csv'}",
-                 f"--out_dir={run_dir}", *TINY, "--train.batch_size=3"]) == 0
+                 f"--out_dir={run_dir}", *TINY, "--train.batch_size=3", "--task.select=network"]) == 0
     assert main(["forecast", "predict", str(run_dir)]) == 0
     table = pd.read_csv(run_dir / "forecast.csv")
     assert len(table) == 3 * 6 and (table.forecast > 0).all()

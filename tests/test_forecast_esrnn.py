@@ -107,14 +107,37 @@ def test_task_trains_and_forecasts_in_data_units(tmp_path):
     assert {r["method"] for r in rows} == {"rnnkit", "naive"}
 
 
-def test_nonpositive_values_are_an_error_naming_the_series(tmp_path):
-    table = synthetic_panel(series=2, length=60)
-    table.loc[70, "value"] = 0.0
+def test_zeros_train_and_forecast_through_a_shifted_log(tmp_path):
+    """A series with zeros (intermittent demand) used to stop the run ("needs positive values");
+    now it is shifted by esrnn.offset, trains to finite losses and forecasts finite values."""
+    from rnnkit.tasks.forecasting.esrnn import offset
+
+    table = synthetic_panel(series=3, length=60, seed=2)
+    zeros = table.series_id == "s1"
+    table.loc[zeros, "value"] = np.where(np.arange(zeros.sum()) % 3 == 0, 0.0, table.loc[zeros, "value"])
     table.to_csv(tmp_path / "z.csv", index=False)
-    task = Forecasting(data=str(tmp_path / "z.csv"), input_size=12, horizon=6, forecaster="esrnn")
-    with pytest.raises(SeriesError, match=r"series 's1': value 0.0 at timestamp 2000-11-01.* \(position 10 "
-                                          r".* needs positive values"):
-        task.load()
+    task = Forecasting(data=str(tmp_path / "z.csv"), input_size=12, horizon=6, forecaster="esrnn", output="quantile")
+    data = task.load()
+    torch.manual_seed(0)
+    net = task.build_model(ModelConfig(hidden_size=8), task.describe(data))
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(5):
+        optimizer.zero_grad()
+        loss, _ = task.loss(net, data.train, None)
+        assert torch.isfinite(loss)
+        loss.backward()
+        optimizer.step()
+    metrics = task.evaluate(net, [data.valid])
+    assert all(np.isfinite(v) for v in metrics.values())
+    forecasts = predict(net, task, task.panel())
+    assert all(np.isfinite(f.point).all() and (f.lower <= f.upper).all() for f in forecasts)
+    assert offset(np.array([0.0, 2.0, 4.0])) == 2.0 and offset(np.array([1.0, 3.0])) == 0.0
+    assert offset(np.zeros(4)) == 1.0
+    baselines = task.baselines(data, "valid")                 # scored relative to the shifted last value
+    assert all(np.isfinite(m["mae"]) for m in baselines.values())
+
+
+def test_a_series_unknown_to_the_esrnn_is_an_error(tmp_path):
     with pytest.raises(SeriesError, match="trained on 4 series"):
         good = esrnn_task(tmp_path)
         panel = good.panel()

@@ -17,7 +17,7 @@ from test_speech_task import CONFIG as SPEECH_CONFIG
 from test_speech_task import write_tones
 
 TINY = ["--task.input_size=12", "--task.horizon=6", "--model.hidden_size=8", "--train.iterations=3",
-        "--train.epochs=0", "--train.eval_every=0", "--train.plots=false"]
+        "--train.epochs=0", "--train.eval_every=0", "--train.eval_every_epochs=0", "--train.plots=false"]
 FORECASTERS = {                 # each with what its meta.json must carry besides the sizes
     "direct": ("configs/forecast_lstm.toml", ["--train.batch_size=16"], "temperature"),
     "seq2seq": ("configs/forecast_lstm.toml", ["--task.forecaster=seq2seq", "--train.batch_size=16"], ""),

@@ -19,6 +19,7 @@ from ..plots.forecast import plot_forecast
 from ..runs import load, load_config, run, seed_everything
 from ..tasks import build_task
 from ..tasks.forecasting.backtest import backtest, summary
+from ..tasks.forecasting.select import groups_of
 from ..train import METHODS
 from ._args import no_overrides, task_keys
 
@@ -47,7 +48,7 @@ def add_parsers(commands: Any, **kind: Any) -> None:
                         help="predict: a PNG per series (history, forecast, interval) beside the CSV")
     parser.add_argument("--folds", type=int, default=1, help="backtest: rolling origins (default 1)")
     parser.add_argument("--step", type=int, default=0, help="backtest: points between origins (default horizon)")
-    parser.add_argument("--baselines", default="naive,seasonal_naive",
+    parser.add_argument("--baselines", default="seasonal_naive,ets,theta",
                         help="backtest: comma-separated names from rnnkit.forecast.BASELINES")
     parser.add_argument("--seed", type=int, help="override the config's seed")
     parser.add_argument("--out_dir", help="train: override the config's out_dir")
@@ -110,9 +111,12 @@ def _backtest(args: argparse.Namespace, overrides: list[str]) -> int:
     data = task.load()
     model = task.build_model(cfg.model, task.describe(data))
     METHODS[cfg.train.method](model, task, data, cfg)
+    selection = task.choose(model.cpu(), data, {}).get("selection")        # on the windows before the first origin
     baselines = [b for b in args.baselines.split(",") if b]
-    rows = backtest(full.panel(), full, folds=args.folds, step=step, model=model.cpu(),
-                    baselines=baselines)
+    panel = full.panel()
+    groups = groups_of(full, panel, full.data) if full.select_by else None
+    rows = backtest(panel, full, folds=args.folds, step=step, model=model, baselines=baselines,
+                    selection=selection, groups=groups)
     if args.out:
         with Path(args.out).open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

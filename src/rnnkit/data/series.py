@@ -74,18 +74,19 @@ class Panel:
 
 def load_series(source: Any, *, freq: str | None = None, missing: str = "error", id_col: str = ID,
                 time_col: str = TIME, value_col: str = VALUE, covariates: Sequence[str] | None = None,
-                categories: Mapping[str, Sequence[str]] | None = None) -> Panel:
+                categories: Mapping[str, Sequence[str]] | None = None, ignore: Sequence[str] = ()) -> Panel:
     """Reads and checks a long table (id, time, value, covariates...) or a single series (time, value).
     `id_col` "" (or the default "series_id" absent) means one series. `covariates`: the columns to read
     as covariates (None: every other column), encoded as numbers (`tables.encode`; `categories`:
     those of a trained model). `freq` is a pandas offset alias ("MS", "D", "h", ...) or "int"; None
-    infers it."""
+    infers it. `ignore`: columns that are never covariates (a group column)."""
     import pandas as pd
 
     if missing not in MISSING:
         raise SeriesError(f"missing = {missing!r} is not known; choose one of {list(MISSING)}")
     table, where = read_table(source)
     id_col, extra = _columns(table, where, id_col, time_col, value_col, covariates)
+    extra = [c for c in extra if c not in ignore]
     if not id_col:
         id_col = "_series"
         table = table.assign(**{id_col: "series"})

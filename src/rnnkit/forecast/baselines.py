@@ -81,15 +81,29 @@ BASELINES: dict[str, Callable[..., Forecast]] = {
 }
 
 
+_CACHE: dict[tuple, Forecast] = {}
+_CACHE_SIZE = 50_000        # ETS and Theta forecasts of one history are asked for again and again: on
+                            # validation (selection), by the run's baselines and backtests, in combinations
+
+
 def baseline_forecast(name: str, y: np.ndarray, horizon: int, season: int, level: float, series_id: str) -> Forecast:
-    """BASELINES[name] on one series; a baseline that cannot forecast it (statsforecast refuses
-    "tiny datasets") is an error naming the series, its length and the baseline."""
+    """BASELINES[name] on one series (remembered: the methods are deterministic); a baseline that
+    cannot forecast it (statsforecast refuses "tiny datasets") is an error naming the series, its
+    length and the baseline."""
+    y = np.asarray(y, dtype=np.float64)
+    key = (name, y.tobytes(), horizon, season, level)
+    if key in _CACHE:
+        return _CACHE[key]
     try:
-        return BASELINES[name](y, horizon, season, level)
+        out = BASELINES[name](y, horizon, season, level)
     except (NotImplementedError, ValueError, np.linalg.LinAlgError) as error:
         if "pip install" in str(error):
             raise
         raise SeriesError(f"series {series_id!r} ({len(y)} points of history): the {name!r} baseline cannot "
                           f"forecast it ({type(error).__name__}: {error}); give it a longer history or leave "
                           f"{name!r} out (task.combine, --baselines)") from None
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.clear()
+    _CACHE[key] = out
+    return out
 

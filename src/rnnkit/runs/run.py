@@ -23,7 +23,7 @@ from ..config import RunConfig, to_dict
 from ..io import toml
 from ..io.files import atomic_write
 from ..tasks import build_task
-from ..tasks.base import HasBaselines, WarmStarted
+from ..tasks.base import ChoosesAfterTraining, HasBaselines, WarmStarted
 from ..train import METHODS
 from ..train.checkpoint import CONFIG_FILE, META_FILE, STATE_FILE, read_state, write_meta
 from ..train.device import resolve_device
@@ -68,6 +68,8 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
             torch.manual_seed(cfg.seed + rank)                # own dropout masks per process
         metrics = METHODS[cfg.train.method](model, task, data, cfg, run_dir=run_dir, resume=resume is not None,
                                             on_eval=on_eval)
+        if rank == 0 and isinstance(task, ChoosesAfterTraining):   # e.g. forecasting's validated selection
+            write_meta(run_dir, cfg.task.name, task.choose(model, data, meta))
         if rank == 0 and cfg.train.baselines and isinstance(task, HasBaselines):
             report(run_dir, task, model, data, cfg)
         return metrics

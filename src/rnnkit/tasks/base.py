@@ -68,6 +68,15 @@ class WarmStarted(Protocol):
 
 
 @runtime_checkable
+class ChoosesAfterTraining(Protocol):
+    """Optional: a task that, once its model is trained, chooses on the validation split between the
+    model and simpler methods (forecasting: Theta, ETS and combinations) and returns `meta` with
+    that choice added; the run writes it to meta.json, so a loaded run's predictor uses it."""
+
+    def choose(self, model: nn.Module, data: Splits, meta: Meta) -> Meta: ...
+
+
+@runtime_checkable
 class HasBaselines(Protocol):
     """Optional: the simple models a practitioner would try first (a TF-IDF logistic regression,
     1-NN DTW, seasonal naive, a Kneser-Ney n-gram...), fitted on `data.train` (choosing their own

@@ -24,8 +24,9 @@ from ...data.series import Panel, SeriesError
 from ...forecast.baselines import BASELINES, Forecast, baseline_forecast
 from ...forecast.combine import with_baselines
 from ...forecast.metrics import score
-from .esrnn import check_positive, histories
 from .esrnn import forecast as esrnn_forecast
+from .esrnn import histories
+from .select import apply
 from .short import FALLBACK, fallback, screen
 from .windows import features, inputs, known_size, scaler, window_scale
 
@@ -38,12 +39,15 @@ def origins(lengths: Sequence[int], horizon: int, folds: int, step: int) -> list
 
 
 def predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int] | None = None, *,
-            future: Any = None, series_ids: Sequence[str] | None = None) -> list[Forecast]:
+            future: Any = None, series_ids: Sequence[str] | None = None, selection: dict[str, Any] | None = None,
+            groups: Sequence[str] | None = None) -> list[Forecast]:
     """The model's forecast of each series from starts[i] (default: its end), in the data's units,
     with the task's central `level` interval. Where a horizon runs past a series' end, the panel is
     continued (`extend`): calendar features from the timestamps, known-future covariates from the
     table `future` (series_id, timestamp, task.future_covariates). With `task.combine` each forecast
-    is combined with those baselines' forecasts from the same origin. `series_ids`: the ids an
+    is combined with those baselines' forecasts from the same origin; otherwise, with a `selection`
+    (select.py, kept in a run's meta.json), each series is forecast by the method chosen on
+    validation for its group (`groups`; default: the panel's frequency). `series_ids`: the ids an
     ES-RNN was trained on (its per-series parameters), so the panel may hold any of them in any
     order; without them the panel must hold the training series in their order."""
     starts = [len(v) for v in panel.values] if starts is None else list(starts)
@@ -56,7 +60,9 @@ def predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[int] | N
     forecasts = _esrnn_predict(model, task, panel, starts, series_ids) if task.forecaster == "esrnn" \
         else _window_predict(model, task, panel, starts, future)
     if not task.combine:
-        return forecasts
+        if not selection or task.select != "validate":
+            return forecasts
+        return apply(selection, task, panel, starts, forecasts, groups or [panel.freq] * len(panel))
     return with_baselines(forecasts, panel.values, starts, task.combine, horizon=H, season=task.period(panel),
                           level=task.level, how=task.combine_how, ids=panel.ids)
 
@@ -99,7 +105,6 @@ def _esrnn_predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[i
             raise SeriesError(f"series {unknown[0]!r} was not in this ES-RNN's training data; it forecasts only the "
                               f"{len(series_ids)} series it has smoothing parameters for: {list(series_ids[:5])}...")
         index = [position[name] for name in panel.ids]
-    check_positive(Panel(panel.ids, [v[:o] for v, o in zip(panel.values, starts)], panel.times, panel.freq))
     model.eval()
     device = next(model.parameters()).device
     with torch.no_grad():
@@ -109,10 +114,12 @@ def _esrnn_predict(model: nn.Module, task: Any, panel: Panel, starts: Sequence[i
 
 
 def backtest(panel: Panel, task: Any, *, folds: int = 1, step: int = 0, model: nn.Module | None = None,
-             baselines: Sequence[str] = ("naive", "seasonal_naive"), season: int = 0) -> list[dict[str, Any]]:
+             baselines: Sequence[str] = ("naive", "seasonal_naive"), season: int = 0,
+             selection: dict[str, Any] | None = None, groups: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """One row per (method, fold, series) with its origin, what forecast it (`forecast_by`: the network
     or, task.short_series = "baseline", seasonal naive) and its metrics (MAE, RMSE, sMAPE, MASE,
-    coverage). With a model, the series too short for the network trained before the first fold
+    coverage). The model's forecasts follow its validated `selection` (per `groups`, one per series
+    of `panel`), as `predict` does. With a model, the series too short for the network trained before the first fold
     (the cut plus task.holdout horizons, short.py) follow task.short_series."""
     H, step, season = task.horizon, step or task.horizon, season or task.period(panel)
     for name in baselines:
@@ -132,7 +139,7 @@ def backtest(panel: Panel, task: Any, *, folds: int = 1, step: int = 0, model: n
     for k, starts in enumerate(folds_origins):
         methods: dict[str, list[Forecast]] = {}
         if model is not None:
-            methods["rnnkit"] = _network(model, task, panel, network, starts, short)
+            methods["rnnkit"] = _network(model, task, panel, network, starts, short, selection, groups)
         for name in baselines:
             methods[name] = [baseline_forecast(name, v[:o], H, season, task.level, i)
                              for v, o, i in zip(panel.values, starts, panel.ids)]
@@ -146,10 +153,13 @@ def backtest(panel: Panel, task: Any, *, folds: int = 1, step: int = 0, model: n
 
 
 def _network(model: nn.Module, task: Any, panel: Panel, network: Panel, starts: Sequence[int],
-             short: Sequence[str]) -> list[Forecast]:
+             short: Sequence[str], selection: dict[str, Any] | None = None,
+             groups: Sequence[str] | None = None) -> list[Forecast]:
     """The model's forecasts of the series of `network`, seasonal naive ones of the `short` rest."""
     position = {name: i for i, name in enumerate(panel.ids)}
-    mine = predict(model, task, network, [starts[position[name]] for name in network.ids])
+    mine_groups = None if groups is None else [groups[position[name]] for name in network.ids]
+    mine = predict(model, task, network, [starts[position[name]] for name in network.ids], selection=selection,
+                   groups=mine_groups)
     naive = fallback(task, panel, short, [starts[position[name]] for name in short])
     by_name = dict(zip([*network.ids, *short], [*mine, *naive]))
     return [by_name[name] for name in panel.ids]

@@ -12,7 +12,8 @@ Indices count from each series' first point, after the last `cut` points are rem
 see each series' values before the split's origin and are scored on the `horizon` points after it,
 in the units `evaluate` reports the network in: window forecasters on the scaled values (each series
 by its statistics before its training cut, each window by its inputs' mean |value| under scale =
-"window"), ES-RNN relative to the last value before the origin, with sMAPE on the values themselves.
+"window"), ES-RNN relative to the last value before the origin (plus esrnn.offset), with sMAPE
+on the values themselves.
 A baseline that cannot forecast some series (statsforecast missing, too short a history for ETS) is
 left out with a warning: a row must cover every window of the split to compare.
 """
@@ -29,6 +30,7 @@ from ...data.series import Panel
 from ...forecast.baselines import Forecast, baseline_forecast
 from ...forecast.metrics import smape
 from ..base import Metrics
+from .esrnn import offset
 from .windows import scaler, window_scale
 
 
@@ -78,7 +80,8 @@ def _units(task: Any, panel: Panel, ids: dict[str, Any], index: Sequence[int],
            origins: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """Per scored series (shift, divisor): evaluate's units are (y - shift) / divisor."""
     if task.forecaster == "esrnn":
-        return np.zeros(len(index)), np.array([panel.values[i][o - 1] for i, o in zip(index, origins)])
+        v = [panel.values[i][:o] for i, o in zip(index, origins)]
+        return np.zeros(len(index)), np.array([h[-1] + offset(h) for h in v])
     values = [panel.values[i] for i in index]
     fitted = scaler(values, [ids["train"][panel.ids[i]]["end"] for i in index], task.scale)
     z = fitted.transform(values)

@@ -1,7 +1,18 @@
 """The ES-RNN forecaster's data, loss and forecasts (task.forecaster = "esrnn"; Smyl 2020).
 
-The model normalises each series itself (learned level and seasonality), so it reads raw positive
-values: task.scale, the calendar and covariate columns are not used. An example is a whole series
+The model normalises each series itself (learned level and seasonality), so it reads raw values:
+task.scale, the calendar and covariate columns are not used.
+
+Zeros and negative values: the multiplicative model takes logs of y / (level x season), so it needs
+positive values (Smyl 2020 worked on M4, which has none). A series with a value <= 0 is shifted
+first, y + c with c = mean|y| - min(y) over the history forecast from (`offset`; c = 0, nothing
+changes, when every value is positive), and its forecasts are shifted back: the shifted (two-
+parameter) logarithm of Box & Cox 1964, log(y + lambda_2). We chose it over an additive ES-RNN
+because it keeps the one model, its scale-free normalisation (the shift is proportional to the
+series' scale, so multiplying a series by 10 still multiplies its forecast by 10) and every result
+on positive data exactly as it was; an additive variant would need its own level and season
+recursions and lose the multiplicative seasonality that fits most business series. The shift is
+fitted on the history before each forecast origin, so it reads no future value. An example is a whole series
 history, padded at its end with its last value (padding is never read: everything at origin t
 depends on values up to t): inputs (S, T), lengths (S,), series (S,) the series' index, whose
 per-series smoothing parameters the model owns. Training scores every origin whose horizon lies in
@@ -27,14 +38,20 @@ from ...models.likelihoods import interval, likelihood_loss
 from ...models.stack import build_rnn
 
 
-def check_positive(panel: Panel) -> None:
-    for name, v, times in zip(panel.ids, panel.values, panel.times):
-        bad = np.flatnonzero(~(v > 0))
-        if len(bad):
-            k = bad[0]
-            raise SeriesError(f"series {name!r}: value {v[k]} at timestamp {times[k]} (position {k} in the series); "
-                              "task.forecaster = 'esrnn' "
-                              "needs positive values (multiplicative level and seasonality); shift the series")
+def offset(history: np.ndarray) -> float:
+    """The shift c that makes a history positive (see the module docstring): 0 when it already is,
+    else mean|y| - min(y) (1 for an all-zero history)."""
+    history = np.asarray(history, dtype=np.float64)
+    if len(history) == 0 or history.min() > 0:
+        return 0.0
+    c = float(np.abs(history).mean() - history.min())
+    return c if c > 0 else 1.0
+
+
+def offsets(batch: Batch) -> Tensor:
+    """(S, 1) shifts of a batch of histories, each from its valid points (inputs[i, :lengths[i]])."""
+    rows = [offset(x[:n].double().cpu().numpy()) for x, n in zip(batch.inputs, batch.lengths.tolist())]
+    return torch.tensor(rows, dtype=batch.inputs.dtype, device=batch.inputs.device)[:, None]
 
 
 def histories(values: Sequence[np.ndarray], ends: Sequence[int], targets: np.ndarray | None = None,
@@ -51,7 +68,6 @@ def histories(values: Sequence[np.ndarray], ends: Sequence[int], targets: np.nda
 
 
 def splits(task: Any, panel: Panel) -> Splits:
-    check_positive(panel)
     if panel.covariate_names:
         warnings.warn(f"task.forecaster = 'esrnn' reads only the values; the covariate columns "
                       f"{list(panel.covariate_names)} are not used", stacklevel=3)
@@ -92,7 +108,7 @@ def build(task: Any, cfg: ModelConfig, series: int, season: int, init_season: An
 def initial_seasons(train: Batch, season: int) -> np.ndarray:
     """(S, season) log initial seasonal indices of each training history (`initial_season`)."""
     histories = [x[:n].double().numpy() for x, n in zip(train.inputs, train.lengths.tolist())]
-    return np.stack([initial_season(h, season) for h in histories])
+    return np.stack([initial_season(h + offset(h), season) for h in histories])
 
 
 def initial_season(y: np.ndarray, m: int) -> np.ndarray:
@@ -125,10 +141,11 @@ def loss(task: Any, model: nn.Module, batch: Batch) -> Tensor:
     """The likelihood (or pinball) loss over every origin t with t + K inside the history, on
     log(y / (l_t s_{t+k})): Smyl's normalised space."""
     L, K = task.input_size, task.horizon
-    level, indices = model.smooth(batch.inputs, batch.series)                 # (B, T), (B, T + m)
-    params, log_base = model.forecast(batch.inputs, level, indices)           # (B, N, K, P), (B, N, K)
+    y = batch.inputs + offsets(batch)                                         # (B, T) > 0
+    level, indices = model.smooth(y, batch.series)                            # (B, T), (B, T + m)
+    params, log_base = model.forecast(y, level, indices)                      # (B, N, K, P), (B, N, K)
     N = params.size(1) - K                                                    # origins with a full horizon
-    target = torch.log(batch.inputs).unfold(1, K, 1)[:, L:L + N]              # (B, N, K): y_{t+1..t+K}
+    target = torch.log(y).unfold(1, K, 1)[:, L:L + N]                         # (B, N, K): y_{t+1..t+K}
     keep = torch.arange(N, device=target.device) < (batch.lengths.to(target.device) - L - K + 1)[:, None]
     z = (target - log_base[:, :N])[keep]                                      # (M, K)
     weight = None
@@ -152,22 +169,23 @@ def wiggliness(level: Tensor, lengths: Tensor) -> Tensor:
 
 def forecast(task: Any, model: nn.Module, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
     """(lower, point, upper) in data units, each (B, K), from the end of each history."""
-    params, log_base = model(batch.inputs, batch.series)
+    shift = offsets(batch)                                                    # (B, 1)
+    params, log_base = model(batch.inputs + shift, batch.series)
     last = (batch.lengths.to(params.device) - task.input_size)                # origin t = length - 1
     rows = torch.arange(params.size(0), device=params.device)
     bands = interval(params[rows, last], task.output, task.level)
     base = log_base[rows, last]
-    return tuple(torch.exp(b + base) for b in bands)                          # type: ignore[return-value]
+    return tuple(torch.exp(b + base) - shift for b in bands)                  # type: ignore[return-value]
 
 
 def evaluate(task: Any, model: nn.Module, batches: Any) -> dict[str, float]:
-    """MAE and RMSE of forecasts divided by the series' last value (scale-free), interval
-    coverage, and the M3 sMAPE (percent)."""
+    """MAE and RMSE of forecasts divided by the series' last value (shifted by `offset`: scale-free,
+    and never 0), interval coverage, and the M3 sMAPE (percent)."""
     abs_sum = sq_sum = inside = count = 0.0
     smapes: list[float] = []
     for batch in batches:
         lower, point, upper = forecast(task, model, batch)
-        last = batch.inputs[torch.arange(len(batch)), batch.lengths.to(point.device) - 1][:, None]
+        last = batch.inputs[torch.arange(len(batch)), batch.lengths.to(point.device) - 1][:, None] + offsets(batch)
         error = (point - batch.targets) / last
         abs_sum += error.abs().sum().item()
         sq_sum += error.pow(2).sum().item()

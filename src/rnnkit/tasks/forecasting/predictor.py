@@ -24,6 +24,7 @@ from torch import nn
 from ...data.series import Panel, SeriesError, load_series
 from ..base import Meta
 from .backtest import predict
+from .select import groups_of
 from .short import FALLBACK, fallback, too_short_to_predict
 
 if TYPE_CHECKING:
@@ -43,8 +44,9 @@ class ForecastPredictor:
         DataFrame of series_id, timestamp, forecast, lower_P, upper_P (P = task.level in percent),
         `task.horizon` rows per series after its last timestamp (and forecast_by, under
         task.short_series = "baseline"). `future`: the known-future covariates over the horizon (a
-        table of the id and time columns and task.future_covariates)."""
-        return self.table(self.panel(inputs), future=future)
+        table of the id and time columns and task.future_covariates). Each series is forecast by
+        the method the run chose on validation for its group (meta.json "selection", select.py)."""
+        return self.table(self.panel(inputs), future=future, source=inputs)
 
     def panel(self, inputs: Any) -> Panel:
         """The history as a checked Panel with the run's frequency, its column names and categories,
@@ -64,8 +66,9 @@ class ForecastPredictor:
         return dataclasses.replace(panel, covariates=[c[:, order] for c in panel.covariates],
                                    covariate_names=tuple(trained))
 
-    def table(self, panel: Panel, *, future: Any = None) -> Any:
-        """`predict` on a checked panel (see `panel`). Series shorter than input_size follow
+    def table(self, panel: Panel, *, future: Any = None, source: Any = None) -> Any:
+        """`predict` on a checked panel (see `panel`; `source`: the table it was read from, whose
+        task.select_by column names each series' group). Series shorter than input_size follow
         task.short_series; under "baseline" a column `forecast_by` says which forecast each row."""
         import pandas as pd
 
@@ -75,7 +78,9 @@ class ForecastPredictor:
             panel, short = panel.subset([i for i, n in enumerate(panel.ids) if n not in short]), []
         network = panel.subset([i for i, n in enumerate(panel.ids) if n not in short])
         ids = self.meta["series_ids"] if task.forecaster == "esrnn" else None
-        mine = predict(self.model, task, network, future=future, series_ids=ids) if len(network) else []
+        groups = groups_of(task, network, source) if task.select_by and source is not None else None
+        mine = predict(self.model, task, network, future=future, series_ids=ids, selection=self.meta.get("selection"),
+                       groups=groups) if len(network) else []
         by_name = dict(zip([*network.ids, *short], [*mine, *fallback(task, panel, short)]))
         forecasts = [by_name[name] for name in panel.ids]
         H, pct = task.horizon, round(task.level * 100)

@@ -21,12 +21,15 @@ on them beside the network (`baselines`, baselines.py).
 
 Forecasters (`forecaster`): "direct", an encoder and one head for the whole horizon (`Forecaster`);
 "seq2seq" and "autoregressive" decoders (`models/forecast_decoders.py`); "esrnn", the ES-RNN hybrid
-of Smyl 2020 (`models/esrnn.py`, data and loss in `esrnn.py`), which normalises raw positive
+of Smyl 2020 (`models/esrnn.py`, data and loss in `esrnn.py`), which normalises raw
 values itself and reads neither covariates nor calendar features.
 
-Combinations (`combine`): at predict time the model's forecast of each series can be combined with
-baselines' forecasts from the same origin (the median or mean, `combine_how`; forecast/combine.py).
-Training is unchanged; `predict`, `rnnkit forecast predict` and backtests return the combination.
+Validated selection (`select`, on by default; select.py): after training, the network, Theta, ETS and
+their combinations forecast each series' validation window and the best in MASE per group (the
+frequency, or the column `select_by`) is kept in meta.json; every later forecast uses it. A fixed
+combination (`combine`): the model's forecast combined with those baselines' forecasts from the same
+origin (the median or mean, `combine_how`; forecast/combine.py), no selection. Training is unchanged;
+`predict`, `rnnkit forecast predict` and backtests return the chosen forecast.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from ...forecast.combine import HOW
 from ...forecast.synthetic import synthetic_panel
 from ...models.likelihoods import OUTPUTS, interval, likelihood_loss
 from ..base import Meta, Metrics
+from .backtest import predict
 from .baselines import scores, split_ids
 from .decoders import FORECASTERS, build_forecaster
 from .esrnn import build as build_esrnn
@@ -54,6 +58,7 @@ from .esrnn import initial_seasons
 from .esrnn import loss as esrnn_loss
 from .esrnn import splits as esrnn_splits
 from .predictor import ForecastPredictor
+from .select import SELECT, groups_of, select, show
 from .short import SHORT, screen
 from .windows import splits as window_splits
 
@@ -84,7 +89,8 @@ class Forecasting:
     input_size: int = 24            # points the encoder reads
     horizon: int = 12               # points forecast at once
     season: int = 0                 # seasonal period (MASE, seasonal naive); 0 = from the frequency
-    scale: str = "standard"         # per series: standard, mean, none; or window (each by its input's mean |y|)
+    scale: str = "window"           # window: each window by its inputs' mean |y| (best on Airline, M3; results.md)
+                                    # or per series: standard, mean, none
     output: str = "gaussian"        # gaussian (mean, scale), student_t (+ learned df) or quantile (pinball)
     level: float = 0.8              # the central prediction interval
     calendar: bool = True           # sin/cos calendar features from the timestamps
@@ -99,6 +105,9 @@ class Forecasting:
     season_init: str = "flat"       # esrnn: initial seasonal indices, flat or decompose (classical decomposition)
     combine: tuple[str, ...] = ()   # baselines whose forecasts are combined with the model's (e.g. theta, ets)
     combine_how: str = "median"     # median or mean of the model's and those forecasts (forecast/combine.py)
+    select: str = "validate"        # validate: keep what forecasts the validation windows best in MASE (network,
+                                    # theta, ets or a combination; select.py); network: the network alone
+    select_by: str = ""             # a column naming each series' group to select per; "": one group (the frequency)
     short_series: str = "error"     # series too short for the run: error, drop, or baseline (seasonal naive instead)
     baseline_methods: tuple[str, ...] = ("seasonal_naive", "ets", "theta")   # scored beside the model after training
 
@@ -128,6 +137,7 @@ class Forecasting:
                                      ("combine_how", self.combine_how, HOW), ("short_series", self.short_series, SHORT),
                                      ("season_init", self.season_init, ("flat", "decompose")),
                                      ("weighting", self.weighting, ("origin", "series")),
+                                     ("select", self.select, SELECT),
                                      ("scale", self.scale, ("standard", "mean", "none", "window"))):
             if value not in choices:
                 raise ValueError(f"task.{name} = {value!r} is not known; choose one of {list(choices)}")
@@ -142,7 +152,8 @@ class Forecasting:
             raise SeriesError("task.data is empty: give your CSV or Parquet file, e.g. --task.data=sales.csv")
         source: Any = synthetic_panel() if self.data == "synthetic" else self.data
         panel = load_series(source, freq=self.freq or None, missing=self.missing, id_col=self.id_column,
-                            time_col=self.time_column, value_col=self.value_column, covariates=self.columns())
+                            time_col=self.time_column, value_col=self.value_column, covariates=self.columns(),
+                            ignore=(self.select_by,) if self.select_by else ())
         unknown = [n for n in self.future_covariates if n not in panel.covariate_names and n not in panel.categories]
         if unknown:
             raise SeriesError(f"task.future_covariates names {unknown[0]!r}, which is not a column of the data; "
@@ -197,6 +208,22 @@ class Forecasting:
         if not window and self.season_init == "decompose" and meta["season"] > 1:
             meta["init_season"] = initial_seasons(train, meta["season"]).tolist()
         return meta
+
+    def choose(self, model: nn.Module, data: Splits, meta: Meta) -> Meta:
+        """After training: `meta` with the validated selection (select.py) under "selection", printed
+        as one table; unchanged with select = "network", a fixed `combine`, or no held-out window."""
+        if self.select != "validate" or self.combine:
+            return meta
+        if not isinstance(data, ForecastSplits) or data.panel is None or data.ids is None:
+            raise TypeError("Forecasting.choose needs the splits of Forecasting.load(), which carry their panel")
+        if self.holdout == 0:
+            print("validated selection skipped: task.holdout = 0 leaves no validation window training did not see")
+            return meta
+        groups = groups_of(self, data.panel, self.data if self.select_by else None)
+        selection = select(self, model, data.panel, data.ids, groups, predict)
+        print(f"== validated selection: the lowest validation MASE per group is kept (meta.json 'selection')\n"
+              f"{show(selection)}", flush=True)
+        return {**meta, "selection": selection}
 
     def build_model(self, cfg: ModelConfig, meta: Meta) -> nn.Module:
         if self.forecaster == "esrnn":

@@ -1,0 +1,172 @@
+"""Validated selection (task.select = "validate"): after training, the network, Theta, ETS and their
+combinations forecast each series' validation window (the last horizon before the test part, which
+training never read), and the one with the lowest mean MASE is kept, per group of series.
+
+Why: a global network does not beat the statistical methods on every panel (on M3 monthly the
+plain LSTM loses to Theta; Makridakis, Spiliotis & Assimakopoulos 2018), and combinations of a
+learned model with Theta and ETS are among the most dependable forecasts (M4: Makridakis et al.
+2020; Smyl 2020 combined too). Choosing among a handful of candidates on held-out windows, the
+same protocol as benchmarks/forecast_m3.py --validate, keeps the default from losing to the first
+baseline a practitioner tries while letting the network win where it validates better.
+
+A group is the whole panel (named by its frequency: a run has one) or, with task.select_by, the
+series sharing a value of that column (e.g. an M3 category). The choice is kept in the run's
+meta.json under "selection":
+
+    {"by": "", "choice": {"MS": "median(network,theta,ets)"}, "default": "median(network,theta,ets)",
+     "valid_mase": {"MS": {"network": 1.02, "theta": 0.97, ...}}, "test_mase": {...}}
+
+and every forecast of the run (`rnnkit.load(run).predict`, `rnnkit forecast predict|backtest`)
+uses it (`apply`); a group unseen in training uses "default", the best over all series. The test
+MASE of every candidate is recorded beside the choice, never used to make it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from ...data.series import Panel, SeriesError
+from ...data.tables import read_table
+from ...forecast.baselines import Forecast, baseline_forecast
+from ...forecast.combine import combine
+from ...forecast.metrics import mase
+
+SELECT = ("validate", "network")
+NETWORK = "network"
+# candidate -> (members, how): the network, the two statistical methods M3 is judged against, and
+# the combinations benchmarks/forecast_m3.py --validate compared (docs/results.md)
+CANDIDATES: dict[str, tuple[tuple[str, ...], str]] = {
+    NETWORK: ((NETWORK,), "mean"),
+    "theta": (("theta",), "mean"),
+    "ets": (("ets",), "mean"),
+    "mean(network,theta)": ((NETWORK, "theta"), "mean"),
+    "mean(theta,ets)": (("theta", "ets"), "mean"),
+    "median(network,theta,ets)": ((NETWORK, "theta", "ets"), "median"),
+    "mean(network,theta,ets)": ((NETWORK, "theta", "ets"), "mean"),
+}
+
+
+def groups_of(task: Any, panel: Panel, source: Any = None) -> list[str]:
+    """Each series' group: the frequency, or its task.select_by value in the table `source`."""
+    if not task.select_by:
+        return [panel.freq] * len(panel)
+    table, where = read_table(source)
+    id_col = task.id_column if task.id_column in table.columns else None
+    if task.select_by not in table.columns:
+        raise SeriesError(f"{where} has no column {task.select_by!r} (task.select_by: the column naming each "
+                          f"series' group); its columns are {list(table.columns)}")
+    if id_col is None:
+        first = {"series": str(table[task.select_by].iloc[0])}
+    else:
+        first = {str(k): str(v) for k, v in table.groupby(id_col, sort=False)[task.select_by].first().items()}
+    return [first.get(name, "") for name in panel.ids]
+
+
+def member_forecasts(task: Any, panel: Panel, starts: Sequence[int], network: Sequence[Forecast],
+                     names: Sequence[str]) -> dict[str, list[Forecast]]:
+    """{member: each series' forecast from starts[i]}: the network's as given, the baselines' fitted
+    on values[:starts[i]]; a baseline that cannot forecast every series is left out with a warning."""
+    out = {NETWORK: list(network)}
+    season = task.period(panel)
+    for name in names:
+        if name == NETWORK:
+            continue
+        try:
+            out[name] = [baseline_forecast(name, v[:o], task.horizon, season, task.level, i)
+                         for v, o, i in zip(panel.values, starts, panel.ids)]
+        except ValueError as error:            # statsforecast missing, or a series it cannot fit
+            warnings.warn(f"validated selection: {name!r} is left out of the candidates: {error}", stacklevel=3)
+    return out
+
+
+def candidate(members: dict[str, list[Forecast]], name: str, i: int) -> Forecast:
+    """Series i's forecast by candidate `name`."""
+    parts, how = CANDIDATES[name]
+    return members[parts[0]][i] if len(parts) == 1 else combine([members[p][i] for p in parts], how)
+
+
+def scores(task: Any, panel: Panel, starts: Sequence[int], members: dict[str, list[Forecast]],
+           groups: Sequence[str]) -> dict[str, dict[str, float]]:
+    """{group: {candidate: mean MASE over the group's series}} of the horizon after starts[i]
+    (series whose MASE is undefined, a constant history, are left out of the mean)."""
+    season, H = task.period(panel), task.horizon
+    usable = [c for c, (parts, _) in CANDIDATES.items() if all(p in members for p in parts)]
+    out: dict[str, dict[str, list[float]]] = {}
+    for i, (v, o, g) in enumerate(zip(panel.values, starts, groups)):
+        for name in usable:
+            try:
+                value = mase(v[o:o + H], candidate(members, name, i).point, v[:o], season)
+            except ValueError:
+                value = float("nan")
+            out.setdefault(g, {}).setdefault(name, []).append(value)
+    mean = lambda a: float(np.nanmean(a)) if np.isfinite(a).any() else float("nan")
+    return {g: {name: mean(np.asarray(a)) for name, a in row.items()} for g, row in out.items()}
+
+
+def choose(valid: dict[str, dict[str, float]], sizes: dict[str, int]) -> tuple[dict[str, str], str]:
+    """The best candidate per group and over all series (weighted by the groups' sizes); the
+    network where nothing could be scored."""
+    best = lambda row: min((v, k) for k, v in row.items() if np.isfinite(v))[1] \
+        if any(np.isfinite(v) for v in row.values()) else NETWORK
+    total: dict[str, float] = {}
+    for g, row in valid.items():
+        for name, value in row.items():
+            if np.isfinite(value):
+                total[name] = total.get(name, 0.0) + value * sizes[g]
+    return {g: best(row) for g, row in valid.items()}, best(total) if total else NETWORK
+
+
+def select(task: Any, model: nn.Module, panel: Panel, ids: dict[str, Any], groups: Sequence[str],
+           predict: Any) -> dict[str, Any]:
+    """The selection (see the module docstring) on the run's validation windows, `ids` its recorded
+    split; `predict(model, task, panel, starts)` gives the network's forecasts."""
+    plain = dataclasses.replace(task, combine=(), select="network")
+    names = sorted({p for parts, _ in CANDIDATES.values() for p in parts})
+    result: dict[str, Any] = {"by": task.select_by}
+    for split in ("valid", "test"):
+        if split not in ids or not ids[split]:
+            continue
+        index = [panel.ids.index(name) for name in ids[split]]
+        part, starts = panel.subset(index), [ids[split][name]["origin"] for name in ids[split]]
+        members = member_forecasts(task, part, starts, predict(model, plain, part, starts), names)
+        result[f"{split}_mase"] = scores(task, part, starts, members, [groups[i] for i in index])
+        if split == "valid":
+            sizes = {g: sum(groups[i] == g for i in index) for g in set(groups)}
+            result["choice"], result["default"] = choose(result["valid_mase"], sizes)
+    result.setdefault("choice", {})
+    result.setdefault("default", NETWORK)
+    return result
+
+
+def apply(selection: dict[str, Any], task: Any, panel: Panel, starts: Sequence[int],
+          network: Sequence[Forecast], groups: Sequence[str]) -> list[Forecast]:
+    """Each series' forecast by its group's chosen candidate (the network's are given)."""
+    methods = [selection["choice"].get(g, selection["default"]) for g in groups]
+    names = sorted({p for m in set(methods) for p in CANDIDATES[m][0]})
+    members = member_forecasts(task, panel, starts, network, names)
+    missing = sorted(set(names) - set(members))
+    if missing:
+        raise SeriesError(f"the run chose {sorted(set(methods))} on validation, which need {missing}; install "
+                          "statsforecast (pip install 'rnnkit[forecast]') or retrain with task.select = 'network'")
+    return [candidate(members, m, i) for i, m in enumerate(methods)]
+
+
+def show(selection: dict[str, Any]) -> str:
+    """One short table: each candidate's validation (and test) MASE per group, the choice marked."""
+    import pandas as pd
+
+    blocks = []
+    for g, row in selection.get("valid_mase", {}).items():
+        frame = pd.DataFrame({"valid MASE": row})
+        if g in selection.get("test_mase", {}):
+            frame["test MASE"] = pd.Series(selection["test_mase"][g])
+        frame.index = [f"{n} <- chosen" if n == selection["choice"].get(g) else n for n in frame.index]
+        blocks.append(f"group {g!r} ({'task.select_by = ' + repr(selection['by']) if selection['by'] else 'frequency'})"
+                      f":\n{frame.sort_values('valid MASE').to_string(float_format=lambda v: f'{v:.4f}')}")
+    return "\n".join(blocks)

@@ -1,0 +1,84 @@
+"""The validated selection (task.select = "validate", select.py): it picks a baseline where the
+network validates worse, keeps the choice in the run, and the saved run's predict uses it; the
+known-future features reach each horizon step through a decoder shared by the steps."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import rnnkit
+from rnnkit.config import from_dict
+from rnnkit.forecast.baselines import BASELINES
+from rnnkit.forecast.combine import combine
+from rnnkit.models.forecaster import Forecaster
+from rnnkit.models.stack import build_rnn
+from rnnkit.tasks.forecasting.select import CANDIDATES, NETWORK
+from rnnkit.tasks.forecasting.task import Forecasting
+
+pytest.importorskip("statsforecast")
+
+
+def seasonal_csv(path, series: int = 3, length: int = 96) -> str:
+    """Clean monthly seasonal series with a little noise: Theta and ETS forecast them well."""
+    rng = np.random.default_rng(0)
+    t = np.arange(length)
+    parts = [pd.DataFrame({"series_id": f"s{i}", "timestamp": pd.date_range("2000-01-01", periods=length, freq="MS"),
+                           "value": 100 + 10 * i + 20 * np.sin(2 * np.pi * t / 12 + i) + rng.normal(0, 1, length),
+                           "group": "a" if i < 2 else "b"})
+             for i in range(series)]
+    pd.concat(parts).to_csv(path, index=False)
+    return str(path)
+
+
+def train(tmp_path, **task):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    data = seasonal_csv(tmp_path / "s.csv")
+    cfg = from_dict({"seed": 0, "out_dir": str(tmp_path / "run"),
+                     "task": {"name": "forecasting", "data": data, "input_size": 24, "horizon": 12, **task},
+                     "model": {"hidden_size": 4},
+                     "train": {"iterations": 1, "eval_every": 1, "plots": False, "baselines": False}})
+    rnnkit.run(cfg)
+    return tmp_path / "run", data
+
+
+def test_an_untrained_network_loses_to_a_baseline_and_the_saved_run_predicts_with_it(tmp_path, capsys):
+    run_dir, data = train(tmp_path)
+    selection = json.loads((run_dir / "meta.json").read_text())["meta"]["selection"]
+    chosen = selection["choice"]["MS"]
+    assert NETWORK not in CANDIDATES[chosen][0]                       # one iteration: the network is worst
+    assert selection["valid_mase"]["MS"][chosen] < selection["valid_mase"]["MS"][NETWORK]
+    assert "<- chosen" in capsys.readouterr().out                     # the table says what and why
+    table = pd.read_csv(data)
+    forecast = rnnkit.load(run_dir).predict(table)
+    members, how = CANDIDATES[chosen]
+    for name, rows in table.groupby("series_id"):
+        y = rows.value.to_numpy()
+        expected = combine([BASELINES[m](y, 12, 12, 0.8) for m in members], how).point
+        np.testing.assert_allclose(forecast[forecast.series_id == name].forecast, expected, rtol=1e-6)
+
+
+def test_select_network_keeps_the_network_and_groups_come_from_a_column(tmp_path):
+    run_dir, data = train(tmp_path, select="network")
+    assert "selection" not in json.loads((run_dir / "meta.json").read_text())["meta"]
+    run_dir, data = train(tmp_path / "g", select_by="group")
+    meta = json.loads((run_dir / "meta.json").read_text())["meta"]
+    assert set(meta["selection"]["choice"]) == {"a", "b"} and "group" not in meta["covariates"]
+    with pytest.raises(ValueError, match="task.select = 'best'"):
+        Forecasting(select="best")
+
+
+def test_each_horizon_step_reads_its_own_known_future_features():
+    """MQ-RNN's local decoder: the features of step k move the forecast of step k only (the earlier
+    flattened linear head let every step's features move every output, K x K weights each)."""
+    torch.manual_seed(0)
+    model = Forecaster(build_rnn(rnnkit.config.ModelConfig(hidden_size=8), 3), 6, future_size=2)
+    x, future = torch.randn(4, 10, 3), torch.randn(4, 6, 2)
+    moved = future.clone()
+    moved[:, 3] += 1.0
+    delta = (model(x, moved) - model(x, future)).abs().sum(dim=(0, 2))   # (K,)
+    assert delta[3] > 0 and torch.all(delta[[0, 1, 2, 4, 5]] == 0)
