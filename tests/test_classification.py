@@ -187,9 +187,14 @@ def sequence_dir(root: Path, *, bad: str = "") -> Path:
 def test_sequence_dir_and_task(tmp_path):
     series, labels = read_sequence_dir(sequence_dir(tmp_path / "seq"))
     assert len(series) == 12 and series[0].shape == (3, 2) and labels[:6] == ["a"] * 6
-    task = SequenceClassification(path=str(tmp_path / "seq"), valid_fraction=0.2, test_fraction=0.2)
+    task = SequenceClassification(path=str(tmp_path / "seq"), valid_fraction=0.2, test_fraction=0.2,
+                                  protocol="holdout")
     data = task.load()
     assert len(data.train) + len(data.valid) + len(data.test) == 12
+    # "auto" cross-validates so few sequences: no valid split is carved, the same test one is
+    small = SequenceClassification(path=str(tmp_path / "seq"), valid_fraction=0.2, test_fraction=0.2).load()
+    assert small.valid is None and len(small.train) == 12 - len(data.test)
+    assert torch.equal(small.test.targets, data.test.targets)
     assert data.meta["num_features"] == 2 and len(data.meta["mean"]) == 2
     model = task.build_model(ModelConfig(cell="lstm", hidden_size=4), task.describe(data))
     assert task.loss(model, data.train, None)[0].isfinite()

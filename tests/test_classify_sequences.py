@@ -55,7 +55,7 @@ def test_ridge_training_prints_valid_and_test(tmp_path: Path, capsys: pytest.Cap
 def test_reservoir_settings_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_ramps(tmp_path / "data", count=3)
     assert main(["train", str(config(tmp_path, pooling="attention"))]) == 2
-    assert "one of ['last', 'max', 'mean', 'mean_last'] with a reservoir" in capsys.readouterr().err
+    assert "one of ['last', 'max', 'mean', 'mean_last', 'concat'] with a reservoir" in capsys.readouterr().err
     assert main(["train", str(config(tmp_path, encoder="rnn", pooling="last"))]) == 2
     assert "set task.encoder = 'reservoir'" in capsys.readouterr().err
     torch.manual_seed(0)

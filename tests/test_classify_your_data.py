@@ -207,7 +207,7 @@ def test_archive_folder_layout(tmp_path):
 def test_sequence_task_from_an_archive_folder_keeps_its_test_file(tmp_path):
     write_ts(tmp_path / "Toy_TRAIN.ts", *ramps(30))
     write_ts(tmp_path / "Toy_TEST.ts", *ramps(10, seed=1))
-    data = SequenceClassification(path=str(tmp_path), valid_fraction=0.2).load()
+    data = SequenceClassification(path=str(tmp_path), valid_fraction=0.2, protocol="holdout").load()
     assert data.ids["files"] == {"train": "Toy_TRAIN.ts", "valid": "Toy_TRAIN.ts", "test": "Toy_TEST.ts"}
     assert data.ids["test"] == list(range(10)) and sorted(data.ids["train"] + data.ids["valid"]) == list(range(30))
     assert data.meta["classes"] == ["flat", "rise"] and data.meta["num_features"] == 2
@@ -222,7 +222,8 @@ def test_sequence_task_from_one_file_splits_off_valid_and_test(tmp_path, suffix)
         ragged = np.empty(len(series), dtype=object)
         ragged[:] = [s.T for s in series]
         np.savez(tmp_path / "toy.npz", X=ragged, y=np.array(labels))
-    task = SequenceClassification(path=str(tmp_path / f"toy{suffix}"), valid_fraction=0.2, test_fraction=0.25)
+    task = SequenceClassification(path=str(tmp_path / f"toy{suffix}"), valid_fraction=0.2, test_fraction=0.25,
+                                  protocol="holdout")             # 40 < small_data: "auto" would cross-validate
     data = task.load()
     assert (len(data.train), len(data.valid), len(data.test)) == (22, 8, 10)
     assert sorted(data.ids["train"] + data.ids["valid"] + data.ids["test"]) == list(range(40))
@@ -292,7 +293,7 @@ def test_predict_reads_ts_and_npz_files(ts_run: Path, tmp_path: Path, capsys: py
 def test_the_text_config_trains_on_a_csv_with_named_columns(tmp_path: Path):
     (tmp_path / "reviews.csv").write_text("id,review,sentiment\n" + "".join(f"{i},{t},{y}\n"
                                                                           for i, (t, y) in enumerate(reviews())))
-    assert main(["train", "configs/classify_text.toml", f"--task.path={tmp_path / 'reviews.csv'}",
+    assert main(["train", "configs/classify_text_scratch.toml", f"--task.path={tmp_path / 'reviews.csv'}",
                  "--task.text_column=review", "--task.label_column=sentiment", f"--out_dir={tmp_path / 'run'}",
                  "--train.epochs=2", "--model.hidden_size=8", "--task.embedding_size=8", "--train.plots=false"]) == 0
     table = json.loads((tmp_path / "run" / "baselines.json").read_text())

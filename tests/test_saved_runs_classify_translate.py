@@ -54,6 +54,14 @@ def check_predictions(predictions: list[Prediction], classes: list[str], *, atte
             assert sum(p.attention) == pytest.approx(1, abs=1e-5)
 
 
+def same_prediction(a: Prediction, b: Prediction) -> bool:
+    """Equal up to float rounding: a batch of another size may take another CPU kernel (oneDNN),
+    whose sums round differently in the last bits."""
+    return (a.label == b.label and a.tokens == b.tokens and a.probabilities == pytest.approx(b.probabilities, abs=1e-6)
+            and (a.attention is None) == (b.attention is None)
+            and (a.attention is None or a.attention == pytest.approx(b.attention, abs=1e-6)))
+
+
 def test_text_classifier_loads_and_predicts_without_its_data(tmp_path, request, capsys):
     lines = FIXTURE.read_text(encoding="utf-8").splitlines()
     data = tmp_path / "small.csv"
@@ -96,7 +104,7 @@ def test_sequence_classifier_loads_and_predicts_without_its_data(tmp_path, reque
     assert after == before
     check_predictions(after, ["east", "northwest", "southwest"], attention=True)
     assert [len(p.attention) for p in after] == [9, 4, 13] and after[0].tokens is None
-    assert saved.predict(torch.stack([torch.as_tensor(inputs[0])] * 2)) == [before[0], before[0]]
+    assert all(same_prediction(p, before[0]) for p in saved.predict(torch.stack([torch.as_tensor(inputs[0])] * 2)))
     with pytest.raises(ValueError, match="sequence 0: 3 features, but the model was trained on 2"):
         saved.predict([torch.zeros(5, 3)])
     np.save(tmp_path / "many.npy", np.stack([np.asarray(inputs[2])[:9], np.asarray(inputs[0])]))
@@ -105,7 +113,7 @@ def test_sequence_classifier_loads_and_predicts_without_its_data(tmp_path, reque
     rows = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
     expected = saved.predict([np.asarray(inputs[2])[:9], inputs[0]])
     assert [row[0] for row in rows] == [p.label for p in expected] and rows[1][3] == "many.npy[1]"
-    assert expected[1] == before[0]
+    assert same_prediction(expected[1], before[0])
 
 
 def test_echo_state_classifier_loads_and_predicts_without_its_data(tmp_path, request, capsys):
@@ -177,7 +185,7 @@ def test_embeddings_from_a_language_model_start_a_new_run_only(tmp_path, request
     assert " embeddings start from " in capsys.readouterr().out
     saved = rnnkit.load(run_dir)                             # loading reads nothing of the language model run
     fresh = saved.task.build_model(saved.cfg.model, saved.meta)
-    saved.task.warm_start(fresh, saved.meta)
+    saved.task.warm_start(fresh, saved.meta, None)
     lm_tokens, lm_weight = language_model_embeddings(lm_dir)
     ours = saved.meta["vocab"]["tokens"]
     shared = [t for t in ours if t in lm_tokens]

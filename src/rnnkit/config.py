@@ -109,6 +109,9 @@ class TrainConfig:
     on_nonfinite: str = "stop"      # stop, or skip the update and count it
     plots: bool = True              # PNG curves in RUN_DIR/plots at the end
     baselines: bool = True          # at the end, the task's simple baselines beside the model (baselines.json)
+    # gradual unfreezing (Howard & Ruder 2018): a model with layer groups trains its top group alone
+    # for this many epochs, then one more group (top down) every this many epochs; 0 = all from the start
+    unfreeze_epochs: int = 0
 
     def __post_init__(self) -> None:
         check_choice("train.direction", self.direction, ["minimize", "maximize"])
@@ -116,7 +119,8 @@ class TrainConfig:
         check_choice("train.on_nonfinite", self.on_nonfinite, ["stop", "skip"])
         _check(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
                f"train.device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
-        for name in ("iterations", "epochs", "bptt", "eval_every", "eval_every_epochs", "checkpoint_every", "patience"):
+        for name in ("iterations", "epochs", "bptt", "eval_every", "eval_every_epochs", "checkpoint_every", "patience",
+                     "unfreeze_epochs"):
             _check(getattr(self, name) >= 0, f"train.{name} must be >= 0, got {getattr(self, name)}")
         for name in ("batch_size", "accumulate", "log_every"):
             _check(getattr(self, name) >= 1, f"train.{name} must be >= 1, got {getattr(self, name)}")
@@ -124,6 +128,7 @@ class TrainConfig:
         _check(not self.eval_every_epochs or self.epochs > 0, "train.eval_every_epochs needs train.epochs > 0")
         _check(self.clip >= 0 and self.clip_value >= 0, "train.clip and train.clip_value must be >= 0")
         _check(not self.random_bptt or self.bptt > 0, "train.random_bptt needs train.bptt > 0")
+        _check(not self.unfreeze_epochs or self.epochs > 0, "train.unfreeze_epochs needs train.epochs > 0")
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,11 @@ class OptimConfig:
     gamma: float = 0.1              # step and plateau factor
     min_lr: float = 0.0             # cosine floor
     plateau_patience: int = 2       # evaluations without improvement before the plateau cut
+    cut_frac: float = 0.1           # slanted_triangular: share of the iterations spent rising (Howard & Ruder 2018)
+    ratio: float = 32.0             # slanted_triangular: how much smaller the lowest rate is than lr
+    # discriminative learning rates (Howard & Ruder 2018: 2.6): in a model with layer groups, each
+    # group below the top learns at the rate of the group above divided by this; 1 = one rate
+    layer_decay: float = 1.0
 
     def __post_init__(self) -> None:
         _check(self.lr > 0, f"optim.lr must be > 0, got {self.lr}")
@@ -159,6 +169,8 @@ class OptimConfig:
         _check(self.warmup >= 0 and self.min_lr >= 0 and self.step_start >= 0,
                "optim.warmup, optim.min_lr and optim.step_start must be >= 0")
         _check(self.schedule != "plateau" or self.warmup == 0, "optim.warmup does not combine with plateau")
+        _check(0 < self.cut_frac < 1 and self.ratio >= 1 and self.layer_decay >= 1,
+               "optim.cut_frac must be in (0, 1), optim.ratio and optim.layer_decay >= 1")
 
 
 @dataclass(frozen=True)

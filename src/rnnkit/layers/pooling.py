@@ -7,6 +7,8 @@ All of them read only each sequence's valid steps, so padding never changes the 
 - `MaxPooling`, `MeanPooling`: over valid steps (Collobert et al. 2011; Conneau et al. 2017).
 - `MeanLastPooling`: [mean, last] concatenated (B, 2H), the usual summary of an echo state
   network's states for classification (Lukoševičius 2012, 4.5).
+- `ConcatPooling`: [last, max, mean] concatenated (B, 3H), ULMFiT's classifier input (Howard &
+  Ruder 2018, 3.3): the last state alone may forget a signal a long text gave early on.
 - `AttentionPooling`: the additive-attention weighted sum (Yang et al. 2016); its forward also
   returns the weights for inspection through `weights()`.
 
@@ -85,6 +87,19 @@ class MeanLastPooling(nn.Module):
         return torch.cat([self.mean(y, lengths), self.last(y, lengths)], dim=-1)              # (B, 2H)
 
 
+class ConcatPooling(nn.Module):
+    """[last valid step, max, mean over valid steps] (B, 3H)."""
+
+    def __init__(self, size: int, *, bidirectional: bool = False) -> None:
+        super().__init__()
+        self.size, self.output_size = size, 3 * size
+        self.last = LastPooling(size, bidirectional=bidirectional)
+        self.max, self.mean = MaxPooling(size), MeanPooling(size)
+
+    def forward(self, y: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return torch.cat([self.last(y, lengths), self.max(y, lengths), self.mean(y, lengths)], dim=-1)   # (B, 3H)
+
+
 class AttentionPooling(nn.Module):
     """sum_t a_t y_t with a = softmax(v^T tanh(W y_t + b)) over valid steps."""
 
@@ -106,6 +121,7 @@ POOLINGS: dict[str, type[nn.Module]] = {
     "max": MaxPooling,
     "mean": MeanPooling,
     "mean_last": MeanLastPooling,
+    "concat": ConcatPooling,
     "attention": AttentionPooling,
 }
-FIXED_POOLINGS = ("last", "max", "mean", "mean_last")     # no parameters: what a ridge readout can pool with
+FIXED_POOLINGS = ("last", "max", "mean", "mean_last", "concat")     # no parameters: what a ridge readout can pool with

@@ -74,6 +74,15 @@ class SequenceClassifier(nn.Module):
             pooled, weights = self.pooling(y, lengths), None
         return self.head(self.dropout(pooled)), weights
 
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Bottom to top: the embedding (text models), each recurrent layer, then the pooling and
+        the head: what discriminative rates and gradual unfreezing act on (Howard & Ruder 2018)."""
+        layers = list(self.rnn.layers) if hasattr(self.rnn, "layers") else [self.rnn]
+        groups = [list(self.embedding.parameters())] if self.embedding is not None else []
+        groups += [list(layer.parameters()) for layer in layers]
+        groups.append([*self.pooling.parameters(), *self.head.parameters()])
+        return [group for group in groups if group]
+
     def attention(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """The attention-pooling weights (B, T) of each step (0 on padding)."""
         if not isinstance(self.pooling, AttentionPooling):

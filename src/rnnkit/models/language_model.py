@@ -56,6 +56,14 @@ class LanguageModel(nn.Module):
     def tied(self) -> bool:
         return self.decoder.weight is self.embedding.weight
 
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Bottom to top: the embedding, each recurrent layer, the decoder (its bias alone when
+        tied): what discriminative rates act on when a pretrained model is fine-tuned (Howard &
+        Ruder 2018)."""
+        layers = list(self.rnn.layers) if hasattr(self.rnn, "layers") else [self.rnn]
+        top = [p for p in self.decoder.parameters() if p is not self.embedding.weight]
+        return [[self.embedding.weight], *(list(layer.parameters()) for layer in layers), top]
+
     def embed(self, tokens: Tensor) -> Tensor:
         """(B, T) ids -> (B, T, E). In training, embedding dropout removes whole words (rows of
         the embedding matrix) with probability p, scaled by 1 / (1 - p) (Gal & Ghahramani 2016)."""

@@ -9,6 +9,7 @@ Under torchrun (WORLD_SIZE > 1) `run` joins the process group first: gloo on CPU
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 from collections.abc import Callable, Iterator, Sequence
@@ -23,13 +24,14 @@ from ..config import RunConfig, to_dict
 from ..io import toml
 from ..io.files import atomic_write
 from ..tasks import build_task
-from ..tasks.base import ChoosesAfterTraining, HasBaselines, WarmStarted
+from ..tasks.base import ChoosesAfterTraining, HasBaselines, Pretrained, WarmStarted
 from ..train import METHODS
 from ..train.checkpoint import CONFIG_FILE, META_FILE, STATE_FILE, read_state, write_meta
 from ..train.device import resolve_device
 from ..train.stream import total_iterations
 from .baselines import report, write_split
 from .configs import replace
+from .crossval import cross_validated, fit_cross_validated
 from .load import read_config, read_meta
 
 
@@ -46,16 +48,19 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
         rank = dist.get_rank() if dist.is_initialized() else 0
         seed_everything(cfg.seed)
         task = build_task(cfg.task)
+        if resume is None and isinstance(task, Pretrained):
+            build_pretrained(task, cfg.seed)
         data = task.load()
         # A resumed run keeps the metadata its weights were built with, whatever the data says now.
         resumed_meta = resume is not None and (Path(resume) / META_FILE).is_file()
         meta = read_meta(resume) if resumed_meta else task.describe(data)
         model = task.build_model(cfg.model, meta)
-        if cfg.train.method == "gradient":                    # say what is wrong before writing any file
+        small = cross_validated(task, meta, cfg)              # task.protocol = "cv": folds, then an ensemble
+        if cfg.train.method == "gradient" and not small:      # say what is wrong before writing any file
             total_iterations(cfg.train, data, task)
             resolve_device(cfg.train.device, 1, cfg.train.amp)
         if resume is None and isinstance(task, WarmStarted):
-            task.warm_start(model, meta)
+            task.warm_start(model, meta, data)
         run_dir = Path(resume) if resume is not None else _new_run_dir(cfg.out_dir, rank)
         cfg = replace(cfg, [f"out_dir={run_dir}"])            # the directory this run really uses
         if rank == 0:
@@ -66,13 +71,28 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
                 write_split(run_dir, cfg.task.name, data)
         if rank:
             torch.manual_seed(cfg.seed + rank)                # own dropout masks per process
-        metrics = METHODS[cfg.train.method](model, task, data, cfg, run_dir=run_dir, resume=resume is not None,
-                                            on_eval=on_eval)
+        method = functools.partial(fit_cross_validated, meta=meta) if small else METHODS[cfg.train.method]
+        metrics = method(model, task, data, cfg, run_dir=run_dir, resume=resume is not None, on_eval=on_eval)
         if rank == 0 and isinstance(task, ChoosesAfterTraining):   # e.g. forecasting's validated selection
             write_meta(run_dir, cfg.task.name, task.choose(model, data, meta))
         if rank == 0 and cfg.train.baselines and isinstance(task, HasBaselines):
             report(run_dir, task, model, data, cfg)
         return metrics
+
+
+def build_pretrained(task: Pretrained, seed: int) -> None:
+    """Trains the task's named pretrained model into its cache folder the first time it is
+    needed, then seeds as before, so the run goes on exactly as if it had been built already."""
+    needed = task.to_pretrain()
+    if needed is None:
+        return
+    folder, cfg = needed
+    if dist.is_initialized():
+        raise ValueError(f"the pretrained encoder is not built yet; build it once in one process first: "
+                         f"rnnkit train with its config and --out_dir={folder} (see configs/lm_imdb.toml)")
+    print(f"building the pretrained encoder in {folder} once (later runs reuse it)", flush=True)
+    run(cfg)
+    seed_everything(seed)
 
 
 def seed_everything(seed: int) -> None:

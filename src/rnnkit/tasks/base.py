@@ -13,11 +13,12 @@ model.safetensors -> `rnnkit.load(run_dir)` rebuilds the model from the config a
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from torch import Tensor, nn
 
-from ..config import ModelConfig
+from ..config import ModelConfig, RunConfig
 from ..data.batch import Batch, Splits
 from ..train.protocols import Metrics as Metrics
 from ..train.protocols import PlotsAtEnd as PlotsAtEnd
@@ -59,12 +60,21 @@ class Task(Protocol):
 
 
 @runtime_checkable
+class Pretrained(Protocol):
+    """Optional: a task that starts from a model trained by another run it can name (a named
+    pretrained encoder). `to_pretrain` is that run's (directory, config) while it is not built
+    yet, else None; the run driver builds it first, once, and the task then reads it."""
+
+    def to_pretrain(self) -> tuple[Path, RunConfig] | None: ...
+
+
+@runtime_checkable
 class WarmStarted(Protocol):
     """Optional: a task whose new model starts partly from weights trained elsewhere (a language
     model run's embeddings). `warm_start` runs once when a new run starts, never when a saved run
     is loaded: its weights already hold the result, and the other run need not exist any more."""
 
-    def warm_start(self, model: nn.Module, meta: Meta) -> None: ...
+    def warm_start(self, model: nn.Module, meta: Meta, data: Splits) -> None: ...
 
 
 @runtime_checkable
@@ -86,3 +96,18 @@ class HasBaselines(Protocol):
     --baselines` on the split recorded in RUN_DIR/split.json."""
 
     def baselines(self, data: Splits, split: str) -> dict[str, Metrics]: ...
+
+
+@runtime_checkable
+class CrossValidated(Protocol):
+    """Optional: a task that on a small training set replaces the held-out validation split by
+    stratified k-fold cross-validation (which chooses the number of epochs) and a seed ensemble of
+    final models trained on all the training data (runs/crossval.py trains them). `cross_validates`
+    says whether this run's metadata chose that protocol; `build_model` then builds the ensemble,
+    and `member` one model of it (a fold's model); `folds` is k."""
+
+    folds: int
+
+    def cross_validates(self, meta: Meta) -> bool: ...
+
+    def member(self, cfg: ModelConfig, meta: Meta) -> nn.Module: ...

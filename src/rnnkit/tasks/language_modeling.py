@@ -24,6 +24,7 @@ embedding queries of `rnnkit similar`:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,9 @@ from torch import Tensor, nn
 
 from ..config import ModelConfig
 from ..data.batch import Batch, Splits
-from ..data.corpora import SOURCES, load_corpus
+from ..data.corpora import NAMES, Corpus, load_corpus
+from ..data.exclude import drop_lines, read_excluded
+from ..data.labelled import normalize_text
 from ..data.text import LEVELS, Vocab, batchify_stream, stream_chunks
 from ..models.embeddings import analogy, nearest, pca_points
 from ..models.generate import generate
@@ -51,8 +54,9 @@ class TextSplits(Splits):
 
 @dataclass(frozen=True)
 class LanguageModeling:
-    path: str = "shakespeare"       # "shakespeare", "ptb", a directory of train/valid/test files, or one file
-    level: str = ""                 # char, word or bpe; "" = the corpus's usual level (ptb: word, else char)
+    # "shakespeare", "ptb", "imdb" (the training reviews), a directory of train/valid/test files, or one file
+    path: str = "shakespeare"
+    level: str = ""                 # char, word or bpe; "" = the corpus's usual level (ptb, imdb: word, else char)
     max_vocab: int = 0              # keep the most frequent tokens (0 = all; bpe: the subword count, 0 = 8000)
     min_count: int = 1              # rarer tokens read as <unk>
     valid_fraction: float = 0.05    # one file, or a folder of files not named train/valid/test: the share of
@@ -67,6 +71,12 @@ class LanguageModeling:
     init_range: float = 0.0         # > 0: every parameter ~ U(-r, r) (Zaremba et al. 2014: 0.1)
     ar: float = 0.0                 # activation regularisation (Merity et al. 2017: 2)
     tar: float = 0.0                # temporal activation regularisation (Merity et al. 2017: 1)
+    # texts to keep out of the corpus (a classifier's test texts): a .csv/.tsv/.jsonl file with a text
+    # column, or one text per line; corpus lines holding any of them are dropped (data/exclude.py)
+    exclude: str = ""
+    # lower-case and split punctuation from words as text classification reads text (labelled.normalize_text):
+    # a language model meant to start a classifier (task.pretrained there) must read words the same way
+    normalize: bool = False
 
     carries_state = True
 
@@ -82,10 +92,15 @@ class LanguageModeling:
             raise ValueError("task.embedding_dropout must be in [0, 1) and init_range, ar, tar >= 0")
 
     def resolved_level(self) -> str:
-        return self.level or ("word" if self.path == "ptb" else "char")
+        return self.level or ("word" if self.path in ("ptb", "imdb") else "char")
 
     def load(self) -> TextSplits:
         corpus = load_corpus(self.path, valid_fraction=self.valid_fraction, test_fraction=self.test_fraction)
+        if self.normalize:
+            corpus = dataclasses.replace(corpus, **{name: normalized(getattr(corpus, name))
+                                                    for name in ("train", "valid", "test")})
+        if self.exclude:
+            corpus = self._without(corpus)
         vocab = Vocab.build(corpus.train, level=self.resolved_level(), max_size=self.max_vocab or None,
                             min_count=self.min_count)
         splits, ids = {}, {}
@@ -99,13 +114,25 @@ class LanguageModeling:
                 splits[name] = None                          # a split file with no test part
                 continue
             if tokens.numel() <= rows:
-                where = self.path if self.path in SOURCES else f"the {name} part of {self.path}"
+                where = self.path if self.path in NAMES else f"the {name} part of {self.path}"
                 knob = "batch_size" if name == "train" else "eval_batch_size"
                 raise ValueError(f"{where} has {tokens.numel()} tokens, too few for {rows} streams; "
                                  f"give more text or lower task.{knob}")
             splits[name] = batchify_stream(tokens, rows)
             ids[name]["targets"] = splits[name].targets.numel()
         return TextSplits(splits["train"], splits["valid"], splits["test"], ids=ids, vocab=vocab)
+
+    def _without(self, corpus: Corpus) -> Corpus:
+        """`corpus` without the lines that hold any text of task.exclude (counted in its parts)."""
+        excluded = read_excluded(self.exclude)
+        kept, dropped = {}, {}
+        for name in ("train", "valid", "test"):
+            kept[name], dropped[name] = drop_lines(getattr(corpus, name), excluded)
+        print(f"task.exclude: dropped {sum(dropped.values()):,} corpus lines holding one of the {len(excluded):,} "
+              f"texts of {self.exclude} (train {dropped['train']}, valid {dropped['valid']}, test {dropped['test']})",
+              flush=True)
+        parts = {name: {**corpus.parts.get(name, {}), "excluded_lines": dropped[name]} for name in kept}
+        return dataclasses.replace(corpus, **kept, parts=parts)
 
     def describe(self, data: Splits) -> Meta:
         vocab = getattr(data, "vocab", None)
@@ -157,6 +184,11 @@ class LanguageModeling:
         """Kneser-Ney n-grams on the model's tokens, scored on the same targets (lm_baselines.py)."""
         return ngram_baselines(data.train, data.valid, getattr(data, split), self.resolved_level())
 
+
+
+def normalized(text: str) -> str:
+    """Each line of `text` in the classifier's normal form (blank lines kept, so line counts hold)."""
+    return "".join(normalize_text(line) + "\n" for line in text.splitlines())
 
 
 class LanguageModelPredictor:

@@ -29,6 +29,7 @@ from .optim import after_evaluation, after_update, averaged, make_optimizer, mak
 from .protocols import Metrics, PlotsAtEnd, TrainedTask
 from .stream import eval_batch_size, eval_interval, stream, total_iterations
 from .tbptt import detach
+from .unfreeze import Unfreezing
 
 __all__ = ["Interrupted", "NonFiniteError", "Progress", "evaluate", "fit", "resolve_device", "stream",
            "total_iterations", "update", "validate"]
@@ -84,9 +85,11 @@ def fit(model: nn.Module, task: TrainedTask, data: Splits, cfg: RunConfig, *, ru
 
     best = BestWeights(model, optimizer, run_dir, write=rank == 0) if train.restore_best else None
     eval_every = eval_interval(train, total)
+    unfreeze = Unfreezing(model, train.unfreeze_epochs, total // train.epochs if train.epochs else 0)
     ckpt_every = train.checkpoint_every or eval_every              # 0 and 0: only at the end
     with sigint_flag() as interrupted:
         while progress.iteration < total:
+            unfreeze(progress.iteration)
             try:
                 loss, norm, tokens = update(net, task, chunks, optimizer, schedule, scaler, train, progress, device)
             except NonFiniteError as error:
@@ -98,11 +101,7 @@ def fit(model: nn.Module, task: TrainedTask, data: Splits, cfg: RunConfig, *, ru
             interrupt, stop = flag(interrupted(), device, world_size), False
             if _due(eval_every, progress.iteration, total):
                 stop = validate(model, task, data, optimizer, schedule, train, progress)
-                if best is not None and progress.best_iteration == progress.iteration:
-                    best.keep(progress.iteration)
-                log.evaluation(progress.iteration, progress.metrics)
-                if on_eval is not None and on_eval(progress.iteration, dict(progress.metrics)):
-                    stop = True
+                stop = _after_validation(progress, best, log, on_eval) or stop
             if run_dir is not None and (interrupt or stop or _due(ckpt_every, progress.iteration, total)):
                 save()
             if interrupt:
@@ -111,11 +110,21 @@ def fit(model: nn.Module, task: TrainedTask, data: Splits, cfg: RunConfig, *, ru
             if stop:
                 break
     log.finish(progress)
+    unfreeze.release()                              # whatever stopped it, the model leaves trainable
     if best is not None:
         best.finish(progress, train.metric)
     if run_dir is not None and rank == 0 and train.plots and isinstance(task, PlotsAtEnd):
         _task_plot(task, model, data, Path(run_dir) / "plots")
     return progress.metrics
+
+
+def _after_validation(progress: Progress, best: BestWeights | None, log: RunLog,
+                      on_eval: Callable[[int, Metrics], bool | None] | None) -> bool:
+    """Keeps the best weights, logs the validation, and asks `on_eval`; True when it says stop."""
+    if best is not None and progress.best_iteration == progress.iteration:
+        best.keep(progress.iteration)
+    log.evaluation(progress.iteration, progress.metrics)
+    return bool(on_eval is not None and on_eval(progress.iteration, dict(progress.metrics)))
 
 
 def _task_plot(task: PlotsAtEnd, model: nn.Module, data: Splits, folder: Path) -> None:

@@ -16,6 +16,8 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler, ReduceLROnPlateau
 
+from .protocols import LayerGrouped
+
 if TYPE_CHECKING:
     from ..config import OptimConfig
 
@@ -81,7 +83,17 @@ SCHEDULES: dict[str, Callable[[OptimConfig, int], Callable[[int], float] | None]
     "step": lambda c, total: lambda it: c.gamma ** (max(0, it - c.step_start) // c.step_size),
     "cosine": lambda c, total: lambda it: _cosine(it, c.warmup, total, c.min_lr / c.lr),
     "plateau": lambda c, total: None,                          # ReduceLROnPlateau, stepped by evaluations
+    "slanted_triangular": lambda c, total: lambda it: slanted_triangular(it, total, c.cut_frac, c.ratio),
 }
+
+
+def slanted_triangular(it: int, total: int, cut_frac: float, ratio: float) -> float:
+    """Howard & Ruder (2018), eq. 3: a short linear rise over the first cut_frac of the iterations
+    from 1/ratio to 1, then a long linear decay back to 1/ratio, so a fine-tuned model moves
+    quickly to a good region and then refines it."""
+    cut = max(1, math.floor(total * cut_frac))
+    p = it / cut if it < cut else 1 - (it - cut) / max(1, total - cut)
+    return (1 + max(0.0, p) * (ratio - 1)) / ratio
 
 
 def _cosine(it: int, warmup: int, total: int, floor: float) -> float:
@@ -90,11 +102,23 @@ def _cosine(it: int, warmup: int, total: int, floor: float) -> float:
 
 
 def make_optimizer(model: nn.Module, cfg: OptimConfig) -> Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not cfg.weight_decay:                   # one group: one set of fused/foreach kernel launches
-        return OPTIMIZERS[cfg.name]([{"params": params, "weight_decay": 0.0}], cfg)
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    """The optimiser over the trainable parameters. A model with layer groups (`LayerGrouped`) and
+    optim.layer_decay > 1 gets discriminative rates: lr for its top group, lr / decay for the one
+    below, and so on down (Howard & Ruder 2018, eq. 2)."""
+    trainable = lambda ps: [p for p in ps if p.requires_grad]
+    if isinstance(model, LayerGrouped) and cfg.layer_decay > 1:
+        layers = model.layer_groups()
+        rates = [cfg.lr / cfg.layer_decay ** (len(layers) - 1 - k) for k in range(len(layers))]
+    else:
+        layers, rates = [list(model.parameters())], [cfg.lr]
+    groups = []
+    for params, lr in zip(layers, rates):
+        params = trainable(params)
+        if not cfg.weight_decay:               # one group: one set of fused/foreach kernel launches
+            groups.append({"params": params, "weight_decay": 0.0, "lr": lr})
+            continue
+        groups += [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay, "lr": lr},
+                   {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0, "lr": lr}]
     return OPTIMIZERS[cfg.name]([g for g in groups if g["params"]], cfg)
 
 

@@ -67,3 +67,12 @@ class ChoosesEncoder(Protocol):
     ridge run on the wrong one can say which to pick."""
 
     encoder: str
+
+
+@runtime_checkable
+class LayerGrouped(Protocol):
+    """Optional: a model whose parameters fall into layer groups, bottom (input side) to top
+    (output side): what discriminative learning rates (optim.layer_decay) and gradual unfreezing
+    (train.unfreeze_epochs) act on (Howard & Ruder 2018)."""
+
+    def layer_groups(self) -> list[list[nn.Parameter]]: ...

@@ -183,4 +183,6 @@ class Classification:
         if any(part.file for part in raw.values()):
             ids["files"] = {name: raw[name].file for name in names}
         ids.update({name: raw[name].keys for name in names})
-        return LabelledSplits(splits["train"], splits["valid"], splits.get("test"), ids=ids, meta=meta, texts=texts)
+        # no valid split under the cv protocol (its folds validate): runs/crossval.py never reads one
+        return LabelledSplits(splits["train"], splits.get("valid"), splits.get("test"),  # type: ignore[arg-type]
+                              ids=ids, meta=meta, texts=texts)

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from ...data import labelled
 from ...data.fashion_mnist import load_fashion_mnist
 from ...data.japanese_vowels import MEMBERS, load_japanese_vowels
+from ...data.labelled import split_fractions
 from ...data.sequence_files import SEQUENCE_SUFFIXES, archive_files, read_labelled_sequences
 from ...data.text_tables import SUFFIXES, read_text_table
 from ._common import Part
@@ -87,3 +90,25 @@ def _folder_part(root: Path, folder: Path) -> Part:
     series, labels = labelled.read_sequence_dir(folder)
     keys = [file.relative_to(root).as_posix() for file, _ in labelled.class_folder_files(folder)]
     return Part(series, labels, keys)
+
+
+def labelled_sample(parts: dict[str, Part], size: int, seed: int, valid_fraction: float,
+                    test_fraction: float) -> dict[str, Part]:
+    """`size` labelled examples, a seeded sample of the training pool (train and a valid part read
+    from the same file), as the new "train" part; the test part is kept whole. A single file with
+    no test part first sets aside the test part a run without train_size would have, so every
+    size is tested on the same examples."""
+    if "test" not in parts and test_fraction:
+        train, valid, test = split_fractions(len(parts["train"].inputs), valid_fraction, test_fraction, seed)
+        parts = {"train": parts["train"].pick(train + valid), "test": parts["train"].pick(test)}
+    pool = parts["train"]
+    valid = parts.get("valid")
+    if valid is not None and valid.file == pool.file:
+        pool = Part(pool.inputs + valid.inputs, pool.labels + valid.labels, pool.keys + valid.keys, pool.file)
+        valid = None
+    if not 0 < size <= len(pool.inputs):
+        raise ValueError(f"task.train_size = {size}, but the training pool holds {len(pool.inputs)} labelled examples")
+    order = torch.randperm(len(pool.inputs), generator=torch.Generator().manual_seed(seed)).tolist()
+    picked = {"train": pool.pick(order[:size])}
+    picked.update({name: part for name, part in (("valid", valid), ("test", parts.get("test"))) if part is not None})
+    return picked

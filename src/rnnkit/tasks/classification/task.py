@@ -18,16 +18,18 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ...config import ModelConfig
+from ...config import ModelConfig, RunConfig
 from ...data import labelled
 from ...data.batch import Splits
 from ...data.labelled import as_batch, check_sequences, encode_labels, encode_texts
 from ...data.text import Vocab
 from ...models.classifier import SequenceClassifier, copy_embeddings
+from ...models.ensemble import ProbabilityEnsemble
 from ...models.esn import EchoStateClassifier, deep_reservoir
 from ..base import Meta, Metrics
 from ._common import Classification, LabelledSplits, Outcome, outcome, statistics, trimmed
 from .baselines import sequence_baselines, text_baselines
+from .encoders import resolve, to_build
 from .metrics import accuracy as accuracy
 from .metrics import balanced_weights as balanced_weights
 from .metrics import confusion_matrix as confusion_matrix
@@ -35,8 +37,17 @@ from .metrics import macro_f1 as macro_f1
 from .metrics import per_class as per_class
 from .metrics import report as report
 from .predict import SequencePredictor, TextPredictor
-from .pretrained import language_model_embeddings
-from .sources import sequence_parts, text_parts
+from .pretrained import (
+    PretrainedRun,
+    encoder_config,
+    fine_tune,
+    language_model_embeddings,
+    read_run,
+    say_missing,
+    start_from,
+)
+from .small_data import carve_for_cv, check_protocol, chosen, protocol_meta
+from .sources import labelled_sample, sequence_parts, text_parts
 
 __all__ = ["LabelledSplits", "Outcome", "SequenceClassification", "TextClassification", "accuracy",
            "balanced_weights", "confusion_matrix", "macro_f1", "outcome", "per_class", "report", "trimmed"]
@@ -56,6 +67,14 @@ class TextClassification(Classification):
     max_length: int = 0             # keep the first max_length tokens of each text; 0 = all
     embedding_size: int = 128       # size of the token embeddings
     init_embedding: str = ""        # a word-level language_modeling run whose embeddings start ours
+    # ULMFiT (Howard & Ruder 2018; pretrained.py): a word-level language_modeling run whose vocabulary,
+    # embeddings and recurrent stack ([model] of that run) start the classifier, or a named encoder
+    # built once into the cache ("imdb": encoders.py); "" = none
+    pretrained: str = ""
+    lm_epochs: int = 1              # with pretrained: epochs fine-tuning its language model on our training texts
+    # > 0: only this many labelled texts (a seeded sample of the training pool, validation included) are
+    # used, the valid_fraction of them for validation: small-data experiments such as "IMDB with 1,000 labels"
+    train_size: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -63,20 +82,33 @@ class TextClassification(Classification):
             raise ValueError(f"task.level must be 'word' or 'bpe', got {self.level!r}")
         if self.max_vocab < 2 or self.min_count < 1 or self.max_length < 0 or self.embedding_size < 1:
             raise ValueError("task.max_vocab must be >= 2, min_count and embedding_size >= 1, max_length >= 0")
+        if self.pretrained and (self.init_embedding or self.level != "word"):
+            raise ValueError("task.pretrained brings its own word vocabulary and embeddings: leave task.init_embedding "
+                             "empty and task.level = 'word'")
+        if self.lm_epochs < 0 or self.train_size < 0:
+            raise ValueError("task.lm_epochs and task.train_size must be >= 0")
 
     def load(self) -> LabelledSplits:
-        raw = self._carve(text_parts(self.path, text_column=self.text_column, label_column=self.label_column,
-                                     seed=self.seed, valid_fraction=self.valid_fraction),
-                          0.0 if Path(self.path).is_dir() else self.test_fraction)
+        parts = text_parts(self.path, text_column=self.text_column, label_column=self.label_column,
+                           seed=self.seed, valid_fraction=self.valid_fraction)
+        if self.train_size:
+            parts = labelled_sample(parts, self.train_size, self.seed, self.valid_fraction, self.test_fraction)
+        raw = self._carve(parts, 0.0 if Path(self.path).is_dir() or "test" in parts else self.test_fraction)
         normal = {name: [labelled.normalize_text(t) for t in part.inputs] for name, part in raw.items()}
-        vocab = Vocab.build("\n".join(normal["train"]), level=self.level, max_size=self.max_vocab,
-                            min_count=self.min_count)
+        meta: dict = {}
+        if self.pretrained:
+            run = self._pretrained()
+            vocab, meta["encoder"] = run.vocab, run.encoder()
+            say_missing(vocab, normal["train"], self.pretrained)
+        else:
+            vocab = Vocab.build("\n".join(normal["train"]), level=self.level, max_size=self.max_vocab,
+                                min_count=self.min_count)
         ids, classes = encode_labels(raw["train"].labels, where="train ")
         labels = {name: ids if name == "train" else encode_labels(part.labels, classes, where=f"{name} ")[0]
                   for name, part in raw.items()}
         splits = {name: as_batch(encode_texts(normal[name], vocab, self.max_length, where=f"{name} "), labels[name])
                   for name in raw}
-        return self._splits(splits, {"classes": classes, "vocab": vocab.to_dict()}, raw,
+        return self._splits(splits, {"classes": classes, "vocab": vocab.to_dict(), **meta}, raw,
                             texts={name: (normal[name], labels[name]) for name in raw})
 
     def baselines(self, data: Splits, split: str) -> dict[str, Metrics]:
@@ -86,11 +118,26 @@ class TextClassification(Classification):
         return text_baselines(data.texts, split)
 
     def build_model(self, cfg: ModelConfig, meta: Meta) -> nn.Module:
-        return self.classifier(cfg, meta, self.embedding_size, vocab_size=len(meta["vocab"]["tokens"]))
+        """The classifier of [model]; with a pretrained encoder (meta["encoder"]), of the language
+        model's [model] and embedding size instead."""
+        size = self.embedding_size
+        if meta.get("encoder"):
+            cfg, size = encoder_config(meta), meta["encoder"]["embedding_size"]
+        return self.classifier(cfg, meta, size, vocab_size=len(meta["vocab"]["tokens"]))
 
-    def warm_start(self, model: nn.Module, meta: Meta) -> None:
-        """task.init_embedding: the rows of the words both vocabularies hold start from the
-        language model's embeddings (a new run only: a saved run's weights already hold them)."""
+    def warm_start(self, model: nn.Module, meta: Meta, data: Splits) -> None:
+        """A new run only (a saved run's weights already hold the result). task.pretrained: the
+        language model fine-tuned on the training texts (lm_epochs), then its embedding and stack
+        copied in. task.init_embedding: the rows of the words both vocabularies hold start from
+        the language model's embeddings."""
+        if self.pretrained:
+            run = self._pretrained()
+            texts = data.texts if isinstance(data, LabelledSplits) else None
+            lm = run.language_model()
+            if self.lm_epochs and texts is not None:
+                lm = fine_tune(run, texts["train"][0], texts["valid"][0], self.lm_epochs, self.seed)
+            start_from(model, lm)
+            return
         if not self.init_embedding:
             return
         assert isinstance(model, SequenceClassifier) and model.embedding is not None
@@ -98,6 +145,13 @@ class TextClassification(Classification):
         tokens = meta["vocab"]["tokens"]
         n = copy_embeddings(model.embedding, tokens, nn.Embedding.from_pretrained(weight), lm_tokens)
         print(f"{n} of {len(tokens)} embeddings start from {self.init_embedding}", flush=True)
+
+    def to_pretrain(self) -> tuple[Path, RunConfig] | None:
+        """Pretrained: a named encoder (task.pretrained = "imdb") the cache does not hold yet."""
+        return to_build(self.pretrained) if self.pretrained else None
+
+    def _pretrained(self) -> PretrainedRun:
+        return read_run(resolve(self.pretrained), f"task.pretrained = {self.pretrained!r}")
 
     def predictor(self, model: nn.Module, meta: Meta) -> TextPredictor:
         return TextPredictor(model, meta["classes"], Vocab.from_dict(meta["vocab"]), max_length=self.max_length)
@@ -122,6 +176,13 @@ class SequenceClassification(Classification):
     bias_scaling: float = 0.0       # reservoir: scale of the bias
     input_to_readout: bool = False  # the pooled inputs too, beside the pooled states
     alpha: float = 1e-2             # ridge penalty of the readout
+    # the small-data protocol (small_data.py): "cv" chooses the epochs by stratified k-fold
+    # cross-validation and trains a seed ensemble on all the training sequences; "auto" picks it
+    # below small_data training sequences (rnn encoder, unbucketed), else "holdout"
+    protocol: str = "auto"          # auto, holdout or cv
+    small_data: int = 1000          # auto: fewer training sequences than this are cross-validated
+    folds: int = 5                  # cv: stratified folds that choose the number of epochs
+    ensemble: int = 5               # cv: final models (seeds) whose mean class probabilities predict
 
     washout = 0                     # RidgeTrained: a classifier pools whole sequences, none discarded
 
@@ -132,8 +193,19 @@ class SequenceClassification(Classification):
         if self.encoder == "reservoir" and (self.bucket_size or self.class_weights != "none"):
             raise ValueError("task.bucket_size and task.class_weights are for the gradient-trained rnn encoder; "
                              "leave them unset with task.encoder = 'reservoir'")
+        check_protocol(self.protocol, small_data=self.small_data, folds=self.folds, ensemble=self.ensemble,
+                       encoder=self.encoder, bucket_size=self.bucket_size)
 
     def build_model(self, cfg: ModelConfig, meta: Meta) -> nn.Module:
+        if meta.get("ensemble"):                            # the cv protocol's seed ensemble
+            return ProbabilityEnsemble([self.member(cfg, meta) for _ in range(meta["ensemble"])])
+        return self.member(cfg, meta)
+
+    def cross_validates(self, meta: Meta) -> bool:
+        return meta.get("protocol") == "cv"
+
+    def member(self, cfg: ModelConfig, meta: Meta) -> nn.Module:
+        """One model: the classifier [model] describes, or the echo state network."""
         if self.encoder == "rnn":
             return self.classifier(cfg, meta, meta["num_features"])
         reservoir = deep_reservoir(meta["num_features"], cfg.hidden_size, cfg.num_layers, dtype=torch.float64,
@@ -147,10 +219,15 @@ class SequenceClassification(Classification):
 
     def load(self) -> LabelledSplits:
         raw = sequence_parts(self.path)
-        raw = self._carve(raw, self.test_fraction if "test" not in raw else 0.0)
+        protocol = chosen(self.protocol, len(raw["train"].inputs), small_data=self.small_data, encoder=self.encoder,
+                          bucket_size=self.bucket_size)
+        test_fraction = self.test_fraction if "test" not in raw else 0.0
+        raw = (self._carve(raw, test_fraction) if protocol == "holdout" else
+               carve_for_cv(raw, valid_fraction=self.valid_fraction, test_fraction=test_fraction, seed=self.seed))
         ids, classes = encode_labels(raw["train"].labels, where="train ")
         check_sequences(raw["train"].inputs, where="train ")
-        meta = {"classes": classes, "num_features": int(raw["train"].inputs[0].size(1)), "mean": None, "std": None}
+        meta = {"classes": classes, "num_features": int(raw["train"].inputs[0].size(1)), "mean": None, "std": None,
+                **protocol_meta(protocol, self.ensemble, len(raw["train"].inputs))}
         if self.standardize:
             steps = torch.cat(raw["train"].inputs).double()                         # (sum T, C)
             meta["mean"], meta["std"] = steps.mean(0).tolist(), steps.std(0).clamp_min(1e-8).tolist()

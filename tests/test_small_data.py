@@ -1,0 +1,142 @@
+"""The small-data protocol of sequence classification (task.protocol): stratified folds, the
+probability-averaging ensemble, the switch by training-set size, and a cv + ensemble run that
+saves, loads without its data and predicts the same."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import rnnkit
+from conftest import write_ramps
+from rnnkit.cli import main
+from rnnkit.models.ensemble import ProbabilityEnsemble
+from rnnkit.runs.crossval import CV_FILE, stratified_folds
+from rnnkit.tasks.classification import SequenceClassification
+
+
+def test_stratified_folds_are_disjoint_cover_everything_and_keep_the_class_shares() -> None:
+    targets = torch.tensor([0] * 20 + [1] * 10 + [2] * 5)
+    folds = stratified_folds(targets, 5, seed=3)
+    held = torch.cat([valid for _, valid in folds])
+    assert sorted(held.tolist()) == list(range(35))                     # each example held out exactly once
+    for train, valid in folds:
+        assert not set(train.tolist()) & set(valid.tolist())
+        assert len(train) + len(valid) == 35
+        assert torch.bincount(targets[valid], minlength=3).tolist() == [4, 2, 1]   # the 4:2:1 shares
+    assert [v.tolist() for _, v in folds] != [v.tolist() for _, v in stratified_folds(targets, 5, seed=4)]
+    with pytest.raises(ValueError, match="too few for task.folds = 5"):
+        stratified_folds(torch.tensor([0, 1] * 4), 5, seed=0)
+
+
+class Fixed(nn.Module):
+    """A member whose logits are given."""
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, x, state=None, lengths=None):
+        return self.logits, None
+
+
+def test_the_ensemble_averages_probabilities_not_logits() -> None:
+    a, b = torch.tensor([[4.0, 0.0, 0.0]]), torch.tensor([[0.0, 1.0, 1.1]])
+    ensemble = ProbabilityEnsemble([Fixed(a), Fixed(b)])
+    logits, _ = ensemble(torch.zeros(1, 3, 2))
+    mean = (a.softmax(-1) + b.softmax(-1)) / 2
+    torch.testing.assert_close(logits.softmax(-1), mean)
+    assert logits.argmax(-1).item() == 0 and ((a + b) / 2).argmax(-1).item() == 0
+    torch.testing.assert_close(F.cross_entropy(logits, torch.tensor([2])), -mean[0, 2].log())
+    c, d = torch.tensor([[-3.0, 4.0, 4.0]]), torch.tensor([[3.0, -2.0, -1.0]])
+    assert ((c + d) / 2).argmax(-1).item() == 2                      # mean logits pick class 2 ...
+    assert ProbabilityEnsemble([Fixed(c), Fixed(d)])(None)[0].argmax(-1).item() == 0   # ... mean probabilities 0
+
+
+@pytest.mark.parametrize(("small_data", "protocol"), [(1000, "cv"), (30, "holdout")])
+def test_auto_switches_on_the_training_set_size_and_keeps_the_test_split(tmp_path: Path, small_data: int,
+                                                                        protocol: str) -> None:
+    write_ramps(tmp_path / "data", count=12)                            # 36 sequences, no test split of their own
+    task = SequenceClassification(path=str(tmp_path / "data"), small_data=small_data, valid_fraction=0.2,
+                                  test_fraction=0.25, ensemble=3)
+    data = task.load()
+    meta = task.describe(data)
+    assert meta["protocol"] == protocol and task.cross_validates(meta) == (protocol == "cv")
+    holdout = SequenceClassification(path=str(tmp_path / "data"), protocol="holdout", valid_fraction=0.2,
+                                     test_fraction=0.25).load()
+    assert data.ids["test"] == holdout.ids["test"]                      # both protocols score the same test
+    model = task.build_model(rnnkit.config.ModelConfig(hidden_size=4), meta)
+    if protocol == "cv":
+        assert data.valid is None and len(data.train) == len(holdout.train) + len(holdout.valid) == 27
+        assert isinstance(model, ProbabilityEnsemble) and len(model.members) == 3
+    else:
+        assert len(data.valid) == 7 and not isinstance(model, ProbabilityEnsemble) and meta["ensemble"] == 0
+    reservoir = SequenceClassification(path=str(tmp_path / "data"), encoder="reservoir", pooling="mean")
+    assert reservoir.describe(reservoir.load())["protocol"] == "holdout"   # a ridge readout has no epochs
+
+
+def test_protocol_settings_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="task.protocol must be one of"):
+        SequenceClassification(path="x", protocol="kfold")
+    with pytest.raises(ValueError, match="set task.encoder = 'rnn' and task.bucket_size = 0"):
+        SequenceClassification(path="x", protocol="cv", bucket_size=4)
+    with pytest.raises(ValueError, match="task.folds >= 2"):
+        SequenceClassification(path="x", folds=1)
+    write_ramps(tmp_path / "data", count=6)
+    assert main(["train", "configs/classify_sequences.toml", f"--task.path={tmp_path / 'data'}", "--train.epochs=0",
+                 "--train.iterations=5", "--train.eval_every_epochs=0", f"--out_dir={tmp_path / 'run'}"]) == 2
+    assert "task.protocol = 'cv' chooses the number of epochs" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def cv_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("cv_run")
+    write_ramps(tmp / "data", count=10)
+    assert main(["classify", "train", "configs/classify_sequences.toml", f"--task.path={tmp / 'data'}",
+                 f"--out_dir={tmp / 'run'}", "--task.folds=3", "--task.ensemble=2", "--train.epochs=4",
+                 "--train.patience=2", "--model.hidden_size=6", "--train.batch_size=8", "--train.plots=false",
+                 "--train.baselines=false"]) == 0
+    return tmp / "run"
+
+
+def test_a_cv_run_records_its_folds_and_its_members(cv_run: Path) -> None:
+    cv = json.loads((cv_run / CV_FILE).read_text())
+    assert [f["fold"] for f in cv["folds"]] == [0, 1, 2] and 1 <= cv["epochs"] <= 4
+    assert all(1 <= f["best_epoch"] <= 4 and 0 <= f["accuracy"] <= 1 for f in cv["folds"])
+    assert cv["cv"]["accuracy"] == pytest.approx(sum(f["accuracy"] for f in cv["folds"]) / 3)
+    members = [m["accuracy"] for m in cv["members"]["test"]]
+    assert len(members) == 2 and "valid" not in cv["members"]
+    assert cv["spread"]["test"]["accuracy_range"] == pytest.approx(max(members) - min(members))
+    assert json.loads((cv_run / "meta.json").read_text())["meta"]["ensemble"] == 2
+
+
+def test_a_cv_run_loads_without_its_data_and_predicts_the_same(cv_run: Path, request: pytest.FixtureRequest,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    inputs = [torch.randn(9, 2), torch.randn(4, 2).numpy()]
+    saved = rnnkit.load(cv_run)
+    before, probabilities = saved.predict(inputs), saved.predictor.probabilities(inputs)
+    members = [torch.softmax(m(*_padded(inputs))[0], -1) for m in saved.model.members]
+    torch.testing.assert_close(probabilities, (members[0] + members[1]) / 2)
+    assert not torch.equal(members[0], members[1])                      # two members, trained from two starts
+    assert main(["classify", "eval", str(cv_run), "--split=test"]) == 0
+    evaluated = json.loads(capsys.readouterr().out.splitlines()[0])
+    cv = json.loads((cv_run / CV_FILE).read_text())
+    assert evaluated["accuracy"] == pytest.approx(cv["ensemble"]["test"]["accuracy"])
+    assert main(["classify", "eval", str(cv_run), "--split=valid"]) == 2       # the folds validated; no valid split
+    assert "has no valid split" in capsys.readouterr().err
+    shutil.rmtree(cv_run.parent / "data")
+    request.getfixturevalue("without_data")
+    assert rnnkit.load(cv_run).predict(inputs) == before
+
+
+def _padded(inputs: list) -> tuple[torch.Tensor, None, torch.Tensor]:
+    from rnnkit.data.labelled import pad
+
+    x, lengths = pad([torch.as_tensor(s, dtype=torch.float32) for s in inputs])
+    return x, None, lengths
