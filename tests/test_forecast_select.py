@@ -82,3 +82,26 @@ def test_each_horizon_step_reads_its_own_known_future_features():
     moved[:, 3] += 1.0
     delta = (model(x, moved) - model(x, future)).abs().sum(dim=(0, 2))   # (K,)
     assert delta[3] > 0 and torch.all(delta[[0, 1, 2, 4, 5]] == 0)
+
+
+def test_series_too_short_for_the_network_take_the_best_method_without_it(tmp_path):
+    from rnnkit.tasks.forecasting.select import without_network
+
+    selection = {"valid_mase": {"a": {NETWORK: 0.5, "mean(network,theta)": 0.6, "ets": 0.9, "theta": 0.8},
+                                "b": {NETWORK: 0.7, "ets": 0.7, "theta": 0.75, "mean(theta,ets)": 1.0}}}
+    # the network is best in both groups, yet the short series get the best method that does not read it;
+    # an unseen group the best over all groups; no selection: the fallback
+    assert without_network(selection, ["a", "b", "zz"], "seasonal_naive") == ["theta", "ets", "theta"]
+    assert without_network(None, ["a"], "seasonal_naive") == ["seasonal_naive"]
+    run_dir, data = train(tmp_path, short_series="baseline")
+    table = pd.read_csv(data)
+    short = table[table.series_id == "s0"].head(20).assign(series_id="new")     # fewer than input_size = 24
+    with pytest.warns(UserWarning, match="statistical method instead of the network"):
+        forecast = rnnkit.load(run_dir).predict(pd.concat([table, short]))
+    selection = json.loads((run_dir / "meta.json").read_text())["meta"]["selection"]
+    method = without_network(selection, ["MS"], "seasonal_naive")[0]
+    new = forecast[forecast.series_id == "new"]
+    assert set(new.forecast_by) == {method} and NETWORK not in CANDIDATES[method][0]
+    members, how = CANDIDATES[method]
+    expected = combine([BASELINES[m](short.value.to_numpy(), 12, 12, 0.8) for m in members], how).point
+    np.testing.assert_allclose(new.forecast, expected, rtol=1e-6)

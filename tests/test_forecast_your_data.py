@@ -178,10 +178,10 @@ def test_short_series_error_drop_or_baseline(tmp_path):
         rows = backtest(drop.panel(), drop, model=model, baselines=("naive",))
     assert {r["series_id"] for r in rows} == {"s0", "s1"}
     keep = dataclasses.replace(drop, short_series="baseline")
-    with pytest.warns(UserWarning, match=r"1 series shorter than .* are forecast with seasonal naive instead of the "
-                                         r"network \(task.short_series = 'baseline'\): \['s2'\]"):
+    with pytest.warns(UserWarning, match=r"1 series shorter than .* are forecast with a statistical method instead "
+                                         r"of the network \(task.short_series = 'baseline'\): \['s2'\]"):
         assert keep.load().ids["short"] == {"policy": "baseline", "series": ["s2"]}
-    with pytest.warns(UserWarning, match="seasonal naive"):
+    with pytest.warns(UserWarning, match="statistical method"):               # no selection: seasonal naive
         rows = backtest(keep.panel(), keep, model=model, baselines=("seasonal_naive",))
     by = {(r["method"], r["series_id"]): r for r in rows}
     assert by["rnnkit", "s2"]["forecast_by"] == "seasonal_naive" and by["rnnkit", "s0"]["forecast_by"] == "network"

@@ -27,7 +27,7 @@ from ...forecast.metrics import score
 from .esrnn import forecast as esrnn_forecast
 from .esrnn import histories
 from .select import apply
-from .short import FALLBACK, fallback, screen
+from .short import fallback, screen
 from .windows import features, inputs, known_size, scaler, window_scale
 
 
@@ -129,7 +129,7 @@ def backtest(panel: Panel, task: Any, *, folds: int = 1, step: int = 0, model: n
     if model is not None:
         network, short = screen(task, panel, H + (folds - 1) * step, context=" for this backtest")
         panel, short = (panel, short) if task.short_series == "baseline" else (network, [])
-    fell_back = set(short)
+    fell_back: dict[str, str] = {}      # short series -> the method that forecast it
     folds_origins = origins([len(v) for v in panel.values], H, folds, step)
     for name, o in zip(panel.ids, folds_origins[0]):
         if o < 2:
@@ -139,13 +139,14 @@ def backtest(panel: Panel, task: Any, *, folds: int = 1, step: int = 0, model: n
     for k, starts in enumerate(folds_origins):
         methods: dict[str, list[Forecast]] = {}
         if model is not None:
-            methods["rnnkit"] = _network(model, task, panel, network, starts, short, selection, groups)
+            methods["rnnkit"], used = _network(model, task, panel, network, starts, short, selection, groups)
+            fell_back.update(used)
         for name in baselines:
             methods[name] = [baseline_forecast(name, v[:o], H, season, task.level, i)
                              for v, o, i in zip(panel.values, starts, panel.ids)]
         for method, forecasts in methods.items():
             for i, (v, o, f) in enumerate(zip(panel.values, starts, forecasts)):
-                by = method if method != "rnnkit" else FALLBACK if panel.ids[i] in fell_back else "network"
+                by = method if method != "rnnkit" else fell_back.get(panel.ids[i], "network")
                 metrics = score(v[o:o + H], f.point, v[:o], season, f.lower, f.upper)
                 rows.append({"method": method, "fold": k, "series_id": panel.ids[i], "origin": o, "forecast_by": by,
                              **metrics})
@@ -154,15 +155,17 @@ def backtest(panel: Panel, task: Any, *, folds: int = 1, step: int = 0, model: n
 
 def _network(model: nn.Module, task: Any, panel: Panel, network: Panel, starts: Sequence[int],
              short: Sequence[str], selection: dict[str, Any] | None = None,
-             groups: Sequence[str] | None = None) -> list[Forecast]:
-    """The model's forecasts of the series of `network`, seasonal naive ones of the `short` rest."""
+             groups: Sequence[str] | None = None) -> tuple[list[Forecast], dict[str, str]]:
+    """The model's forecasts of the series of `network` and those of the `short` rest by the best
+    network-free method on validation (short.fallback), with {short series: that method}."""
     position = {name: i for i, name in enumerate(panel.ids)}
     mine_groups = None if groups is None else [groups[position[name]] for name in network.ids]
     mine = predict(model, task, network, [starts[position[name]] for name in network.ids], selection=selection,
                    groups=mine_groups)
-    naive = fallback(task, panel, short, [starts[position[name]] for name in short])
-    by_name = dict(zip([*network.ids, *short], [*mine, *naive]))
-    return [by_name[name] for name in panel.ids]
+    rest, methods = fallback(task, panel, short, [starts[position[name]] for name in short], selection=selection,
+                             groups=groups)
+    by_name = dict(zip([*network.ids, *short], [*mine, *rest]))
+    return [by_name[name] for name in panel.ids], dict(zip(short, methods))
 
 
 def summary(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:

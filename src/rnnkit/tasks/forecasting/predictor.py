@@ -25,7 +25,7 @@ from ...data.series import Panel, SeriesError, load_series
 from ..base import Meta
 from .backtest import predict
 from .select import groups_of
-from .short import FALLBACK, fallback, too_short_to_predict
+from .short import fallback, too_short_to_predict
 
 if TYPE_CHECKING:
     from .task import Forecasting
@@ -78,10 +78,13 @@ class ForecastPredictor:
             panel, short = panel.subset([i for i, n in enumerate(panel.ids) if n not in short]), []
         network = panel.subset([i for i, n in enumerate(panel.ids) if n not in short])
         ids = self.meta["series_ids"] if task.forecaster == "esrnn" else None
-        groups = groups_of(task, network, source) if task.select_by and source is not None else None
+        groups = groups_of(task, panel, source) if task.select_by and source is not None else None
+        position = {name: i for i, name in enumerate(panel.ids)}
         mine = predict(self.model, task, network, future=future, series_ids=ids, selection=self.meta.get("selection"),
-                       groups=groups) if len(network) else []
-        by_name = dict(zip([*network.ids, *short], [*mine, *fallback(task, panel, short)]))
+                       groups=None if groups is None else [groups[position[n]] for n in network.ids]) \
+            if len(network) else []
+        rest, methods = fallback(task, panel, short, selection=self.meta.get("selection"), groups=groups)
+        by_name, used = dict(zip([*network.ids, *short], [*mine, *rest])), dict(zip(short, methods))
         forecasts = [by_name[name] for name in panel.ids]
         H, pct = task.horizon, round(task.level * 100)
         times = [panel.future_times(i, H) for i in range(len(panel))]
@@ -92,6 +95,6 @@ class ForecastPredictor:
             f"lower_{pct}": np.concatenate([f.lower for f in forecasts]),
             f"upper_{pct}": np.concatenate([f.upper for f in forecasts])})
         if task.short_series == "baseline":
-            by = [FALLBACK if name in short else "network" for name in panel.ids]
+            by = [used.get(name, "network") for name in panel.ids]
             frame["forecast_by"] = np.repeat(np.asarray(by, dtype=object), H)
         return frame

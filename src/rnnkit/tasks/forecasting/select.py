@@ -144,6 +144,23 @@ def select(task: Any, model: nn.Module, panel: Panel, ids: dict[str, Any], group
     return result
 
 
+def without_network(selection: dict[str, Any] | None, groups: Sequence[str], fallback: str) -> list[str]:
+    """For series the network cannot forecast (too short, task.short_series = "baseline"): each
+    one's best candidate on validation that does not read the network, from its group's row (a group
+    unseen in training: the mean over all groups); `fallback` without a selection. On M3 monthly a
+    fifth of the series are too short for a 36-month window, and seasonal naive for them cost the
+    panel more than the network gained elsewhere."""
+    rows = (selection or {}).get("valid_mase", {})
+    free = [c for c, (parts, _) in CANDIDATES.items() if NETWORK not in parts]
+
+    def best(row: dict[str, float]) -> str:
+        finite = [(row[c], c) for c in free if np.isfinite(row.get(c, np.nan))]
+        return min(finite)[1] if finite else fallback
+
+    overall = {c: float(np.nanmean([r.get(c, np.nan) for r in rows.values()])) for c in free} if rows else {}
+    return [best(rows.get(g, overall)) if rows else fallback for g in groups]
+
+
 def apply(selection: dict[str, Any], task: Any, panel: Panel, starts: Sequence[int],
           network: Sequence[Forecast], groups: Sequence[str]) -> list[Forecast]:
     """Each series' forecast by its group's chosen candidate (the network's are given)."""
@@ -155,6 +172,18 @@ def apply(selection: dict[str, Any], task: Any, panel: Panel, starts: Sequence[i
         raise SeriesError(f"the run chose {sorted(set(methods))} on validation, which need {missing}; install "
                           "statsforecast (pip install 'rnnkit[forecast]') or retrain with task.select = 'network'")
     return [candidate(members, m, i) for i, m in enumerate(methods)]
+
+
+def forecast_by(task: Any, panel: Panel, starts: Sequence[int], methods: Sequence[str]) -> list[Forecast]:
+    """Each series' forecast from starts[i] by network-free candidate methods[i] (a candidate name or
+    any baseline's), as `apply` forms them."""
+    names = sorted({p for m in methods for p in CANDIDATES.get(m, ((m,), "mean"))[0]})
+    members = member_forecasts(task, panel, starts, [], names)
+    missing = sorted(set(names) - set(members))
+    if missing:
+        raise SeriesError(f"the series too short for the network need {missing}; install statsforecast "
+                          "(pip install 'rnnkit[forecast]') or retrain with task.select = 'network'")
+    return [members[m][i] if m not in CANDIDATES else candidate(members, m, i) for i, m in enumerate(methods)]
 
 
 def show(selection: dict[str, Any]) -> str:

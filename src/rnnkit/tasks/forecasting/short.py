@@ -5,7 +5,9 @@ A series is short when it has fewer than cut + input_size + max(holdout, 1) * ho
 backtest before the cut that its folds start after (the held-out part comes on top of the cut, so
 task.holdout = 0 asks the least). With short_series = "error" that stops the run, naming them;
 "drop" leaves them out, saying which; "baseline" leaves them out of the network's training and
-scores, and forecasts and backtests them with seasonal naive instead, marked `forecast_by`. At
+scores, and forecasts and backtests them instead with the best method on validation that does not
+read the network (Theta, ETS or their mean; seasonal naive where the run has no validated
+selection), marked `forecast_by`. At
 predict time a series is short with fewer than input_size points, all the network reads.
 """
 
@@ -16,12 +18,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...data.series import Panel, SeriesError, check_lengths
-from ...forecast.baselines import Forecast, seasonal_naive
+from ...forecast.baselines import Forecast
+from .select import forecast_by, without_network
 
 SHORT = ("error", "drop", "baseline")
 FALLBACK = "seasonal_naive"          # what forecasts a short series under short_series = "baseline"
-ADVICE = ("set task.short_series = 'drop' (leave them out) or 'baseline' (forecast them with seasonal naive instead "
-          "of the network; choices: 'error', 'drop', 'baseline'), or lower task.input_size or task.holdout")
+ADVICE = ("set task.short_series = 'drop' (leave them out) or 'baseline' (forecast them with a statistical method "
+          "instead of the network; choices: 'error', 'drop', 'baseline'), or lower task.input_size or task.holdout")
 
 
 def need(task: Any, cut: int = 0) -> tuple[int, str]:
@@ -54,17 +57,22 @@ def screen(task: Any, panel: Panel, cut: int = 0, *, context: str = "") -> tuple
         warnings.warn(f"leaving out {len(short)} series shorter than {what} = {total}{context} "
                       f"(task.short_series = 'drop'): {listed}", stacklevel=3)
     else:
-        warnings.warn(f"{len(short)} series shorter than {what} = {total}{context} are forecast with seasonal naive "
-                      f"instead of the network (task.short_series = 'baseline'): {listed}", stacklevel=3)
+        warnings.warn(f"{len(short)} series shorter than {what} = {total}{context} are forecast with a statistical "
+                      f"method instead of the network (task.short_series = 'baseline'): {listed}", stacklevel=3)
     return panel.subset(keep), short
 
 
-def fallback(task: Any, panel: Panel, names: Sequence[str], starts: Sequence[int] | None = None) -> list[Forecast]:
-    """Seasonal naive forecasts of the series `names` from starts[i] (default: each one's end)."""
+def fallback(task: Any, panel: Panel, names: Sequence[str], starts: Sequence[int] | None = None, *,
+             selection: dict[str, Any] | None = None, groups: Sequence[str] | None = None
+             ) -> tuple[list[Forecast], list[str]]:
+    """(forecasts, methods) of the series `names` from starts[i] (default: each one's end): each by
+    the best network-free method of the run's validated `selection` for its group (`groups`, one per
+    series of `panel`; default: the frequency), seasonal naive without one."""
     index = [panel.ids.index(name) for name in names]
     starts = [len(panel.values[i]) for i in index] if starts is None else starts
-    season = task.period(panel)
-    return [seasonal_naive(panel.values[i][:o], task.horizon, season, task.level) for i, o in zip(index, starts)]
+    mine = [groups[i] for i in index] if groups is not None else [panel.freq] * len(index)
+    methods = without_network(selection, mine, FALLBACK)
+    return (forecast_by(task, panel.subset(index), starts, methods) if index else []), methods
 
 
 def too_short_to_predict(task: Any, panel: Panel, starts: Sequence[int]) -> list[str]:
@@ -77,6 +85,6 @@ def too_short_to_predict(task: Any, panel: Panel, starts: Sequence[int]) -> list
     if task.short_series == "error" or (task.short_series == "drop" and len(short) == len(panel)):
         raise SeriesError(f"{what}: {short[:5]}; {ADVICE}")
     verb = "are left out (task.short_series = 'drop')" if task.short_series == "drop" else \
-        "are forecast with seasonal naive instead of the network (task.short_series = 'baseline')"
+        "are forecast with a statistical method instead of the network (task.short_series = 'baseline')"
     warnings.warn(f"{what} and {verb}: {short[:10]}", stacklevel=3)
     return short
