@@ -89,6 +89,8 @@ def test_pretrained_must_be_a_word_language_model_run(tmp_path, lm_dir):
     with pytest.raises(ValueError, match="leave task.init_embedding empty"):
         rnnkit.load_config("configs/classify_text.toml", [f"--task.path={FIXTURE}", f"--task.pretrained={lm_dir}",
                                                           f"--task.init_embedding={lm_dir}"])
+    with pytest.raises(ValueError, match="keep task.seed = 0"):   # another IMDB split would test on its corpus
+        rnnkit.load_config("configs/classify_text.toml", ["--task.path=imdb", "--task.seed=1"])
     (tmp_path / "broken").mkdir()
     for name in ("config.toml", "meta.json"):
         (tmp_path / "broken" / name).write_text((lm_dir / name).read_text())

@@ -3,7 +3,7 @@ first use, and keeps in the cache (`$RNNKIT_CACHE/encoders/`), so the default te
 starts from a pretrained encoder on a fresh machine with no extra command (ULMFiT's first stage;
 Howard & Ruder 2018).
 
-    task.pretrained = "imdb"          # the recipe below, built once (about 30 min on 2 CPU cores)
+    task.pretrained = "imdb"          # the recipe below, built once (13 min on 2 CPU cores)
     task.pretrained = "runs/my_lm"    # or any word-level language_modeling run of yours
 
 A recipe's cache folder is named by a digest of the recipe, so a changed recipe is built anew

@@ -87,6 +87,10 @@ class TextClassification(Classification):
                              "empty and task.level = 'word'")
         if self.lm_epochs < 0 or self.train_size < 0:
             raise ValueError("task.lm_epochs and task.train_size must be >= 0")
+        if self.path == "imdb" and self.pretrained == "imdb" and self.seed != 0:
+            # the named encoder read the training reviews of split 0: another split tests on some of them
+            raise ValueError("task.pretrained = 'imdb' was pretrained on the training reviews of the IMDB split of "
+                             "task.seed = 0; keep task.seed = 0 (vary the run's seed instead)")
 
     def load(self) -> LabelledSplits:
         parts = text_parts(self.path, text_column=self.text_column, label_column=self.label_column,
