@@ -182,6 +182,10 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
 
+    def __post_init__(self) -> None:
+        # torch.manual_seed takes a 64-bit integer; beyond it the error is "Overflow when unpacking long long"
+        _check(0 <= self.seed < 2**63, f"seed must be an integer in [0, 2**63), got {self.seed}")
+
 
 SECTIONS: dict[str, type] = {"model": ModelConfig, "train": TrainConfig, "optim": OptimConfig}
 _TOP = ("seed", "out_dir", "format_version")
@@ -198,6 +202,9 @@ def parse_config(path: str | Path | None, overrides: Sequence[str] = ()) -> RunC
             raise ConfigError(f"config file {str(path)!r} does not exist") from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{path} is not valid TOML: {error}") from None
+        # an empty file would otherwise train every default, which nobody means by giving a file
+        _check(bool(raw), f"config file {path} is empty (or only comments); give at least [task] name = ..., "
+                          "e.g. copy one of configs/*.toml")
     return from_dict(_apply(raw, overrides))
 
 

@@ -26,7 +26,7 @@ from ..io.files import atomic_write
 from ..tasks import build_task
 from ..tasks.base import ChoosesAfterTraining, HasBaselines, Pretrained, WarmStarted
 from ..train import METHODS
-from ..train.checkpoint import CONFIG_FILE, META_FILE, STATE_FILE, read_state, write_meta
+from ..train.checkpoint import CONFIG_FILE, META_FILE, STATE_FILE, check_fits, read_state, write_meta
 from ..train.device import resolve_device
 from ..train.stream import total_iterations
 from .baselines import report, write_split
@@ -39,8 +39,9 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
         on_eval: Callable[[int, dict[str, float]], bool | None] | None = None) -> dict[str, float]:
     """Trains `cfg` in a new run directory (cfg.out_dir, or out_dir-2, -3... when that already
     holds a run), or continues the run in `resume` exactly where its last checkpoint left it."""
+    saved = None
     if resume is not None:
-        read_state(resume)                                    # fail early on a bad checkpoint
+        saved = read_state(resume)                            # fail early on a bad checkpoint
         cfg = replace(read_config(resume), overrides)
     elif cfg is None:
         raise ValueError("run() needs a RunConfig or resume=RUN_DIR")
@@ -55,6 +56,8 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
         resumed_meta = resume is not None and (Path(resume) / META_FILE).is_file()
         meta = read_meta(resume) if resumed_meta else task.describe(data)
         model = task.build_model(cfg.model, meta)
+        if saved is not None:
+            check_fits(model, saved, resume)                  # before config.toml is rewritten
         small = cross_validated(task, meta, cfg)              # task.protocol = "cv": folds, then an ensemble
         if cfg.train.method == "gradient" and not small:      # say what is wrong before writing any file
             total_iterations(cfg.train, data, task)
@@ -120,16 +123,34 @@ def distributed(cfg: RunConfig) -> Iterator[None]:
         dist.destroy_process_group()
 
 
+OWNER_FILE = ".owner"     # created exclusively: the run directory belongs to the process that made it
+
+
+def _claim(path: Path) -> bool:
+    """Whether this process now owns `path` as its run directory. The exclusive create of
+    OWNER_FILE is atomic, so of two trainings started on the same out_dir at once exactly one wins
+    and the other moves on (checking for config.toml and then creating it was not)."""
+    if (path / CONFIG_FILE).exists() or (path / STATE_FILE).exists():
+        return False                                    # a run from before OWNER_FILE existed
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path / OWNER_FILE, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as f:
+        f.write(f"pid {os.getpid()}\n")
+    return True
+
+
 def _new_run_dir(out_dir: str, rank: int) -> Path:
     """`out_dir`, or the first free out_dir-N when it already holds a run; never overwrites one."""
     path, n = Path(out_dir), 1
     if rank == 0:
-        while (path / CONFIG_FILE).exists() or (path / STATE_FILE).exists():
+        while not _claim(path):
             n += 1
             path = Path(f"{out_dir}-{n}")
         if n > 1:
             print(f"{out_dir} already holds a run; this one goes to {path}", flush=True)
-        path.mkdir(parents=True, exist_ok=True)
     if dist.is_initialized():
         shared = [path]
         dist.broadcast_object_list(shared, src=0)

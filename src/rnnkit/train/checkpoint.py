@@ -97,6 +97,22 @@ def restore(run_dir: str | Path | None, model: nn.Module, optimizer: torch.optim
     set_rng_state(state["rng"][rank if rank < len(state["rng"]) else 0])
 
 
+def check_fits(model: nn.Module, state: dict[str, Any], run_dir: str | Path) -> None:
+    """A CheckpointError naming the first tensor of the checkpoint `state` that `model` (built from
+    the settings a resume would use) lacks or shapes differently. Checked before a resume writes
+    anything, so a changed model setting (an override or a hand-edited config.toml) leaves the run
+    directory as it was instead of rewriting its config and then failing to restore."""
+    saved, mine = state["model"], model.state_dict()
+    for name in sorted(set(saved) | set(mine)):
+        a, b = saved.get(name), mine.get(name)
+        if a is None or b is None or tuple(a.shape) != tuple(b.shape):
+            what = (f"{name} is {'missing from the checkpoint' if a is None else 'not in this model'}"
+                    if a is None or b is None else f"{name} is {tuple(a.shape)} there, {tuple(b.shape)} here")
+            raise CheckpointError(f"the checkpoint in {run_dir} does not fit the model these settings build ({what}); "
+                                  "resume with the run's own model settings (undo the override or the edit to "
+                                  "config.toml), or start a new run; the run directory was left untouched")
+
+
 def read_state(run_dir: str | Path) -> dict[str, Any]:
     path = check_run_dir(run_dir) / STATE_FILE
     if not path.is_file():
