@@ -99,6 +99,17 @@ def test_scaling_round_trips(kind):
     assert np.allclose(scaler.inverse([np.zeros(2)], index=[1])[0], scaler.shift[1])
 
 
+@pytest.mark.parametrize("kind", ["standard", "mean"])
+def test_scaling_huge_values_neither_overflows_nor_zeroes_the_series(kind):
+    values = [np.array([1.0, 2.0, 3e200, 4.0, 5e200])]          # squares overflow float64 above ~1e154
+    scaler = Scaler.fit(values, kind)
+    z = scaler.transform(values)[0]
+    assert np.isfinite(scaler.scale).all() and np.isfinite(z).all() and np.ptp(z) > 1
+    np.testing.assert_allclose(scaler.inverse([z])[0], values[0], rtol=1e-12, atol=1e-12 * 5e200)   # float64 spacing
+    if kind == "standard":
+        assert abs(z.std() - 1) < 1e-12
+
+
 def test_windows_never_read_past_the_cutoff():
     values = [np.arange(20.0), np.arange(100.0, 112.0)]
     ends = [14, 9]                                         # held-out parts start here

@@ -218,11 +218,14 @@ class Scaler:
     def fit(cls, values: Sequence[np.ndarray], kind: str = "standard") -> Scaler:
         if kind not in ("standard", "mean", "none"):
             raise SeriesError(f"scale = {kind!r} is not known; choose 'standard', 'mean' or 'none'")
-        shift = np.array([v.mean() if kind == "standard" else 0.0 for v in values])
+        # Statistics of v / max|v|, times max|v|: the squares of values above ~1e154 overflow float64,
+        # and a std of inf would scale the series to all zeros without a word.
+        peak = [float(np.abs(v).max()) if len(v) and np.abs(v).max() > 0 else 1.0 for v in values]
+        shift = np.array([(v / p).mean() * p if kind == "standard" else 0.0 for v, p in zip(values, peak)])
         if kind == "standard":
-            scale = np.array([v.std() for v in values])
+            scale = np.array([(v / p).std() * p for v, p in zip(values, peak)])
         elif kind == "mean":
-            scale = np.array([np.abs(v).mean() for v in values])
+            scale = np.array([np.abs(v / p).mean() * p for v, p in zip(values, peak)])
         else:
             scale = np.ones(len(values))
         scale = np.where(scale > 0, scale, 1.0)              # a constant series keeps its scale
