@@ -7,6 +7,7 @@ the top-level keys; other flags belong to the command.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Callable, Sequence
 
@@ -44,6 +45,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted as error:
         print(f"rnnkit {args.command}: {error}", file=sys.stderr)
         return 130
+    except OSError as error:                        # a full disk, a read-only or forbidden directory
+        print(f"rnnkit {args.command}: error: {os_error(error)}", file=sys.stderr)
+        return 2
+
+
+ADVICE = {errno.ENOSPC: "free some space there or give another --out_dir; files written before are kept whole",
+          errno.EROFS: "that file system is read-only: give a writable --out_dir",
+          errno.EACCES: "no permission: give a directory you can write to (e.g. --out_dir=$HOME/runs/NAME)",
+          errno.EPERM: "no permission: give a directory you can write to (e.g. --out_dir=$HOME/runs/NAME)"}
+
+
+def os_error(error: OSError) -> str:
+    """One line for an OSError: the path, the system's reason, and what to do."""
+    where = f"{error.filename}: " if error.filename else ""
+    reason = error.strerror or str(error)
+    advice = ADVICE.get(error.errno or 0, "")
+    return f"{where}{reason}" + (f"; {advice}" if advice else "")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..io.files import atomic_write
+from ..io.files import atomic_write, atomic_write_all
 from .optim import averaged
 
 FORMAT_VERSION = 2   # 2: the task's metadata moved from buffers in the weights to meta.json
@@ -50,7 +50,8 @@ def write_meta(run_dir: str | Path, name: str, meta: dict[str, Any]) -> None:
 
 def save(run_dir: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Any,
          scaler: torch.amp.GradScaler, progress: Any, rank: int = 0, world: int = 1) -> None:
-    """Writes both checkpoint files (rank 0 only; every rank contributes its RNG state)."""
+    """Writes both checkpoint files as one unit (rank 0 only; every rank contributes its RNG state):
+    both complete or, when a write fails (a full disk), the previous pair untouched."""
     rngs = [rng_state()]
     if world > 1:
         rngs = [None] * world
@@ -58,23 +59,29 @@ def save(run_dir: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer
     if rank != 0:
         return
     run_dir = Path(run_dir)
-    with averaged(optimizer):
-        save_weights(run_dir / WEIGHTS_FILE, model, progress.iteration)
+
+    def weights(tmp: Path) -> None:
+        with averaged(optimizer):
+            _write_weights(tmp, model, progress.iteration)
+
     state = {"format_version": FORMAT_VERSION, "iteration": progress.iteration,
              "position": list(progress.position), "state": map_tensors(progress.state, lambda t: t.cpu()),
              "model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "schedule": schedule.state_dict(), "scaler": scaler.state_dict(), "rng": rngs,
              "best": progress.best, "best_iteration": progress.best_iteration,
              "bad_evals": progress.bad_evals, "skipped": progress.skipped, "metrics": dict(progress.metrics)}
-    atomic_write(run_dir / STATE_FILE, lambda tmp: torch.save(state, tmp))
+    atomic_write_all([(run_dir / WEIGHTS_FILE, weights), (run_dir / STATE_FILE, lambda tmp: torch.save(state, tmp))])
 
 
 def save_weights(path: str | Path, model: nn.Module, iteration: int) -> None:
     """Writes the model's weights alone to `path` (atomically), in the format load_weights reads."""
+    atomic_write(path, lambda tmp: _write_weights(tmp, model, iteration))
+
+
+def _write_weights(path: Path, model: nn.Module, iteration: int) -> None:
     from safetensors.torch import save_model
 
-    meta = {"format_version": str(FORMAT_VERSION), "iteration": str(iteration)}
-    atomic_write(path, lambda tmp: save_model(model, str(tmp), metadata=meta))
+    save_model(model, str(path), metadata={"format_version": str(FORMAT_VERSION), "iteration": str(iteration)})
 
 
 def restore(run_dir: str | Path | None, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Any,
