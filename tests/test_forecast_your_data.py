@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -207,3 +208,21 @@ def test_the_predictor_follows_short_series(tmp_path):
                 "network", "network", "seasonal_naive"]
             new = history[history.series_id == "new"].value.to_numpy()
             np.testing.assert_allclose(frame[frame.series_id == "new"].forecast, seasonal_naive(new, 6, 12).point)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "is empty: it needs a header row"),
+    ("series_id,timestamp,value\n", r"has no rows after its header \(columns \['series_id', 'timestamp', 'value'\]\)"),
+    ('a,b\n1,2,3,4\n"x\n', "could not be read as a table: Error tokenizing data"),
+    (b"timestamp,value\n2020-01-01,1\n\xff\xfe,2\n", "is not UTF-8 text"),
+])
+def test_unreadable_tables_are_one_line_naming_the_file(tmp_path, capsys, content, message):
+    from rnnkit.cli import main
+
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    assert main(["forecast", "train", "configs/forecast.toml", f"--task.data={path}",
+                 f"--out_dir={tmp_path / 'run'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and re.search(message, err)
+    assert not (tmp_path / "run").exists()

@@ -42,9 +42,23 @@ def read_table(source: Any) -> tuple[Any, str]:
     path = Path(source)
     if not path.is_file():
         raise SeriesError(f"series file {str(path)!r} does not exist")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path).reset_index(drop=True), repr(str(path))
-    return pd.read_csv(path), repr(str(path))
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            table = pd.read_parquet(path).reset_index(drop=True)
+        else:
+            table = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise SeriesError(f"{path} is empty: it needs a header row (e.g. series_id,timestamp,value) and one row "
+                          "per time step") from None
+    except UnicodeDecodeError as e:
+        raise SeriesError(f"{path} is not UTF-8 text (byte {e.start}); convert it first, e.g. iconv -f latin1 "
+                          f"-t utf-8 {path.name} > {path.stem}.utf8{path.suffix}") from None
+    except (pd.errors.ParserError, ValueError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SeriesError(f"{path} could not be read as a table: {first}") from None
+    if table.empty:
+        raise SeriesError(f"{path} has no rows after its header (columns {list(table.columns)})")
+    return table, repr(str(path))
 
 
 def parse_times(column: Any, rows: np.ndarray) -> Any:
