@@ -65,3 +65,19 @@ def test_a_read_only_out_dir_is_one_line(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert err == (f"rnnkit train: error: {tmp_path / 'ro'}: Read-only file system; that file system is read-only: "
                    "give a writable --out_dir")
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("this ran",))
+
+
+def test_a_pickled_train_state_is_refused_without_advice_to_unpickle_it(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["train", "configs/adding_lstm.toml", f"--out_dir={run_dir}", *SMALL, "--train.iterations=2"]) == 0
+    torch.save({"format_version": 2, "x": Payload()}, run_dir / "train_state.pt")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run_dir)]) == 2
+    out, err = capsys.readouterr()
+    assert "could run code when loaded; rnnkit never loads such a file" in err
+    assert "weights_only" not in err and "this ran" not in out

@@ -16,6 +16,7 @@ then os.replace), so a kill leaves either the old file or the new one, never hal
 from __future__ import annotations
 
 import json
+import pickle
 import random
 import signal
 import threading
@@ -127,6 +128,11 @@ def read_state(run_dir: str | Path) -> dict[str, Any]:
                               f"start the run afresh with: rnnkit train {Path(run_dir) / CONFIG_FILE}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # never relay torch's advice to retry with weights_only=False: that would run the file's code
+        raise CheckpointError(f"{path} holds Python objects beyond tensors and numbers, which could run code when "
+                              "loaded; rnnkit never loads such a file. It was not written by rnnkit or was changed "
+                              "since: resume from a copy you trust or start the run afresh") from None
     except Exception as error:
         raise CheckpointError(f"{path} is corrupted or unreadable ({type(error).__name__}: "
                               f"{str(error).splitlines()[0] if str(error) else ''}); the run directory was "
