@@ -24,6 +24,7 @@ from ..data.labelled import read_text_csv
 from ..data.sequence_files import read_sequences
 from ..plots.classify import attention_strip, attention_text, plot_confusion
 from ..runs import load
+from ..runs.baselines import check_classes, check_split
 from ..tasks.classification import Prediction, SequencePredictor, TextClassification, outcome
 from ..tasks.classification.metrics import confusion_matrix, report
 from ._args import no_overrides, task_keys
@@ -45,7 +46,10 @@ def evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
     confusion matrix come from the same predictions."""
     no_overrides("classify eval", overrides)
     saved = load(args.run_dir, tasks=TASK_NAMES, command="classify")
-    split = getattr(saved.task.load(), args.split, None)
+    data = saved.task.load()
+    check_split(args.run_dir, data)                                 # the same examples as in training
+    check_classes(args.run_dir, saved.meta, data)                   # and the same labels
+    split = getattr(data, args.split, None)
     if split is None:
         raise ValueError(f"this run's data has no {args.split} split")
     with torch.no_grad():

@@ -51,6 +51,19 @@ def check_split(run_dir: str | Path, data: Splits) -> None:
                               "original data, or train the run again")
 
 
+def check_classes(run_dir: str | Path, meta: dict[str, Any], data: Splits) -> None:
+    """A ValueError when the data's classes are not the ones the saved run's model outputs: class i
+    of the model would be scored as another label (or, with a new label, a target out of range)."""
+    now = (getattr(data, "meta", None) or {}).get("classes")
+    if now is None or "classes" not in meta or list(now) == list(meta["classes"]):
+        return
+    new, gone = sorted(set(now) - set(meta["classes"])), sorted(set(meta["classes"]) - set(now))
+    what = "; ".join(part for part in (f"new labels {new}" if new else "", f"no longer any {gone}" if gone else "")
+                     if part) or "the same labels in another order"
+    raise ValueError(f"the data's labels are not the ones {run_dir} was trained on ({what}; the run's classes: "
+                     f"{list(meta['classes'])[:20]}); evaluate on data with the run's labels, or train a new run")
+
+
 def compare(task: Any, model: nn.Module, data: Splits, cfg: RunConfig, splits: Sequence[str] = ("valid", "test"),
             *, baselines: bool = True) -> Table:
     """{split: {"model": metrics, baseline: metrics, ...}} for each of `splits` the data has; only

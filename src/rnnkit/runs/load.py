@@ -22,7 +22,7 @@ from ..tasks import build_task
 from ..tasks.base import HasBaselines, Meta, Predictor
 from ..train import CheckpointError
 from ..train.checkpoint import CONFIG_FILE, META_FILE, META_FORMAT, check_run_dir, load_weights
-from .baselines import check_split, compare
+from .baselines import check_classes, check_split, compare
 from .configs import load_config
 
 
@@ -65,6 +65,7 @@ def evaluate_run(run_dir: str | Path, split: str = "valid", *, baselines: bool =
     if split not in ("train", "valid", "test") or getattr(data, split, None) is None:
         raise ValueError(f"split must be one of train, valid, test (one the task has), got {split!r}")
     check_split(run_dir, data)
+    check_classes(run_dir, saved.meta, data)
     if baselines and not isinstance(saved.task, HasBaselines):
         raise ValueError(f"the {saved.cfg.task.name!r} task has no baselines; run `rnnkit eval {run_dir}` without "
                          "--baselines")

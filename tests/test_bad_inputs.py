@@ -1,0 +1,30 @@
+"""Bad input to a saved run: one line naming what changed, never a traceback or a silently wrong
+score (issue #19)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnnkit.cli import main
+
+
+def reviews(path, labels=("neg", "pos")):
+    words = ("bad awful poor", "good nice fine")
+    rows = ["text,label"] + [f"{words[i % 2]} {i},{labels[i % 2]}" for i in range(60)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("command", [["classify", "eval"], ["eval"]])
+def test_evaluating_a_run_on_data_whose_labels_changed_is_refused(tmp_path, capsys, command):
+    data, run_dir = reviews(tmp_path / "d.csv"), tmp_path / "run"
+    assert main(["train", "configs/classify_text_scratch.toml", f"--task.path={data}", f"--out_dir={run_dir}",
+                 "--train.epochs=1", "--train.baselines=false", "--train.plots=false", "--model.hidden_size=4"]) == 0
+    text = data.read_text().splitlines()
+    data.write_text("\n".join(text[:-1] + [text[-1].replace(",neg", ",neutral").replace(",pos", ",neutral")]) + "\n")
+    capsys.readouterr()
+    assert main([*command, str(run_dir), "--split=test"]) == 2      # a third label: a target out of range before
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "new labels ['neutral']" in err and "the run's classes: ['neg', 'pos']" in err
+    reviews(data, labels=("pos", "neg"))                            # the same label set: evaluated like any data
+    assert main([*command, str(run_dir), "--split=test"]) == 0
