@@ -4,6 +4,7 @@ score (issue #19)."""
 from __future__ import annotations
 
 import pytest
+import torch
 
 from rnnkit.cli import main
 
@@ -28,3 +29,14 @@ def test_evaluating_a_run_on_data_whose_labels_changed_is_refused(tmp_path, caps
     assert len(err.splitlines()) == 1 and "new labels ['neutral']" in err and "the run's classes: ['neg', 'pos']" in err
     reviews(data, labels=("pos", "neg"))                            # the same label set: evaluated like any data
     assert main([*command, str(run_dir), "--split=test"]) == 0
+
+
+def test_a_model_too_big_for_memory_is_refused_before_allocating(tmp_path, capsys, monkeypatch):
+    from rnnkit.runs import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 2**30)       # 1 GiB free, whatever the machine
+    assert main(["train", "configs/adding_lstm.toml", "--model.hidden_size=20000", f"--out_dir={tmp_path / 'r'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "build a model of 1,600,340,001 parameters (6.0 GiB of weights; training needs about 23.8 GiB" in err
+    assert "more than the 1.0 GiB free on cpu" in err and not (tmp_path / "r").exists()
+    assert memory.parameter_bytes(lambda: torch.nn.Linear(3, 2)) == (8, 32)

@@ -33,6 +33,7 @@ from .baselines import report, write_split
 from .configs import replace
 from .crossval import cross_validated, fit_cross_validated
 from .load import read_config, read_meta
+from .memory import check_memory
 
 
 def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overrides: Sequence[str] = (),
@@ -55,6 +56,8 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
         # A resumed run keeps the metadata its weights were built with, whatever the data says now.
         resumed_meta = resume is not None and (Path(resume) / META_FILE).is_file()
         meta = read_meta(resume) if resumed_meta else task.describe(data)
+        check_memory(lambda: task.build_model(cfg.model, meta), resolve_device(cfg.train.device, 1, cfg.train.amp),
+                     "the [model] settings")                   # before allocating: a typo'd size is refused at once
         model = task.build_model(cfg.model, meta)
         if saved is not None:
             check_fits(model, saved, resume)                  # before config.toml is rewritten

@@ -128,7 +128,10 @@ def read_state(run_dir: str | Path) -> dict[str, Any]:
                               f"start the run afresh with: rnnkit train {Path(run_dir) / CONFIG_FILE}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as error:
+        if "GLOBAL" not in str(error):                      # garbage, not a pickle of arbitrary objects
+            raise CheckpointError(f"{path} is corrupted or unreadable (not a checkpoint); the run directory was left "
+                                  "untouched: resume from an intact copy or start the run afresh") from None
         # never relay torch's advice to retry with weights_only=False: that would run the file's code
         raise CheckpointError(f"{path} holds Python objects beyond tensors and numbers, which could run code when "
                               "loaded; rnnkit never loads such a file. It was not written by rnnkit or was changed "
