@@ -40,3 +40,22 @@ def test_a_model_too_big_for_memory_is_refused_before_allocating(tmp_path, capsy
     assert "build a model of 1,600,340,001 parameters (6.0 GiB of weights; training needs about 23.8 GiB" in err
     assert "more than the 1.0 GiB free on cpu" in err and not (tmp_path / "r").exists()
     assert memory.parameter_bytes(lambda: torch.nn.Linear(3, 2)) == (8, 32)
+
+
+def test_a_classification_file_that_is_not_utf8_names_the_file_and_line(tmp_path, capsys):
+    path = tmp_path / "u.csv"
+    path.write_bytes(b"text,label\ngood,pos\n\xff\xfe bad,neg\n")
+    assert main(["train", "configs/classify_text_scratch.toml", f"--task.path={path}",
+                 f"--out_dir={tmp_path / 'r'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"rnnkit train: error: {path} is not UTF-8 text (line 3, byte 20: b'\\xff'); convert it first, "
+                   "e.g. iconv -f latin1 -t utf-8 u.csv > u.utf8.csv")
+
+
+def test_a_directory_given_as_an_audio_file_says_so(tmp_path):
+    from rnnkit.data.audio import read_audio
+
+    with pytest.raises(FileNotFoundError, match="is a directory: give one audio file"):
+        read_audio(tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_audio(tmp_path / "none.wav")

@@ -44,7 +44,8 @@ def read_audio(path: str | Path, sample_rate: int = 16000, *, raw_sample_rate: i
     sf = _soundfile()
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"audio file {path} does not exist")
+        raise FileNotFoundError(f"audio file {path} " + ("is a directory: give one audio file (or the folder as "
+                                "the task's path)" if path.is_dir() else "does not exist"))
     try:
         if path.suffix.lower() == ".raw":
             if raw_sample_rate is None:
@@ -122,7 +123,8 @@ class FeatureCache:
 
     def _digest(self, path: Path) -> str:
         if not path.is_file():
-            raise FileNotFoundError(f"audio file {path} does not exist")
+            raise FileNotFoundError(f"audio file {path} " + ("is a directory: give one audio file (or the folder as "
+                                "the task's path)" if path.is_dir() else "does not exist"))
         stat = path.stat()
         memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
         if memo not in self._digests:

@@ -25,10 +25,16 @@ def read_text_table(path: str | Path, *, text_column: str = "text",
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"no file at {path}; give a CSV, TSV (.tsv) or JSON Lines (.jsonl) file")
-    if path.suffix.lower() in JSONL:
-        rows = _jsonl_rows(path, text_column, label_column)
-    else:
-        rows = _delimited_rows(path, text_column, label_column, tsv=path.suffix.lower() in TSV)
+    try:
+        if path.suffix.lower() in JSONL:
+            rows = _jsonl_rows(path, text_column, label_column)
+        else:
+            rows = _delimited_rows(path, text_column, label_column, tsv=path.suffix.lower() in TSV)
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[:e.start].count(b"\n") + 1
+        raise ValueError(f"{path} is not UTF-8 text (line {line}, byte {e.start}: {e.object[e.start:e.start + 1]!r}); "
+                         f"convert it first, e.g. iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}"
+                         ) from None
     texts, labels = [], []
     for line, text, label in rows:
         if not text:
