@@ -81,3 +81,17 @@ def test_a_pickled_train_state_is_refused_without_advice_to_unpickle_it(tmp_path
     out, err = capsys.readouterr()
     assert "could run code when loaded; rnnkit never loads such a file" in err
     assert "weights_only" not in err and "this ran" not in out
+
+
+def test_bytes_flipped_in_the_weights_are_an_error_not_a_silent_model(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["train", "configs/adding_lstm.toml", f"--out_dir={run_dir}", *SMALL, "--train.iterations=2"]) == 0
+    assert main(["eval", str(run_dir)]) == 0
+    weights = run_dir / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-3] ^= 0x40                                   # inside the last tensor's bytes, past the header
+    weights.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["eval", str(run_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "model.safetensors does not match the checksum written with it" in err

@@ -15,6 +15,7 @@ then os.replace), so a kill leaves either the old file or the new one, never hal
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import random
@@ -82,7 +83,19 @@ def save_weights(path: str | Path, model: nn.Module, iteration: int) -> None:
 def _write_weights(path: Path, model: nn.Module, iteration: int) -> None:
     from safetensors.torch import save_model
 
-    save_model(model, str(path), metadata={"format_version": str(FORMAT_VERSION), "iteration": str(iteration)})
+    save_model(model, str(path), metadata={"format_version": str(FORMAT_VERSION), "iteration": str(iteration),
+                                           "sha256": weights_digest(model)})
+
+
+def weights_digest(model: nn.Module) -> str:
+    """sha256 over the model's state (names and raw bytes, sorted by name): written into the
+    safetensors header and checked after every load, so bytes flipped in model.safetensors are an
+    error instead of a model that silently predicts garbage."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode() + str(t.dtype).encode() + str(tuple(t.shape)).encode())
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def restore(run_dir: str | Path | None, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Any,
@@ -158,11 +171,15 @@ def load_weights(model: nn.Module, run_dir: str | Path, file: str = WEIGHTS_FILE
         raise CheckpointError(f"{run_dir} has no {file}: the run saved no checkpoint yet")
     try:
         with safe_open(str(path), framework="pt") as f:
-            version = (f.metadata() or {}).get("format_version")
+            header = f.metadata() or {}
+        version = header.get("format_version")
         if version != str(FORMAT_VERSION):
             raise CheckpointError(f"{path} has checkpoint format {version}, but this rnnkit reads "
                                   f"format {FORMAT_VERSION}; load it with the rnnkit version that wrote it")
         load_model(model, str(path))
+        if "sha256" in header and weights_digest(model) != header["sha256"]:     # files before it have none
+            raise CheckpointError(f"{path} does not match the checksum written with it: its bytes changed since "
+                                  "(a damaged disk or copy, or an edit); use an intact copy or train the run again")
     except CheckpointError:
         raise
     except Exception as error:
