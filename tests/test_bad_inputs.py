@@ -59,3 +59,22 @@ def test_a_directory_given_as_an_audio_file_says_so(tmp_path):
         read_audio(tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_audio(tmp_path / "none.wav")
+
+
+def test_a_truncated_wav_is_read_with_a_warning(tmp_path):
+    import warnings
+
+    import numpy as np
+    import soundfile as sf
+
+    from rnnkit.data.audio import read_audio
+
+    sf.write(tmp_path / "a.wav", (0.5 * np.sin(np.arange(16000) / 5)).astype("float32"), 16000, subtype="PCM_16")
+    whole = (tmp_path / "a.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(whole[: len(whole) // 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(read_audio(tmp_path / "a.wav")) == 16000                  # whole: no warning
+    with pytest.warns(UserWarning, match=r"cut.wav is truncated: its header declares 32,000 bytes of audio but "
+                                         r"the file holds 15,978"):
+        assert len(read_audio(tmp_path / "cut.wav")) == 7989

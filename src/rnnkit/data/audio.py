@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -36,6 +37,25 @@ CACHE_FORMAT = 1          # bump when base_features changes what it computes
 
 class AudioError(ValueError):
     """An audio file that cannot be used; the message names the file and the fix."""
+
+
+def wav_shortfall(path: Path) -> tuple[int, int] | None:
+    """(declared, present) bytes of a RIFF/WAVE file's data chunk when the file ends before the
+    size its header declares, else None (also for anything that is not a plain WAV)."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        size = os.fstat(f.fileno()).st_size
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            name, length = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if name == b"data":
+                present = size - f.tell()
+                return (length, present) if length != 0xFFFFFFFF and present < length else None
+            f.seek(length + length % 2, os.SEEK_CUR)
 
 
 def read_audio(path: str | Path, sample_rate: int = 16000, *, raw_sample_rate: int | None = None) -> np.ndarray:
@@ -63,6 +83,11 @@ def read_audio(path: str | Path, sample_rate: int = 16000, *, raw_sample_rate: i
                          f"it down first, e.g. `sox {path.name} out.wav remix 1`")
     if wave.shape[0] == 0:
         raise AudioError(f"{path} holds no samples; remove it or its transcript line")
+    short = wav_shortfall(path)
+    if short:
+        # libsndfile reads what is there without a word; a cut-off recording loses its last words
+        warnings.warn(f"{path} is truncated: its header declares {short[0]:,} bytes of audio but the file holds "
+                      f"{short[1]:,}; reading what is there (re-copy or re-record it)", stacklevel=2)
     if rate < MIN_SAMPLE_RATE:
         raise AudioError(f"{path} is sampled at {rate} Hz; rnnkit needs at least {MIN_SAMPLE_RATE} Hz (below "
                          "that most of the speech band is missing)")
