@@ -78,3 +78,24 @@ def test_a_truncated_wav_is_read_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match=r"cut.wav is truncated: its header declares 32,000 bytes of audio but "
                                          r"the file holds 15,978"):
         assert len(read_audio(tmp_path / "cut.wav")) == 7989
+
+
+def test_dead_tuning_workers_are_one_line_with_the_signal(tmp_path, monkeypatch):
+    from rnnkit.tune import worker
+
+    class Dead:                                        # a worker process that the kernel killed, and one that ended
+        codes = iter([-9, 0])
+
+        def __init__(self, target, args):
+            self.exitcode = next(Dead.codes)
+
+        def start(self):
+            pass
+
+        def join(self):
+            pass
+
+    monkeypatch.setattr(worker.multiprocessing, "get_context", lambda kind: type("C", (), {"Process": Dead}))
+    with pytest.raises(worker.WorkersFailed, match=r"1 of 2 tuning workers failed \(killed by SIGKILL\) \(SIGKILL "
+                                                   r"often means out of memory.*rnnkit tune --resume"):
+        worker.spawn(tmp_path, 2)

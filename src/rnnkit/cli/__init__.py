@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from ..data.fetch import FetchError
 from ..io.fields import ConfigError
 from ..train import CheckpointError, Interrupted, NonFiniteError
+from ..tune.worker import WorkersFailed
 from . import classify, evaluate, forecast, generate, similar, train, transcribe, translate, tune
 from ._args import split_overrides
 
@@ -39,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, CheckpointError, FetchError, FileNotFoundError, ValueError, TypeError) as error:
         print(f"rnnkit {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except WorkersFailed as error:
+        print(f"rnnkit {args.command}: stopped: {error}", file=sys.stderr)
+        return 1
     except NonFiniteError as error:
         print(f"rnnkit {args.command}: stopped: {error}", file=sys.stderr)
         return 1

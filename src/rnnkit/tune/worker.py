@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -109,8 +110,17 @@ def spawn(directory: Path, workers: int) -> None:
         raise Interrupted(f"tuning interrupted; continue with: rnnkit tune --resume {directory}") from None
     failed = [p.exitcode for p in processes if p.exitcode]
     if failed:
-        raise RuntimeError(f"{len(failed)} of {workers} tuning workers failed (exit codes {failed}); "
-                           f"see the messages above, then rnnkit tune --resume {directory}")
+        how = ", ".join(f"killed by {signal.Signals(-c).name}" if c < 0 and -c in signal.valid_signals() else
+                        f"exit code {c}" for c in failed)
+        hint = " (SIGKILL often means out of memory: fewer --workers or a smaller model)" if -signal.SIGKILL in failed \
+            else ""
+        raise WorkersFailed(f"{len(failed)} of {workers} tuning workers failed ({how}){hint}; finished trials are "
+                            f"kept: see the messages above, then rnnkit tune --resume {directory}")
+
+
+class WorkersFailed(RuntimeError):
+    """Some tuning worker processes ended with an error or a signal; the study keeps their
+    finished trials and `rnnkit tune --resume` goes on."""
 
 
 def _worker_main(directory: str, worker: int, threads: int) -> None:
