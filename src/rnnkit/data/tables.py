@@ -66,10 +66,15 @@ def parse_times(column: Any, rows: np.ndarray) -> Any:
 
     if column.dtype.kind in "iuM":
         return column
-    parsed = pd.to_datetime(column, errors="coerce")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                    # pandas' "could not infer format" advice
+        parsed = pd.to_datetime(column, errors="coerce")
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if len(bad):
         raise SeriesError(f"timestamp {column.iloc[bad[0]]!r} at row {rows[bad[0]]} is not a date or time")
+    if parsed.dtype.kind != "M":                           # datetimes pandas could not put on one clock
+        raise SeriesError(f"the timestamps mix time zones, or zoned and unzoned times (e.g. {column.iloc[0]!r} at "
+                          f"row {rows[0]}); write them all in one zone, or all without one")
     return parsed
 
 
