@@ -200,5 +200,42 @@ def test_atomic_write_never_leaves_a_half_written_file(tmp_path, monkeypatch):
     assert path.read_text() == "old" and not list(tmp_path.glob(".*.tmp"))
 
 
+def die_at(moment: str, count: int) -> None:
+    """Makes this process vanish (os._exit, as SIGKILL would: no cleanup, no finally) at the
+    `count`-th call of os.fsync (a checkpoint file written, its partner perhaps not) or os.replace
+    (before that rename: between the weights' rename and the state's, or before both)."""
+    real, calls = getattr(os, moment), [0]
+
+    def fatal(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == count:
+            os._exit(137)
+        return real(*args, **kwargs)
+
+    setattr(os, moment, fatal)
+
+
+def test_a_kill_while_a_checkpoint_is_written_resumes_to_the_same_end(tmp_path):
+    whole = tmp_path / "whole"
+    script(str(whole), "fresh")
+    rng = random.Random(7)
+    for moment in ("fsync", "replace", "fsync", "replace"):
+        killed = tmp_path / f"killed-{moment}-{rng.random():.6f}"
+        count = rng.randint(3, 60)
+        victim = subprocess.run([sys.executable, __file__, str(killed), "fresh", f"{moment}:{count}"], env=ENV,
+                                cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert victim.returncode == 137, victim.stderr
+        resumed = start(killed, "resume")
+        assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+        assert json.loads((killed / "final.json").read_text()) == json.loads((whole / "final.json").read_text())
+        assert valid_rows(killed) == valid_rows(whole), (moment, count)
+        for name, value in weights(whole).items():
+            assert torch.equal(value, weights(killed)[name]), (moment, count, name)
+        assert not list(killed.glob(".*.tmp"))
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 3:                                  # the fault test: vanish at one moment of a write
+        moment, count = sys.argv[3].split(":")
+        die_at(moment, int(count))
     script(sys.argv[1], sys.argv[2])
