@@ -26,7 +26,7 @@ from ..io.files import atomic_write
 from ..tasks import build_task
 from ..tasks.base import ChoosesAfterTraining, HasBaselines, Pretrained, WarmStarted
 from ..train import METHODS
-from ..train.checkpoint import CONFIG_FILE, META_FILE, STATE_FILE, check_fits, read_state, write_meta
+from ..train.checkpoint import CONFIG_FILE, META_FILE, STATE_FILE, CheckpointError, check_fits, read_state, write_meta
 from ..train.device import resolve_device
 from ..train.stream import total_iterations
 from .baselines import report, write_split
@@ -53,8 +53,12 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
         if resume is None and isinstance(task, Pretrained):
             build_pretrained(task, cfg.seed)
         data = task.load()
-        # A resumed run keeps the metadata its weights were built with, whatever the data says now.
-        resumed_meta = resume is not None and (Path(resume) / META_FILE).is_file()
+        # A resumed run keeps the metadata its weights were built with, whatever the data says now
+        # (re-describing today's data could give another vocabulary of the same size: silently wrong).
+        resumed_meta = resume is not None
+        if resumed_meta and not (Path(resume) / META_FILE).is_file():
+            raise CheckpointError(f"{resume} has no {META_FILE} (what its weights were built from: vocabulary, "
+                                  "labels, scalers); restore it from a copy of the run, or start the run afresh")
         meta = read_meta(resume) if resumed_meta else task.describe(data)
         check_memory(lambda: task.build_model(cfg.model, meta), resolve_device(cfg.train.device, 1, cfg.train.amp),
                      "the [model] settings")                   # before allocating: a typo'd size is refused at once
