@@ -153,6 +153,17 @@ def test_the_imdb_recipe_is_configs_lm_imdb(tmp_path):
     assert recipe == to_dict(parse_config("configs/lm_imdb.toml", ["--out_dir=x"]))
 
 
+def test_the_imdb_recipe_finds_its_exclusion_list_from_any_working_directory(tmp_path, monkeypatch):
+    from rnnkit.tasks.classification import encoders
+
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    folder, cfg = encoders.to_build("imdb")
+    exclude = cfg.task.settings["exclude"]
+    assert folder == encoders.encoder_dir("imdb") and Path(exclude).is_file()
+    assert exclude == str(encoders.REPOSITORY / "tests/data/uci_sentences.csv")
+
+
 def test_a_named_encoder_is_built_once_into_the_cache(tmp_path, monkeypatch, capsys):
     from rnnkit.tasks.classification import encoders
 

@@ -13,6 +13,7 @@ file (a test keeps the two equal), to build it by hand or change it.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from pathlib import Path
@@ -50,9 +51,18 @@ def resolve(pretrained: str) -> str:
     return str(encoder_dir(pretrained)) if pretrained in ENCODERS else pretrained
 
 
+# the repository a source checkout runs from (the README's editable install), for the recipe's
+# repository-relative files, so a classifier trained from any working directory builds the encoder
+REPOSITORY = Path(__file__).resolve().parents[4]
+
+
 def to_build(pretrained: str) -> tuple[Path, RunConfig] | None:
     """(run directory, config) of a named encoder that is not built yet, else None."""
     if pretrained not in ENCODERS or (encoder_dir(pretrained) / WEIGHTS_FILE).is_file():
         return None
     folder = encoder_dir(pretrained)
-    return folder, from_dict({**ENCODERS[pretrained], "out_dir": str(folder)})
+    recipe = copy.deepcopy(ENCODERS[pretrained])
+    exclude = recipe["task"].get("exclude", "")
+    if exclude and not Path(exclude).exists() and (REPOSITORY / exclude).is_file():
+        recipe["task"]["exclude"] = str(REPOSITORY / exclude)      # the digest keeps naming the recipe as written
+    return folder, from_dict({**recipe, "out_dir": str(folder)})
