@@ -40,10 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, CheckpointError, FetchError, FileNotFoundError, ValueError, TypeError) as error:
         print(f"rnnkit {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except WorkersFailed as error:
-        print(f"rnnkit {args.command}: stopped: {error}", file=sys.stderr)
-        return 1
-    except NonFiniteError as error:
+    except (NonFiniteError, WorkersFailed) as error:
         print(f"rnnkit {args.command}: stopped: {error}", file=sys.stderr)
         return 1
     except Interrupted as error:

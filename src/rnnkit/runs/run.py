@@ -26,7 +26,7 @@ from ..io.files import atomic_write
 from ..tasks import build_task
 from ..tasks.base import ChoosesAfterTraining, HasBaselines, Pretrained, WarmStarted
 from ..train import METHODS
-from ..train.checkpoint import CONFIG_FILE, META_FILE, STATE_FILE, CheckpointError, check_fits, read_state, write_meta
+from ..train.checkpoint import CONFIG_FILE, STATE_FILE, check_fits, read_state, write_meta
 from ..train.device import resolve_device
 from ..train.stream import total_iterations
 from .baselines import report, write_split
@@ -55,29 +55,25 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
         data = task.load()
         # A resumed run keeps the metadata its weights were built with, whatever the data says now
         # (re-describing today's data could give another vocabulary of the same size: silently wrong).
-        resumed_meta = resume is not None
-        if resumed_meta and not (Path(resume) / META_FILE).is_file():
-            raise CheckpointError(f"{resume} has no {META_FILE} (what its weights were built from: vocabulary, "
-                                  "labels, scalers); restore it from a copy of the run, or start the run afresh")
-        meta = read_meta(resume) if resumed_meta else task.describe(data)
-        check_memory(lambda: task.build_model(cfg.model, meta), resolve_device(cfg.train.device, 1, cfg.train.amp),
+        meta = read_meta(resume) if resume is not None else task.describe(data)
+        gradient = cfg.train.method == "gradient"
+        device = resolve_device(cfg.train.device, 1, cfg.train.amp) if gradient else torch.device("cpu")
+        check_memory(lambda: task.build_model(cfg.model, meta), device,
                      "the [model] settings")                   # before allocating: a typo'd size is refused at once
         model = task.build_model(cfg.model, meta)
         if saved is not None:
             check_fits(model, saved, resume)                  # before config.toml is rewritten
         small = cross_validated(task, meta, cfg)              # task.protocol = "cv": folds, then an ensemble
-        if cfg.train.method == "gradient" and not small:      # say what is wrong before writing any file
+        if gradient and not small:                            # say what is wrong before writing any file
             total_iterations(cfg.train, data, task)
-            resolve_device(cfg.train.device, 1, cfg.train.amp)
         if resume is None and isinstance(task, WarmStarted):
             task.warm_start(model, meta, data)
         run_dir = Path(resume) if resume is not None else _new_run_dir(cfg.out_dir, rank)
         cfg = replace(cfg, [f"out_dir={run_dir}"])            # the directory this run really uses
         if rank == 0:
             atomic_write(run_dir / CONFIG_FILE, lambda tmp: tmp.write_text(toml.dumps(to_dict(cfg))))
-            if not resumed_meta:
-                write_meta(run_dir, cfg.task.name, meta)
             if resume is None:
+                write_meta(run_dir, cfg.task.name, meta)
                 write_split(run_dir, cfg.task.name, data)
         if rank:
             torch.manual_seed(cfg.seed + rank)                # own dropout masks per process
