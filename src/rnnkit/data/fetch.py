@@ -189,7 +189,8 @@ def _verify(root: Path, members: Sequence[str], what: str) -> None:
     touched = {}
     for m in members:
         entry, path = known.get(m), root / m
-        if not entry or _entry(path, "")["size"] == entry["size"] and path.stat().st_mtime_ns == entry["mtime_ns"]:
+        stat = path.stat()
+        if not entry or (stat.st_size, stat.st_mtime_ns) == (entry["size"], entry["mtime_ns"]):
             continue
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if digest != entry["sha256"]:
