@@ -16,12 +16,17 @@ from rnnkit.cli import main
 from rnnkit.data.labelled import encode_texts, normalize_text
 from rnnkit.data.text import Vocab
 from rnnkit.export import run_file
+from rnnkit.forecast.synthetic import synthetic_panel
+from test_speech_task import CONFIG as SPEECH_CONFIG
+from test_speech_task import write_tones
 
 pytest.importorskip("onnxruntime")
 
 FIXTURE = Path(__file__).parent / "data" / "uci_sentences.csv"
 TEXT = "to be or not to be that is the question\nwhether tis nobler in the mind to suffer\n" * 90
 QUIET = ["--train.eval_every=0", "--train.plots=false", "--train.baselines=false"]
+FORECAST_TINY = ["--task.input_size=12", "--task.horizon=6", "--model.hidden_size=8", "--train.iterations=3",
+                 "--train.epochs=0", "--train.eval_every=0", "--train.eval_every_epochs=0", "--train.plots=false"]
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +58,14 @@ def test_language_model_run_exports_streaming_and_continues_a_prompt_like_the_ru
     assert "wrote" in capsys.readouterr().out
     info = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
     assert info["task"] == "language_modeling" and info["streaming"] and info["kind"] == kind
-    assert [p["name"] for p in info["inputs"]][:2] == ["tokens", "lengths"]
-    assert [s["name"] for s in info["state"]] == ["layer0.h", "layer0.c", "layer1.h", "layer1.c"]
-    assert info["checked"]["max_abs_difference"] <= 1e-5
+    graph = info["graphs"]["model"]
+    assert graph["file"] == out.name and [p["name"] for p in graph["inputs"]][:2] == ["tokens", "lengths"]
+    assert [s["name"] for s in graph["state"]] == ["layer0.h", "layer0.c", "layer1.h", "layer1.c"]
+    assert graph["max_abs_difference"] <= 1e-5
     vocab = Vocab.from_dict(info["meta"]["vocab"])            # the JSON alone is enough to encode a prompt
     ids = vocab.encode("to be or not")[None]                  # (1, T)
-    names = [p["name"] for p in info["inputs"]]
-    state = [torch.zeros(1, s["size"]) for s in info["state"]]
+    names = [p["name"] for p in graph["inputs"]]
+    state = [torch.zeros(1, s["size"]) for s in graph["state"]]
     logits = []
     for t in range(ids.size(1)):                              # one token a call, the state kept by the caller
         got = run_file(out, kind, (ids[:, t:t + 1], torch.tensor([1]), *state), names)
@@ -94,3 +100,51 @@ def test_an_attention_run_refuses_a_streaming_export_in_one_line(text_run, capsy
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "reads the whole sequence" in err and "without --streaming" in err
     assert sorted(p.name for p in text_run.rglob("*")) == before
+
+
+def exported(run_dir: Path, *flags: str) -> dict:
+    assert main(["export", str(run_dir), *flags]) == 0
+    name = "model.streaming.json" if "--streaming" in flags else "model.json"
+    info = json.loads((run_dir / "export" / name).read_text(encoding="utf-8"))
+    assert all(g["max_abs_difference"] <= 1e-5 for g in info["graphs"].values()) and info["usage"]
+    return info
+
+
+@pytest.mark.parametrize("forecaster", ["direct", "seq2seq", "autoregressive"])
+def test_forecasting_runs_export_with_their_interval_level(forecaster, tmp_path):
+    data = tmp_path / "series.csv"
+    synthetic_panel(series=3, length=60, seed=2).to_csv(data, index=False)
+    rnnkit.run(rnnkit.load_config("configs/forecast_lstm.toml", [
+        f"--task.data={data}", f"--out_dir={tmp_path / 'run'}", f"--task.forecaster={forecaster}",
+        *FORECAST_TINY]))
+    info = exported(tmp_path / "run")
+    outputs = [p["name"] for p in info["graphs"]["model"]["outputs"]]
+    assert outputs[:4] == ["params", "point", "lower", "upper"] and "selection" in info["usage"]
+
+
+def test_an_esrnn_run_is_refused_in_one_line(tmp_path, capsys):
+    data = tmp_path / "series.csv"
+    synthetic_panel(series=3, length=60, seed=2).to_csv(data, index=False)
+    rnnkit.run(rnnkit.load_config("configs/forecast_esrnn.toml", [
+        f"--task.data={data}", f"--out_dir={tmp_path / 'run'}", "--train.batch_size=3",
+        "--task.season_init=decompose", *FORECAST_TINY]))
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "ES-RNN" in err and not (tmp_path / "run" / "export" / "model.onnx").exists()
+
+
+def test_echo_state_and_speech_runs_export(tmp_path, monkeypatch):
+    rnnkit.run(rnnkit.load_config("configs/esn_mackey_glass.toml", [
+        "--task.train_steps=300", "--task.valid_steps=100", "--task.test_steps=100", "--task.washout=20",
+        "--task.horizon=10", "--model.hidden_size=20", "--train.plots=false", f"--out_dir={tmp_path / 'esn'}"]))
+    info = exported(tmp_path / "esn", "--streaming")
+    assert info["task"] == "chaotic_series" and info["streaming"]
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
+    write_tones(tmp_path / "data", ["up", "no"] * 6, seed=0)
+    config = tmp_path / "speech.toml"
+    config.write_text(SPEECH_CONFIG.format(out=tmp_path / "speech", data=tmp_path / "data", iterations=2,
+                                           bidirectional="true"))
+    rnnkit.run(rnnkit.load_config(config, ["--train.batch_size=4"]))
+    info = exported(tmp_path / "speech")
+    assert [p["name"] for p in info["graphs"]["model"]["outputs"]][:2] == ["log_probs", "output_lengths"]

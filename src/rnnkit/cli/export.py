@@ -22,8 +22,9 @@ EXAMPLES = """examples:
 
 def export(args: argparse.Namespace, overrides: list[str]) -> int:
     no_overrides("export", overrides)
-    path, info, worst = export_run(args.run_dir, format=args.format, streaming=args.streaming, out=args.out)
-    print(f"wrote {path} and {info} (largest difference from the eager model on a padded batch: {worst:.1e})")
+    files, info, worst = export_run(args.run_dir, format=args.format, streaming=args.streaming, out=args.out)
+    print(f"wrote {', '.join(map(str, files))} and {info} (largest difference from the eager model on a padded "
+          f"batch: {worst:.1e})")
     return 0
 
 

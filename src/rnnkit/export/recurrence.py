@@ -73,14 +73,16 @@ class LayerLoop(nn.Module):
 class StackLoop(nn.Module):
     """Layers of (one or two) LayerLoops over one flat state; scripted."""
 
-    def __init__(self, layers: list[nn.ModuleList], bounds: list[list[int]], residual: bool) -> None:
+    def __init__(self, layers: list[nn.ModuleList], bounds: list[list[int]], residual: bool, collect: bool) -> None:
         super().__init__()
         self.layers = nn.ModuleList(layers)
         self.bounds = bounds                       # per layer, per direction: [start, stop) columns
         self.residual = residual
+        self.collect = collect                     # return every layer's outputs side by side (reservoirs)
 
     def forward(self, x: Tensor, lengths: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         news: list[Tensor] = []
+        every: list[Tensor] = []
         k = 0
         for i, directions in enumerate(self.layers):
             ys: list[Tensor] = []
@@ -92,13 +94,17 @@ class StackLoop(nn.Module):
                 k += 1
             y = torch.cat(ys, dim=2) if len(ys) > 1 else ys[0]                # (B, T, H or 2H)
             x = x + y if self.residual and i > 0 else y
+            every.append(x)
+        if self.collect:
+            return torch.cat(every, dim=2), torch.cat(news, dim=1)                # (B, T, sum H_i)
         return x, torch.cat(news, dim=1)
 
 
 def recurrence(stack: nn.Module, input_size: int, *, dtype: torch.dtype = torch.float32,
-               streaming: bool = False) -> tuple[nn.Module, list[StateSlot]]:
+               streaming: bool = False, collect: bool = False) -> tuple[nn.Module, list[StateSlot]]:
     """The scripted loop of `stack` (a Stacked or Recurrent of rnnkit cells, in eval mode) and
-    its state layout. A bidirectional layer has no streaming form (its backward direction reads
+    its state layout; `collect`: the loop returns every layer's outputs concatenated, not the top's.
+    A bidirectional layer has no streaming form (its backward direction reads
     the sequence's end first), and a dilated layer has no export yet: both are ExportErrors."""
     layers = list(stack.layers) if isinstance(stack, Stacked) else [stack]
     residual = isinstance(stack, Stacked) and stack.residual
@@ -124,7 +130,7 @@ def recurrence(stack: nn.Module, input_size: int, *, dtype: torch.dtype = torch.
             bounds.append([slots[-len(run.cell.state_size)].start, width])
         loops.append(nn.ModuleList(pair))
         size = layer.output_size
-    return _script(StackLoop(loops, bounds, residual)), slots
+    return _script(StackLoop(loops, bounds, residual, collect)), slots
 
 
 def _layer_loop(run: Recurrent, input_size: int, dtype: torch.dtype) -> nn.Module:

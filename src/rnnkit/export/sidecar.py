@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
-from .graphs import Graph
+from .base import Graph
 from .writers import OPSET, describe_ports
 
 FORMAT = "rnnkit.export/1"
@@ -22,24 +22,43 @@ USAGE = {
                            "meta.classes.",
     "sequence_classification": "features: (batch, time, features) raw values (the graph standardises them); "
                                "class = argmax(logits), named by meta.classes.",
+    "translation": "source: ids of meta.source_vocab.tokens (unknown -> '<unk>', at most task.max_length); run "
+                   "the encoder once, then decoder_step from token = bos = len(meta.target_vocab.tokens) with the "
+                   "encoder's keys (and projected), lengths and state_out.* as state_in.*; greedy: token = "
+                   "argmax(logits), feed state_out.* back, stop at eos = bos + 1 or after task.max_length + 1 "
+                   "steps; the ids below bos are meta.target_vocab's.",
+    "forecasting": "window: the last task.input_size steps of the series' features as rnnkit.tasks.forecasting."
+                   "windows builds them (value first, scaled by task.scale with meta's scaler, divided by the "
+                   "window's level when task.scale = 'window'); multiply the outputs back the same way. The graph "
+                   "is the network alone: meta.selection records what validation chose per group (Theta, ETS, "
+                   "combinations), which `rnnkit forecast predict` follows and the graph does not.",
+    "speech": "features: log-mel (or MFCC) frames as rnnkit.data.audio_features computes them with meta's "
+              "front-end settings (the graph standardises them); log_probs over meta's alphabet, class 0 the "
+              "blank; greedy decoding: argmax per frame, merge repeats, drop blanks.",
+    "chaotic_series": "inputs: the series scaled as meta describes; outputs: the next value; feedback: the "
+                      "previous output (teacher forcing), or, run closed loop, the graph's own last output fed "
+                      "back one step at a time through the streaming graph.",
 }
 
 
-def sidecar(saved: Any, graph: Graph, kind: str, difference: float) -> dict[str, Any]:
+def sidecar(saved: Any, parts: dict[str, Graph], files: dict[str, str], kind: str,
+            differences: dict[str, float]) -> dict[str, Any]:
     task = saved.cfg.task.name
+    first = next(iter(parts.values()))
     return {
         "format": FORMAT,
         "rnnkit": __version__,
         "kind": kind,
         "opset": OPSET if kind == "onnx" else None,
         "task": task,
-        "streaming": graph.streaming,
-        "inputs": describe_ports(graph.input_ports()),
-        "outputs": describe_ports(graph.output_ports()),
-        "state": [{"name": s.name, "size": s.stop - s.start} for s in graph.slots],
+        "streaming": first.streaming,
+        "graphs": {name: {"file": files[name], "inputs": describe_ports(g.input_ports()),
+                          "outputs": describe_ports(g.output_ports()),
+                          "state": [{"name": s.name, "size": s.stop - s.start} for s in g.slots],
+                          "max_abs_difference": differences[name]} for name, g in parts.items()},
+        "checked": "each graph against the eager model in float32 on a padded batch of 3 rows and 7 steps "
+                   "(not the export example's shape)",
         "usage": USAGE.get(task, ""),
-        "checked": {"max_abs_difference": difference, "against": "the eager model in float32, batch 3, "
-                    "7 steps, with padding"},
         "task_settings": dict(saved.cfg.task.settings),
         "meta": saved.meta,
     }

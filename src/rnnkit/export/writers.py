@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .base import Graph, Port
 from .errors import ExportError
-from .graphs import Graph, Port
 
 OPSET = 17
 TOLERANCE = 1e-4     # float32 against float32 eager; the tests ask 1e-5 on their models
@@ -26,12 +26,12 @@ def example(graph: Graph, batch: int = 2, steps: int = 3, *, seed: int = 0) -> t
     generator = torch.Generator().manual_seed(seed)
     values = []
     for port in graph.input_ports():
+        shape = [batch if a == "batch" else steps if a == "time" else int(a) for a in port.axes]
         if port.name == "lengths":
             values.append(torch.linspace(steps, 1, batch).round().long().clamp_min(min(1, steps)))
-        elif port.dtype == "int64":
-            values.append(torch.randint(0, max(graph.vocab, 1), (batch, steps), generator=generator))
+        elif port.dtype == "int64":          # (B, T) tokens, or (B,) for one step (a decoder's token)
+            values.append(torch.randint(0, max(graph.vocab, 1), shape, generator=generator))
         else:
-            shape = [batch if a == "batch" else steps if a == "time" else int(a) for a in port.axes]
             values.append(0.5 * torch.randn(*shape, generator=generator, dtype=graph.dtype))
     return tuple(values)
 
@@ -57,6 +57,8 @@ def to_onnx(graph: Graph, path: Path, example_inputs: tuple[Tensor, ...]) -> Non
             torch.onnx.export(traced(graph, example_inputs), example_inputs, str(path), dynamo=False,
                               opset_version=OPSET, input_names=[p.name for p in inputs],
                               output_names=[p.name for p in outputs], dynamic_axes=dynamic)
+    except OSError:
+        raise
     except Exception as error:      # the exporter's errors name the op; say which model it was
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ExportError(f"ONNX export of the {type(graph).__name__} failed: {first}") from None
