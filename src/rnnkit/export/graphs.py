@@ -15,10 +15,12 @@ from ..models.esrnn import ESRNN
 from ..models.forecast_decoders import AutoregressiveForecaster, Seq2SeqForecaster
 from ..models.forecaster import Forecaster
 from ..models.language_model import LanguageModel
+from ..models.seq2seq import Seq2Seq
 from .base import Graph, Port
 from .errors import ExportError
 from .esn import EchoStateClassifierGraph, EchoStateGraph
 from .forecast import ForecasterGraph
+from .seq2seq import seq2seq_graphs
 from .speech import CTCGraph
 from .text import ClassifierGraph, LanguageModelGraph
 
@@ -26,6 +28,7 @@ BUILDERS: list[tuple[type, Any]] = [
     (LanguageModel, LanguageModelGraph), (SequenceClassifier, ClassifierGraph), (CTCModel, CTCGraph),
     (EchoStateNetwork, EchoStateGraph), (EchoStateClassifier, EchoStateClassifierGraph),
     ((Forecaster, Seq2SeqForecaster, AutoregressiveForecaster), ForecasterGraph),
+    (Seq2Seq, seq2seq_graphs),
 ]
 OPTIONS = {ForecasterGraph: ("level",)}      # the task settings a graph builds in (the interval's level)
 

@@ -41,6 +41,7 @@ def traced(graph: Graph, example_inputs: tuple[Tensor, ...]) -> torch.jit.Script
     loops kept as loops."""
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)     # TorchScript's, see recurrence._script
         return torch.jit.trace(graph, example_inputs, check_trace=False)
 
 
@@ -68,7 +69,9 @@ def run_file(path: Path, kind: str, inputs: tuple[Tensor, ...], names: list[str]
     """The exported file's outputs on `inputs`: TorchScript through torch.jit.load, ONNX through
     onnxruntime (the CPU provider)."""
     if kind == "torchscript":
-        module = torch.jit.load(str(path))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(path))
         with torch.no_grad():
             return [t.numpy() for t in module(*inputs)]
     import onnxruntime
