@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
+from _timing import interleaved
 from rnnkit import ElmanCell, LayerNormLSTMCell, LSTMCell, MinGRUCell, Recurrent, RecurrentDropout, Zoneout, weight_drop
 from rnnkit.cells import GRUCell
 
@@ -76,35 +76,6 @@ def call(layer: nn.Module, x: torch.Tensor, grad: torch.Tensor, train: bool) -> 
         y.backward(grad)
 
     return step if train else infer
-
-
-def timed_block(fn: Callable[[], None], calls: int) -> tuple[float, float]:
-    """Seconds per call and process-CPU / wall over one block."""
-    time.sleep(0.05)
-    cpu, wall = time.process_time(), time.perf_counter()
-    for _ in range(calls):
-        fn()
-    wall = time.perf_counter() - wall
-    return wall / calls, (time.process_time() - cpu) / wall
-
-
-def interleaved(fns: dict[str, Callable[[], None]], repeats: int, block_s: float) -> dict[str, dict]:
-    """Per name: times (s per call, one per repeat) and cpu ratios, blocks in rotating order."""
-    calls = {}
-    for name, fn in fns.items():                   # 2 warm-up calls, then calibrate a block
-        fn()
-        fn()
-        start = time.perf_counter()
-        fn()
-        calls[name] = max(1, round(block_s / (time.perf_counter() - start)))
-    out = {name: {"times": [], "cpu": []} for name in fns}
-    names = list(fns)
-    for r in range(repeats):
-        for name in names[r % len(names):] + names[: r % len(names)]:
-            seconds, cpu = timed_block(fns[name], calls[name])
-            out[name]["times"].append(seconds)
-            out[name]["cpu"].append(cpu)
-    return out
 
 
 def summarise(shape: tuple, mode: str, timings: dict[str, dict], peer_of: dict[str, str]) -> list[dict]:
