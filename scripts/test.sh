@@ -18,6 +18,11 @@ if ! command -v espeak-ng >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get
     (apt-get install -y -qq espeak-ng sox || (apt-get update -qq && apt-get install -y -qq espeak-ng sox)) \
         >/dev/null 2>&1 || echo "scripts/test.sh: could not install espeak-ng/sox; the speech synthesis tests will skip"
 fi
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    (apt-get install -y -qq chromium chromium-driver || (apt-get update -qq && apt-get install -y -qq chromium \
+        chromium-driver)) >/dev/null 2>&1 || echo "scripts/test.sh: could not install chromium; the serve page's browser test will skip"
+fi
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/lint-imports --no-cache             # the one-way layers of docs/architecture.md (pyproject.toml)
 .venv/bin/python -m pytest "$@"
