@@ -139,6 +139,7 @@ def _layer_loop(run: Recurrent, input_size: int, dtype: torch.dtype) -> nn.Modul
     example = (torch.zeros(2, input_size, dtype=dtype), torch.zeros(2, sum(run.cell.state_size), dtype=dtype))
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)          # see _script
         traced = torch.jit.trace(step, example, check_trace=False)
     return _script(LayerLoop(traced, run.output_size, run.reverse))
 
