@@ -15,6 +15,7 @@ from rnnkit.export import ExportError, graph_of, run_file
 from rnnkit.layers import Recurrent, Stacked
 from rnnkit.models.ctc import ConvFront, CTCModel, DenseFront
 from rnnkit.models.esn import EchoStateClassifier, EchoStateNetwork
+from rnnkit.models.esrnn import ESRNN
 from rnnkit.models.likelihoods import interval
 from rnnkit.models.stack import build_rnn
 from rnnkit.tasks.forecasting.decoders import build_forecaster
@@ -172,3 +173,25 @@ def test_streaming_forecaster_forecasts_from_the_state_after_each_chunk(decoder,
     with torch.no_grad():
         params = model(x)
     assert np.abs(got[0] - params.numpy()).max() <= TOL       # the forecast after the last chunk
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("output,season", [("quantile", 4), ("gaussian", 1)])
+def test_esrnn_graph_smooths_and_forecasts_like_eager_from_each_history_end(output, season, kind, tmp_path):
+    torch.manual_seed(11)
+    model = ESRNN(build_rnn(ModelConfig(cell="lstm", hidden_size=6), 5), series=3, input_size=5, horizon=6,
+                  season=season, output=output).eval()
+    with torch.no_grad():                                   # smoothing parameters away from their zero start
+        for p in (model.alpha, model.gamma, model.init_season):
+            p.normal_(0, 0.5)
+    graph = graph_of(model, level=0.9)
+    values, series, lengths = graph.example_inputs(3, 13, seed=4)          # lengths 13, 9, 5; last-value padding
+    got = run_file(export(graph, kind, tmp_path), kind, (values, series, lengths), names(graph))
+    with torch.no_grad():
+        params, log_base = model(values, series)                            # (B, N, K, P), (B, N, K) per origin
+    rows, last = torch.arange(3), lengths - 5
+    assert np.abs(got[0] - params[rows, last].numpy()).max() <= TOL
+    assert np.abs(got[1] - log_base[rows, last].numpy()).max() <= TOL
+    bands = interval(params[rows, last], output, 0.9)
+    for have, want in zip(got[2:5], (bands[1], bands[0], bands[2])):
+        assert np.abs(have - torch.exp(want + log_base[rows, last]).numpy()).max() <= 1e-4

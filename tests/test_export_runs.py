@@ -122,16 +122,15 @@ def test_forecasting_runs_export_with_their_interval_level(forecaster, tmp_path)
     assert outputs[:4] == ["params", "point", "lower", "upper"] and "selection" in info["usage"]
 
 
-def test_an_esrnn_run_is_refused_in_one_line(tmp_path, capsys):
+def test_an_esrnn_run_exports(tmp_path):
     data = tmp_path / "series.csv"
     synthetic_panel(series=3, length=60, seed=2).to_csv(data, index=False)
     rnnkit.run(rnnkit.load_config("configs/forecast_esrnn.toml", [
         f"--task.data={data}", f"--out_dir={tmp_path / 'run'}", "--train.batch_size=3",
         "--task.season_init=decompose", *FORECAST_TINY]))
-    capsys.readouterr()
-    assert main(["export", str(tmp_path / "run")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "ES-RNN" in err and not (tmp_path / "run" / "export" / "model.onnx").exists()
+    info = exported(tmp_path / "run")
+    assert [p["name"] for p in info["graphs"]["model"]["inputs"]] == ["values", "series", "lengths"]
+    assert info["meta"]["series_ids"] == ["s0", "s1", "s2"]
 
 
 def test_echo_state_and_speech_runs_export(tmp_path, monkeypatch):

@@ -62,6 +62,11 @@ class Graph(nn.Module):
     def output_ports(self) -> list[Port]:
         return [*self.outputs(), *self.state_ports("out")]
 
+    def example_inputs(self, batch: int, steps: int, seed: int) -> tuple[Tensor, ...] | None:
+        """Inputs for export and its check when the generic ones (writers.example) do not fit the
+        graph (e.g. positive histories); None: the generic ones."""
+        return None
+
     def last(self, y: Tensor, lengths: Tensor) -> Tensor:
         """Each row's output at its last valid step: (B, T, H) -> (B, H)."""
         rows = torch.arange(y.size(0), device=y.device)

@@ -19,6 +19,7 @@ from ..models.seq2seq import Seq2Seq
 from .base import Graph, Port
 from .errors import ExportError
 from .esn import EchoStateClassifierGraph, EchoStateGraph
+from .esrnn import ESRNNGraph
 from .forecast import ForecasterGraph
 from .seq2seq import seq2seq_graphs
 from .speech import CTCGraph
@@ -28,9 +29,10 @@ BUILDERS: list[tuple[type, Any]] = [
     (LanguageModel, LanguageModelGraph), (SequenceClassifier, ClassifierGraph), (CTCModel, CTCGraph),
     (EchoStateNetwork, EchoStateGraph), (EchoStateClassifier, EchoStateClassifierGraph),
     ((Forecaster, Seq2SeqForecaster, AutoregressiveForecaster), ForecasterGraph),
-    (Seq2Seq, seq2seq_graphs),
+    (Seq2Seq, seq2seq_graphs), (ESRNN, ESRNNGraph),
 ]
-OPTIONS = {ForecasterGraph: ("level",)}      # the task settings a graph builds in (the interval's level)
+# the task settings a graph builds in: a forecaster's interval level
+OPTIONS = {ForecasterGraph: ("level",), ESRNNGraph: ("level",)}
 
 
 def graphs_of(model: nn.Module, *, streaming: bool = False, dtype: torch.dtype = torch.float32,
@@ -38,9 +40,6 @@ def graphs_of(model: nn.Module, *, streaming: bool = False, dtype: torch.dtype =
     """The exportable graphs of a task's model (put in eval mode), by the model's kind. `options`
     are task settings some graphs build in (`level`: a forecaster's interval); others ignore them."""
     model = model.eval()
-    if isinstance(model, ESRNN):
-        raise ExportError("the ES-RNN forecaster has no export yet: its per-series level and seasonality "
-                          "smoothing is not in a graph; use task.forecaster = \"direct\" to deploy")
     for kind, build in BUILDERS:
         if isinstance(model, kind):
             wanted = {k: v for k, v in options.items() if k in OPTIONS.get(build, ()) and v is not None}

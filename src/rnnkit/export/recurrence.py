@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -130,7 +131,7 @@ def recurrence(stack: nn.Module, input_size: int, *, dtype: torch.dtype = torch.
             bounds.append([slots[-len(run.cell.state_size)].start, width])
         loops.append(nn.ModuleList(pair))
         size = layer.output_size
-    return _script(StackLoop(loops, bounds, residual, collect)), slots
+    return script(StackLoop(loops, bounds, residual, collect)), slots
 
 
 def _layer_loop(run: Recurrent, input_size: int, dtype: torch.dtype) -> nn.Module:
@@ -141,10 +142,10 @@ def _layer_loop(run: Recurrent, input_size: int, dtype: torch.dtype) -> nn.Modul
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)          # see _script
         traced = torch.jit.trace(step, example, check_trace=False)
-    return _script(LayerLoop(traced, run.output_size, run.reverse))
+    return script(LayerLoop(traced, run.output_size, run.reverse))
 
 
-def _script(module: nn.Module) -> torch.jit.ScriptModule:
+def script(module: Any) -> Any:
     # torch 2.10+ marks TorchScript deprecated in favour of torch.export, which cannot keep a
     # loop over a dynamic number of steps as a loop; it still works, so the note is silenced
     with warnings.catch_warnings():

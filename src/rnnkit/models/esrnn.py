@@ -28,6 +28,23 @@ from torch import Tensor, nn
 from .likelihoods import param_count, point, to_params
 
 
+def smooth(y: Tensor, alpha: Tensor, gamma: Tensor, first: Tensor) -> tuple[Tensor, Tensor]:
+    """Holt-Winters-style levels (B, T) and seasonal indices (B, T + m) of positive series y (B, T)
+    with smoothing coefficients alpha, gamma (B,) and initial indices `first` (B, m); m = 1: no
+    seasonality (the indices stay 1). Written for TorchScript too (export scripts it: its loop
+    runs over however many values a series has)."""
+    season = first.size(1)
+    indices = list(first.unbind(1))                                                     # m x (B,)
+    level = y[:, 0] / indices[0]
+    levels: list[Tensor] = []
+    for t in range(y.size(1)):
+        y_t = y[:, t]                                                                   # (B,)
+        level = torch.lerp(level, y_t / indices[t], alpha)          # α y_t / s_t + (1 - α) l_{t-1}
+        levels.append(level)
+        indices.append(torch.lerp(indices[t], y_t / level, gamma) if season > 1 else indices[t])
+    return torch.stack(levels, dim=1), torch.stack(indices, dim=1)
+
+
 class ESRNN(nn.Module):
     def __init__(self, rnn: nn.Module, series: int, input_size: int, horizon: int, *, season: int = 1,
                  output: str = "quantile", quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)) -> None:
@@ -45,19 +62,9 @@ class ESRNN(nn.Module):
 
     def smooth(self, y: Tensor, series: Tensor) -> tuple[Tensor, Tensor]:
         """Levels (B, T) and seasonal indices (B, T + m) of positive series y (B, T)."""
-        alpha = torch.sigmoid(self.alpha[series])                                        # (B,)
-        if self.season <= 1:
-            indices = [y.new_ones(y.size(0))] * (y.size(1) + 1)
-        else:
-            indices = list(torch.exp(self.init_season[series]).unbind(1))                # m x (B,)
-        gamma = torch.sigmoid(self.gamma[series])
-        level, levels = y[:, 0] / indices[0], []
-        for t, y_t in enumerate(y.unbind(1)):                                            # (B,) each
-            level = torch.lerp(level, y_t / indices[t], alpha)      # α y_t / s_t + (1 - α) l_{t-1}
-            levels.append(level)
-            if self.season > 1:
-                indices.append(torch.lerp(indices[t], y_t / level, gamma))
-        return torch.stack(levels, dim=1), torch.stack(indices, dim=1)
+        alpha, gamma = torch.sigmoid(self.alpha[series]), torch.sigmoid(self.gamma[series])     # (B,) each
+        first = torch.exp(self.init_season[series]) if self.season > 1 else y.new_ones(y.size(0), 1)
+        return smooth(y, alpha, gamma, first)
 
     def forward(self, y: Tensor, series: Tensor) -> tuple[Tensor, Tensor]:
         """Per origin t = L-1 .. T-1: parameters (B, N, K, P) in the normalised log space and the
