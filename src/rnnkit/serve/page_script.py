@@ -65,10 +65,10 @@ function heat(weight, most) {
 
 async function classify() {
   const text = $("classify-input").value;
-  const rows = text.trim().split("\n").filter((l) => l.trim());
-  const body = meta.reads === "sequences"
-    ? {sequences: [rows.map((l) => l.split(/[,;\s]+/).filter((v) => v).map(Number))]}
-    : {texts: [text]};
+  const rows = text.trim().split("\n").filter((l) => l.trim()).map((l) => l.split(/[,;\s]+/).filter((v) => v));
+  const number = (v) => !Number.isNaN(Number(v)) || /^[+-]?(nan|inf|infinity)$/i.test(v);
+  if (rows.length > 1 && !rows[0].every(number)) rows.shift();   // a header, as rnnkit reads sequence CSVs
+  const body = meta.reads === "sequences" ? {sequences: [rows.map((r) => r.map(Number))]} : {texts: [text]};
   const [p] = (await post("/classify", body)).predictions;
   $("classify-label").textContent = p.label;
   $("classify-probability").textContent = "p = " + p.probabilities[p.label].toFixed(3);
@@ -111,7 +111,8 @@ function draw(id) {
   const reply = lastForecast, svg = $("forecast-plot");
   const past = reply.history.find((h) => h.series_id === id);
   const rows = reply.forecast.filter((r) => r.series_id === id);
-  const pct = Math.round(reply.level * 100), lo = "lower_" + pct, hi = "upper_" + pct;
+  const keys = Object.keys(reply.forecast[0] || {}), pct = +(reply.level * 100).toFixed(1);
+  const lo = keys.find((k) => k.startsWith("lower_")), hi = keys.find((k) => k.startsWith("upper_"));   // as named
   const n = past.value.length, total = n + rows.length;
   const values = [...past.value, ...rows.flatMap((r) => [r.forecast, r[lo], r[hi]])].filter((v) => v !== null);
   const bottom = Math.min(...values), top = Math.max(...values), span = top - bottom || 1;
