@@ -71,6 +71,26 @@ class LayerLoop(nn.Module):
         return (torch.flip(y, [1]) if self.reverse else y), state
 
 
+class DilatedLoop(nn.Module):
+    """A layer loop over the d interleaved subsequences of a dilated layer (layers/dilated.py: step s
+    of phase j is time s d + j), run as d B rows; its state (B d, n) travels as (B, d n). Scripted."""
+
+    def __init__(self, loop: nn.Module, dilation: int) -> None:
+        super().__init__()
+        self.loop, self.dilation = loop, dilation
+
+    def forward(self, x: Tensor, lengths: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+        d, batch, steps = self.dilation, x.size(0), x.size(1)
+        per = (steps + d - 1) // d                                            # steps per subsequence
+        x = torch.cat([x, x.new_zeros(batch, per * d - steps, x.size(2))], dim=1)   # (B, S d, I)
+        sub = x.reshape(batch, per, d, x.size(2)).transpose(1, 2).reshape(batch * d, per, x.size(2))
+        phase = torch.arange(d, device=x.device)
+        sub_lengths = torch.div(lengths[:, None] - phase + d - 1, d, rounding_mode="floor").clamp(min=0)
+        y, new = self.loop(sub, sub_lengths.reshape(batch * d), state.reshape(batch * d, -1))   # (B d, S, H)
+        y = y.reshape(batch, d, per, y.size(2)).transpose(1, 2).reshape(batch, per * d, y.size(2))
+        return y[:, :steps], new.reshape(batch, -1)
+
+
 class StackLoop(nn.Module):
     """Layers of (one or two) LayerLoops over one flat state; scripted."""
 
@@ -105,14 +125,19 @@ def recurrence(stack: nn.Module, input_size: int, *, dtype: torch.dtype = torch.
                streaming: bool = False, collect: bool = False) -> tuple[nn.Module, list[StateSlot]]:
     """The scripted loop of `stack` (a Stacked or Recurrent of rnnkit cells, in eval mode) and
     its state layout; `collect`: the loop returns every layer's outputs concatenated, not the top's.
-    A bidirectional layer has no streaming form (its backward direction reads
-    the sequence's end first), and a dilated layer has no export yet: both are ExportErrors."""
+    Bidirectional and dilated layers have no streaming form (a backward direction reads the
+    sequence's end first; a dilated layer's phase is the absolute time): both are ExportErrors.
+    A dilated layer's state is one slot per direction, "layer{i}.dilated", (B, d x components)."""
     layers = list(stack.layers) if isinstance(stack, Stacked) else [stack]
     residual = isinstance(stack, Stacked) and stack.residual
     loops, bounds, slots, width, size = [], [], [], 0, input_size
     for i, layer in enumerate(layers):
+        dilation = layer.dilation if isinstance(layer, Dilated) else 1
         if isinstance(layer, Dilated):
-            raise ExportError(f"layer {i} is dilated (model.dilations): dilated layers have no export yet")
+            if streaming:
+                raise ExportError(f"layer {i} is dilated (model.dilations): its steps are interleaved by absolute "
+                                  "time, so it has no streaming export; export without --streaming")
+            layer = layer.layer
         if isinstance(layer, Bidirectional):
             if streaming:
                 raise ExportError(f"layer {i} is bidirectional: its backward direction reads each sequence's "
@@ -124,11 +149,18 @@ def recurrence(stack: nn.Module, input_size: int, *, dtype: torch.dtype = torch.
             raise ExportError(f"layer {i} is a {type(layer).__name__}, which export does not know")
         pair = []
         for suffix, run in directions:
-            pair.append(_layer_loop(run, size, dtype))
-            for name, n in zip(_component_names(run.cell), run.cell.state_size):
-                slots.append(StateSlot(f"layer{i}{suffix}.{name}", width, width + n))
-                width += n
-            bounds.append([slots[-len(run.cell.state_size)].start, width])
+            loop = _layer_loop(run, size, dtype)
+            start = width
+            if dilation > 1:
+                pair.append(script(DilatedLoop(loop, dilation)))
+                width += dilation * sum(run.cell.state_size)
+                slots.append(StateSlot(f"layer{i}{suffix}.dilated", start, width))
+            else:
+                pair.append(loop)
+                for name, n in zip(_component_names(run.cell), run.cell.state_size):
+                    slots.append(StateSlot(f"layer{i}{suffix}.{name}", width, width + n))
+                    width += n
+            bounds.append([start, width])
         loops.append(nn.ModuleList(pair))
         size = layer.output_size
     return script(StackLoop(loops, bounds, residual, collect)), slots
@@ -140,7 +172,7 @@ def _layer_loop(run: Recurrent, input_size: int, dtype: torch.dtype) -> nn.Modul
     example = (torch.zeros(2, input_size, dtype=dtype), torch.zeros(2, sum(run.cell.state_size), dtype=dtype))
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)          # see _script
+        warnings.simplefilter("ignore", DeprecationWarning)          # see script
         traced = torch.jit.trace(step, example, check_trace=False)
     return script(LayerLoop(traced, run.output_size, run.reverse))
 

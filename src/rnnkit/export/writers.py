@@ -61,11 +61,37 @@ def to_onnx(graph: Graph, path: Path, example_inputs: tuple[Tensor, ...]) -> Non
             torch.onnx.export(traced(graph, example_inputs), example_inputs, str(path), dynamo=False,
                               opset_version=OPSET, input_names=[p.name for p in inputs],
                               output_names=[p.name for p in outputs], dynamic_axes=dynamic)
+        _drop_inner_shapes(path)
     except OSError:
         raise
     except Exception as error:      # the exporter's errors name the op; say which model it was
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ExportError(f"ONNX export of the {type(graph).__name__} failed: {first}") from None
+
+
+def _drop_inner_shapes(path: Path) -> None:
+    """Removes the exporter's shape annotations of intermediate values, in the graph and in every
+    loop and branch body. Its symbolic dims can tie two different shapes together (a dilated
+    layer's (B d, S, H) to the stack's (B, T, H)), and ONNX Runtime then reuses one buffer for both;
+    without them the runtime infers shapes itself. Inputs and outputs keep theirs."""
+    import onnx
+
+    model = onnx.load(str(path))
+
+    def clear(graph: onnx.GraphProto, body: bool) -> None:
+        del graph.value_info[:]
+        for value in graph.output if body else ():        # a body's outputs: their shapes too
+            if value.type.HasField("tensor_type"):
+                value.type.tensor_type.ClearField("shape")
+        for node in graph.node:
+            for attribute in node.attribute:
+                if attribute.type == onnx.AttributeProto.GRAPH:
+                    clear(attribute.g, True)
+                for inner in attribute.graphs:
+                    clear(inner, True)
+
+    clear(model.graph, False)
+    onnx.save(model, str(path))
 
 
 def run_file(path: Path, kind: str, inputs: tuple[Tensor, ...], names: list[str]) -> list[np.ndarray]:
