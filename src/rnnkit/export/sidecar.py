@@ -44,14 +44,13 @@ USAGE = {
 def sidecar(saved: Any, parts: dict[str, Graph], files: dict[str, str], kind: str,
             differences: dict[str, float]) -> dict[str, Any]:
     task = saved.cfg.task.name
-    first = next(iter(parts.values()))
     return {
         "format": FORMAT,
         "rnnkit": __version__,
         "kind": kind,
         "opset": OPSET if kind == "onnx" else None,
         "task": task,
-        "streaming": first.streaming,
+        "streaming": any(g.streaming for g in parts.values()),   # a decoder step always takes the state
         "graphs": {name: {"file": files[name], "inputs": describe_ports(g.input_ports()),
                           "outputs": describe_ports(g.output_ports()),
                           "state": [{"name": s.name, "size": s.stop - s.start} for s in g.slots],
