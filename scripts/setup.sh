@@ -11,6 +11,6 @@ want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet torch==2.13.0
-    .venv/bin/python -m pip install --quiet -e ".[dev,forecast,bpe,tune,translate,speech,classify,export,serve]"
+    .venv/bin/python -m pip install --quiet -e ".[dev,forecast,bpe,tune,translate,speech,classify,export,serve,tag]"
     echo "$want" > "$stamp"
 fi
