@@ -30,9 +30,9 @@ def test_the_readme_generates_with_onnxruntime_alone(tmp_path, capsys, monkeypat
         "--task.eval_batch_size=2", "--task.eval_bptt=20", "--model.hidden_size=8", "--train.epochs=0",
         "--train.iterations=2", "--train.bptt=5", "--train.eval_every=0", "--train.plots=false",
         "--train.baselines=false", f"--out_dir={run}"]))
-    assert main(["export", str(run), "--streaming"]) == 0
+    assert main(["export", str(run), "--streaming", f"--out={tmp_path / 'lm' / 'model.onnx'}"]) == 0
     capsys.readouterr()
-    monkeypatch.chdir(tmp_path)                               # the snippet's paths are relative: runs/main/...
+    monkeypatch.chdir(tmp_path)                               # the snippet's paths are relative: lm/...
     exec(compile(snippet(), "README.md", "exec"), {})
     printed = capsys.readouterr().out
     assert printed.startswith("ROMEO:") and len(printed) == 6 + 200 + 1      # one character a token, then "\n"

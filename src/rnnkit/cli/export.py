@@ -16,8 +16,8 @@ from ._args import no_overrides
 
 EXAMPLES = """examples:
   rnnkit export runs/imdb_lstm                                   # -> runs/imdb_lstm/export/model.onnx (+ .json)
-  rnnkit export runs/main --streaming                            # state_in.* / state_out.* tensors
-  rnnkit export runs/main --format torchscript --out lm.pt       # torch.jit.load("lm.pt")"""
+  rnnkit export runs/shakespeare_char --streaming                            # state_in.* / state_out.* tensors
+  rnnkit export runs/shakespeare_char --format torchscript --out lm.pt       # torch.jit.load("lm.pt")"""
 
 
 def export(args: argparse.Namespace, overrides: list[str]) -> int:
