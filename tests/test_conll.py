@@ -10,7 +10,7 @@ import pytest
 from rnnkit.data.conll import read_columns, read_conllu
 from rnnkit.data.fetch import FetchError
 from rnnkit.data.tag_metrics import entity_scores, token_accuracy
-from rnnkit.data.tag_schemes import check, chunks, convert, is_valid
+from rnnkit.data.tag_schemes import check, chunks, convert, is_valid, repair, tag_set
 from rnnkit.data.tagged_corpora import conll2003_paths, ewt_paths
 
 CONLLU = """# newdoc id = d1
@@ -111,6 +111,27 @@ def test_invalid_sequences_name_the_tag_and_the_rule(tags: list[str], scheme: st
         check(tags, scheme)
     with pytest.raises(ValueError, match=message):
         convert(tags, scheme, "IOB2")
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_repair_keeps_valid_sequences_exactly(scheme: str) -> None:
+    assert repair(SCHEMES[scheme], scheme) == SCHEMES["IOB2"]
+
+
+@pytest.mark.parametrize(("tags", "scheme", "expected"), [
+    (["O", "I-PER", "I-PER"], "IOB2", ["O", "B-PER", "I-PER"]),             # conlleval: I after O starts one
+    (["B-PER", "I-LOC", "E-LOC"], "BIOES", ["B-PER", "B-LOC", "I-LOC"]),
+    (["B-PER", "O", "E-PER", "S-LOC", "I-LOC"], "BIOES", ["B-PER", "O", "B-PER", "B-LOC", "B-LOC"]),
+    (["B-PER", "B-PER"], "BIOES", ["B-PER", "B-PER"]),                     # an unclosed B- is a chunk of its own
+])
+def test_repair_reads_invalid_predictions_as_conlleval_does(tags, scheme, expected) -> None:
+    assert repair(tags, scheme) == expected and is_valid(expected, "IOB2")
+
+
+def test_tag_set_has_every_prefix_of_every_type() -> None:
+    assert tag_set(["O", "B-PER", "S-LOC"], "BIOES") == ["O", "B-LOC", "I-LOC", "E-LOC", "S-LOC", "B-PER", "I-PER",
+                                                          "E-PER", "S-PER"]
+    assert tag_set(["I-ORG"], "IOB1") == ["O", "B-ORG", "I-ORG"]
 
 
 def test_an_unknown_scheme_is_refused() -> None:

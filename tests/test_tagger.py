@@ -73,7 +73,17 @@ def test_the_tagger_learns_a_tiny_set(use_crf):
 
 def test_a_tagger_that_reads_characters_says_so_without_them():
     ids, _, _, _, lengths, vocab, alphabet, tags = encode()
-    with pytest.raises(ValueError, match="pass chars and char_lengths"):
+    with pytest.raises(ValueError, match="pass chars"):
         tagger(vocab, alphabet, tags).scores(ids, lengths)
     with pytest.raises(ValueError, match="reads 20 features per word"):
         SequenceTagger(vocab, tags, build_rnn(ModelConfig(hidden_size=4), 20), embedding_size=8)
+
+
+def test_forward_reads_words_and_characters_packed_in_one_tensor():
+    ids, chars, char_lengths, _, lengths, vocab, alphabet, tags = encode()
+    model = tagger(vocab, alphabet, tags).eval()
+    packed = torch.cat([ids[..., None], chars], dim=-1)                       # (B, L, 1 + C)
+    with torch.no_grad():
+        torch.testing.assert_close(model(packed, lengths), model.scores(ids, lengths, chars, char_lengths))
+    with pytest.raises(ValueError, match="1 \\+ C"):
+        model(ids, lengths)

@@ -15,11 +15,11 @@ from ..data.fetch import FetchError
 from ..io.fields import ConfigError
 from ..train import CheckpointError, Interrupted, NonFiniteError
 from ..tune.worker import WorkersFailed
-from . import classify, evaluate, export, forecast, generate, serve, similar, train, transcribe, translate, tune
+from . import classify, evaluate, export, forecast, generate, serve, similar, tag, train, transcribe, translate, tune
 from ._args import split_overrides
 
 # in --help order
-MODULES = (train, evaluate, tune, generate, similar, classify, forecast, translate, transcribe, export, serve)
+MODULES = (train, evaluate, tune, generate, similar, classify, tag, forecast, translate, transcribe, export, serve)
 COMMANDS: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
     name: command for module in MODULES for name, command in module.COMMANDS.items()}
 

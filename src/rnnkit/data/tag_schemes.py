@@ -91,6 +91,42 @@ def from_chunks(found: Sequence[Chunk], length: int, scheme: str) -> list[str]:
     return tags
 
 
+def repair(tags: Sequence[str], scheme: str) -> list[str]:
+    """A model's predicted tags in `scheme`, possibly invalid, as valid IOB2 read the way conlleval
+    reads them: a chunk starts at B-X or S-X, or at I-X/E-X that does not continue an X chunk, and
+    S-X or E-X closes it. Valid input keeps its chunks exactly (repair(convert(t, "IOB2", s), s) == t)."""
+    scheme = _scheme(scheme)
+    out, open_type = [], None
+    for i, tag in enumerate(tags):
+        prefix, kind = _split(tag, i, scheme)
+        if prefix == "O":
+            out.append("O")
+        elif prefix in "IE" and open_type == kind:
+            out.append(f"I-{kind}")
+        else:
+            out.append(f"B-{kind}")
+        open_type = None if prefix in "OES" else kind
+    return out
+
+
+def tag_set(tags: Sequence[str], scheme: str) -> list[str]:
+    """Every tag of `scheme` for the chunk types in `tags`: "O" then each type's prefixes, so a tag
+    set read from training data has each type's B-/I-(/E-/S-) even where a split lacks one."""
+    scheme = _scheme(scheme)
+    kinds = sorted({_split(tag, i, scheme)[1] for i, tag in enumerate(tags)} - {""})
+    return ["O"] + [f"{prefix}-{kind}" for kind in kinds for prefix in PREFIXES[scheme]]
+
+
+def split_tag(tag: str, scheme: str = "BIOES") -> tuple[str, str]:
+    """(prefix, type) of one tag: ("O", "") or e.g. ("B", "PER"); a ValueError if `scheme` has no such tag."""
+    scheme = _scheme(scheme)
+    try:
+        return _split(tag, 0, scheme)
+    except ValueError:
+        raise ValueError(f"tag {tag!r} is not a tag of {scheme}: write O, "
+                         f"{', '.join(f'{p}-TYPE' for p in PREFIXES[scheme])}") from None
+
+
 def _scheme(name: str) -> str:
     scheme = name.upper()
     if scheme not in SCHEMES:

@@ -31,6 +31,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from ..data.tag_schemes import split_tag
 from ..layers.scan import time_mask
 
 NEG = -1e4
@@ -172,12 +173,7 @@ def bio_constraints(tags: list[str]) -> Constraints:
     >>> c.allowed.int().tolist(), c.allowed_start.int().tolist()
     ([[1, 1, 0], [1, 1, 1], [1, 1, 1]], [1, 1, 0])
     """
-    parts = []
-    for tag in tags:
-        prefix, _, kind = tag.partition("-")
-        if (tag != "O" and not kind) or prefix not in "OBIES" or len(prefix) != 1:
-            raise ValueError(f"tag {tag!r} is not O or B-/I-/E-/S- followed by a type")
-        parts.append((prefix, kind))
+    parts = [split_tag(tag) for tag in tags]
     bioes = any(prefix in "ES" for prefix, _ in parts)
     inside = "IE" if bioes else "I"                       # prefixes that continue a chunk
     open_ = "BI"                                          # prefixes after which a chunk is still open

@@ -16,7 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-PAD = 0
+from ..layers.scan import time_mask
+
+PAD, UNK = 0, 1          # the ids of padding and of the unknown word (and character)
 
 
 class CharEncoder(nn.Module):
@@ -36,30 +38,56 @@ class CharEncoder(nn.Module):
 
 
 class SequenceTagger(nn.Module):
-    """word ids (B, L) [+ char ids (B, L, C) with their lengths (B, L)] -> tag scores (B, L, T)."""
+    """Sentences as (B, L, 1 + C) ids -> tag scores (B, L, T): each word's id, then its first C
+    characters' ids (0-padded; C = 0 without a character encoder). `tags`: the tag names, kept
+    with the model so that an evaluation can score entities."""
 
     def __init__(self, vocab_size: int, num_tags: int, rnn: nn.Module, *, embedding_size: int,
-                 chars: CharEncoder | None = None, dropout: float = 0.0, crf: nn.Module | None = None) -> None:
+                 chars: CharEncoder | None = None, dropout: float = 0.0, crf: nn.Module | None = None,
+                 tags: list[str] | None = None, word_dropout: float = 0.0, rare_from: int | None = None) -> None:
         super().__init__()
         expected = embedding_size + (chars.output_size if chars is not None else 0)
         if rnn.input_size != expected:
             raise ValueError(f"the rnn reads {rnn.input_size} features per word, but the word embedding "
                              f"({embedding_size}) and character encoder give {expected}")
+        if tags is not None and len(tags) != num_tags:
+            raise ValueError(f"{len(tags)} tag names for {num_tags} tags")
         self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=PAD)
         self.chars, self.rnn, self.crf = chars, rnn, crf
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(rnn.output_size, num_tags)
-        self.num_tags = num_tags
+        self.num_tags, self.tags = num_tags, tags
+        # word dropout (Lample et al. 2016): in training, a rare word (id >= rare_from, e.g. the words
+        # seen once) is read as UNK with probability word_dropout, so the UNK embedding learns what an
+        # unseen word looks like and the model leans on its characters
+        self.word_dropout, self.rare_from = word_dropout, vocab_size if rare_from is None else rare_from
+
+    def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
+        """(B, L, 1 + C) word and character ids -> per-word tag scores (B, L, T)."""
+        if inputs.dim() != 3:
+            raise ValueError(f"inputs must be (B, L, 1 + C) word and character ids, got {tuple(inputs.shape)}")
+        chars = inputs[..., 1:] if self.chars is not None else None
+        return self.scores(inputs[..., 0], lengths, chars)
 
     def scores(self, words: Tensor, lengths: Tensor, chars: Tensor | None = None,
                char_lengths: Tensor | None = None) -> Tensor:
-        """Per-word tag scores (B, L, T) (a CRF's emissions)."""
+        """Per-word tag scores (B, L, T) (a CRF's emissions). `chars` (B, L, C) 0-padded, their
+        lengths (B, L) counted from the nonzero ids unless given."""
+        if self.training and self.word_dropout:
+            drop = (words >= self.rare_from) & (torch.rand(words.shape, device=words.device) < self.word_dropout)
+            words = words.masked_fill(drop, UNK)
         x = self.embedding(words)                                              # (B, L, E)
         if self.chars is not None:
-            if chars is None or char_lengths is None:
-                raise ValueError("this tagger reads each word's characters: pass chars and char_lengths")
-            B, L, C = chars.shape
-            spelled = self.chars(chars.reshape(B * L, C), char_lengths.reshape(B * L)).view(B, L, -1)
+            if chars is None:
+                raise ValueError("this tagger reads each word's characters: pass chars")
+            if char_lengths is None:
+                char_lengths = (chars != PAD).sum(-1)
+            B, L, _ = chars.shape
+            # only the real words go through the character LSTM (not the padding after each sentence)
+            real = time_mask(lengths.to(words.device), L)                      # (B, L)
+            n = char_lengths[real]                                             # (N,)
+            spelled = x.new_zeros(B, L, self.chars.output_size)
+            spelled[real] = self.chars(chars[real][:, :max(int(n.max()), 1)], n).to(x.dtype)
             x = torch.cat([x, spelled], dim=-1)                                # (B, L, E + 2 Hc)
         y, _ = self.rnn(self.dropout(x), None, lengths)                        # (B, L, H)
         return self.head(self.dropout(y))                                      # (B, L, T)
@@ -67,7 +95,7 @@ class SequenceTagger(nn.Module):
     def loss(self, scores: Tensor, tags: Tensor, lengths: Tensor) -> Tensor:
         """Mean per-sentence negative log-likelihood under the CRF, or mean per-word cross-entropy."""
         if self.crf is not None:
-            return -self.crf.log_likelihood(scores, tags, lengths).mean()
+            return -self.crf.log_likelihood(scores, tags.clamp_min(0), lengths).mean()   # padding may be < 0
         mask = torch.arange(tags.size(1), device=tags.device)[None] < lengths[:, None].to(tags.device)
         return F.cross_entropy(scores[mask], tags[mask])
 

@@ -15,6 +15,7 @@ from .classification.task import TextClassification as TextClassification
 from .forecasting.task import Forecasting as Forecasting
 from .language_modeling import LanguageModeling as LanguageModeling
 from .speech.task import SpeechRecognition as SpeechRecognition
+from .tagging.task import Tagging as Tagging
 from .translation.task import Translation as Translation
 
 TASKS: dict[str, type[Task]] = {
@@ -24,6 +25,7 @@ TASKS: dict[str, type[Task]] = {
     "language_modeling": LanguageModeling,
     "sequence_classification": SequenceClassification,
     "speech": SpeechRecognition,
+    "tagging": Tagging,
     "text_classification": TextClassification,
     "translation": Translation,
 }
@@ -42,4 +44,4 @@ def build_task(cfg: TaskConfig) -> Any:
 
 
 __all__ = ["TASKS", "build_task", "Adding", "ChaoticSeries", "Forecasting", "LanguageModeling", "Metrics",
-           "SequenceClassification", "SpeechRecognition", "Task", "TextClassification", "Translation"]
+           "SequenceClassification", "SpeechRecognition", "Tagging", "Task", "TextClassification", "Translation"]
