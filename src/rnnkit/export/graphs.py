@@ -16,6 +16,7 @@ from ..models.forecast_decoders import AutoregressiveForecaster, Seq2SeqForecast
 from ..models.forecaster import Forecaster
 from ..models.language_model import LanguageModel
 from ..models.seq2seq import Seq2Seq
+from ..models.tagger import SequenceTagger
 from .base import Graph, Port
 from .errors import ExportError
 from .esn import EchoStateClassifierGraph, EchoStateGraph
@@ -23,13 +24,14 @@ from .esrnn import ESRNNGraph
 from .forecast import ForecasterGraph
 from .seq2seq import seq2seq_graphs
 from .speech import CTCGraph
+from .tagger import TaggerGraph
 from .text import ClassifierGraph, LanguageModelGraph
 
 BUILDERS: list[tuple[type, Any]] = [
     (LanguageModel, LanguageModelGraph), (SequenceClassifier, ClassifierGraph), (CTCModel, CTCGraph),
     (EchoStateNetwork, EchoStateGraph), (EchoStateClassifier, EchoStateClassifierGraph),
     ((Forecaster, Seq2SeqForecaster, AutoregressiveForecaster), ForecasterGraph),
-    (Seq2Seq, seq2seq_graphs), (ESRNN, ESRNNGraph),
+    (Seq2Seq, seq2seq_graphs), (ESRNN, ESRNNGraph), (SequenceTagger, TaggerGraph),
 ]
 # the task settings a graph builds in: a forecaster's interval level
 OPTIONS = {ForecasterGraph: ("level",), ESRNNGraph: ("level",)}

@@ -35,6 +35,11 @@ USAGE = {
     "speech": "features: log-mel (or MFCC) frames as rnnkit.data.audio_features computes them with meta's "
               "front-end settings (the graph standardises them); log_probs over meta's alphabet, class 0 the "
               "blank; greedy decoding: argmax per frame, merge repeats, drop blanks.",
+    "tagging": "tokens: (batch, words, 1 + meta.max_chars) int64: each word's id in meta.words (lower-cased when "
+               "meta.lowercase, digits as 0 when meta.digits; unknown -> 1) then the ids in meta.alphabet of its "
+               "first meta.max_chars characters (unknown -> 1, padding 0); tag = meta.tags[argmax(scores)], or with "
+               "a CRF meta.tags[tags] (the Viterbi path, -1 past each sentence). With task_settings.scheme the "
+               "tags are in task_settings.train_scheme (BIOES by default).",
     "chaotic_series": "inputs: the series scaled as meta describes; outputs: the next value; feedback: the "
                       "previous output (teacher forcing), or, run closed loop, the graph's own last output fed "
                       "back one step at a time through the streaming graph.",

@@ -12,6 +12,7 @@ from .forecast import ENDPOINT as FORECAST
 from .generate import ENDPOINT as GENERATE
 from .limits import Limits
 from .service import Endpoint
+from .tag import ENDPOINT as TAG
 from .transcribe import ENDPOINT as TRANSCRIBE
 from .translate import ENDPOINT as TRANSLATE
 
@@ -22,6 +23,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "forecasting": FORECAST,
     "speech": TRANSCRIBE,
     "translation": TRANSLATE,
+    "tagging": TAG,
 }
 
 

@@ -5,7 +5,7 @@ on a machine without internet), kept as Python strings so that an installed whee
 
 Element ids are the page's interface (the browser test drives them): TASK-input / TASK-submit,
 and the results in generate-text (generate-status reads "done" at the end), classify-label,
-forecast-plot, transcribe-text and translate-output.
+forecast-plot, transcribe-text, translate-output and tag-output (a row per word: word, tag, probability).
 """
 
 from __future__ import annotations
@@ -79,6 +79,12 @@ BODY = """
   <div class="row"><label>beam <input id="translate-beam" type="number" value="5" min="1"></label>
     <button id="translate-submit">Translate</button></div>
   <ol id="translate-output"></ol>
+</section>
+<section id="tag" hidden>
+  <label for="tag-input">Sentences, one per line</label>
+  <textarea id="tag-input" rows="4"></textarea>
+  <div class="row"><button id="tag-submit">Tag</button></div>
+  <table id="tag-output"></table>
 </section>
 <p id="error" class="error" hidden></p>
 """

@@ -163,6 +163,25 @@ async function translate() {
   }));
 }
 
+async function tag() {
+  const sentences = $("tag-input").value.split("\n").filter((s) => s.trim());
+  const reply = await post("/tag", {sentences});
+  const rows = [];
+  for (const s of reply.sentences) {
+    s.words.forEach((word, i) => {
+      const row = document.createElement("tr");
+      for (const text of [word, s.tags[i], s.probability[i].toFixed(3)]) {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        row.append(cell);
+      }
+      rows.push(row);
+    });
+    rows.push(document.createElement("tr"));
+  }
+  $("tag-output").replaceChildren(...rows);
+}
+
 function columns(m) {
   return Object.values(m.columns).filter((c) => c).join(", ");
 }
@@ -174,11 +193,12 @@ function describe(m) {
                  "/classify": () => "classes " + m.classes.join(", ") + (m.attention ? "; attention pooling" : ""),
                  "/forecast": () => m.horizon + " steps ahead (" + m.freq + "), columns " + columns(m),
                  "/transcribe": () => "characters '" + m.characters + "'",
+                 "/tag": () => "tags " + m.tags.join(", ") + (m.crf ? "; CRF" : ""),
                  "/translate": () => m.source_vocab_size + " -> " + m.target_vocab_size + " " + m.level + " tokens"};
   return m.task + " run, " + model + "; " + facts[m.endpoint]() + ". POST " + m.endpoint;
 }
 
-const ACTIONS = {generate, classify, forecast, transcribe, translate};
+const ACTIONS = {generate, classify, forecast, transcribe, translate, tag};
 
 async function start() {
   meta = await (await fetch("/metadata")).json();
