@@ -68,22 +68,18 @@ class Source:
 
 
 def carve(splits: dict[str, list[Sentence]], valid_fraction: float, test_fraction: float,
-          seed: int) -> tuple[dict[str, list[Sentence]], dict[str, list[int]]]:
-    """The valid (and test) sentences a source lacks, split off its training sentences by a seeded
-    shuffle; with which training sentences each got (indices into the source's train file)."""
-    train = splits["train"]
-    keys: dict[str, list[int]] = {name: list(range(len(part))) for name, part in splits.items()}
+          seed: int) -> dict[str, list[Sentence]]:
+    """The valid (and test) sentences a source lacks, split off its training sentences by a seeded shuffle."""
     test_fraction = 0.0 if "test" in splits else test_fraction
     if "valid" in splits and not test_fraction:
-        return splits, keys
+        return splits
+    train = splits["train"]
     parts = split_fractions(len(train), valid_fraction, test_fraction, seed)
     out = {name: part for name, part in splits.items() if name != "train"}
     for name, index in zip(("train", "valid", "test"), parts):
         if len(index) and name not in out:
-            out[name], keys[name] = [train[i] for i in index], list(index)
-    if len(out["train"]) < 1:
-        raise ValueError(f"{len(train)} training sentences are too few to split off validation and test ones")
-    return out, keys
+            out[name] = [train[i] for i in index]
+    return out
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ predictor (`rnnkit tag`, `rnnkit.load(run).predict`) in predict.py.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,11 @@ from ..base import Meta, Metrics
 from .data import Encoding, Source, carve, training_tags
 from .predict import TagPredictor
 from .scoring import majority_baseline, outcome, trim
+
+
+def digest(sentences: list[Sentence]) -> str:
+    text = "\n".join(" ".join(words) + "\t" + " ".join(tags) for words, tags in sentences)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -98,12 +104,14 @@ class Tagging:
         source = Source(self.path, self.column, self.word_column, self.tag_column)
         # tags checked and converted before any split is carved, so an error names the file's sentence
         converted, tags = training_tags(source.splits(), self.scheme, self.train_scheme)
-        sentences, keys = carve(converted, self.valid_fraction, self.test_fraction, self.seed)
+        sentences = carve(converted, self.valid_fraction, self.test_fraction, self.seed)
         encoding = Encoding.build(sentences["train"], min_count=self.min_count, tags=tags, lowercase=self.lowercase,
                                   digits=self.digits, max_chars=self.max_chars if self.char_hidden_size else 0)
         batches = {name: encoding.batch(part, f"{name} ") for name, part in sentences.items()}
-        ids: dict[str, Any] = {"seed": self.seed, "path": self.path,
-                               **{name: [len(keys[name]), keys[name][:3]] for name in batches}}
+        # split.json: each split's size and a digest of its words and tags, so a changed file or seed is
+        # caught before a run is scored on sentences it may have trained on
+        ids: dict[str, Any] = {"seed": self.seed, **{name: {"sentences": len(part), "sha1": digest(part)}
+                                                     for name, part in sentences.items()}}
         return TaggedSplits(batches["train"], batches["valid"], batches.get("test"), ids=ids,
                             meta=encoding.to_dict(), sentences=sentences)
 
