@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -47,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted as error:
         print(f"rnnkit {args.command}: {error}", file=sys.stderr)
         return 130
+    except BrokenPipeError:                         # `rnnkit ... | head` stopped reading: nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the exit's flush does not fail again
+        return 141
     except OSError as error:                        # a full disk, a read-only or forbidden directory
         print(f"rnnkit {args.command}: error: {os_error(error)}", file=sys.stderr)
         return 2
