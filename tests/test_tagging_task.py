@@ -169,7 +169,7 @@ def test_word_dropout_reads_rare_words_as_unknown_only_in_training():
 
 
 def test_a_reader_that_stops_early_is_not_an_error(run_dir, tmp_path):
-    (tmp_path / "many.txt").write_text("Mary smiled .\n" * 3000, encoding="utf-8")    # ~200 kB out: past a pipe's buffer
+    (tmp_path / "many.txt").write_text("Mary smiled .\n" * 3000, encoding="utf-8")  # ~200 kB out: past a pipe buffer
     done = subprocess.run(f"{sys.executable} -m rnnkit tag {run_dir} {tmp_path / 'many.txt'} | head -1", shell=True,
                           capture_output=True, text=True, timeout=120)
     assert done.stdout.startswith("Mary\t") and done.stdout.count("\n") == 1 and not done.stderr
