@@ -48,9 +48,8 @@ class Outcome:
         if scheme:
             from seqeval.metrics import classification_report
 
-            names = lambda rows: [repair([tags[i] for i in row], scheme) for row in rows]
             text += "\n\nentities (conlleval counting):\n" + classification_report(
-                names(self.gold), names(self.predicted), digits=4, zero_division=0)
+                as_read(self.gold, tags, scheme), as_read(self.predicted, tags, scheme), digits=4, zero_division=0)
         return text
 
     def confusion(self, num_tags: int) -> Tensor:
@@ -75,13 +74,17 @@ def score(gold: list[list[int]], predicted: list[list[int]], tags: Sequence[str]
     """Entity F1, precision, recall (with a scheme; F1 first, early stopping's default) and token accuracy."""
     metrics: Metrics = {}
     if scheme:
-        names = lambda rows: [repair([tags[i] for i in row], scheme) for row in rows]
-        entities = entity_scores(names(gold), names(predicted))
+        entities = entity_scores(as_read(gold, tags, scheme), as_read(predicted, tags, scheme))
         metrics.update({"f1": entities["f1"], "precision": entities["precision"], "recall": entities["recall"]})
     metrics["accuracy"] = token_accuracy(gold, predicted)
     if loss is not None:
         metrics["loss"] = loss
     return metrics
+
+
+def as_read(rows: list[list[int]], tags: Sequence[str], scheme: str) -> list[list[str]]:
+    """Tag id sequences as IOB2 tag names, read as conlleval reads them (tag_schemes.repair)."""
+    return [repair([tags[i] for i in row], scheme) for row in rows]
 
 
 def flat(rows: list[list[int]]) -> list[int]:
