@@ -45,7 +45,10 @@ class ClassifierGraph(Graph):
             raise ExportError(f"streaming a classifier needs pooling = \"last\"; this "
                               f"one pools with {type(model.pooling).__name__}, which reads the whole sequence: "
                               "export it without --streaming")
-        super().__init__(model.rnn, model.input_size, streaming=streaming, dtype=dtype)
+        if streaming and getattr(model, "differences", None) is not None:
+            raise ExportError("streaming a classifier that reads first differences would need each chunk's last "
+                              "input as extra state (not done): export it without --streaming")
+        super().__init__(model.rnn, model.rnn.input_size, streaming=streaming, dtype=dtype)
         self.model = model
         self.text = model.embedding is not None
         self.vocab = model.embedding.num_embeddings if self.text else 0

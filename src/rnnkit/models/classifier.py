@@ -1,7 +1,7 @@
 """SequenceClassifier: (token ids -> embedding | standardised features) -> recurrent stack ->
 pooling over valid steps (rnnkit.layers.pooling) -> dropout -> linear layer -> class logits.
 
-    x_t = Embed(token_t)   or   x_t = (features_t - mean) / std
+    x_t = Embed(token_t)   or   x_t = (features_t - mean) / std   [then [x_t, Δx_t]: layers.Differences]
     y, state = rnn(x, lengths=lengths)                 (B, T, H); any Stacked, (bi)directional
     p = pooling(y, lengths)                            (B, H); last / max / mean / attention
     logits = W dropout(p) + b                          (B, C)
@@ -27,7 +27,7 @@ class SequenceClassifier(nn.Module):
     def __init__(self, rnn: nn.Module, pooling: nn.Module, num_classes: int, *, vocab_size: int = 0,
                  embedding_size: int = 0, dropout: float = 0.0, input_dropout: float = 0.0,
                  feature_mean: Tensor | None = None, feature_std: Tensor | None = None,
-                 class_weight: Tensor | None = None) -> None:
+                 class_weight: Tensor | None = None, differences: nn.Module | None = None) -> None:
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
@@ -38,9 +38,14 @@ class SequenceClassifier(nn.Module):
             raise ValueError(f"the rnn expects {rnn.input_size} inputs but embedding_size is {embedding_size}")
         if getattr(pooling, "size", rnn.output_size) != rnn.output_size:
             raise ValueError(f"the pooling is for {pooling.size} features but the rnn outputs {rnn.output_size}")
-        self.num_classes, self.input_size = num_classes, rnn.input_size
+        if differences is not None and (vocab_size or rnn.input_size % 2):
+            raise ValueError("differences are for feature sequences, and the rnn then reads twice the features "
+                             f"(an even input size); got vocab_size {vocab_size}, rnn input size {rnn.input_size}")
+        self.num_classes = num_classes
+        self.input_size = rnn.input_size // 2 if differences is not None else rnn.input_size
         self.embedding = nn.Embedding(vocab_size, embedding_size) if vocab_size else None
         add_standardization(self, feature_mean, feature_std)
+        self.differences = differences
         self.input_dropout = LockedDropout(input_dropout)
         self.rnn, self.pooling = rnn, pooling
         self.dropout = nn.Dropout(dropout)
@@ -49,14 +54,15 @@ class SequenceClassifier(nn.Module):
         self.register_buffer("class_weight", weight, persistent=False)
 
     def inputs(self, x: Tensor) -> Tensor:
-        """(B, T) ids -> (B, T, E), or (B, T, I) features standardised."""
+        """(B, T) ids -> (B, T, E), or (B, T, I) features standardised [and their differences: (B, T, 2I)]."""
         if self.embedding is not None:
             if x.dim() != 2 or x.is_floating_point():
                 raise ValueError(f"expected (batch, time) token ids, got {x.dtype} of shape {tuple(x.shape)}")
             return self.embedding(x)
         if x.dim() != 3 or x.size(2) != self.input_size:
             raise ValueError(f"expected (batch, time, {self.input_size}) features, got shape {tuple(x.shape)}")
-        return standardized(self, x)
+        x = standardized(self, x)
+        return x if self.differences is None else self.differences(x)
 
     def forward(self, x: Tensor, state: tuple | None = None,
                 lengths: Tensor | None = None) -> tuple[Tensor, tuple]:

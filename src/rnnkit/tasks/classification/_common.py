@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from ...config import ModelConfig
 from ...data.batch import Batch, Splits
 from ...data.labelled import FILLER, bucketed, split_fractions
+from ...layers.differences import Differences
 from ...layers.pooling import FIXED_POOLINGS, POOLINGS
 from ...models.classifier import SequenceClassifier
 from ...models.stack import build_rnn
@@ -141,14 +142,17 @@ class Classification:
     def classifier(self, cfg: ModelConfig, meta: Meta, input_size: int, *, vocab_size: int = 0) -> SequenceClassifier:
         """The recurrent classifier `cfg` describes over `input_size` inputs per step (the
         embedding size of a text model with `vocab_size` tokens, or the feature count)."""
-        rnn = build_rnn(cfg, input_size)
+        stats = meta.get("differences")                     # sequence classification, task.differences
+        differences = None if not stats else Differences(torch.tensor(stats["mean"]), torch.tensor(stats["std"]))
+        rnn = build_rnn(cfg, input_size * (2 if differences is not None else 1))
         extra = {"attention_size": self.attention_size} if self.pooling == "attention" else {}
         pooling = POOLINGS[self.pooling](rnn.output_size, bidirectional=cfg.bidirectional, **extra)
         weight = meta.get("class_weights")
         return SequenceClassifier(rnn, pooling, len(meta["classes"]), vocab_size=vocab_size,
                                   embedding_size=input_size if vocab_size else 0, dropout=self.dropout,
                                   input_dropout=cfg.input_dropout, **statistics(meta),
-                                  class_weight=None if weight is None else torch.tensor(weight))
+                                  class_weight=None if weight is None else torch.tensor(weight),
+                                  differences=differences)
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
         inputs, lengths, targets = trimmed(batch)

@@ -23,6 +23,7 @@ from ...data import labelled
 from ...data.batch import Splits
 from ...data.labelled import as_batch, check_sequences, encode_labels, encode_texts
 from ...data.text import Vocab
+from ...layers.differences import difference_statistics
 from ...models.classifier import SequenceClassifier, copy_embeddings
 from ...models.ensemble import ProbabilityEnsemble
 from ...models.esn import EchoStateClassifier, deep_reservoir
@@ -169,6 +170,9 @@ class SequenceClassification(Classification):
     and test/)."""
 
     standardize: bool = True        # per-feature mean and std from the training split
+    # each feature's step-to-step change beside it as one more channel (layers/differences.py), for
+    # the rnn encoder: what separates shapes (a slope, a turn) without the network learning to subtract
+    differences: bool = False
     # encoder = "reservoir": an echo state network (Jaeger et al. 2007) instead of [model]'s cell:
     # a fixed reservoir of [model] hidden_size units (num_layers > 1: deep), pooled by `pooling`
     # (last, max, mean or mean_last), then a ridge readout (train.method = "ridge"); settings below.
@@ -194,9 +198,9 @@ class SequenceClassification(Classification):
         super().__post_init__()
         if self.encoder not in ("rnn", "reservoir"):
             raise ValueError(f"task.encoder must be 'rnn' or 'reservoir', got {self.encoder!r}")
-        if self.encoder == "reservoir" and (self.bucket_size or self.class_weights != "none"):
-            raise ValueError("task.bucket_size and task.class_weights are for the gradient-trained rnn encoder; "
-                             "leave them unset with task.encoder = 'reservoir'")
+        if self.encoder == "reservoir" and (self.bucket_size or self.class_weights != "none" or self.differences):
+            raise ValueError("task.bucket_size, task.class_weights and task.differences are for the gradient-trained "
+                             "rnn encoder; leave them unset with task.encoder = 'reservoir'")
         check_protocol(self.protocol, small_data=self.small_data, folds=self.folds, ensemble=self.ensemble,
                        encoder=self.encoder, bucket_size=self.bucket_size)
 
@@ -235,6 +239,10 @@ class SequenceClassification(Classification):
         if self.standardize:
             steps = torch.cat(raw["train"].inputs).double()                         # (sum T, C)
             meta["mean"], meta["std"] = steps.mean(0).tolist(), steps.std(0).clamp_min(1e-8).tolist()
+        if self.differences:      # of the series as the model reads them: standardised first
+            scale = (torch.tensor(meta["std"]) if self.standardize else torch.ones(meta["num_features"])).double()
+            mean, std = difference_statistics(raw["train"].inputs)
+            meta["differences"] = {"mean": (mean / scale).tolist(), "std": (std / scale).tolist()}
         splits = {name: as_batch(part.inputs, ids if name == "train" else encode_labels(part.labels, classes,
                                  where=f"{name} ")[0], num_features=meta["num_features"], where=f"{name} ")
                   for name, part in raw.items()}
