@@ -135,6 +135,25 @@ def test_a_cv_run_loads_without_its_data_and_predicts_the_same(cv_run: Path, req
     assert rnnkit.load(cv_run).predict(inputs) == before
 
 
+@pytest.mark.parametrize("kind", ["onnx", "torchscript"])
+def test_a_cv_run_exports_its_ensemble_as_one_graph(cv_run: Path, kind: str, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("onnxruntime")
+    from rnnkit.export import run_file
+
+    out = tmp_path / f"model.{'onnx' if kind == 'onnx' else 'pt'}"
+    assert main(["export", str(cv_run), "--format", kind, "--out", str(out)]) == 0
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert [p["name"] for p in info["graphs"]["model"]["outputs"]] == ["logits"]
+    inputs = [torch.randn(9, 2), torch.randn(4, 2)]
+    x, _, lengths = _padded(inputs)
+    logits = torch.from_numpy(run_file(out, kind, (x, lengths), ["features", "lengths"])[0])
+    torch.testing.assert_close(logits.softmax(-1), rnnkit.load(cv_run).predictor.probabilities(inputs),
+                               atol=1e-5, rtol=0)
+    assert main(["export", str(cv_run), "--streaming", "--out", str(tmp_path / "s.onnx")]) == 2
+    assert "seed ensemble of 2 classifiers exports whole sequences only" in capsys.readouterr().err
+
+
 def _padded(inputs: list) -> tuple[torch.Tensor, None, torch.Tensor]:
     from rnnkit.data.labelled import pad
 

@@ -10,6 +10,7 @@ from torch import nn
 
 from ..models.classifier import SequenceClassifier
 from ..models.ctc import CTCModel
+from ..models.ensemble import ProbabilityEnsemble
 from ..models.esn import EchoStateClassifier, EchoStateNetwork
 from ..models.esrnn import ESRNN
 from ..models.forecast_decoders import AutoregressiveForecaster, Seq2SeqForecaster
@@ -18,6 +19,7 @@ from ..models.language_model import LanguageModel
 from ..models.seq2seq import Seq2Seq
 from ..models.tagger import SequenceTagger
 from .base import Graph, Port
+from .ensemble import EnsembleGraph
 from .errors import ExportError
 from .esn import EchoStateClassifierGraph, EchoStateGraph
 from .esrnn import ESRNNGraph
@@ -32,6 +34,7 @@ BUILDERS: list[tuple[type, Any]] = [
     (EchoStateNetwork, EchoStateGraph), (EchoStateClassifier, EchoStateClassifierGraph),
     ((Forecaster, Seq2SeqForecaster, AutoregressiveForecaster), ForecasterGraph),
     (Seq2Seq, seq2seq_graphs), (ESRNN, ESRNNGraph), (SequenceTagger, TaggerGraph),
+    (ProbabilityEnsemble, EnsembleGraph),
 ]
 # the task settings a graph builds in: a forecaster's interval level
 OPTIONS = {ForecasterGraph: ("level",), ESRNNGraph: ("level",)}
