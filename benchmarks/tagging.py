@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from _jobs import merge_results, run_parallel
 
 VARIANTS = {
     "pos_gru": ("configs/pos_ewt_bigru.toml", []),
@@ -49,29 +48,16 @@ def run_all(jobs: list[tuple[str, int]], epochs: int, out: Path, parallel: int, 
         str, dict]:
     """Runs every (variant, seed), `parallel` at a time with one thread each; reads each run's
     test metrics (model and baseline) from its baselines.json."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1" if parallel > 1 else os.environ.get("OMP_NUM_THREADS", "")}
-    env = {k: v for k, v in env.items() if v}
-    pending, running, results = list(jobs), {}, {}
-    while pending or running:
-        while pending and len(running) < parallel:
-            variant, seed = pending.pop(0)
-            log = open(out / f"{variant}_s{seed}.log", "w")
-            running[(variant, seed)] = (subprocess.Popen(command(variant, seed, epochs, out, extra), stdout=log,
-                                                         stderr=subprocess.STDOUT, env=env), time.time(), log)
-        time.sleep(2)
-        for key, (process, start, log) in list(running.items()):
-            if process.poll() is None:
-                continue
-            log.close()
-            del running[key]
-            name = f"{key[0]}_s{key[1]}"
-            if process.returncode:
-                print(f"{name} failed (exit {process.returncode}); see {out / name}.log", file=sys.stderr)
-                continue
-            table = json.loads((out / name / "baselines.json").read_text())["test"]
-            results[name] = {"variant": key[0], "seed": key[1], "seconds": time.time() - start,
-                             "model": table["model"], "baseline": table["most frequent tag"]}
-            print(f"{name}: {json.dumps(results[name])}", flush=True)
+    results = {}
+
+    def done(name: str, seconds: float) -> None:
+        variant, seed = name.rsplit("_s", 1)
+        table = json.loads((out / name / "baselines.json").read_text())["test"]
+        results[name] = {"variant": variant, "seed": int(seed), "seconds": seconds,
+                         "model": table["model"], "baseline": table["most frequent tag"]}
+        print(f"{name}: {json.dumps(results[name])}", flush=True)
+
+    run_parallel({f"{v}_s{s}": command(v, s, epochs, out, extra) for v, s in jobs}, out, parallel, done)
     return results
 
 
@@ -104,10 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     results = run_all([(v, s) for v in args.variants for s in args.seeds], args.epochs, args.out, args.jobs, args.flag)
-    path = args.out / "results.json"
-    old = json.loads(path.read_text()) if path.is_file() else {}
-    path.write_text(json.dumps({**old, **results}, indent=1))
-    print(summary({**old, **results}))
+    print(summary(merge_results(args.out, results)))
 
 
 if __name__ == "__main__":
