@@ -59,3 +59,12 @@ def write_ramps(root, count: int = 12, seed: int = 0, steps: tuple[int, int] = (
             rows = "\n".join(",".join(f"{v:.5f}" for v in row) for row in x.tolist())
             (root / label / f"{i}.csv").write_text("a,b\n" + rows + "\n")
     return root
+
+
+@pytest.fixture(params=["native", "python"])
+def kernel_backend(request):
+    """Runs a test under each CPU backend of the BPTT loops (rnnkit.kernels.backend)."""
+    from rnnkit.kernels.backend import using
+
+    with using(request.param):
+        yield request.param

@@ -19,7 +19,12 @@ from rnnkit import (
     weight_drop,
 )
 from rnnkit.kernels import ElmanLoop, GRULoop, LSTMLoop, bptt_loop
+from rnnkit.kernels.lstm_native import NativeLSTMLoop
 from rnnkit.layers.scan import time_mask
+
+# every test here runs under both CPU backends: the native loops and the Python ones
+pytestmark = pytest.mark.usefixtures("kernel_backend")
+NATIVE = {"lstm", "lstm_nobias"}                # the cells the native backend runs natively
 
 F64 = torch.float64
 B, T, I, H = 3, 5, 4, 6
@@ -134,12 +139,13 @@ OPTIONS = [(False, False, False), (True, False, False), (False, True, False), (F
 
 @pytest.mark.parametrize("ln", [False, True], ids=["plain", "ln"])
 @pytest.mark.parametrize("zoneout,h_mask,mask", OPTIONS)
-def test_lstm_loop_gradcheck(ln, zoneout, h_mask, mask):
+def test_lstm_loop_gradcheck(ln, zoneout, h_mask, mask, kernel_backend):
     torch.manual_seed(0)
+    loop = NativeLSTMLoop if kernel_backend == "native" and not ln else LSTMLoop
     gains = [leaf(8), leaf(2), leaf(2)] if ln else []
     args = [leaf(2, 3, 8), leaf(2, 2), leaf(2, 2), leaf(8, 2), *gains]
     options = loop_options(zoneout, h_mask, mask, states=2)
-    fn = lambda *a: LSTMLoop.apply(*a, *([None] * (7 - len(a))), *options, 1e-5)
+    fn = lambda *a: loop.apply(*a, *([None] * (7 - len(a))), *options, 1e-5)
     assert torch.autograd.gradcheck(fn, args)
 
 
@@ -204,10 +210,12 @@ def test_unsupported_cells_return_none():
 
 
 @pytest.mark.parametrize("name", sorted(CELLS))
-def test_the_whole_loop_is_one_autograd_node(name):
+def test_the_whole_loop_is_one_autograd_node(name, kernel_backend):
     """No per-step graph: y comes straight out of the kernel's Function (perf-notes, section 3)."""
     module = RecurrentDropout(Zoneout(CELLS[name](), 0.3), 0.4)
     x, state, mask = inputs(module, dtype=torch.float32, lengths=True)
     y, final = module.scan(x, state, mask)
     assert type(y.grad_fn).__name__.endswith("LoopBackward")
+    native = kernel_backend == "native" and name in NATIVE
+    assert type(y.grad_fn).__name__.startswith("Native") == native
     assert all(s.grad_fn is not None for s in final)

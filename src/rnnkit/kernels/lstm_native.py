@@ -1,0 +1,247 @@
+"""The plain LSTM's BPTT loop (`lstm.LSTMLoop` without layer norm) compiled with numba.
+
+`LSTMLoop` runs about ten small torch ops per step, forward and backward, and at the sizes RNNs
+train at on a CPU much of the time goes to dispatching them rather than to the arithmetic. Here
+each step is one BLAS GEMM against W_hh and one fused pass over the step's rows, with nothing
+allocated inside the loop:
+
+    forward:   a_t = h_in W_hhᵀ  (GEMM, β = 0)
+               o, i, f = σ(a_o + xp_o, ...); g = tanh(a_g + xp_g); c̃ = f c + i g; h̃ = o tanh(c̃)
+               h_t = lerp(h̃, h_{t-1}, k_h); c_t = lerp(c̃, c_{t-1}, k_c); h_in = h_t ⊙ h_mask
+    backward:  da_t from dh_t, dc_t (the algebra of `LSTMLoop.backward`), then
+               dh_{t-1} = v dy_{t-1} + k_h dh_t + (da_t W_hh) ⊙ h_mask   (GEMM, β = 1 onto the
+               first two terms without an h_mask; with one, into a buffer the next pass adds)
+
+The pass adds the hoisted input projection xp_t as it reads a_t: with β = 1 onto xp_t instead,
+xp_t would first have to be copied (the caller's tensor must not be written). Per sequence the
+pass is a few short loops over the row while it is in L1, each a plain map that LLVM vectorises
+with `_fastmath`'s σ and tanh (libm's are scalar calls). The GEMMs read and write the (B, T, ·)
+arrays in place through `_blas`; dW_hh stays one torch GEMM over all steps. Gates are in the
+kernel order (o, i, f, g) and the arguments are `LSTMLoop`'s, so the two are interchangeable.
+
+numba is optional: without it `available()` is False. The first call per dtype compiles (10 to
+15 seconds on a loaded 2-core machine) and the machine code is cached next to this file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from ._blas import gemm, gemm_function, scratch, supported
+from ._common import Carry, previous, scaled
+from ._fastmath import sigmoid, tanh
+
+try:
+    import numba
+except ImportError:                                   # pragma: no cover - exercised where numba is absent
+    numba = None
+
+
+def available() -> bool:
+    return numba is not None and supported()
+
+
+def _carry_row(k, b, t, row):  # pragma: no cover - compiled
+    """Step t's carry weights for sequence b, (H,): a row of k (B or 1, T or 1, H or 1), or `row`
+    filled with k's one value there, so that the pointwise loops read every operand alike."""
+    kt = k[min(b, k.shape[0] - 1), min(t, k.shape[1] - 1)]
+    if kt.shape[0] > 1:
+        return kt
+    row[:] = kt[0]
+    return row
+
+
+def _lerp(start, end, k, one):  # pragma: no cover - compiled
+    """start + k (end - start) in torch.lerp's two-sided form, exact at both ends: a padded step
+    (k = 1) carries the state bit for bit, and k = 0 (no carry) leaves the new value as it is.
+    `one` is 1 in the dtype (a literal 1 would promote float32 to float64)."""
+    return start + k * (end - start) if k < 0.5 else end - (end - start) * (one - k)
+
+
+def _forward_row(a, x, hp, cp, kh, kc, hm, v, tc, h, c, h_in, y):  # pragma: no cover - compiled
+    """One sequence's step. a (4H,): W_hh h_in on entry, σ(o, i, f), tanh(g) on exit; x (4H,): the
+    hoisted input projection; hp, cp: the previous state; kh, kc (H,): carries. Writes tanh(c̃)
+    into tc, the new state into h and c, h ⊙ hm into h_in and v h into y (when those are not
+    empty). Each loop is a plain map over contiguous rows, which LLVM vectorises."""
+    H, one = h.shape[0], h.dtype.type(1)
+    for j in range(3 * H):
+        a[j] = sigmoid(a[j] + x[j])
+    for j in range(H):              # not range(3 H, 4 H): numba's loop from a nonzero start stayed scalar (6x slower)
+        a[3 * H + j] = tanh(a[3 * H + j] + x[3 * H + j])
+    for j in range(H):
+        c_new = a[2 * H + j] * cp[j] + a[H + j] * a[3 * H + j]               # c̃ = f c + i g
+        tc[j] = tanh(c_new)
+        h_new = a[j] * tc[j]                                                  # h̃ = o tanh(c̃)
+        h[j] = _lerp(h_new, hp[j], kh[j], one)                                # zoneout / padding
+        c[j] = _lerp(c_new, cp[j], kc[j], one)
+    for j in range(h_in.shape[0]):
+        h_in[j] = h[j] * hm[j]
+    for j in range(y.shape[0]):
+        y[j] = v * h[j]
+
+
+def _forward(function, xp, h0, c0, w, h_mask, keep_h, keep_c, valid, acts, tanh_c, hs, cs, y, h_in):  # pragma: no cover
+    """xp: (B, T, 4H); h0, c0: (B, H); w: W_hh (4H, H); h_mask (B, H) or (0, 0); carries (see
+    `_carry_row`); valid (B, T) or (0, 0). Writes acts, tanh_c, hs, cs: (B, T, ·), y when valid
+    is given, and uses h_in (B, H) (or (0, 0) without h_mask) for the masked GEMM input."""
+    B, T, G = xp.shape
+    H = G // 4
+    slots = scratch(xp.dtype)
+    rows, none = np.empty((2, H), xp.dtype), np.empty(0, xp.dtype)      # carry rows; an absent row
+    one = xp.dtype.type(1)
+    masked, has_y = h_mask.shape[0] > 0, valid.shape[0] > 0
+    if masked:
+        h_in[:] = h0 * h_mask
+    for t in range(T):
+        if masked:
+            gemm(function, True, G, B, H, w, h_in[0], H, acts[0, t], T * G, 0.0, slots)
+        elif t == 0:
+            gemm(function, True, G, B, H, w, h0[0], H, acts[0, t], T * G, 0.0, slots)
+        else:
+            gemm(function, True, G, B, H, w, hs[0, t - 1], T * H, acts[0, t], T * G, 0.0, slots)
+        for b in range(B):
+            _forward_row(acts[b, t], xp[b, t], h0[b] if t == 0 else hs[b, t - 1], c0[b] if t == 0 else cs[b, t - 1],
+                         _carry_row(keep_h, b, t, rows[0]), _carry_row(keep_c, b, t, rows[1]),
+                         h_mask[b] if masked else none, valid[b, t] if has_y else one, tanh_c[b, t], hs[b, t],
+                         cs[b, t], h_in[b] if masked else none, y[b, t] if has_y else none)
+
+
+def _backward_row(da, a, tc, cp, kh, kc, hm, rec, dh, dc, gy, v):  # pragma: no cover - compiled
+    """One sequence's step of backward, as `LSTMLoop.backward`. On entry dh (H,) is dL/dh_t but
+    for the recurrent term rec ⊙ hm of step t+1 (added here; empty hm: the GEMM added it already)
+    and dc is dL/dc_t. Writes da (4H,) and leaves dc = dL/dc_{t-1} and, in dh, the part of
+    dL/dh_{t-1} that does not pass through W_hh: k_h dh_t + v dy_{t-1} (gy empty at t = 0)."""
+    H = dh.shape[0]
+    one = da.dtype.type(1)
+    for j in range(hm.shape[0]):
+        dh[j] += hm[j] * rec[j]
+    for j in range(H):
+        o, i, f, g, t = a[j], a[H + j], a[2 * H + j], a[3 * H + j], tc[j]
+        d_new = dh[j] * (one - kh[j])                                         # dL/dh̃
+        da[j] = d_new * (o - o * o) * t                                       # σ'(o) tanh(c̃)
+        dc_new = dc[j] * (one - kc[j]) + d_new * o * (one - t * t)            # dL/dc̃
+        da[H + j] = dc_new * (i - i * i) * g
+        da[2 * H + j] = dc_new * (f - f * f) * cp[j]
+        da[3 * H + j] = dc_new * i * (one - g * g)
+        dc[j] = dc_new * f + kc[j] * dc[j]
+        dh[j] = kh[j] * dh[j]
+    for j in range(gy.shape[0]):
+        dh[j] += v * gy[j]
+
+
+def _backward(function, w, c0, h_mask, keep_h, keep_c, valid, acts, tanh_c, cs, grad_y, grad_h, grad_c,
+              grad_a, dh, dc, rec):  # pragma: no cover - compiled
+    """The forward's saved acts, tanh_c, cs and the output gradients -> grad_a (B, T, 4H) and
+    dL/dh_0, dL/dc_0 in dh, dc (B, H). rec (B, H) holds da_t W_hh when there is an h_mask."""
+    B, T, G = acts.shape
+    H = G // 4
+    slots = scratch(acts.dtype)
+    rows, none = np.empty((2, H), acts.dtype), np.empty(0, acts.dtype)
+    one = acts.dtype.type(1)
+    masked, has_v = h_mask.shape[0] > 0, valid.shape[0] > 0
+    for b in range(B):
+        dh[b] = grad_h[b] + (valid[b, T - 1] if has_v else one) * grad_y[b, T - 1]
+    dc[:] = grad_c
+    for t in range(T - 1, -1, -1):
+        for b in range(B):
+            _backward_row(grad_a[b, t], acts[b, t], tanh_c[b, t], c0[b] if t == 0 else cs[b, t - 1],
+                          _carry_row(keep_h, b, t, rows[0]), _carry_row(keep_c, b, t, rows[1]),
+                          h_mask[b] if masked and t < T - 1 else none, rec[b] if masked else none, dh[b], dc[b],
+                          grad_y[b, t - 1] if t > 0 else none, valid[b, t - 1] if has_v and t > 0 else one)
+        if masked:
+            gemm(function, False, H, B, G, w, grad_a[0, t], T * G, rec[0], H, 0.0, slots)
+        else:
+            gemm(function, False, H, B, G, w, grad_a[0, t], T * G, dh[0], H, 1.0, slots)
+    if masked:
+        dh += h_mask * rec
+
+
+if numba is not None:
+    # error_model="numpy": no ZeroDivisionError branch in the divisions of σ and tanh, which
+    # would keep the loops scalar (17 -> 1.6 ns per float32 σ on one core here).
+    _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+    _lerp = numba.njit(cache=True, inline="always", error_model="numpy")(_lerp)
+    _carry_row, _forward_row, _backward_row = _jit(_carry_row), _jit(_forward_row), _jit(_backward_row)
+    _forward, _backward = _jit(_forward), _jit(_backward)
+
+
+def _array(x: Tensor, dtype: torch.dtype) -> np.ndarray:
+    """A C-contiguous numpy view of x (a copy only if x is strided or of another dtype)."""
+    return x.detach().to(dtype).contiguous().numpy()
+
+
+def _carry_array(k: Carry, dtype: torch.dtype) -> np.ndarray:
+    """A carry (see `_common`) as a (B, T, n) or (1, 1, 1) array. No carry is k = 0, for which
+    `_lerp` returns the new value exactly: the loops need no branch for it."""
+    if k is None or isinstance(k, (int, float)):
+        return np.full((1, 1, 1), 0.0 if k is None else float(k), dtype=_NUMPY[dtype])
+    if k.dim() != 3:
+        raise ValueError(f"a carry tensor must be (B, T, n), got shape {tuple(k.shape)}")
+    return _array(k, dtype)
+
+
+def _options(h_mask: Tensor | None, keep_h: Carry, keep_c: Carry, valid: Tensor | None,
+             like: Tensor) -> tuple[np.ndarray, ...]:
+    """h_mask (B, H), the two carries, valid (B, T) and a (B, H) scratch row set as the loops
+    take them; an absent h_mask or valid is an empty array (and then so is the scratch)."""
+    B, H, dt = like.size(0), like.size(-1), like.dtype
+    none = np.empty((0, 0), _NUMPY[dt])
+    return (none if h_mask is None else _array(h_mask.expand(B, H), dt),
+            _carry_array(keep_h, dt), _carry_array(keep_c, dt),
+            none if valid is None else _array(valid[..., 0], dt),
+            none if h_mask is None else np.empty((B, H), _NUMPY[dt]))
+
+
+_NUMPY = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+class NativeLSTMLoop(torch.autograd.Function):
+    """`LSTMLoop` for the plain LSTM (gain_hh, gain_c, bias_c None), compiled: the same arguments
+    and results. xp: (B, T, 4H) gate inputs in order (o, i, f, g); W_hh (4H, H); h_mask (B, H);
+    keep_h, keep_c carries (None, a float or (B, T, n), n in {1, H}); valid (B, T, 1)."""
+
+    @staticmethod
+    def forward(ctx, xp: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, gain_hh: Tensor | None,
+                gain_c: Tensor | None, bias_c: Tensor | None, h_mask: Tensor | None,
+                keep_h: Carry, keep_c: Carry, valid: Tensor | None, eps: float):
+        if gain_hh is not None or gain_c is not None or bias_c is not None:
+            raise ValueError("NativeLSTMLoop runs the plain LSTM only; use LSTMLoop for the layer-norm cell")
+        if xp.dtype not in _NUMPY:
+            raise TypeError(f"NativeLSTMLoop needs float32 or float64 tensors, got {xp.dtype}; use LSTMLoop")
+        B, T, G = xp.shape
+        H, dt = G // 4, xp.dtype
+        acts, tanh_c, hs, cs = xp.new_empty(B, T, G), *(xp.new_empty(B, T, H) for _ in range(3))
+        y = hs if valid is None else xp.new_empty(B, T, H)
+        if xp.numel():                                # BLAS rejects zero leading dimensions
+            hm, kh, kc, v, h_in = _options(h_mask, keep_h, keep_c, valid, h0)
+            _forward(gemm_function(_NUMPY[dt]), _array(xp, dt), _array(h0, dt), _array(c0, dt),
+                     _array(w_hh, dt), hm, kh, kc, v, acts.numpy(), tanh_c.numpy(), hs.numpy(), cs.numpy(),
+                     y.numpy(), h_in)
+        ctx.save_for_backward(h0, c0, w_hh, h_mask, valid, acts, tanh_c, hs, cs)
+        ctx.keeps = (keep_h, keep_c)
+        if T == 0:
+            return y, h0.clone(), c0.clone()
+        return y, hs[:, -1].clone(), cs[:, -1].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y, grad_h, grad_c):
+        h0, c0, w_hh, h_mask, valid, acts, tanh_c, hs, cs = ctx.saved_tensors
+        B, T, G = acts.shape
+        H, dt = G // 4, acts.dtype
+        grad_a, dh, dc = acts.new_empty(B, T, G), grad_h.clone(), grad_c.clone()
+        if acts.numel():
+            hm, kh, kc, v, rec = _options(h_mask, *ctx.keeps, valid, h0)
+            _backward(gemm_function(_NUMPY[dt]), _array(w_hh, dt), _array(c0, dt), hm, kh, kc, v,
+                      acts.detach().numpy(), tanh_c.detach().numpy(), cs.detach().numpy(), _array(grad_y, dt),
+                      _array(grad_h, dt), _array(grad_c, dt), grad_a.numpy(), dh.numpy(), dc.numpy(), rec)
+        grad_w = None
+        if ctx.needs_input_grad[3] and T == 0:
+            grad_w = torch.zeros_like(w_hh)
+        elif ctx.needs_input_grad[3]:
+            h_in = scaled(previous(h0, hs), None if h_mask is None else h_mask[:, None])   # (B, T, H)
+            grad_w = grad_a.reshape(-1, G).t().mm(h_in.reshape(-1, H))                    # one GEMM over all T
+        return (grad_a, dh, dc, grad_w) + (None,) * 8
