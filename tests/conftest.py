@@ -68,3 +68,16 @@ def kernel_backend(request):
 
     with using(request.param):
         yield request.param
+
+
+@pytest.fixture(params=["torch", "scipy"])
+def blas(request, monkeypatch):
+    """Each BLAS the native loops can call (torch's own, scipy's); skipped where it is not exported."""
+    from rnnkit.kernels import _blas
+
+    try:
+        _blas.gemm_function(torch.empty(0).numpy().dtype, request.param)
+    except RuntimeError:
+        pytest.skip(f"no {request.param} BLAS here")
+    monkeypatch.setattr(_blas, "SOURCES", (request.param,))
+    return request.param

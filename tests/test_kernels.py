@@ -19,12 +19,14 @@ from rnnkit import (
     weight_drop,
 )
 from rnnkit.kernels import ElmanLoop, GRULoop, LSTMLoop, bptt_loop
+from rnnkit.kernels.elman_native import NativeElmanLoop
+from rnnkit.kernels.gru_native import NativeGRULoop
 from rnnkit.kernels.lstm_native import NativeLSTMLoop
 from rnnkit.layers.scan import time_mask
 
 # every test here runs under both CPU backends: the native loops and the Python ones
 pytestmark = pytest.mark.usefixtures("kernel_backend")
-NATIVE = {"lstm", "lstm_nobias"}                # the cells the native backend runs natively
+NATIVE = {"lstm", "lstm_nobias", "gru", "gru_nobias", "elman_tanh", "elman_relu"}   # run natively there
 
 F64 = torch.float64
 B, T, I, H = 3, 5, 4, 6
@@ -151,22 +153,24 @@ def test_lstm_loop_gradcheck(ln, zoneout, h_mask, mask, kernel_backend):
 
 @pytest.mark.parametrize("rec", ["bias", "nobias", "ln"])
 @pytest.mark.parametrize("zoneout,h_mask,mask", OPTIONS)
-def test_gru_loop_gradcheck(rec, zoneout, h_mask, mask):
+def test_gru_loop_gradcheck(rec, zoneout, h_mask, mask, kernel_backend):
     torch.manual_seed(0)
+    loop = NativeGRULoop if kernel_backend == "native" and rec != "ln" else GRULoop
     params = {"bias": [leaf(6)], "nobias": [], "ln": [leaf(6), leaf(6)]}[rec]
     args = [leaf(2, 3, 6), leaf(2, 2), leaf(6, 2), *params]
     options = loop_options(zoneout, h_mask, mask, states=1)
-    fn = lambda *a: GRULoop.apply(*a, *([None] * (5 - len(a))), *options, rec == "ln", 1e-5)
+    fn = lambda *a: loop.apply(*a, *([None] * (5 - len(a))), *options, rec == "ln", 1e-5)
     assert torch.autograd.gradcheck(fn, args)
 
 
 @pytest.mark.parametrize("relu", [False, True], ids=["tanh", "relu"])
 @pytest.mark.parametrize("zoneout,h_mask,mask", OPTIONS)
-def test_elman_loop_gradcheck(relu, zoneout, h_mask, mask):
+def test_elman_loop_gradcheck(relu, zoneout, h_mask, mask, kernel_backend):
     torch.manual_seed(0)
+    loop = NativeElmanLoop if kernel_backend == "native" else ElmanLoop
     args = [leaf(2, 3, 2), leaf(2, 2), leaf(2, 2)]
     options = loop_options(zoneout, h_mask, mask, states=1)
-    assert torch.autograd.gradcheck(lambda *a: ElmanLoop.apply(*a, *options, relu), args)
+    assert torch.autograd.gradcheck(lambda *a: loop.apply(*a, *options, relu), args)
 
 
 def test_weight_drop_gets_gradients_on_the_original_weight():

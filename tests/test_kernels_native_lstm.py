@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnkit.kernels import _blas
 from rnnkit.kernels._common import carry_weights
 from rnnkit.kernels.lstm import LSTMLoop
 from rnnkit.kernels.lstm_native import NativeLSTMLoop, available
@@ -51,17 +50,6 @@ def inputs(B, T, H, dt):
     gradients grow to where both loops' round-off differs by more than 1e-5)."""
     return (torch.randn(B, T, 4 * H, dtype=dt), torch.randn(B, H, dtype=dt), torch.randn(B, H, dtype=dt),
             torch.randn(4 * H, H, dtype=dt) / H ** 0.5)
-
-
-@pytest.fixture(params=_blas.SOURCES)
-def blas(request, monkeypatch):
-    """Each BLAS the loops can call (torch's own, scipy's); skipped where it is not exported."""
-    try:
-        _blas.gemm_function(torch.empty(0).numpy().dtype, request.param)
-    except RuntimeError:
-        pytest.skip(f"no {request.param} BLAS here")
-    monkeypatch.setattr(_blas, "SOURCES", (request.param,))
-    return request.param
 
 
 @pytest.mark.parametrize("padding", [None, "lengths", "holes"])
@@ -125,6 +113,20 @@ def test_strided_inputs_and_empty_shapes():
     assert y.shape == (2, 0, 3) and torch.equal(h, h0) and torch.equal(c, c0)
     grads = torch.autograd.grad(h.sum() + 2 * c.sum(), (h0, c0, w))
     assert grads[0].eq(1).all() and grads[1].eq(2).all() and grads[2].eq(0).all()
+
+
+def test_output_gradients_in_column_major_order():
+    """dL/dh and dL/dc arriving column-major (e.g. from a loss on h * M.t()) must not be read as
+    rows: the loop copies them row-major first."""
+    torch.manual_seed(0)
+    args = [a.requires_grad_() for a in inputs(3, 4, 2, F64)]
+    weight = torch.randn(2, 3, dtype=F64).t()                                  # (3, 2), column-major
+    grads = []
+    for loop in (NativeLSTMLoop, LSTMLoop):
+        y, h, c = loop.apply(*args, None, None, None, None, None, None, None, 0.0)
+        grads.append(torch.autograd.grad((h * weight).sum() + (c * weight).sum() + y.sum(), args))
+    for g, w in zip(*grads, strict=True):
+        torch.testing.assert_close(g, w, rtol=0, atol=1e-10)
 
 
 def test_layer_norm_is_refused():

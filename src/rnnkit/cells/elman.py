@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..kernels import bptt_loop, elman_loop
+from ..kernels import bptt_loop, elman_loop, native_elman
 from ._fused import fused_weights, masked_fused_scan
 from .base import Cell, State
 
@@ -46,9 +46,11 @@ class ElmanCell(Cell):
 
     def scan(self, x: Tensor, state: State, mask: Tensor | None = None,
              h_mask: Tensor | None = None) -> tuple[Tensor, State]:
-        """Fast path: torch's fused `rnn_tanh` / `rnn_relu` on this cell's parameters; with
-        recurrent dropout or a mask that is not a prefix, the hand-written BPTT of `rnnkit.kernels`."""
-        if h_mask is None:
+        """Fast path: on the CPU the native BPTT loop of `rnnkit.kernels` (faster to train than
+        torch's CPU kernel: docs/benchmarks.md); elsewhere torch's fused `rnn_tanh` / `rnn_relu`
+        on this cell's parameters, and the hand-written loop with recurrent dropout or a mask
+        that is not a prefix."""
+        if h_mask is None and not native_elman(x):
             out = masked_fused_scan(self.nonlinearity, x, state, fused_weights(self), mask)
             if out is not None:
                 return out

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..kernels import bptt_loop, gru_loop
+from ..kernels import bptt_loop, gru_loop, native_gru
 from ._fused import fused_weights, masked_fused_scan
 from .base import Cell, State
 
@@ -50,9 +50,11 @@ class GRUCell(Cell):
 
     def scan(self, x: Tensor, state: State, mask: Tensor | None = None,
              h_mask: Tensor | None = None) -> tuple[Tensor, State]:
-        """Fast path: torch's fused `gru` kernel on this cell's parameters; with recurrent
-        dropout or a mask that is not a prefix, the hand-written BPTT of `rnnkit.kernels`."""
-        if h_mask is None:
+        """Fast path: on the CPU the native BPTT loop of `rnnkit.kernels` (torch's CPU GRU is
+        unfused and slower to train: docs/benchmarks.md); elsewhere torch's fused `gru` kernel
+        on this cell's parameters, and the hand-written loop with recurrent dropout or a mask
+        that is not a prefix."""
+        if h_mask is None and not native_gru(x):
             out = masked_fused_scan("gru", x, state, fused_weights(self), mask)
             if out is not None:
                 return out

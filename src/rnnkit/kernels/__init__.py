@@ -8,6 +8,11 @@ return each sequence's last valid c) padding need control inside every step. Eac
 gradients (perf-notes, conclusion 4). A cell names its loop in its `bptt_kernel` class attribute
 and `bptt_loop` runs it. Beside them: the linear recurrence of minGRU (`linear_scan`) and the
 echo state network's no-gradient state loops (`reservoir`).
+
+On the CPU the same loops also exist compiled with numba (`*_native.py`: one BLAS GEMM and one
+fused pass over the step's elements per step, nothing allocated inside the loop), which run by
+default; `backend` chooses between them and the readable torch loops, which the tests hold them
+equal to (RNNKIT_KERNELS=python runs the latter).
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from torch import Tensor
 from ._common import State as State
 from .elman import ElmanLoop as ElmanLoop
 from .elman import elman_loop as elman_loop
+from .elman import native_elman as native_elman
 from .gru import GRULoop as GRULoop
 from .gru import gru_loop as gru_loop
 from .gru import layernorm_gru_loop as layernorm_gru_loop
+from .gru import native_gru as native_gru
 from .lstm import LSTMLoop as LSTMLoop
 from .lstm import layernorm_lstm_loop as layernorm_lstm_loop
 from .lstm import lstm_loop as lstm_loop
@@ -49,4 +56,4 @@ def bptt_loop(cell: Any, x: Tensor, state: State, *, mask: Tensor | None = None,
 
 
 __all__ = ["BPTTKernel", "ElmanLoop", "GRULoop", "LSTMLoop", "State", "bptt_loop", "elman_loop", "gru_loop",
-           "layernorm_gru_loop", "layernorm_lstm_loop", "lstm_loop"]
+           "layernorm_gru_loop", "layernorm_lstm_loop", "lstm_loop", "native_elman", "native_gru"]

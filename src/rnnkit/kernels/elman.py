@@ -14,6 +14,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from ._common import Carry, State, carry_grad, carry_weights, complement, per_step, previous, recurrent_grad, scaled
+from .backend import native as use_native
+from .elman_native import NativeElmanLoop, smoke
 
 
 class ElmanLoop(torch.autograd.Function):
@@ -74,6 +76,11 @@ def elman_loop(cell, x: Tensor, state: State, mask: Tensor | None, h_mask: Tenso
     xp = F.linear(x, cell.weight_ih, bias)                                   # (B, T, H), one GEMM
     (keep_h,) = carry_weights(zoneout, mask, xp, 1)
     valid = None if mask is None else mask[:, :, None].to(xp.dtype)          # (B, T, 1)
-    y, h = ElmanLoop.apply(xp, state[0], cell.weight_hh, h_mask, keep_h, valid,
-                           cell.nonlinearity == "relu")
+    loop = NativeElmanLoop if native_elman(xp) else ElmanLoop
+    y, h = loop.apply(xp, state[0], cell.weight_hh, h_mask, keep_h, valid, cell.nonlinearity == "relu")
     return y, (h,)
+
+
+def native_elman(like: Tensor) -> bool:
+    """Whether the Elman RNN runs natively on tensors like `like` (see `backend`)."""
+    return use_native("elman", like, smoke)

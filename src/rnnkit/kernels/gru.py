@@ -31,6 +31,8 @@ from ._common import (
     stacked_stats,
     time_major,
 )
+from .backend import native as use_native
+from .gru_native import NativeGRULoop, smoke
 
 
 class GRULoop(torch.autograd.Function):
@@ -175,5 +177,11 @@ def _run(xp: Tensor, state: State, w_hh: Tensor, rec: tuple, ln: bool, mask: Ten
          h_mask: Tensor | None, zoneout: tuple | None, eps: float) -> tuple[Tensor, State]:
     (keep_h,) = carry_weights(zoneout, mask, xp, 1)
     valid = None if mask is None else mask[:, :, None].to(xp.dtype)          # (B, T, 1)
-    y, h = GRULoop.apply(xp, state[0], w_hh, *rec, h_mask, keep_h, valid, ln, eps)
+    loop = NativeGRULoop if not ln and native_gru(xp) else GRULoop
+    y, h = loop.apply(xp, state[0], w_hh, *rec, h_mask, keep_h, valid, ln, eps)
     return y, (h,)
+
+
+def native_gru(like: Tensor) -> bool:
+    """Whether the plain GRU runs natively on tensors like `like` (see `backend`)."""
+    return use_native("gru", like, smoke)

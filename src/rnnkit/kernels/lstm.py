@@ -35,7 +35,7 @@ from ._common import (
     time_major,
 )
 from .backend import native as use_native
-from .lstm_native import NativeLSTMLoop
+from .lstm_native import NativeLSTMLoop, smoke
 
 
 class LSTMLoop(torch.autograd.Function):
@@ -210,14 +210,6 @@ def _run(xp: Tensor, state: State, w_hh: Tensor, ln: tuple, mask: Tensor | None,
          h_mask: Tensor | None, zoneout: tuple | None, eps: float) -> tuple[Tensor, State]:
     keep_h, keep_c = carry_weights(zoneout, mask, xp, 2)
     valid = None if mask is None else mask[:, :, None].to(xp.dtype)          # (B, T, 1)
-    loop = NativeLSTMLoop if ln[0] is None and use_native("lstm", xp, _smoke_native) else LSTMLoop
+    loop = NativeLSTMLoop if ln[0] is None and use_native("lstm", xp, smoke) else LSTMLoop
     y, h, c = loop.apply(xp, *state, w_hh, *ln, h_mask, keep_h, keep_c, valid, eps)
     return y, (h, c)
-
-
-def _smoke_native(dtype: torch.dtype) -> None:
-    """The native plain-LSTM loop forward and backward on a tiny input (see `backend.native`)."""
-    xp, w = torch.randn(2, 3, 8, dtype=dtype, requires_grad=True), torch.randn(8, 2, dtype=dtype, requires_grad=True)
-    h0, c0 = torch.zeros(2, 2, dtype=dtype), torch.zeros(2, 2, dtype=dtype)
-    y, h, c = NativeLSTMLoop.apply(xp, h0, c0, w, None, None, None, None, 0.5, None, None, 0.0)
-    (y.sum() + h.sum() + c.sum()).backward()

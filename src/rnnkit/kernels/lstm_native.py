@@ -30,35 +30,11 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from ._blas import gemm, gemm_function, scratch, supported
-from ._common import Carry, previous, scaled
+from ._blas import gemm, scratch
+from ._common import Carry
 from ._fastmath import sigmoid, tanh
-
-try:
-    import numba
-except ImportError:                                   # pragma: no cover - exercised where numba is absent
-    numba = None
-
-
-def available() -> bool:
-    return numba is not None and supported()
-
-
-def _carry_row(k, b, t, row):  # pragma: no cover - compiled
-    """Step t's carry weights for sequence b, (H,): a row of k (B or 1, T or 1, H or 1), or `row`
-    filled with k's one value there, so that the pointwise loops read every operand alike."""
-    kt = k[min(b, k.shape[0] - 1), min(t, k.shape[1] - 1)]
-    if kt.shape[0] > 1:
-        return kt
-    row[:] = kt[0]
-    return row
-
-
-def _lerp(start, end, k, one):  # pragma: no cover - compiled
-    """start + k (end - start) in torch.lerp's two-sided form, exact at both ends: a padded step
-    (k = 1) carries the state bit for bit, and k = 0 (no carry) leaves the new value as it is.
-    `one` is 1 in the dtype (a literal 1 would promote float32 to float64)."""
-    return start + k * (end - start) if k < 0.5 else end - (end - start) * (one - k)
+from ._native_common import array, carry_row, check_dtype, gemm_function, jit, lerp, options, step_gemm, weight_grad
+from ._native_common import available as available
 
 
 def _forward_row(a, x, hp, cp, kh, kc, hm, v, tc, h, c, h_in, y):  # pragma: no cover - compiled
@@ -75,8 +51,8 @@ def _forward_row(a, x, hp, cp, kh, kc, hm, v, tc, h, c, h_in, y):  # pragma: no 
         c_new = a[2 * H + j] * cp[j] + a[H + j] * a[3 * H + j]               # c̃ = f c + i g
         tc[j] = tanh(c_new)
         h_new = a[j] * tc[j]                                                  # h̃ = o tanh(c̃)
-        h[j] = _lerp(h_new, hp[j], kh[j], one)                                # zoneout / padding
-        c[j] = _lerp(c_new, cp[j], kc[j], one)
+        h[j] = lerp(h_new, hp[j], kh[j], one)                                # zoneout / padding
+        c[j] = lerp(c_new, cp[j], kc[j], one)
     for j in range(h_in.shape[0]):
         h_in[j] = h[j] * hm[j]
     for j in range(y.shape[0]):
@@ -96,15 +72,10 @@ def _forward(function, xp, h0, c0, w, h_mask, keep_h, keep_c, valid, acts, tanh_
     if masked:
         h_in[:] = h0 * h_mask
     for t in range(T):
-        if masked:
-            gemm(function, True, G, B, H, w, h_in[0], H, acts[0, t], T * G, 0.0, slots)
-        elif t == 0:
-            gemm(function, True, G, B, H, w, h0[0], H, acts[0, t], T * G, 0.0, slots)
-        else:
-            gemm(function, True, G, B, H, w, hs[0, t - 1], T * H, acts[0, t], T * G, 0.0, slots)
+        step_gemm(function, w, h0, hs, h_in, masked, acts, t, slots)
         for b in range(B):
             _forward_row(acts[b, t], xp[b, t], h0[b] if t == 0 else hs[b, t - 1], c0[b] if t == 0 else cs[b, t - 1],
-                         _carry_row(keep_h, b, t, rows[0]), _carry_row(keep_c, b, t, rows[1]),
+                         carry_row(keep_h, b, t, rows[0]), carry_row(keep_c, b, t, rows[1]),
                          h_mask[b] if masked else none, valid[b, t] if has_y else one, tanh_c[b, t], hs[b, t],
                          cs[b, t], h_in[b] if masked else none, y[b, t] if has_y else none)
 
@@ -148,7 +119,7 @@ def _backward(function, w, c0, h_mask, keep_h, keep_c, valid, acts, tanh_c, cs, 
     for t in range(T - 1, -1, -1):
         for b in range(B):
             _backward_row(grad_a[b, t], acts[b, t], tanh_c[b, t], c0[b] if t == 0 else cs[b, t - 1],
-                          _carry_row(keep_h, b, t, rows[0]), _carry_row(keep_c, b, t, rows[1]),
+                          carry_row(keep_h, b, t, rows[0]), carry_row(keep_c, b, t, rows[1]),
                           h_mask[b] if masked and t < T - 1 else none, rec[b] if masked else none, dh[b], dc[b],
                           grad_y[b, t - 1] if t > 0 else none, valid[b, t - 1] if has_v and t > 0 else one)
         if masked:
@@ -159,43 +130,7 @@ def _backward(function, w, c0, h_mask, keep_h, keep_c, valid, acts, tanh_c, cs, 
         dh += h_mask * rec
 
 
-if numba is not None:
-    # error_model="numpy": no ZeroDivisionError branch in the divisions of σ and tanh, which
-    # would keep the loops scalar (17 -> 1.6 ns per float32 σ on one core here).
-    _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-    _lerp = numba.njit(cache=True, inline="always", error_model="numpy")(_lerp)
-    _carry_row, _forward_row, _backward_row = _jit(_carry_row), _jit(_forward_row), _jit(_backward_row)
-    _forward, _backward = _jit(_forward), _jit(_backward)
-
-
-def _array(x: Tensor, dtype: torch.dtype) -> np.ndarray:
-    """A C-contiguous numpy view of x (a copy only if x is strided or of another dtype)."""
-    return x.detach().to(dtype).contiguous().numpy()
-
-
-def _carry_array(k: Carry, dtype: torch.dtype) -> np.ndarray:
-    """A carry (see `_common`) as a (B, T, n) or (1, 1, 1) array. No carry is k = 0, for which
-    `_lerp` returns the new value exactly: the loops need no branch for it."""
-    if k is None or isinstance(k, (int, float)):
-        return np.full((1, 1, 1), 0.0 if k is None else float(k), dtype=_NUMPY[dtype])
-    if k.dim() != 3:
-        raise ValueError(f"a carry tensor must be (B, T, n), got shape {tuple(k.shape)}")
-    return _array(k, dtype)
-
-
-def _options(h_mask: Tensor | None, keep_h: Carry, keep_c: Carry, valid: Tensor | None,
-             like: Tensor) -> tuple[np.ndarray, ...]:
-    """h_mask (B, H), the two carries, valid (B, T) and a (B, H) scratch row set as the loops
-    take them; an absent h_mask or valid is an empty array (and then so is the scratch)."""
-    B, H, dt = like.size(0), like.size(-1), like.dtype
-    none = np.empty((0, 0), _NUMPY[dt])
-    return (none if h_mask is None else _array(h_mask.expand(B, H), dt),
-            _carry_array(keep_h, dt), _carry_array(keep_c, dt),
-            none if valid is None else _array(valid[..., 0], dt),
-            none if h_mask is None else np.empty((B, H), _NUMPY[dt]))
-
-
-_NUMPY = {torch.float32: np.float32, torch.float64: np.float64}
+_forward_row, _backward_row, _forward, _backward = jit(_forward_row), jit(_backward_row), jit(_forward), jit(_backward)
 
 
 class NativeLSTMLoop(torch.autograd.Function):
@@ -209,16 +144,15 @@ class NativeLSTMLoop(torch.autograd.Function):
                 keep_h: Carry, keep_c: Carry, valid: Tensor | None, eps: float):
         if gain_hh is not None or gain_c is not None or bias_c is not None:
             raise ValueError("NativeLSTMLoop runs the plain LSTM only; use LSTMLoop for the layer-norm cell")
-        if xp.dtype not in _NUMPY:
-            raise TypeError(f"NativeLSTMLoop needs float32 or float64 tensors, got {xp.dtype}; use LSTMLoop")
+        check_dtype("NativeLSTMLoop", "LSTMLoop", xp)
         B, T, G = xp.shape
         H, dt = G // 4, xp.dtype
         acts, tanh_c, hs, cs = xp.new_empty(B, T, G), *(xp.new_empty(B, T, H) for _ in range(3))
         y = hs if valid is None else xp.new_empty(B, T, H)
         if xp.numel():                                # BLAS rejects zero leading dimensions
-            hm, kh, kc, v, h_in = _options(h_mask, keep_h, keep_c, valid, h0)
-            _forward(gemm_function(_NUMPY[dt]), _array(xp, dt), _array(h0, dt), _array(c0, dt),
-                     _array(w_hh, dt), hm, kh, kc, v, acts.numpy(), tanh_c.numpy(), hs.numpy(), cs.numpy(),
+            hm, kh, kc, v, h_in = options(h_mask, (keep_h, keep_c), valid, h0)
+            _forward(gemm_function(dt), array(xp, dt), array(h0, dt), array(c0, dt),
+                     array(w_hh, dt), hm, kh, kc, v, acts.numpy(), tanh_c.numpy(), hs.numpy(), cs.numpy(),
                      y.numpy(), h_in)
         ctx.save_for_backward(h0, c0, w_hh, h_mask, valid, acts, tanh_c, hs, cs)
         ctx.keeps = (keep_h, keep_c)
@@ -231,17 +165,22 @@ class NativeLSTMLoop(torch.autograd.Function):
     def backward(ctx, grad_y, grad_h, grad_c):
         h0, c0, w_hh, h_mask, valid, acts, tanh_c, hs, cs = ctx.saved_tensors
         B, T, G = acts.shape
-        H, dt = G // 4, acts.dtype
-        grad_a, dh, dc = acts.new_empty(B, T, G), grad_h.clone(), grad_c.clone()
+        dt = acts.dtype
+        # row-major copies: a gradient may arrive column-major, and the loop reads rows
+        dh, dc = (g.clone(memory_format=torch.contiguous_format) for g in (grad_h, grad_c))
+        grad_a = acts.new_empty(B, T, G)
         if acts.numel():
-            hm, kh, kc, v, rec = _options(h_mask, *ctx.keeps, valid, h0)
-            _backward(gemm_function(_NUMPY[dt]), _array(w_hh, dt), _array(c0, dt), hm, kh, kc, v,
-                      acts.detach().numpy(), tanh_c.detach().numpy(), cs.detach().numpy(), _array(grad_y, dt),
-                      _array(grad_h, dt), _array(grad_c, dt), grad_a.numpy(), dh.numpy(), dc.numpy(), rec)
-        grad_w = None
-        if ctx.needs_input_grad[3] and T == 0:
-            grad_w = torch.zeros_like(w_hh)
-        elif ctx.needs_input_grad[3]:
-            h_in = scaled(previous(h0, hs), None if h_mask is None else h_mask[:, None])   # (B, T, H)
-            grad_w = grad_a.reshape(-1, G).t().mm(h_in.reshape(-1, H))                    # one GEMM over all T
+            hm, kh, kc, v, rec = options(h_mask, ctx.keeps, valid, h0)
+            _backward(gemm_function(dt), array(w_hh, dt), array(c0, dt), hm, kh, kc, v,
+                      acts.detach().numpy(), tanh_c.detach().numpy(), cs.detach().numpy(), array(grad_y, dt),
+                      array(grad_h, dt), array(grad_c, dt), grad_a.numpy(), dh.numpy(), dc.numpy(), rec)
+        grad_w = weight_grad(grad_a, h0, hs, w_hh, h_mask) if ctx.needs_input_grad[3] else None
         return (grad_a, dh, dc, grad_w) + (None,) * 8
+
+
+def smoke(dtype: torch.dtype) -> None:
+    """This loop forward and backward on a tiny input: what `backend.native` tries once per dtype."""
+    xp, w = torch.randn(2, 3, 8, dtype=dtype, requires_grad=True), torch.randn(8, 2, dtype=dtype, requires_grad=True)
+    h0, c0 = torch.zeros(2, 2, dtype=dtype), torch.zeros(2, 2, dtype=dtype)
+    y, h, c = NativeLSTMLoop.apply(xp, h0, c0, w, None, None, None, None, 0.5, None, None, 0.0)
+    (y.sum() + h.sum() + c.sum()).backward()

@@ -1,0 +1,116 @@
+"""Pieces shared by the numba-compiled BPTT loops (`lstm_native`, `gru_native`, `elman_native`): tensors and
+carries as the arrays the loops take, the two-sided lerp and per-step carry rows compiled into
+them, and dW_hh as one torch GEMM after the loop.
+
+The loops see every option as an array so that they have one signature per dtype: an absent
+h_mask or valid is an empty (0, 0) array and an absent carry the weight 0, for which `lerp`
+returns the new value exactly (see `_common` for the carry).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ._blas import gemm, supported
+from ._blas import gemm_function as blas_gemm
+from ._common import Carry, previous, scaled
+
+try:
+    import numba
+except ImportError:                                   # pragma: no cover - exercised where numba is absent
+    numba = None
+
+NUMPY = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+def available() -> bool:
+    return numba is not None and supported()
+
+
+def check_dtype(name: str, fallback: str, x: Tensor) -> None:
+    if x.dtype not in NUMPY:
+        raise TypeError(f"{name} needs float32 or float64 tensors, got {x.dtype}; use {fallback}")
+
+
+def gemm_function(dtype: torch.dtype):
+    """The BLAS ?gemm the loops call for `dtype` (see `_blas`)."""
+    return blas_gemm(NUMPY[dtype])
+
+
+def carry_row(k, b, t, row):  # pragma: no cover - compiled
+    """Step t's carry weights for sequence b, (H,): a row of k (B or 1, T or 1, H or 1), or `row`
+    filled with k's one value there, so that the pointwise loops read every operand alike."""
+    kt = k[min(b, k.shape[0] - 1), min(t, k.shape[1] - 1)]
+    if kt.shape[0] > 1:
+        return kt
+    row[:] = kt[0]
+    return row
+
+
+def lerp(start, end, k, one):  # pragma: no cover - compiled
+    """start + k (end - start) in torch.lerp's two-sided form, exact at both ends: a padded step
+    (k = 1) carries the state bit for bit, and k = 0 (no carry) leaves the new value as it is.
+    `one` is 1 in the dtype (a literal 1 would promote float32 to float64)."""
+    return start + k * (end - start) if k < 0.5 else end - (end - start) * (one - k)
+
+
+def step_gemm(function, w, h0, hs, h_in, masked, acts, t, slots):  # pragma: no cover - compiled
+    """acts[:, t] = h W_hhᵀ, the step's one forward GEMM, for acts (B, T, G) and w (G, H), where
+    h is h_in (B, H) (the state times the recurrent dropout mask, when `masked`), h0 at t = 0 or
+    else h_{t-1}, read in place from hs (B, T, H)."""
+    B, T, G = acts.shape
+    H = w.shape[1]
+    if masked:
+        gemm(function, True, G, B, H, w, h_in[0], H, acts[0, t], T * G, 0.0, slots)
+    elif t == 0:
+        gemm(function, True, G, B, H, w, h0[0], H, acts[0, t], T * G, 0.0, slots)
+    else:
+        gemm(function, True, G, B, H, w, hs[0, t - 1], T * H, acts[0, t], T * G, 0.0, slots)
+
+
+if numba is not None:
+    # error_model="numpy": no ZeroDivisionError branch, which would keep the callers' loops scalar
+    jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+    lerp = numba.njit(cache=True, inline="always", error_model="numpy")(lerp)
+    carry_row, step_gemm = jit(carry_row), jit(step_gemm)
+else:                                                 # pragma: no cover - exercised where numba is absent
+    jit = lambda f: f                                 # the loops then stay plain (unused) Python
+
+
+def array(x: Tensor, dtype: torch.dtype) -> np.ndarray:
+    """A C-contiguous numpy view of x (a copy only if x is strided or of another dtype)."""
+    return x.detach().to(dtype).contiguous().numpy()
+
+
+def carry_array(k: Carry, dtype: torch.dtype) -> np.ndarray:
+    """A carry (see `_common`) as a (B, T, n) or (1, 1, 1) array; no carry is k = 0."""
+    if k is None or isinstance(k, (int, float)):
+        return np.full((1, 1, 1), 0.0 if k is None else float(k), dtype=NUMPY[dtype])
+    if k.dim() != 3:
+        raise ValueError(f"a carry tensor must be (B, T, n), got shape {tuple(k.shape)}")
+    return array(k, dtype)
+
+
+def options(h_mask: Tensor | None, keeps: tuple[Carry, ...], valid: Tensor | None,
+            like: Tensor) -> tuple[np.ndarray, ...]:
+    """(h_mask (B, H), *carries, valid (B, T), a (B, H) scratch) as the loops take them, for
+    `like` (B, H); an absent h_mask or valid is an empty array, and so is the scratch without
+    an h_mask (it holds the masked GEMM input forward, the GEMM output backward)."""
+    B, H, dt = like.size(0), like.size(-1), like.dtype
+    none = np.empty((0, 0), NUMPY[dt])
+    return (none if h_mask is None else array(h_mask.expand(B, H), dt),
+            *(carry_array(k, dt) for k in keeps),
+            none if valid is None else array(valid[..., 0], dt),
+            none if h_mask is None else np.empty((B, H), NUMPY[dt]))
+
+
+def weight_grad(grad_rec: Tensor, h0: Tensor, hs: Tensor, w_hh: Tensor, h_mask: Tensor | None) -> Tensor:
+    """dW_hh = Σ_t grad_rec_tᵀ h_in_t for grad_rec (B, T, G), one GEMM over all steps; zeros
+    for T = 0 (where `previous` has no steps to shift)."""
+    B, T, G = grad_rec.shape
+    if T == 0:
+        return torch.zeros_like(w_hh)
+    h_in = scaled(previous(h0, hs), None if h_mask is None else h_mask[:, None])  # (B, T, H)
+    return grad_rec.reshape(B * T, G).t().mm(h_in.reshape(B * T, h_in.size(-1)))   # (G, H)

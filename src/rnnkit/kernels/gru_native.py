@@ -1,0 +1,189 @@
+"""The plain GRU's BPTT loop (`gru.GRULoop` without layer norm) compiled with numba, as
+`lstm_native` does for the LSTM: per step one BLAS GEMM against W_hh and one fused pass over the
+step's rows, with nothing allocated inside the loop.
+
+    forward:   a_t = h_in W_hhᵀ  (GEMM, β = 0);  h_rzn = a_t + b_hh
+               r, z = σ(x_rz + h_rz),  n = tanh(x_n + r ⊙ h_n),  h̃ = lerp(n, h_{t-1}, z)
+               h_t = lerp(h̃, h_{t-1}, k),  h_in = h_t ⊙ h_mask
+    backward:  with d = (1 - k) dh_t (dL/dh̃):
+               dx_n = d (1 - z) (1 - n²),  dh_n = r dx_n,  dr = dx_n h_n σ'(r),
+               dz = d (h_{t-1} - n) σ'(z)  (dx_rz = dh_rz);
+               dh_{t-1} = k dh_t + z d + v dy_{t-1} + (dh_rzn W_hh) ⊙ h_mask   (GEMM, see `lstm_native`)
+
+h̃ is torch.lerp(n, h, z), the form `GRULoop` uses, so that the two agree to round-off. The loop
+keeps h_n (B, T, H) beside r, z, n for backward instead of `GRULoop`'s whole h_rzn. dW_hh and
+db_hh are one torch op each over all steps after the loop. The arguments and results are
+`GRULoop`'s for ln=False (gain_hh is b_hh, bias_hh None); the layer-norm GRU stays on `GRULoop`.
+
+numba is optional: without it `available()` is False. The first call per dtype compiles and the
+machine code is cached next to this file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from ._blas import gemm, scratch
+from ._common import Carry
+from ._fastmath import sigmoid, tanh
+from ._native_common import (
+    NUMPY,
+    array,
+    carry_row,
+    check_dtype,
+    gemm_function,
+    jit,
+    lerp,
+    options,
+    step_gemm,
+    weight_grad,
+)
+from ._native_common import available as available
+
+
+@jit
+def _forward_row(a, x, bias, hp, k, hm, v, h_n, h, h_in, y):  # pragma: no cover - compiled
+    """One sequence's step. a (3H): W_hh h_in on entry, r, z, n on exit; x (3H): the hoisted
+    input projection; bias (3H): b_hh; hp: h_{t-1}; k (H): the carry. Writes h_n, the new state
+    h, h ⊙ hm into h_in and v h into y (when those are not empty). Every loop starts at 0 and
+    offsets its index: numba's loops over range(H, 2H) stayed scalar (see `lstm_native`)."""
+    H, one = h.shape[0], h.dtype.type(1)
+    for j in range(2 * H):
+        a[j] = sigmoid(a[j] + bias[j] + x[j])                                # r, z
+    for j in range(H):
+        h_n[j] = a[2 * H + j] + bias[2 * H + j]
+        a[2 * H + j] = tanh(x[2 * H + j] + a[j] * h_n[j])                     # n = tanh(x_n + r h_n)
+    for j in range(H):
+        h_new = lerp(a[2 * H + j], hp[j], a[H + j], one)                      # h̃ = (1 - z) n + z h
+        h[j] = lerp(h_new, hp[j], k[j], one)                                  # zoneout / padding
+    for j in range(h_in.shape[0]):
+        h_in[j] = h[j] * hm[j]
+    for j in range(y.shape[0]):
+        y[j] = v * h[j]
+
+
+@jit
+def _forward(function, xp, h0, w, bias, h_mask, keep, valid, acts, h_n, hs, y, h_in):  # pragma: no cover
+    """xp: (B, T, 3H); h0: (B, H); w: W_hh (3H, H); bias (3H); h_mask (B, H) or (0, 0); keep: the
+    carry (see `carry_row`); valid (B, T) or (0, 0). Writes acts (B, T, 3H), h_n, hs (B, T, H), y
+    when valid is given, and uses h_in (B, H) (or (0, 0) without h_mask) as the GEMM input."""
+    B, T, G = xp.shape
+    H = G // 3
+    slots = scratch(xp.dtype)
+    row, none = np.empty(H, xp.dtype), np.empty(0, xp.dtype)              # a carry row; an absent row
+    one = xp.dtype.type(1)
+    masked, has_y = h_mask.shape[0] > 0, valid.shape[0] > 0
+    if masked:
+        h_in[:] = h0 * h_mask
+    for t in range(T):
+        step_gemm(function, w, h0, hs, h_in, masked, acts, t, slots)
+        for b in range(B):
+            _forward_row(acts[b, t], xp[b, t], bias, h0[b] if t == 0 else hs[b, t - 1], carry_row(keep, b, t, row),
+                         h_mask[b] if masked else none, valid[b, t] if has_y else one, h_n[b, t], hs[b, t],
+                         h_in[b] if masked else none, y[b, t] if has_y else none)
+
+
+@jit
+def _backward_row(gx, gr, a, h_n, hp, k, hm, rec, dh, gy, v):  # pragma: no cover - compiled
+    """One sequence's step of backward. On entry dh (H) is dL/dh_t but for the recurrent term
+    rec ⊙ hm of step t+1 (added here; empty hm: the GEMM added it already). Writes gx = dL/dxp_t
+    and gr = dL/dh_rzn (3H) and leaves in dh the part of dL/dh_{t-1} that does not pass through
+    W_hh: k dh_t + z d + v dy_{t-1} (gy empty at t = 0)."""
+    H = dh.shape[0]
+    one = dh.dtype.type(1)
+    for j in range(hm.shape[0]):
+        dh[j] += hm[j] * rec[j]
+    for j in range(H):
+        r, z, n = a[j], a[H + j], a[2 * H + j]
+        d = dh[j] * (one - k[j])                                              # dL/dh̃
+        dn = d * (one - z) * (one - n * n)                                    # dL/dx_n
+        dr = dn * h_n[j] * (r - r * r)
+        dz = d * (hp[j] - n) * (z - z * z)
+        gx[j], gx[H + j], gx[2 * H + j] = dr, dz, dn
+        gr[j], gr[H + j], gr[2 * H + j] = dr, dz, dn * r
+        dh[j] = k[j] * dh[j] + z * d
+    for j in range(gy.shape[0]):
+        dh[j] += v * gy[j]
+
+
+@jit
+def _backward(function, w, h0, h_mask, keep, valid, acts, h_n, hs, grad_y, grad_h, grad_x, grad_rec,
+              dh, rec):  # pragma: no cover - compiled
+    """The forward's saved acts, h_n, hs and the output gradients -> grad_x, grad_rec (B, T, 3H)
+    and dL/dh_0 in dh (B, H). rec (B, H) holds dh_rzn W_hh when there is an h_mask."""
+    B, T, G = acts.shape
+    H = G // 3
+    slots = scratch(acts.dtype)
+    row, none = np.empty(H, acts.dtype), np.empty(0, acts.dtype)
+    one = acts.dtype.type(1)
+    masked, has_v = h_mask.shape[0] > 0, valid.shape[0] > 0
+    for b in range(B):
+        dh[b] = grad_h[b] + (valid[b, T - 1] if has_v else one) * grad_y[b, T - 1]
+    for t in range(T - 1, -1, -1):
+        for b in range(B):
+            _backward_row(grad_x[b, t], grad_rec[b, t], acts[b, t], h_n[b, t], h0[b] if t == 0 else hs[b, t - 1],
+                          carry_row(keep, b, t, row), h_mask[b] if masked and t < T - 1 else none,
+                          rec[b] if masked else none, dh[b], grad_y[b, t - 1] if t > 0 else none,
+                          valid[b, t - 1] if has_v and t > 0 else one)
+        if masked:
+            gemm(function, False, H, B, G, w, grad_rec[0, t], T * G, rec[0], H, 0.0, slots)
+        else:
+            gemm(function, False, H, B, G, w, grad_rec[0, t], T * G, dh[0], H, 1.0, slots)
+    if masked:
+        dh += h_mask * rec
+
+
+class NativeGRULoop(torch.autograd.Function):
+    """`GRULoop` for the plain GRU (ln=False), compiled: the same arguments and results.
+    xp: (B, T, 3H) gate inputs in order (r, z, n); W_hh (3H, H); gain_hh: b_hh (3H) or None;
+    bias_hh: None; h_mask (B, H); keep_h: a carry (None, a float or (B, T, n), n in {1, H});
+    valid (B, T, 1)."""
+
+    @staticmethod
+    def forward(ctx, xp: Tensor, h0: Tensor, w_hh: Tensor, gain_hh: Tensor | None,
+                bias_hh: Tensor | None, h_mask: Tensor | None, keep_h: Carry,
+                valid: Tensor | None, ln: bool, eps: float):
+        if ln or bias_hh is not None:
+            raise ValueError("NativeGRULoop runs the plain GRU only (ln=False, bias_hh None); "
+                             "use GRULoop for the layer-norm cell")
+        check_dtype("NativeGRULoop", "GRULoop", xp)
+        B, T, G = xp.shape
+        H, dt = G // 3, xp.dtype
+        acts, h_n, hs = xp.new_empty(B, T, G), xp.new_empty(B, T, H), xp.new_empty(B, T, H)
+        y = hs if valid is None else xp.new_empty(B, T, H)
+        if xp.numel():                                # BLAS rejects zero leading dimensions
+            hm, kh, v, h_in = options(h_mask, (keep_h,), valid, h0)
+            bias = np.zeros(G, NUMPY[dt]) if gain_hh is None else array(gain_hh, dt)
+            _forward(gemm_function(dt), array(xp, dt), array(h0, dt), array(w_hh, dt), bias, hm, kh, v,
+                     acts.numpy(), h_n.numpy(), hs.numpy(), y.numpy(), h_in)
+        ctx.save_for_backward(h0, w_hh, h_mask, valid, acts, h_n, hs)
+        ctx.keep = keep_h
+        return y, (hs[:, -1] if T else h0).clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y, grad_h):
+        h0, w_hh, h_mask, valid, acts, h_n, hs = ctx.saved_tensors
+        B, T, G = acts.shape
+        dt = acts.dtype
+        grad_x, grad_rec = acts.new_empty(B, T, G), acts.new_empty(B, T, G)   # dL/dxp, dL/dh_rzn
+        dh = grad_h.clone(memory_format=torch.contiguous_format)    # the loop needs C order (its GEMMs)
+        if acts.numel():
+            hm, kh, v, rec = options(h_mask, (ctx.keep,), valid, h0)
+            _backward(gemm_function(dt), array(w_hh, dt), array(h0, dt), hm, kh, v, acts.detach().numpy(),
+                      h_n.detach().numpy(), hs.detach().numpy(), array(grad_y, dt), array(grad_h, dt),
+                      grad_x.numpy(), grad_rec.numpy(), dh.numpy(), rec)
+        grad_w = weight_grad(grad_rec, h0, hs, w_hh, h_mask) if ctx.needs_input_grad[2] else None
+        grad_b = grad_rec.reshape(-1, G).sum(0) if ctx.needs_input_grad[3] else None     # d b_hh
+        return (grad_x, dh, grad_w, grad_b) + (None,) * 6
+
+
+def smoke(dtype: torch.dtype) -> None:
+    """This loop forward and backward on a tiny input: what `backend.native` tries once per dtype."""
+    xp, w = torch.randn(2, 3, 6, dtype=dtype, requires_grad=True), torch.randn(6, 2, dtype=dtype, requires_grad=True)
+    bias, h0 = torch.zeros(6, dtype=dtype, requires_grad=True), torch.zeros(2, 2, dtype=dtype)
+    y, h = NativeGRULoop.apply(xp, h0, w, bias, None, None, 0.5, None, False, 0.0)
+    (y.sum() + h.sum()).backward()
