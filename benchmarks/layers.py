@@ -1,6 +1,9 @@
 """rnnkit layers against their torch.nn peers on the CPU, inference and training.
 
-    .venv/bin/python benchmarks/layers.py [--quick] [--json results.json]
+    .venv/bin/python benchmarks/layers.py [--quick] [--json results.json] [--shape T,B,I,H ...]
+
+Rows marked [python] time the same layer on the readable torch loops of `rnnkit.kernels`
+(RNNKIT_KERNELS=python) beside the default native ones; `gru` is also compared with nn.LSTM.
 
 Method (perf-notes, "Method"): all contenders of one shape run in one process, interleaved in
 rotating order, in blocks of about 0.2 s (or one call when a call takes longer), with a 50 ms
@@ -25,9 +28,12 @@ from torch import nn
 from _timing import interleaved
 from rnnkit import ElmanCell, LayerNormLSTMCell, LSTMCell, MinGRUCell, Recurrent, RecurrentDropout, Zoneout, weight_drop
 from rnnkit.cells import GRUCell
+from rnnkit.kernels.backend import using
 
 SHAPES = [(100, 32, 128, 256), (200, 64, 256, 512), (1000, 16, 64, 128), (50, 1, 32, 64)]  # T, B, I, H
 MINGRU_SHAPE = (4096, 8, 64, 128)
+# layers also timed on the readable torch loops, beside the default native ones
+PYTHON_ROWS = ("elman", "gru", "mingru", "lstm+zoneout", "lstm+rdrop", "ln_lstm", "ln_lstm+zoneout+rdrop")
 
 
 def copied(cell: nn.Module, peer: nn.Module) -> nn.Module:
@@ -56,31 +62,36 @@ def contenders(I: int, H: int) -> tuple[dict[str, nn.Module], dict[str, str]]:
         "ln_lstm+zoneout+rdrop": Recurrent(RecurrentDropout(Zoneout(
             copied(LayerNormLSTMCell(I, H), peers["nn.LSTM"]), 0.1), 0.25)),
     }
-    peer_of = {"elman": "nn.RNN", "gru": "nn.GRU", "mingru": "nn.GRU"}
-    peer_of.update({name: "nn.LSTM" for name in layers if "lstm" in name})
-    return {**peers, **layers}, peer_of
+    # the same layers on the readable torch loops (RNNKIT_KERNELS=python): what the native ones replace
+    layers.update({f"{name} [python]": layer for name, layer in layers.items() if name in PYTHON_ROWS})
+    pairs = [(name, "nn.RNN" if name.startswith("elman") else "nn.GRU" if "gru" in name else "nn.LSTM")
+             for name in layers]
+    pairs.append(("gru", "nn.LSTM"))          # the issue's other GRU bar: no slower than nn.LSTM
+    return {**peers, **layers}, pairs
 
 
-def call(layer: nn.Module, x: torch.Tensor, grad: torch.Tensor, train: bool) -> Callable[[], None]:
+def call(layer: nn.Module, x: torch.Tensor, grad: torch.Tensor, train: bool, kernels: str) -> Callable[[], None]:
+    """One inference or training call of `layer` with the CPU loops of `kernels` (native or python)."""
     layer.train(train)
     params = list(layer.parameters())
 
     def infer() -> None:
-        with torch.no_grad():
+        with torch.no_grad(), using(kernels):
             layer(x)
 
     def step() -> None:
         for p in params:
             p.grad = None
-        y, _ = layer(x)
-        y.backward(grad)
+        with using(kernels):
+            y, _ = layer(x)
+            y.backward(grad)
 
     return step if train else infer
 
 
-def summarise(shape: tuple, mode: str, timings: dict[str, dict], peer_of: dict[str, str]) -> list[dict]:
+def summarise(shape: tuple, mode: str, timings: dict[str, dict], pairs: list[tuple[str, str]]) -> list[dict]:
     rows = []
-    for name, peer in peer_of.items():
+    for name, peer in pairs:
         if name not in timings:
             continue
         mine, theirs = timings[name]["times"], timings[peer]["times"]
@@ -95,16 +106,17 @@ def summarise(shape: tuple, mode: str, timings: dict[str, dict], peer_of: dict[s
 
 def run_shape(shape: tuple, names: list[str] | None, repeats: int, block_s: float) -> list[dict]:
     T, B, I, H = shape
-    layers, peer_of = contenders(I, H)
+    layers, pairs = contenders(I, H)
     if names is not None:
         layers = {k: v for k, v in layers.items() if k in names}
-        peer_of = {k: v for k, v in peer_of.items() if k in names}
+        pairs = [(k, v) for k, v in pairs if k in names and v in names]
     torch.manual_seed(1)
     x, grad = torch.randn(B, T, I), torch.randn(B, T, H)
     rows = []
     for mode in ("infer", "train"):
-        fns = {name: call(layer, x, grad, mode == "train") for name, layer in layers.items()}
-        rows += summarise(shape, mode, interleaved(fns, repeats, block_s), peer_of)
+        fns = {name: call(layer, x, grad, mode == "train", "python" if name.endswith("[python]") else "native")
+               for name, layer in layers.items()}
+        rows += summarise(shape, mode, interleaved(fns, repeats, block_s), pairs)
     return rows
 
 
@@ -118,19 +130,23 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 repeats of short blocks (a smoke run)")
     parser.add_argument("--json", help="write the raw results to this file")
-    args = parser.parse_args()
+    parser.add_argument("--shape", action="append", default=[], metavar="T,B,I,H",
+                        help="time these shapes only (repeatable), without the minGRU T = 4096 row")
+    args = parser.parse_args(argv)
     repeats, block_s = (3, 0.05) if args.quick else (7, 0.2)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {repeats} repeats")
+    shapes = [tuple(int(n) for n in s.split(",")) for s in args.shape] or SHAPES
     rows = []
-    for shape in SHAPES:
+    for shape in shapes:
         rows += run_shape(shape, None, repeats, block_s)
         print(table([r for r in rows if r["shape"] == list(shape)]), flush=True)
-    rows += run_shape(MINGRU_SHAPE, ["nn.GRU", "mingru"], repeats, block_s)
-    print(table(rows[-2:]))
+    if not args.shape:
+        rows += run_shape(MINGRU_SHAPE, ["nn.GRU", "mingru", "mingru [python]"], repeats, block_s)
+        print(table([r for r in rows if r["shape"] == list(MINGRU_SHAPE)]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(),

@@ -1,0 +1,23 @@
+"""benchmarks/layers.py on a tiny shape: every contender runs under its backend and gives a row
+with a ratio to its torch peer, the [python] rows and the GRU-against-nn.LSTM row included."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "layers.py"
+
+
+def test_a_tiny_shape_gives_every_row(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))          # its sibling _timing.py, as when run as a script
+    spec = importlib.util.spec_from_file_location("bench_layers", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.main(["--quick", "--shape", "4,2,3,5", "--json", str(tmp_path / "out.json")])
+    rows = json.loads((tmp_path / "out.json").read_text())["rows"]
+    train = {(r["layer"], r["peer"]): r for r in rows if r["mode"] == "train"}
+    assert ("gru", "nn.GRU") in train and ("gru", "nn.LSTM") in train and ("gru [python]", "nn.GRU") in train
+    assert ("ln_lstm+zoneout+rdrop [python]", "nn.LSTM") in train and ("elman", "nn.RNN") in train
+    assert all(r["ratio"] > 0 and r["ms"] > 0 for r in rows)
