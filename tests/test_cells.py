@@ -106,13 +106,19 @@ def test_step_shapes_and_state_layout(name: str) -> None:
     assert_close(y, new[0])          # h comes first and is the output
 
 
-def test_mingru_scan_equals_step_loop_long() -> None:
-    """The parallel log-space scan equals the sequential step over a long sequence, from a
-    nonzero (and negative) initial state."""
+def test_mingru_scan_equals_step_loop_long(kernel_backend: str) -> None:
+    """The CPU scan (native or Python loops) equals the sequential step over a long sequence,
+    from a nonzero (and negative) initial state, padded or not, gradients included."""
     cell = MinGRUCell(4, 6).double()
     x = torch.randn(3, 300, 4, dtype=torch.float64)
     h0 = (torch.randn(3, 6, dtype=torch.float64),)
     assert_close(cell.scan(x, h0), cell.reference_scan(x, h0), atol=1e-9, rtol=1e-9)
+    mask = torch.arange(300)[None] < torch.tensor([300, 123, 0])[:, None]
+    x.requires_grad_()
+    outs = [cell.scan(x, h0, mask), cell.reference_scan(x, h0, mask)]
+    assert_close(outs[0], outs[1], atol=1e-9, rtol=1e-9)
+    grads = [torch.autograd.grad((y * x[..., :1]).sum() + s[0].sum(), [x, *cell.parameters()]) for y, s in outs]
+    assert_close(grads[0], grads[1], atol=1e-9, rtol=1e-9)
 
 
 def test_empty_sequence() -> None:
@@ -121,7 +127,7 @@ def test_empty_sequence() -> None:
         assert y.shape == (2, 0, 5) and all((s == 0).all() for s in state)
 
 
-def test_mingru_scan_float32_long_sequence() -> None:
+def test_mingru_scan_float32_long_sequence(kernel_backend: str) -> None:
     """The chunked log-space scan stays accurate in float32 over 4096 steps."""
     cell = MinGRUCell(8, 16)
     x = torch.randn(2, 4096, 8)

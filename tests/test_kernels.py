@@ -21,12 +21,13 @@ from rnnkit import (
 from rnnkit.kernels import ElmanLoop, GRULoop, LSTMLoop, bptt_loop
 from rnnkit.kernels.elman_native import NativeElmanLoop
 from rnnkit.kernels.gru_native import NativeGRULoop
+from rnnkit.kernels.lstm_ln_native import NativeLayerNormLSTMLoop
 from rnnkit.kernels.lstm_native import NativeLSTMLoop
 from rnnkit.layers.scan import time_mask
 
 # every test here runs under both CPU backends: the native loops and the Python ones
 pytestmark = pytest.mark.usefixtures("kernel_backend")
-NATIVE = {"lstm", "lstm_nobias", "gru", "gru_nobias", "elman_tanh", "elman_relu"}   # run natively there
+NATIVE = {"lstm", "lstm_nobias", "layernorm_lstm", "gru", "gru_nobias", "elman_tanh", "elman_relu"}   # run natively
 
 F64 = torch.float64
 B, T, I, H = 3, 5, 4, 6
@@ -143,7 +144,7 @@ OPTIONS = [(False, False, False), (True, False, False), (False, True, False), (F
 @pytest.mark.parametrize("zoneout,h_mask,mask", OPTIONS)
 def test_lstm_loop_gradcheck(ln, zoneout, h_mask, mask, kernel_backend):
     torch.manual_seed(0)
-    loop = NativeLSTMLoop if kernel_backend == "native" and not ln else LSTMLoop
+    loop = (NativeLayerNormLSTMLoop if ln else NativeLSTMLoop) if kernel_backend == "native" else LSTMLoop
     gains = [leaf(8), leaf(2), leaf(2)] if ln else []
     args = [leaf(2, 3, 8), leaf(2, 2), leaf(2, 2), leaf(8, 2), *gains]
     options = loop_options(zoneout, h_mask, mask, states=2)

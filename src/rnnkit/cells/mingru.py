@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..kernels.linear_scan import linear_recurrence, parallel_scan_log
+from ..kernels.linear_scan import NativeMinGRUScan, linear_recurrence, native_mingru, parallel_scan_log
 from .base import Cell, State
 
 
@@ -55,7 +55,8 @@ class MinGRUCell(Cell):
         """All T steps at once: one GEMM for the gates, then the linear recurrence
         h_t = a_t h_{t-1} + b_t, with a_t = 1 - z_t and b_t = z_t h̃_t. On a GPU it is the paper's
         parallel log-space scan; on the CPU a hand-written BPTT loop of one multiply-add per
-        step is faster (kernels/linear_scan.py). minGRU's gates never see h, so there is no
+        step is faster (kernels/linear_scan.py), and faster still compiled with the gates fused
+        into it (kernels/linear_scan_native.py, the default backend). minGRU's gates never see h, so there is no
         recurrent product for h_mask to act on."""
         if h_mask is not None:
             raise ValueError("minGRU has no recurrent weights, so recurrent dropout does not apply; "
@@ -63,7 +64,11 @@ class MinGRUCell(Cell):
         (h0,) = state
         if x.size(1) == 0:
             return self.reference_scan(x, state, mask)
-        k, u = F.linear(x, self.weight_ih, self.bias_ih).chunk(2, dim=-1)     # (B, T, H) each
+        gates = F.linear(x, self.weight_ih, self.bias_ih)                     # (B, T, 2H)
+        if native_mingru(gates):    # z, h̃, the recurrence and their gradients in one compiled loop each
+            y, final = NativeMinGRUScan.apply(gates, h0, mask)
+            return y, (final,)
+        k, u = gates.chunk(2, dim=-1)                                         # (B, T, H) each
         if x.is_cuda:
             h = self._log_space_scan(k, u, h0, mask)
         else:

@@ -13,6 +13,10 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from .backend import native as use_native
+from .linear_scan_native import NativeMinGRUScan as NativeMinGRUScan
+from .linear_scan_native import smoke
+
 
 class LinearRecurrence(torch.autograd.Function):
     """(a, b, h0) -> h with h_t = a_t h_{t-1} + b_t; a, b: (B, T, H), h0: (B, H).
@@ -70,3 +74,9 @@ def parallel_scan_log(log_a: Tensor, log_b: Tensor, h0: Tensor, *, chunk: int = 
         outs.append(h)
         h0 = h[:, -1]
     return outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+
+
+def native_mingru(like: Tensor) -> bool:
+    """Whether minGRU's whole CPU scan (gates to states, `NativeMinGRUScan`) runs natively on
+    tensors like `like` (see `backend`)."""
+    return use_native("mingru", like, smoke)

@@ -35,6 +35,8 @@ from ._common import (
     time_major,
 )
 from .backend import native as use_native
+from .lstm_ln_native import NativeLayerNormLSTMLoop
+from .lstm_ln_native import smoke as ln_smoke
 from .lstm_native import NativeLSTMLoop, smoke
 
 
@@ -210,6 +212,9 @@ def _run(xp: Tensor, state: State, w_hh: Tensor, ln: tuple, mask: Tensor | None,
          h_mask: Tensor | None, zoneout: tuple | None, eps: float) -> tuple[Tensor, State]:
     keep_h, keep_c = carry_weights(zoneout, mask, xp, 2)
     valid = None if mask is None else mask[:, :, None].to(xp.dtype)          # (B, T, 1)
-    loop = NativeLSTMLoop if ln[0] is None and use_native("lstm", xp, smoke) else LSTMLoop
+    if ln[0] is None:
+        loop = NativeLSTMLoop if use_native("lstm", xp, smoke) else LSTMLoop
+    else:
+        loop = NativeLayerNormLSTMLoop if use_native("ln_lstm", xp, ln_smoke) else LSTMLoop
     y, h, c = loop.apply(xp, *state, w_hh, *ln, h_mask, keep_h, keep_c, valid, eps)
     return y, (h, c)

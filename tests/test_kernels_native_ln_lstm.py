@@ -1,0 +1,161 @@
+"""The compiled layer-norm LSTM loop (`kernels.lstm_ln_native`) against the torch-op loop
+`LSTMLoop` with its layer-norm arguments: the same outputs and gradients (xp, h0, c0, W_hh and the
+three LN parameters) for every combination of padding, zoneout and recurrent dropout."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnnkit.kernels import _blas
+from rnnkit.kernels._common import carry_weights
+from rnnkit.kernels.lstm import LSTMLoop
+from rnnkit.kernels.lstm_ln_native import NativeLayerNormLSTMLoop, available, smoke
+
+pytestmark = pytest.mark.skipif(not available(), reason="needs numba on a little-endian machine")
+
+F64 = torch.float64
+EPS = 1e-5
+ZONEOUT = {   # per state component (h, c): the weight of the old value, as `bptt_loop` receives it
+    "none": lambda B, T, H, dt: None,
+    "eval": lambda B, T, H, dt: (0.3, 0.2),                                    # expectation p
+    "draws": lambda B, T, H, dt: tuple(torch.bernoulli(torch.full((B, T, H), p, dtype=dt)) for p in (0.3, 0.2)),
+    "mixed": lambda B, T, H, dt: (torch.bernoulli(torch.full((B, T, H), 0.3, dtype=dt)), 0.2),
+}
+SHAPES = [(1, 1, 1), (2, 5, 3), (3, 7, 8), (4, 6, 17), (1, 9, 33), (5, 3, 64)]   # (B, T, H): tails and SIMD bodies
+NAMES = ["y", "h_T", "c_T", "d_xp", "d_h0", "d_c0", "d_w_hh", "d_gain_hh", "d_gain_c", "d_bias_c"]
+
+
+def options(B, T, H, dt, zoneout, rdrop, padding):
+    """h_mask, keep_h, keep_c, valid, built as `lstm._run` builds them."""
+    mask = None
+    if padding == "lengths":
+        mask = torch.arange(T)[None] < torch.randint(0, T + 1, (B,))[:, None]               # (B, T)
+    elif padding == "holes":
+        mask = torch.rand(B, T) < 0.6
+    like = torch.empty(0, dtype=dt)
+    keep_h, keep_c = carry_weights(ZONEOUT[zoneout](B, T, H, dt), mask, like, 2)
+    h_mask = torch.bernoulli(torch.full((B, H), 0.6, dtype=dt)) / 0.6 if rdrop else None
+    valid = None if mask is None else mask[:, :, None].to(dt)
+    return h_mask, keep_h, keep_c, valid
+
+
+def inputs(B, T, H, dt):
+    """xp, h0, c0, W_hh, gain_hh, gain_c, bias_c; the LN parameters away from their initial 1 and
+    0 so that their gradients' terms all count."""
+    return (torch.randn(B, T, 4 * H, dtype=dt), torch.randn(B, H, dtype=dt), torch.randn(B, H, dtype=dt),
+            torch.randn(4 * H, H, dtype=dt) / H ** 0.5, 1 + 0.3 * torch.randn(4 * H, dtype=dt),
+            1 + 0.3 * torch.randn(H, dtype=dt), 0.3 * torch.randn(H, dtype=dt))
+
+
+def run(fn, args, opts, projection=None):
+    """Outputs and the gradients of a fixed random projection of them w.r.t. all seven inputs
+    (drawn in `projection`'s dtype, the outputs' by default)."""
+    leaves = [a.detach().clone().requires_grad_() for a in args]
+    out = fn.apply(*leaves, *opts, EPS)
+    g = torch.Generator().manual_seed(1)
+    draw = lambda o: torch.randn(o.shape, dtype=projection or o.dtype, generator=g).to(o.dtype)  # noqa: E731
+    loss = sum((o * draw(o)).sum() for o in out)
+    return list(out) + list(torch.autograd.grad(loss, leaves))
+
+
+def assert_agree(got, want, shape, **tol):
+    for name, g, w in zip(NAMES[:len(got)], got, want, strict=True):
+        torch.testing.assert_close(g, w, **tol, msg=lambda m, n=name: f"{n}, {shape}: {m}")
+
+
+@pytest.fixture(params=_blas.SOURCES)
+def blas(request, monkeypatch):
+    """Each BLAS the loops can call (torch's own, scipy's); skipped where it is not exported."""
+    try:
+        _blas.gemm_function(torch.empty(0).numpy().dtype, request.param)
+    except RuntimeError:
+        pytest.skip(f"no {request.param} BLAS here")
+    monkeypatch.setattr(_blas, "SOURCES", (request.param,))
+    return request.param
+
+
+@pytest.mark.parametrize("padding", [None, "lengths", "holes"])
+@pytest.mark.parametrize("rdrop", [False, True], ids=["", "rdrop"])
+@pytest.mark.parametrize("zoneout", sorted(ZONEOUT))
+def test_native_equals_torch_loop(zoneout, rdrop, padding, blas):
+    for seed, (B, T, H) in enumerate(SHAPES):
+        torch.manual_seed(seed)
+        args, opts = inputs(B, T, H, F64), options(B, T, H, F64, zoneout, rdrop, padding)
+        assert_agree(run(NativeLayerNormLSTMLoop, args, opts), run(LSTMLoop, args, opts), (B, T, H), rtol=0, atol=1e-10)
+
+
+def test_float32_agrees(blas):
+    """Outputs agree with `LSTMLoop`'s at 1e-5. The gradients here reach 100 (LN's 1/σ scales them
+    and dW_hh sums B T terms), where the two float32 loops' round-off differs by up to 1.5e-5 of
+    the largest entry; so each is held to the float64 result instead: within 1e-5 of its largest
+    entry, and no further from it than `LSTMLoop`'s float32 gradient is (the native loop sums LN's
+    means in registers and the gain gradients in float64, and is 1.5 to 3 times closer here)."""
+    torch.manual_seed(0)
+    B, T, H = 4, 30, 40
+    args, opts = inputs(B, T, H, torch.float32), options(B, T, H, torch.float32, "mixed", True, "lengths")
+    wide = lambda xs: [x if x is None or isinstance(x, float) else x.double() for x in xs]  # noqa: E731
+    exact = run(LSTMLoop, wide(args), wide(opts), projection=torch.float64)
+    got, want = (run(fn, args, opts, projection=torch.float64) for fn in (NativeLayerNormLSTMLoop, LSTMLoop))
+    assert_agree(got[:3], want[:3], (B, T, H), rtol=1e-5, atol=1e-5)
+    for name, g, w, e in zip(NAMES[3:], got[3:], want[3:], exact[3:], strict=True):
+        error, torch_error = (g.double() - e).abs().max(), (w.double() - e).abs().max()
+        assert error <= 1e-5 * e.abs().max() and error <= torch_error, (name, error, torch_error)
+
+
+@pytest.mark.parametrize("zoneout,rdrop,padding", [("none", False, None), ("draws", False, None),
+                                                    ("eval", True, None), ("mixed", True, "holes")])
+def test_gradcheck(zoneout, rdrop, padding):
+    torch.manual_seed(0)
+    args = [a.requires_grad_() for a in inputs(2, 3, 3, F64)]
+    opts = options(2, 3, 3, F64, zoneout, rdrop, padding)
+    assert torch.autograd.gradcheck(lambda *a: NativeLayerNormLSTMLoop.apply(*a, *opts, EPS), args)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_padding_carries_the_state_exactly(dtype):
+    """Padded steps (carry 1) leave h and c bit for bit as they were: the state after 33 padded
+    steps is the one after the last valid step, and y is 0 there."""
+    torch.manual_seed(0)
+    B, T, H, short = 3, 40, 24, 7
+    xp, *rest = inputs(B, T, H, dtype)
+    mask = torch.arange(T)[None] < torch.tensor([40, short, 1])[:, None]                # (B, T)
+    keep_h, keep_c = carry_weights((0.1, 0.1), mask, xp, 2)
+    run = lambda t: NativeLayerNormLSTMLoop.apply(xp[:, :t], *rest, None, keep_h[:, :t], keep_c[:, :t],  # noqa: E731
+                                                  mask[:, :t, None].to(dtype), EPS)
+    (y, h, c), (_, h_short, c_short) = run(T), run(short)
+    assert torch.equal(h[1:], h_short[1:]) and torch.equal(c[1:], c_short[1:])
+    assert torch.equal(h[1], y[1, short - 1]) and torch.equal(h[2], y[2, 0])
+    assert not y[1, short:].any() and not y[2, 1:].any()
+
+
+def test_strided_inputs_and_empty_shapes():
+    torch.manual_seed(0)
+    _, *rest = inputs(2, 5, 3, F64)
+    xp = torch.randn(5, 2, 12, dtype=F64).transpose(0, 1)                     # (B, T, 4H) = (2, 5, 12), strided
+    none = (None,) * 4
+    assert_agree(run(NativeLayerNormLSTMLoop, (xp, *rest), none), run(LSTMLoop, (xp, *rest), none), "strided",
+                 rtol=0, atol=1e-10)
+    args = inputs(0, 4, 3, F64)                                               # no sequences
+    assert_agree(run(NativeLayerNormLSTMLoop, args, none), run(LSTMLoop, args, none), "B = 0")
+    leaves = [a.requires_grad_() for a in inputs(2, 0, 3, F64)]               # no steps (LSTMLoop fails on dW)
+    y, h, c = NativeLayerNormLSTMLoop.apply(*leaves, *none, EPS)
+    assert y.shape == (2, 0, 3) and torch.equal(h, leaves[1]) and torch.equal(c, leaves[2])
+    grads = torch.autograd.grad(h.sum() + 2 * c.sum(), leaves[1:])
+    assert grads[0].eq(1).all() and grads[1].eq(2).all() and all(g.eq(0).all() for g in grads[2:])
+
+
+def test_plain_lstm_and_other_dtypes_are_refused():
+    xp, h0, c0, w, *_ = inputs(1, 2, 2, F64)
+    with pytest.raises(ValueError, match="NativeLSTMLoop"):
+        NativeLayerNormLSTMLoop.apply(xp, h0, c0, w, None, None, None, None, None, None, None, EPS)
+    with pytest.raises(ValueError, match="gain_c"):
+        NativeLayerNormLSTMLoop.apply(xp, h0, c0, w, torch.ones(8, dtype=F64), None, None, None, None, None, None, EPS)
+    with pytest.raises(TypeError, match="LSTMLoop"):
+        NativeLayerNormLSTMLoop.apply(*(a.half() for a in inputs(1, 2, 2, F64)), None, None, None, None, EPS)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_smoke_runs(dtype):
+    """What `kernels.backend.native` tries before it first picks this loop."""
+    smoke(dtype)
