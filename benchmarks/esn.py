@@ -1,6 +1,8 @@
 """Echo state networks: speed against ReservoirPy, and the task results of docs/results.md.
 
     python benchmarks/esn.py speed               # fit + run on 10,000 Mackey-Glass steps, 100/500/2000 units
+    python benchmarks/esn.py batch               # the states of JapaneseVowels' 640 sequences, 500 units
+    python benchmarks/esn.py batch --quick       # smoke run: 48 generated sequences, 100 units
     python benchmarks/esn.py tasks               # Mackey-Glass 84-step NRMSE, NARMA10, JapaneseVowels
     python benchmarks/esn.py tasks --only narma10
 
@@ -185,20 +187,28 @@ def tasks(only: str | None, seeds: int) -> None:
               + f"; mean {np.mean(values):.4g} over seeds 0..{seeds - 1} ({time.perf_counter() - start:.0f} s)")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict] | None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="part", required=True)
     p = sub.add_parser("speed")
     p.add_argument("--units", type=int, nargs="+", default=[100, 500, 2000])
     p.add_argument("--repeats", type=int, default=3)
+    p = sub.add_parser("batch")
+    p.add_argument("--units", type=int, default=500)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--quick", action="store_true", help="48 generated sequences, 100 units, 1 repeat")
     p = sub.add_parser("tasks")
     p.add_argument("--only", choices=["mackey_glass", "narma10", "japanese_vowels"])
     p.add_argument("--seeds", type=int, default=5)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.part == "batch":
+        from esn_batch import batch  # a sibling file, as benchmarks/_timing.py
+        return batch(100 if args.quick else args.units, 1 if args.quick else args.repeats, args.quick)
     if args.part == "speed":
         speed(args.units, args.repeats)
     else:
         tasks(args.only, args.seeds)
+    return None
 
 
 if __name__ == "__main__":

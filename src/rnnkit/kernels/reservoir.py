@@ -7,10 +7,13 @@ Jaeger et al. 2007):
 
 Which loop runs depends on the size (measured in perf-notes section 6 and docs/benchmarks.md): on
 the CPU the numba loop of small reservoirs (`reservoir_loop.py`, W dense or CSR) when numba is
-installed, else a numpy loop for small reservoirs (the mat-vec dense, or scipy CSR for one sparse
-sequence), else torch ops with W as a CSR float matrix for sparse reservoirs and dense otherwise,
-on one thread or on as many as are faster (`_adaptive`). The readable loop all of them must agree
-with is `Cell.reference_scan`; the torch loop's results do not depend on its thread count.
+installed; one larger sparse sequence steps through numba's CSR mat-vec and numpy's tanh
+(`reservoir_loop.stream_states`, `_streams`); several (`_BATCH_FROM`) through a sparse reservoir
+run together, one CSR x dense product per step over the batch (`reservoir_batch.py`); else a
+numpy loop up to 1,000 units (the mat-vec dense, or scipy CSR for one sparse sequence), else torch
+ops with W as a CSR float matrix for sparse reservoirs and dense otherwise, on one thread or on as
+many as are faster (`_adaptive`). The readable loop all of them must agree with is
+`Cell.reference_scan`; the torch loop's results do not depend on its thread count.
 
 Each loop's form of W is derived from the cell's `weight_hh` on first use and kept on the cell
 until W changes (`_derived`).
@@ -29,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import reservoir_loop
+from . import reservoir_batch, reservoir_loop
 
 _COMPILED_LOOP_UP_TO = 128      # at or below this, the numba loop (kernels/reservoir_loop.py) when installed:
                                 # 5.0 vs 8.0 us/step at 100 units f64 (f32 5.5 vs 5.7), but from 150 units on
@@ -43,17 +46,44 @@ _PROBE_STEPS = 32               # above it, the loop times this many steps on al
 _REPROBE_EVERY = 2000           # keeps the faster until the next probe: on two idle cores 2 threads win
                                 # (2.11x vs 1.41x ReservoirPy at 2000 units), but when another process
                                 # takes a core every step waits at the barrier (0.75x); docs/benchmarks.md
+_BATCH_FROM = 8                 # from this many sequences a sparse reservoir runs them all at once, one
+                                # CSR x dense product per step (reservoir_batch.py; docs/benchmarks.md)
 
 
 def echo_state_scan(cell: Any, x: Tensor, h0: Tensor, mask: Tensor | None) -> tuple[Tensor, tuple[Tensor]]:
     """Runs a reservoir cell (`weight_ih`, `bias`, `weight_hh`, `leak`, `density`, `hidden_size`)
     over x: (B, T, I) from h0: (B, H), under no graph: the input projection for all steps in one
-    GEMM, then per step one mat-vec, tanh and lerp into a preallocated output. Returns y: (B, T, H)
-    and the final state (each sequence's last valid one under `mask` (B, T))."""
+    GEMM, then per step one mat-vec, tanh and lerp into a preallocated output; several sequences
+    through a sparse reservoir on the CPU run together, one CSR x dense product per step
+    (`reservoir_batch`). Returns y: (B, T, H) and the final state (each sequence's last valid one
+    under `mask` (B, T))."""
     with torch.no_grad():
-        pre = F.linear(x, cell.weight_ih, cell.bias)                          # (B, T, H)
-        y = _states(cell, pre, h0, mask, x.device.type == "cpu")
+        lengths = _batch_lengths(cell, x, mask)
+        if lengths is not None:
+            w = _recurrent_matrix(cell)
+            workers = reservoir_batch.chunk_threads(x.size(0), w, torch.get_num_threads())
+            # chunk threads run torch on one thread each; else a large reservoir's product takes torch's
+            big = workers == 1 and cell.hidden_size > _ONE_THREAD_UP_TO
+            with _threads(torch.get_num_threads() if big else 1):
+                y = reservoir_batch.sparse_batch_states(x, h0, lengths, cell.weight_ih, cell.bias, w,
+                                                        cell.leak, workers=workers)
+        else:
+            pre = F.linear(x, cell.weight_ih, cell.bias)                      # (B, T, H)
+            y = _states(cell, pre, h0, mask, x.device.type == "cpu")
     return y, (y[:, -1].clone() if mask is None else _last_valid(y, h0, mask),)
+
+
+def _batch_lengths(cell: Any, x: Tensor, mask: Tensor | None) -> Tensor | None:
+    """Each sequence's length (B,) when the batched sparse loop should run: several sequences on the
+    CPU through a sparse reservoir, padded only at their ends (a `lengths` mask); else None."""
+    batch, steps = x.shape[:2]
+    if x.device.type != "cpu" or batch < _BATCH_FROM or cell.density > _DENSE_ABOVE_DENSITY:
+        return None
+    if mask is None:
+        return torch.full((batch,), steps, dtype=torch.long)
+    lengths = mask.sum(1)
+    prefix = torch.arange(steps, device=mask.device)[None, :] < lengths[:, None]
+    return lengths if torch.equal(prefix, mask) else None
 
 
 def _states(cell: Any, pre: Tensor, h0: Tensor, mask: Tensor | None, cpu: bool) -> Tensor:
@@ -62,6 +92,11 @@ def _states(cell: Any, pre: Tensor, h0: Tensor, mask: Tensor | None, cpu: bool) 
         keep = None if mask is None else mask.numpy()
         return torch.from_numpy(reservoir_loop.reservoir_loop(
             pre.numpy(), h0.detach().numpy(), _compiled_matrix(cell), cell.leak, keep))
+    if cpu and pre.size(0) == 1 and _streams(cell):
+        steps = _prefix_length(mask[0]) if mask is not None else pre.size(1)
+        if steps is not None:
+            return torch.from_numpy(reservoir_loop.stream_states(
+                pre[0].numpy(), h0[0].detach().numpy().copy(), _stream_matrix(cell), cell.leak, steps))[None]
     if cpu and cell.hidden_size <= _NUMPY_LOOP_UP_TO:
         return _numpy_loop(pre, h0, _numpy_matrix(cell, pre.size(0)), cell.leak, mask)
     threads = 1 if cpu and cell.hidden_size <= _ONE_THREAD_UP_TO else torch.get_num_threads()
@@ -91,7 +126,10 @@ def _recurrent_matrix(cell: Any) -> Tensor:
     def make() -> Tensor:
         with warnings.catch_warnings():                  # "sparse CSR support is in beta"
             warnings.simplefilter("ignore", UserWarning)
-            return weight.to_sparse_csr()
+            csr = weight.to_sparse_csr()
+            # int32 indices: MKL's own, so torch need not convert them on every call (5-10% per product)
+            return torch.sparse_csr_tensor(csr.crow_indices().int(), csr.col_indices().int(), csr.values(),
+                                           csr.shape)
 
     return _derived(cell, "_csr_cache", _key(weight), make)
 
@@ -106,6 +144,30 @@ def _compiled_matrix(cell: Any) -> Any:
         return w
 
     return _derived(cell, "_compiled_cache", _key(cell.weight_hh), make)
+
+
+def _streams(cell: Any) -> bool:
+    """Whether one sequence runs `reservoir_loop.stream_states`: a sparse reservoir, numba installed,
+    and one thread, or no more units than _ONE_THREAD_UP_TO. Its compiled mat-vec beats scipy's
+    kernel (`benchmarks/esn.py speed`: fit + run in 0.76x the time of the bare scipy mat-vecs at 500
+    units, 0.99x at 2,000), but above 1,000 units torch's CSR loop on two idle cores was 1.4x faster
+    still, and it keeps its thread probe for busy machines."""
+    return (cell.density <= _DENSE_ABOVE_DENSITY and reservoir_loop.available()
+            and (cell.hidden_size <= _ONE_THREAD_UP_TO or torch.get_num_threads() == 1))
+
+
+def _stream_matrix(cell: Any) -> tuple:
+    def make() -> tuple:
+        import scipy.sparse
+        return reservoir_loop.csr_arrays(scipy.sparse.csr_matrix(cell.weight_hh.detach().cpu().numpy()))
+
+    return _derived(cell, "_stream_cache", _key(cell.weight_hh), make)
+
+
+def _prefix_length(keep: Tensor) -> int | None:
+    """The number of valid steps if `keep` (T,) marks a prefix (a `lengths` mask), else None."""
+    length = int(keep.sum())
+    return length if bool(keep[:length].all()) else None
 
 
 def _numpy_matrix(cell: Any, batch: int) -> Any:

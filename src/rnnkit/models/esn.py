@@ -69,7 +69,8 @@ class _Reservoirs(nn.Module):
             states.append(s)
         if self.input_to_readout:
             outs.append(x)
-        return torch.cat(outs, dim=-1), (tuple(states) if self.stacked else states[0])
+        features = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)       # one layer: no copy
+        return features, (tuple(states) if self.stacked else states[0])
 
 
 class EchoStateNetwork(nn.Module):
@@ -119,6 +120,9 @@ class EchoStateNetwork(nn.Module):
             raise ValueError(f"washout={washout} leaves no training step in a sequence of {shortest} steps; "
                              "use a washout shorter than every sequence (typically 50 to 500)")
         features, state = self.body(x, state, lengths, self._teacher(y, feedback_start))
+        if lengths is None:         # the same rows in the same order, as a view for one stream
+            ridge.update(features[:, washout:].reshape(-1, features.size(2)), y[:, washout:].reshape(-1, y.size(2)))
+            return state
         valid[:, :washout] = False
         ridge.update(features[valid], y[valid])                              # (N, F), (N, O)
         return state

@@ -43,14 +43,19 @@ class Ridge:
             raise ValueError(f"expected targets of shape ({x.size(0)}, {self.outputs}) to match the states, "
                              f"got {tuple(y.shape)}")
         x, y = x.to(self.xtx), y.to(self.xtx)
-        if self.bias:
-            x = torch.cat([x, x.new_ones(x.size(0), 1)], dim=1)                        # (N, F+1)
+        n = self.features
         if x.device.type == "cpu":
             a = x.numpy()
-            self.xtx += torch.from_numpy(a.T @ a)    # numpy spots a.T @ a and runs syrk: half the flops
+            self.xtx[:n, :n] += torch.from_numpy(a.T @ a)   # numpy spots a.T @ a and runs syrk: half the flops
         else:
-            self.xtx.addmm_(x.t(), x)
-        self.xty.addmm_(x.t(), y)
+            self.xtx[:n, :n].addmm_(x.t(), x)
+        self.xty[:n].addmm_(x.t(), y)
+        if self.bias:       # the products with the column of ones are sums: no (N, F+1) copy of x
+            sums = x.sum(0)
+            self.xtx[:n, n] += sums
+            self.xtx[n, :n] += sums
+            self.xtx[n, n] += x.size(0)
+            self.xty[n] += y.sum(0)
         self.samples += x.size(0)
 
     def solve(self) -> tuple[Tensor, Tensor | None]:

@@ -1,0 +1,210 @@
+"""Echo state networks on many sequences at once (kernels/reservoir_batch.py: one CSR x dense product
+per step over the batch) and on one sparse stream (the compiled mat-vec of kernels/reservoir_loop.py):
+each equal, in float64, to running every sequence alone through the step() loop; the classifier and
+ridge training go through the batched run; `benchmarks/esn.py batch --quick` runs end to end."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rnnkit import Recurrent, ReservoirCell
+from rnnkit.cells.base import Cell
+from rnnkit.data.batch import Batch, Splits
+from rnnkit.kernels import reservoir_batch, reservoir_loop
+from rnnkit.models.esn import EchoStateClassifier, EchoStateNetwork
+from rnnkit.train.ridge import fit_ridge
+
+F64 = torch.float64
+TOL = {"atol": 1e-10, "rtol": 0.0}
+
+
+def cell(size: int, *, leak: float = 0.3, density: float = 0.1, inputs: int = 3) -> ReservoirCell:
+    return ReservoirCell(inputs, size, spectral_radius=0.9, leak=leak, density=density, bias_scaling=0.2,
+                         seed=4, dtype=F64)
+
+
+def one_at_a_time(c: ReservoirCell, x: torch.Tensor, h0: torch.Tensor, lengths: torch.Tensor):
+    """The reference: each sequence alone, for its own length, by the step() loop; zero after it."""
+    ys = x.new_zeros(x.size(0), x.size(1), c.hidden_size)
+    finals = []
+    for i, n in enumerate(lengths.tolist()):
+        y, (h,) = Cell.reference_scan(c, x[i:i + 1, :n], (h0[i:i + 1],))
+        ys[i, :n] = y[0]
+        finals.append(h[0])
+    return ys, torch.stack(finals)
+
+
+@pytest.fixture
+def calls(monkeypatch) -> list[int]:
+    """Counts the batched runs (and the batch size of each)."""
+    seen: list[int] = []
+    run = reservoir_batch.sparse_batch_states
+
+    def spy(x, *args, **kwargs):
+        seen.append(x.size(0))
+        return run(x, *args, **kwargs)
+
+    monkeypatch.setattr(reservoir_batch, "sparse_batch_states", spy)
+    return seen
+
+
+@pytest.mark.parametrize("size,leak", [(40, 0.3), (300, 0.3), (300, 1.0)])
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("from_rest", [True, False])
+def test_batched_states_equal_each_sequence_alone(size: int, leak: float, workers: int, from_rest: bool,
+                                                  calls: list[int], monkeypatch) -> None:
+    """Variable lengths (0 to T, several chunks of the sorted batch), a zero or a given first state,
+    one or two chunk threads: states and final states equal the one-by-one reference to 1e-10."""
+    monkeypatch.setattr(reservoir_batch, "CHUNK", 4)
+    monkeypatch.setattr(reservoir_batch, "chunk_threads", lambda batch, weight, threads: workers)
+    c = cell(size, leak=leak)
+    x = torch.randn(23, 13, 3, dtype=F64)
+    lengths = torch.tensor([13, 0, 7, 1, 13, 5, 9, 12, 2, 0, 6, 11, 13, 3, 8, 4, 10, 7, 7, 1, 12, 5, 13])
+    h0 = torch.zeros(23, size, dtype=F64) if from_rest else torch.randn(23, size, dtype=F64) * 0.2
+    y, (h,) = Recurrent(c)(x, (h0,), lengths)
+    assert calls == [23]
+    y_ref, h_ref = one_at_a_time(c, x, h0, lengths)
+    torch.testing.assert_close(y, y_ref, **TOL)
+    torch.testing.assert_close(h, h_ref, **TOL)
+    assert (y[lengths == 0] == 0).all()
+
+
+def test_equal_lengths_and_stacked_layers(calls: list[int]) -> None:
+    """No lengths (every sequence T long), and a deep ESN whose second layer reads 30 features."""
+    x = torch.randn(9, 20, 3, dtype=F64)
+    c = cell(30)
+    y, (h,) = Recurrent(c)(x)
+    y_ref, h_ref = one_at_a_time(c, x, torch.zeros(9, 30, dtype=F64), torch.full((9,), 20))
+    torch.testing.assert_close(y, y_ref, **TOL)
+    torch.testing.assert_close(h, h_ref, **TOL)
+    second = cell(25, inputs=30)
+    torch.testing.assert_close(Recurrent(second)(y)[0], Cell.reference_scan(second, y, (y.new_zeros(9, 25),))[0],
+                               **TOL)
+    assert calls == [9, 9]
+
+
+def test_when_the_batched_loop_does_not_run(calls: list[int]) -> None:
+    """A dense reservoir, a batch below _BATCH_FROM, or a mask with holes (not a `lengths` mask) keep
+    the other loops, which still equal the reference."""
+    x = torch.randn(10, 8, 3, dtype=F64)
+    h0 = (x.new_zeros(10, 40),)
+    holes = torch.rand(10, 8) < 0.7
+    for c, xs, mask in [(cell(40, density=1.0), x, None), (cell(40), x[:3], None), (cell(40), x, holes)]:
+        state = (h0[0][:xs.size(0)],)
+        torch.testing.assert_close(c.scan(xs, state, mask)[0], Cell.reference_scan(c, xs, state, mask)[0], **TOL)
+    assert calls == []
+
+
+@pytest.mark.parametrize("size,dtype", [(300, F64), (1200, F64), (300, torch.float32)])
+@pytest.mark.parametrize("length", [None, 17])
+def test_one_sparse_stream_runs_the_compiled_mat_vec(size: int, dtype: torch.dtype, length: int | None,
+                                                     monkeypatch) -> None:
+    pytest.importorskip("numba")
+    streamed: list[int] = []
+    run = reservoir_loop.stream_states
+    monkeypatch.setattr(reservoir_loop, "stream_states", lambda *a: streamed.append(a[-1]) or run(*a))
+    c = cell(size).to(dtype)
+    x = torch.randn(1, 30, 3, dtype=dtype)
+    h0 = torch.randn(1, size, dtype=dtype) * 0.2
+    lengths = None if length is None else torch.tensor([length])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)            # above _ONE_THREAD_UP_TO only a one-thread torch streams
+    try:
+        y, (h,) = Recurrent(c)(x, (h0,), lengths)
+    finally:
+        torch.set_num_threads(threads)
+    assert streamed == [30 if length is None else length]
+    y_ref, h_ref = one_at_a_time(c, x, h0, torch.tensor([length or 30]))
+    tol = TOL if dtype == F64 else {"atol": 1e-5, "rtol": 1e-5}
+    torch.testing.assert_close(y, y_ref, **tol)
+    torch.testing.assert_close(h, h_ref, **tol)
+
+
+def sequences(count: int = 40) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two classes, slow and fast sines of random phase, 12 to 25 steps."""
+    t = torch.arange(25, dtype=F64)
+    labels = torch.arange(count) % 2
+    x = torch.stack([torch.sin(t * (0.3 + 0.5 * int(k)) + float(p)) for k, p in zip(labels, torch.rand(count) * 6)])
+    return x[:, :, None], labels, torch.randint(12, 26, (count,))
+
+
+def test_classifier_pools_the_batched_states(calls: list[int]) -> None:
+    x, labels, lengths = sequences()
+    c = cell(60, inputs=1)
+    clf = EchoStateClassifier(Recurrent(c), 2, pool="mean_last").fit(x, labels, lengths=lengths)
+    assert calls == [40]
+    states, _ = one_at_a_time(c, x * (torch.arange(25)[None, :] < lengths[:, None])[:, :, None], x.new_zeros(40, 60),
+                              lengths)
+    mean = states.sum(1) / lengths[:, None]
+    last = states[torch.arange(40), lengths - 1]
+    torch.testing.assert_close(clf.pooled(x, lengths), torch.cat([mean, last], 1), **TOL)
+    assert (clf(x, lengths=lengths)[0].argmax(1) == labels).double().mean() > 0.9
+
+
+@dataclass
+class Classify:
+    """The part of a classification task that fit_ridge uses."""
+
+    alpha: float = 1e-2
+    washout: int = 0
+    carries_state: bool = False
+
+    def loss(self, model, batch, state):                    # pragma: no cover - ridge fits need no loss
+        raise NotImplementedError
+
+    def evaluate(self, model, batches) -> dict[str, float]:
+        right = [(model(b.inputs, lengths=b.lengths)[0].argmax(1) == b.targets).double() for b in batches]
+        return {"accuracy": float(torch.cat(right).mean())}
+
+
+def test_ridge_training_runs_batches_of_sequences(calls: list[int], capsys) -> None:
+    """fit_ridge feeds each batch of train.batch_size sequences to the batched loop, and so does
+    EchoStateNetwork.accumulate on several series."""
+    x, labels, lengths = sequences(48)
+    data = Splits(Batch(x[:32], labels[:32], lengths[:32]), Batch(x[32:], labels[32:], lengths[32:]))
+    clf = EchoStateClassifier(Recurrent(cell(60, inputs=1)), 2, pool="mean_last")
+    metrics = fit_ridge(clf, Classify(), data, SimpleNamespace(train=SimpleNamespace(batch_size=16, plots=False)))
+    assert calls == [16, 16, 16] and metrics["accuracy"] > 0.8
+    calls.clear()
+    esn = EchoStateNetwork(Recurrent(cell(60, inputs=1)), 1)
+    esn.fit(x[:8, :-1], x[:8, 1:], washout=3)
+    assert calls == [8]
+    capsys.readouterr()
+
+
+def test_ridge_bias_from_sums_equals_the_augmented_system() -> None:
+    """Ridge.update adds the bias column's products as sums; the normal equations equal those of
+    the data with a column of ones."""
+    from rnnkit.models.ridge import Ridge
+    x, y = torch.randn(50, 7, dtype=F64), torch.randn(50, 2, dtype=F64)
+    ridge = Ridge(7, 2)
+    ridge.update(x[:20], y[:20])
+    ridge.update(x[20:], y[20:])
+    a = F.pad(x, (0, 1), value=1.0)
+    torch.testing.assert_close(ridge.xtx, a.t() @ a, **TOL)
+    torch.testing.assert_close(ridge.xty, a.t() @ y, **TOL)
+
+
+def test_benchmark_batch_quick_runs_and_agrees_with_reservoirpy(monkeypatch, capsys) -> None:
+    pytest.importorskip("reservoirpy")
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "esn.py"
+    monkeypatch.syspath_prepend(str(script.parent))
+    spec = importlib.util.spec_from_file_location("esn_benchmark", script)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, bench)
+    spec.loader.exec_module(bench)
+    rows = bench.main(["batch", "--quick"])
+    printed = capsys.readouterr().out
+    names = [r["contender"] for r in rows]
+    assert names[0].startswith("reservoirpy") and "rnnkit batched, 1 thread" in names
+    assert "rnnkit one sequence at a time" in names
+    for r in rows:
+        assert r["max_abs_diff"] <= 1e-10 and r["ms"] > 0 and f"| {r['contender']} |" in printed
