@@ -56,8 +56,11 @@ def test_the_task_keeps_statistics_of_the_standardised_differences(tmp_path: Pat
     plain = SequenceClassification(path=str(tmp_path / "data"), protocol="holdout")
     assert plain.describe(plain.load()).get("differences") is None
     assert plain.build_model(ModelConfig(hidden_size=4), plain.describe(plain.load())).differences is None
-    with pytest.raises(ValueError, match="task.differences are for the gradient-trained rnn encoder"):
-        SequenceClassification(path="x", encoder="reservoir", differences=True)
+    reservoir = SequenceClassification(path=str(tmp_path / "data"), differences=True, encoder="reservoir")
+    esn = reservoir.build_model(ModelConfig(hidden_size=5), reservoir.describe(reservoir.load()))
+    assert esn.input_size == 2 and esn.body.input_size == 4 and esn.differences is not None
+    x = torch.randn(2, 6, 2, dtype=torch.float64)
+    torch.testing.assert_close(esn.inputs(x)[..., 2:], esn.differences(esn.inputs(x)[..., :2])[..., 2:])
 
 
 def test_a_run_with_differences_loads_without_its_data_predicts_the_same_and_exports(

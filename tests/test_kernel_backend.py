@@ -66,3 +66,5 @@ def test_the_gpu_and_other_dtypes_never_take_the_native_loops(fresh):
     assert not backend.native("lstm", torch.zeros(1, dtype=torch.float64, device="meta"), smoke)
     with backend.using("python"):
         assert not backend.native("lstm", torch.zeros(1), smoke)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not backend.native("lstm", torch.zeros(1), smoke)

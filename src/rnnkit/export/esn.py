@@ -9,7 +9,6 @@ import torch
 from torch import Tensor
 
 from ..layers.scan import time_mask
-from ..models.classifier import standardized
 from ..models.esn import EchoStateClassifier, EchoStateNetwork
 from .base import Graph, Port, dtype_name
 from .errors import ExportError
@@ -56,7 +55,7 @@ class EchoStateClassifierGraph(Graph):
         self.model = model
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, ...]:
-        x = standardized(self.model, x) * time_mask(lengths, x.size(1))[:, :, None].to(x.dtype)
+        x = self.model.inputs(x) * time_mask(lengths, x.size(1))[:, :, None].to(x.dtype)
         features, s = self.loop(x, lengths, self.initial(x, ()))                 # (B, T, sum H)
         if self.model.body.input_to_readout:
             features = torch.cat([features, x], dim=-1)

@@ -6,7 +6,7 @@ loops they are tested against).
 
 "native" is the default. Where it cannot run (numba missing, no BLAS ?gemm found, a compile
 error: e.g. no LLVM for this platform) rnnkit says so once, in one line on stderr, and runs the
-Python loops; the GPU and dtypes other than float32/64 always take the Python loops (cuDNN runs
+Python loops; the GPU, dtypes other than float32/64 and CPU autocast always take the Python loops (cuDNN runs
 the plain layers there). A kernel is tried on a tiny input the first time each (kernel, dtype)
 is asked for, so a broken build shows at the first layer, not inside a training step.
 """
@@ -57,6 +57,8 @@ def native(kernel: str, like: Tensor, smoke: Callable[[torch.dtype], None]) -> b
     if current() not in BACKENDS:
         set_backend(current())                        # an RNNKIT_KERNELS typo: a ValueError naming both
     if current() != "native" or like.device.type != "cpu" or like.dtype not in NATIVE_DTYPES or _failed:
+        return False
+    if torch.is_autocast_enabled("cpu"):            # bfloat16 autocast: torch's kernels cast, the loops would not
         return False
     key = (kernel, like.dtype)
     if key not in _tried:

@@ -200,31 +200,41 @@ class EchoStateClassifier(nn.Module):
     pooled states (mean over valid steps, the last valid state, or both) -> ridge classifier on
     one-hot targets; the class is the largest output. Called like SequenceClassifier
     (`logits, _ = clf(x, lengths=lengths)`), so the classification tasks and CLI take either.
-    `feature_mean` and `feature_std` (C,), if given, standardise the inputs first."""
+    `feature_mean` and `feature_std` (C,), if given, standardise the inputs first; `differences`
+    (layers.Differences), if given, then appends their first differences (the reservoir then
+    reads 2C inputs)."""
 
     def __init__(self, reservoir: Recurrent | Stacked, num_classes: int, *,
                  pool: str = "mean", input_to_readout: bool = False,
-                 feature_mean: Tensor | None = None, feature_std: Tensor | None = None) -> None:
+                 feature_mean: Tensor | None = None, feature_std: Tensor | None = None,
+                 differences: nn.Module | None = None) -> None:
         super().__init__()
         if pool not in FIXED_POOLINGS:
             raise ValueError(f"pool must be one of {list(FIXED_POOLINGS)}, got {pool!r}")
         self.body = _Reservoirs(reservoir, input_to_readout=input_to_readout)
         if self.body.feedback_size:
             raise ValueError("a classifier's reservoir takes no output feedback; set feedback_size=0")
-        self.pool, self.num_classes, self.input_size = pool, num_classes, self.body.input_size
+        self.pool, self.num_classes = pool, num_classes
+        self.input_size = self.body.input_size // (2 if differences is not None else 1)
         self.pooling = POOLINGS[pool](self.body.features)
         add_standardization(self, feature_mean, feature_std)
+        self.differences = differences
         self.readout = nn.Linear(self.pooling.output_size, num_classes,
                                  dtype=self.body.layers[0].cell.weight_hh.dtype)
 
     def pooled(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """(B, T, I) -> (B, F) pooled reservoir features."""
         with torch.no_grad():
-            x = standardized(self, x).to(self.readout.weight.dtype)
+            x = self.inputs(x).to(self.readout.weight.dtype)
             if lengths is not None:                # padding stays zero (it is in the input part)
                 x = x * time_mask(lengths, x.size(1))[:, :, None].to(x.dtype)
             features, _ = self.body(x, None, lengths, None)                  # (B, T, F)
         return self.pooling(features, lengths)                               # (B, F) or (B, 2F)
+
+    def inputs(self, x: Tensor) -> Tensor:
+        """(B, T, I) standardised [and their first differences: (B, T, 2I)]: what the reservoir reads."""
+        x = standardized(self, x)
+        return x if self.differences is None else self.differences(x)
 
     def forward(self, x: Tensor, state: None = None, lengths: Tensor | None = None) -> tuple[Tensor, None]:
         """(B, T, I) -> (logits (B, C), None): every sequence starts from a zero state."""

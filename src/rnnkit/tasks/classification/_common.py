@@ -95,6 +95,12 @@ def statistics(meta: Meta) -> dict[str, Tensor]:
     return {"feature_mean": torch.tensor(meta["mean"]), "feature_std": torch.tensor(meta["std"])}
 
 
+def differences_of(meta: Meta) -> Differences | None:
+    """The first-difference channels of sequence classification (task.differences), or None."""
+    stats = meta.get("differences")
+    return None if not stats else Differences(torch.tensor(stats["mean"]), torch.tensor(stats["std"]))
+
+
 @dataclass(frozen=True)
 class Classification:
     """Settings shared by both tasks (each subclass adds where its data comes from)."""
@@ -142,8 +148,7 @@ class Classification:
     def classifier(self, cfg: ModelConfig, meta: Meta, input_size: int, *, vocab_size: int = 0) -> SequenceClassifier:
         """The recurrent classifier `cfg` describes over `input_size` inputs per step (the
         embedding size of a text model with `vocab_size` tokens, or the feature count)."""
-        stats = meta.get("differences")                     # sequence classification, task.differences
-        differences = None if not stats else Differences(torch.tensor(stats["mean"]), torch.tensor(stats["std"]))
+        differences = differences_of(meta)
         rnn = build_rnn(cfg, input_size * (2 if differences is not None else 1))
         extra = {"attention_size": self.attention_size} if self.pooling == "attention" else {}
         pooling = POOLINGS[self.pooling](rnn.output_size, bidirectional=cfg.bidirectional, **extra)

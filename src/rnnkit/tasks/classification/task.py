@@ -28,7 +28,7 @@ from ...models.classifier import SequenceClassifier, copy_embeddings
 from ...models.ensemble import ProbabilityEnsemble
 from ...models.esn import EchoStateClassifier, deep_reservoir
 from ..base import Meta, Metrics
-from ._common import Classification, LabelledSplits, Outcome, outcome, statistics, trimmed
+from ._common import Classification, LabelledSplits, Outcome, differences_of, outcome, statistics, trimmed
 from .baselines import sequence_baselines, text_baselines
 from .encoders import resolve, to_build
 from .metrics import accuracy as accuracy
@@ -171,7 +171,7 @@ class SequenceClassification(Classification):
 
     standardize: bool = True        # per-feature mean and std from the training split
     # each feature's step-to-step change beside it as one more channel (layers/differences.py), for
-    # the rnn encoder: what separates shapes (a slope, a turn) without the network learning to subtract
+    # either encoder: what separates shapes (a slope, a turn) without the network learning to subtract
     differences: bool = False
     # encoder = "reservoir": an echo state network (Jaeger et al. 2007) instead of [model]'s cell:
     # a fixed reservoir of [model] hidden_size units (num_layers > 1: deep), pooled by `pooling`
@@ -198,9 +198,9 @@ class SequenceClassification(Classification):
         super().__post_init__()
         if self.encoder not in ("rnn", "reservoir"):
             raise ValueError(f"task.encoder must be 'rnn' or 'reservoir', got {self.encoder!r}")
-        if self.encoder == "reservoir" and (self.bucket_size or self.class_weights != "none" or self.differences):
-            raise ValueError("task.bucket_size, task.class_weights and task.differences are for the gradient-trained "
-                             "rnn encoder; leave them unset with task.encoder = 'reservoir'")
+        if self.encoder == "reservoir" and (self.bucket_size or self.class_weights != "none"):
+            raise ValueError("task.bucket_size and task.class_weights are for the gradient-trained rnn encoder; "
+                             "leave them unset with task.encoder = 'reservoir'")
         check_protocol(self.protocol, small_data=self.small_data, folds=self.folds, ensemble=self.ensemble,
                        encoder=self.encoder, bucket_size=self.bucket_size)
 
@@ -216,11 +216,14 @@ class SequenceClassification(Classification):
         """One model: the classifier [model] describes, or the echo state network."""
         if self.encoder == "rnn":
             return self.classifier(cfg, meta, meta["num_features"])
-        reservoir = deep_reservoir(meta["num_features"], cfg.hidden_size, cfg.num_layers, dtype=torch.float64,
+        differences = differences_of(meta)
+        reservoir = deep_reservoir(meta["num_features"] * (2 if differences is not None else 1), cfg.hidden_size,
+                                   cfg.num_layers, dtype=torch.float64,
                                    spectral_radius=self.spectral_radius, leak=self.leak, density=self.density,
                                    input_scaling=self.input_scaling, bias_scaling=self.bias_scaling)
         return EchoStateClassifier(reservoir, len(meta["classes"]), pool=self.pooling,
-                                   input_to_readout=self.input_to_readout, **statistics(meta))
+                                   input_to_readout=self.input_to_readout, **statistics(meta),
+                                   differences=differences)
 
     def predictor(self, model: nn.Module, meta: Meta) -> SequencePredictor:
         return SequencePredictor(model, meta["classes"], num_features=meta["num_features"])
