@@ -7,37 +7,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnkit.kernels import _blas
 from rnnkit.kernels._common import carry_weights
 from rnnkit.kernels.lstm import LSTMLoop
 from rnnkit.kernels.lstm_ln_native import NativeLayerNormLSTMLoop, available, smoke
+from test_kernels_native_lstm import SHAPES, ZONEOUT, options  # the same options as the plain loop's tests
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs numba on a little-endian machine")
 
 F64 = torch.float64
 EPS = 1e-5
-ZONEOUT = {   # per state component (h, c): the weight of the old value, as `bptt_loop` receives it
-    "none": lambda B, T, H, dt: None,
-    "eval": lambda B, T, H, dt: (0.3, 0.2),                                    # expectation p
-    "draws": lambda B, T, H, dt: tuple(torch.bernoulli(torch.full((B, T, H), p, dtype=dt)) for p in (0.3, 0.2)),
-    "mixed": lambda B, T, H, dt: (torch.bernoulli(torch.full((B, T, H), 0.3, dtype=dt)), 0.2),
-}
-SHAPES = [(1, 1, 1), (2, 5, 3), (3, 7, 8), (4, 6, 17), (1, 9, 33), (5, 3, 64)]   # (B, T, H): tails and SIMD bodies
 NAMES = ["y", "h_T", "c_T", "d_xp", "d_h0", "d_c0", "d_w_hh", "d_gain_hh", "d_gain_c", "d_bias_c"]
-
-
-def options(B, T, H, dt, zoneout, rdrop, padding):
-    """h_mask, keep_h, keep_c, valid, built as `lstm._run` builds them."""
-    mask = None
-    if padding == "lengths":
-        mask = torch.arange(T)[None] < torch.randint(0, T + 1, (B,))[:, None]               # (B, T)
-    elif padding == "holes":
-        mask = torch.rand(B, T) < 0.6
-    like = torch.empty(0, dtype=dt)
-    keep_h, keep_c = carry_weights(ZONEOUT[zoneout](B, T, H, dt), mask, like, 2)
-    h_mask = torch.bernoulli(torch.full((B, H), 0.6, dtype=dt)) / 0.6 if rdrop else None
-    valid = None if mask is None else mask[:, :, None].to(dt)
-    return h_mask, keep_h, keep_c, valid
 
 
 def inputs(B, T, H, dt):
@@ -62,17 +41,6 @@ def run(fn, args, opts, projection=None):
 def assert_agree(got, want, shape, **tol):
     for name, g, w in zip(NAMES[:len(got)], got, want, strict=True):
         torch.testing.assert_close(g, w, **tol, msg=lambda m, n=name: f"{n}, {shape}: {m}")
-
-
-@pytest.fixture(params=_blas.SOURCES)
-def blas(request, monkeypatch):
-    """Each BLAS the loops can call (torch's own, scipy's); skipped where it is not exported."""
-    try:
-        _blas.gemm_function(torch.empty(0).numpy().dtype, request.param)
-    except RuntimeError:
-        pytest.skip(f"no {request.param} BLAS here")
-    monkeypatch.setattr(_blas, "SOURCES", (request.param,))
-    return request.param
 
 
 @pytest.mark.parametrize("padding", [None, "lengths", "holes"])
