@@ -77,12 +77,22 @@ def gemm(function, trans_w, m, n, k, w, b, ldb, c, ldc, beta, slots):  # pragma:
     """Column-major C (m, n) = op(W) (m, k) B (k, n) + β C through `function`. W is a row-major
     array (its leading dimension is w.shape[1]); b and c are views that start at the first
     element of their matrices. slots: from `scratch`, allocated once per loop."""
+    _call(function, 84 if trans_w else 78, 78, m, n, k, w, w.shape[1], b, ldb, c, ldc, beta, slots)  # 'T' / 'N'
+
+
+def gemm_nt(function, m, n, k, a, lda, b, ldb, c, ldc, beta, slots):  # pragma: no cover - compiled
+    """Column-major C (m, n) = A (m, k) Bᵀ + β C, B (n, k): a, b and c are views that start at the
+    first element of their matrices."""
+    _call(function, 78, 84, m, n, k, a, lda, b, ldb, c, ldc, beta, slots)
+
+
+def _call(function, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, beta, slots):  # pragma: no cover - compiled
     ints, scal, chars = slots
-    ints[0], ints[1], ints[2], ints[3], ints[4], ints[5] = m, n, k, w.shape[1], ldb, ldc
+    ints[0], ints[1], ints[2], ints[3], ints[4], ints[5] = m, n, k, lda, ldb, ldc
     scal[0], scal[1] = 1, beta
-    chars[0], chars[1] = 84 if trans_w else 78, 78                            # 'T' or 'N', then 'N'
+    chars[0], chars[1] = trans_a, trans_b
     function(chars[0:].ctypes, chars[1:].ctypes, ints[0:].ctypes, ints[1:].ctypes, ints[2:].ctypes,
-             scal[0:].ctypes, w.ctypes, ints[3:].ctypes, b.ctypes, ints[4:].ctypes, scal[1:].ctypes,
+             scal[0:].ctypes, a.ctypes, ints[3:].ctypes, b.ctypes, ints[4:].ctypes, scal[1:].ctypes,
              c.ctypes, ints[5:].ctypes)
 
 
@@ -92,4 +102,5 @@ except ImportError:                                   # pragma: no cover - exerc
     numba = None
 else:
     scratch = numba.njit(cache=True, inline="always")(scratch)
-    gemm = numba.njit(cache=True, nogil=True)(gemm)
+    _call = numba.njit(cache=True, nogil=True, inline="always")(_call)
+    gemm, gemm_nt = numba.njit(cache=True, nogil=True)(gemm), numba.njit(cache=True, nogil=True)(gemm_nt)

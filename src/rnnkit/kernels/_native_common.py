@@ -106,11 +106,13 @@ def options(h_mask: Tensor | None, keeps: tuple[Carry, ...], valid: Tensor | Non
             none if h_mask is None else np.empty((B, H), NUMPY[dt]))
 
 
-def weight_grad(grad_rec: Tensor, h0: Tensor, hs: Tensor, w_hh: Tensor, h_mask: Tensor | None) -> Tensor:
-    """dW_hh = Σ_t grad_rec_tᵀ h_in_t for grad_rec (B, T, G), one GEMM over all steps; zeros
-    for T = 0 (where `previous` has no steps to shift)."""
-    B, T, G = grad_rec.shape
-    if T == 0:
+def weight_grad(grad_rec: Tensor, h0: Tensor, hs: Tensor, w_hh: Tensor, h_mask: Tensor | None,
+                time_major: bool = False) -> Tensor:
+    """dW_hh = Σ_t grad_rec_tᵀ h_in_t for grad_rec (B, T, G) (or (T, B, G) when `time_major`), one
+    GEMM over all steps; zeros for T = 0 (where `previous` has no steps to shift)."""
+    G = grad_rec.size(-1)
+    if grad_rec.size(0 if time_major else 1) == 0:
         return torch.zeros_like(w_hh)
-    h_in = scaled(previous(h0, hs), None if h_mask is None else h_mask[:, None])  # (B, T, H)
-    return grad_rec.reshape(B * T, G).t().mm(h_in.reshape(B * T, h_in.size(-1)))   # (G, H)
+    mask = None if h_mask is None else h_mask if time_major else h_mask[:, None]
+    h_in = scaled(previous(h0, hs, time_major=time_major), mask)           # grad_rec's layout, H wide
+    return grad_rec.reshape(-1, G).t().mm(h_in.reshape(-1, h_in.size(-1)))   # (G, H)

@@ -196,15 +196,22 @@ def lstm_loop(cell, x: Tensor, state: State, mask: Tensor | None, h_mask: Tensor
 
 def layernorm_lstm_loop(cell, x: Tensor, state: State, mask: Tensor | None, h_mask: Tensor | None,
                         zoneout: tuple | None) -> tuple[Tensor, State]:
-    """LayerNormLSTMCell over x through `LSTMLoop`; LN_ih runs for all T at once."""
+    """LayerNormLSTMCell over x through the native loop (LN_ih inside it) or `LSTMLoop` (LN_ih for
+    all T at once before it)."""
     ln_ih, ln_hh, ln_c = cell.ln_ih, cell.ln_hh, cell.ln_c
     if not (ln_ih.eps == ln_hh.eps == ln_c.eps):
         return None
-    # Time-major, like the kernel's layer-norm gradients: LN_ih's backward then reads them
-    # without a (T, B, 4H) copy, and only x (I wide, not 4H) is transposed.
-    xp = F.layer_norm(F.linear(x.transpose(0, 1), _rotate(cell.weight_ih)), (4 * cell.hidden_size,),
-                      _rotate(ln_ih.weight), _rotate(ln_ih.bias), ln_ih.eps).transpose(0, 1)  # (B, T, 4H)
-    ln = (_rotate(ln_hh.weight), ln_c.weight, ln_c.bias)
+    # Time-major, like the kernels' layer-norm gradients: LN_ih's backward (or F.linear's) then
+    # reads them without a (T, B, 4H) copy, and only x (I wide, not 4H) is transposed.
+    u = F.linear(x.transpose(0, 1), _rotate(cell.weight_ih))                  # (T, B, 4H)
+    ln_in, ln = (_rotate(ln_ih.weight), _rotate(ln_ih.bias)), (_rotate(ln_hh.weight), ln_c.weight, ln_c.bias)
+    if use_native("ln_lstm", u, ln_smoke) and None not in ln_in + ln:
+        keep_h, keep_c = carry_weights(zoneout, mask, u, 2)
+        valid = None if mask is None else mask[:, :, None].to(u.dtype)       # (B, T, 1)
+        y, h, c = NativeLayerNormLSTMLoop.apply(u.transpose(0, 1), *ln_in, *state, _rotate(cell.weight_hh), *ln,
+                                                h_mask, keep_h, keep_c, valid, ln_c.eps)
+        return y, (h, c)
+    xp = F.layer_norm(u, (4 * cell.hidden_size,), *ln_in, ln_ih.eps).transpose(0, 1)  # (B, T, 4H)
     return _run(xp, state, _rotate(cell.weight_hh), ln, mask, h_mask, zoneout, ln_c.eps)
 
 
@@ -212,9 +219,6 @@ def _run(xp: Tensor, state: State, w_hh: Tensor, ln: tuple, mask: Tensor | None,
          h_mask: Tensor | None, zoneout: tuple | None, eps: float) -> tuple[Tensor, State]:
     keep_h, keep_c = carry_weights(zoneout, mask, xp, 2)
     valid = None if mask is None else mask[:, :, None].to(xp.dtype)          # (B, T, 1)
-    if ln[0] is None:
-        loop = NativeLSTMLoop if use_native("lstm", xp, smoke) else LSTMLoop
-    else:
-        loop = NativeLayerNormLSTMLoop if use_native("ln_lstm", xp, ln_smoke) else LSTMLoop
+    loop = NativeLSTMLoop if ln[0] is None and use_native("lstm", xp, smoke) else LSTMLoop
     y, h, c = loop.apply(xp, *state, w_hh, *ln, h_mask, keep_h, keep_c, valid, eps)
     return y, (h, c)
