@@ -20,6 +20,7 @@ from rnnkit import (
 )
 from rnnkit.kernels import ElmanLoop, GRULoop, LSTMLoop, bptt_loop
 from rnnkit.kernels.elman_native import NativeElmanLoop
+from rnnkit.kernels.gru_ln_native import NativeLayerNormGRULoop
 from rnnkit.kernels.gru_native import NativeGRULoop
 from rnnkit.kernels.lstm_ln_native import NativeLayerNormLSTMLoop
 from rnnkit.kernels.lstm_native import NativeLSTMLoop
@@ -27,7 +28,8 @@ from rnnkit.layers.scan import time_mask
 
 # every test here runs under both CPU backends: the native loops and the Python ones
 pytestmark = pytest.mark.usefixtures("kernel_backend")
-NATIVE = {"lstm", "lstm_nobias", "layernorm_lstm", "gru", "gru_nobias", "elman_tanh", "elman_relu"}   # run natively
+NATIVE = {"lstm", "lstm_nobias", "layernorm_lstm", "gru", "gru_nobias", "layernorm_gru", "elman_tanh",
+          "elman_relu"}   # run natively
 
 F64 = torch.float64
 B, T, I, H = 3, 5, 4, 6
@@ -160,7 +162,7 @@ def test_lstm_loop_gradcheck(ln, zoneout, h_mask, mask, kernel_backend):
 @pytest.mark.parametrize("zoneout,h_mask,mask", OPTIONS)
 def test_gru_loop_gradcheck(rec, zoneout, h_mask, mask, kernel_backend):
     torch.manual_seed(0)
-    loop = NativeGRULoop if kernel_backend == "native" and rec != "ln" else GRULoop
+    loop = (NativeLayerNormGRULoop if rec == "ln" else NativeGRULoop) if kernel_backend == "native" else GRULoop
     params = {"bias": [leaf(6)], "nobias": [], "ln": [leaf(6), leaf(6)]}[rec]
     args = [leaf(2, 3, 6), leaf(2, 2), leaf(6, 2), *params]
     options = loop_options(zoneout, h_mask, mask, states=1)

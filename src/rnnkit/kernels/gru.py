@@ -7,6 +7,8 @@ with x = W_ih x_t + b_ih (or LN_ih(W_ih x_t)) for all T outside the `Function`, 
 h_rzn = W_hh h_in + b_hh (or LN_hh(W_hh h_in)) per step. Backward folds every factor that does
 not depend on the incoming gradient dh_t into two (B, T, ·) tensors up front, so a step costs one
 multiply for all three recurrent gate gradients, one for dx_n, one for the carry and one GEMM.
+On the CPU `_run` picks the compiled loops instead where `backend` says they run: `gru_native`
+for the plain GRU, `gru_ln_native` for the layer-norm one.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from ._common import (
     time_major,
 )
 from .backend import native as use_native
+from .gru_ln_native import NativeLayerNormGRULoop
+from .gru_ln_native import smoke as ln_smoke
 from .gru_native import NativeGRULoop, smoke
 
 
@@ -164,7 +168,8 @@ def gru_loop(cell, x: Tensor, state: State, mask: Tensor | None, h_mask: Tensor 
 
 def layernorm_gru_loop(cell, x: Tensor, state: State, mask: Tensor | None, h_mask: Tensor | None,
                        zoneout: tuple | None) -> tuple[Tensor, State]:
-    """LayerNormGRUCell over x through `GRULoop`; LN_ih runs for all T at once."""
+    """LayerNormGRUCell over x through `GRULoop` (`NativeLayerNormGRULoop` where the native loops
+    run); LN_ih runs for all T at once."""
     ln_ih, ln_hh = cell.ln_ih, cell.ln_hh
     # time-major, like the kernel's layer-norm gradients (see `kernels.lstm`)
     xp = F.layer_norm(F.linear(x.transpose(0, 1), cell.weight_ih), (3 * cell.hidden_size,),
@@ -177,7 +182,10 @@ def _run(xp: Tensor, state: State, w_hh: Tensor, rec: tuple, ln: bool, mask: Ten
          h_mask: Tensor | None, zoneout: tuple | None, eps: float) -> tuple[Tensor, State]:
     (keep_h,) = carry_weights(zoneout, mask, xp, 1)
     valid = None if mask is None else mask[:, :, None].to(xp.dtype)          # (B, T, 1)
-    loop = NativeGRULoop if not ln and native_gru(xp) else GRULoop
+    if ln:
+        loop = NativeLayerNormGRULoop if use_native("gru_ln", xp, ln_smoke) else GRULoop
+    else:
+        loop = NativeGRULoop if native_gru(xp) else GRULoop
     y, h = loop.apply(xp, state[0], w_hh, *rec, h_mask, keep_h, valid, ln, eps)
     return y, (h,)
 

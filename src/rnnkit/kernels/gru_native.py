@@ -13,7 +13,8 @@ step's rows, with nothing allocated inside the loop.
 h̃ is torch.lerp(n, h, z), the form `GRULoop` uses, so that the two agree to round-off. The loop
 keeps h_n (B, T, H) beside r, z, n for backward instead of `GRULoop`'s whole h_rzn. dW_hh and
 db_hh are one torch op each over all steps after the loop. The arguments and results are
-`GRULoop`'s for ln=False (gain_hh is b_hh, bias_hh None); the layer-norm GRU stays on `GRULoop`.
+`GRULoop`'s for ln=False (gain_hh is b_hh, bias_hh None); the layer-norm GRU's loop,
+`gru_ln_native`, runs LN_hh and then these same row functions.
 
 numba is optional: without it `available()` is False. The first call per dtype compiles and the
 machine code is cached next to this file.
