@@ -12,7 +12,8 @@ echo state network's no-gradient state loops (`reservoir`).
 On the CPU the same loops also exist compiled with numba (`*_native.py`: one BLAS GEMM and one
 fused pass over the step's elements per step, nothing allocated inside the loop), which run by
 default; `backend` chooses between them and the readable torch loops, which the tests hold them
-equal to (RNNKIT_KERNELS=python runs the latter).
+equal to (RNNKIT_KERNELS=python runs the latter). Zoneout's masks come from `draws` (a
+counter-based generator, the same draws under both backends).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from torch import Tensor
 
 from ._common import State as State
+from .draws import bernoulli as bernoulli
 from .elman import ElmanLoop as ElmanLoop
 from .elman import elman_loop as elman_loop
 from .elman import native_elman as native_elman
@@ -55,5 +57,5 @@ def bptt_loop(cell: Any, x: Tensor, state: State, *, mask: Tensor | None = None,
     return kernel(cell, x, state, mask, h_mask, zoneout)
 
 
-__all__ = ["BPTTKernel", "ElmanLoop", "GRULoop", "LSTMLoop", "State", "bptt_loop", "elman_loop", "gru_loop",
-           "layernorm_gru_loop", "layernorm_lstm_loop", "lstm_loop", "native_elman", "native_gru"]
+__all__ = ["BPTTKernel", "ElmanLoop", "GRULoop", "LSTMLoop", "State", "bernoulli", "bptt_loop", "elman_loop",
+           "gru_loop", "layernorm_gru_loop", "layernorm_lstm_loop", "lstm_loop", "native_elman", "native_gru"]

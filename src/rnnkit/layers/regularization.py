@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from ..cells.base import Cell, State
-from ..kernels import bptt_loop
+from ..kernels import bernoulli, bptt_loop
 
 
 def check_probability(name: str, p: float) -> float:
@@ -67,11 +67,11 @@ class Zoneout(_Wrapper):
 
     def keep_old(self, state: State, steps: int) -> tuple[Tensor | float, ...]:
         """Per state component: the weight d of the previous value, (B, T, n) Bernoulli draws
-        in training, the scalar p in evaluation. One call draws all T masks."""
+        in training, the scalar p in evaluation. One call draws all T masks (on the CPU from a
+        counter-based generator seeded by torch's, see `kernels.draws`)."""
         if not self.training:
             return self.probabilities()
-        return tuple(torch.empty(s.size(0), steps, s.size(1), dtype=s.dtype, device=s.device).bernoulli_(p)
-                     for s, p in zip(state, self.probabilities()))
+        return tuple(bernoulli((s.size(0), steps, s.size(1)), p, s) for s, p in zip(state, self.probabilities()))
 
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         """One step with fresh masks (or the expectation in evaluation)."""
