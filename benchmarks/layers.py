@@ -26,14 +26,24 @@ import torch
 from torch import nn
 
 from _timing import interleaved
-from rnnkit import ElmanCell, LayerNormLSTMCell, LSTMCell, MinGRUCell, Recurrent, RecurrentDropout, Zoneout, weight_drop
+from rnnkit import (
+    ElmanCell,
+    LayerNormGRUCell,
+    LayerNormLSTMCell,
+    LSTMCell,
+    MinGRUCell,
+    Recurrent,
+    RecurrentDropout,
+    Zoneout,
+    weight_drop,
+)
 from rnnkit.cells import GRUCell
 from rnnkit.kernels.backend import using
 
 SHAPES = [(100, 32, 128, 256), (200, 64, 256, 512), (1000, 16, 64, 128), (50, 1, 32, 64)]  # T, B, I, H
 MINGRU_SHAPE = (4096, 8, 64, 128)
 # layers also timed on the readable torch loops, beside the default native ones
-PYTHON_ROWS = ("elman", "gru", "mingru", "lstm+zoneout", "lstm+rdrop", "ln_lstm", "ln_lstm+zoneout+rdrop")
+PYTHON_ROWS = ("elman", "gru", "ln_gru", "mingru", "lstm+zoneout", "lstm+rdrop", "ln_lstm", "ln_lstm+zoneout+rdrop")
 
 
 def copied(cell: nn.Module, peer: nn.Module) -> nn.Module:
@@ -54,6 +64,7 @@ def contenders(I: int, H: int) -> tuple[dict[str, nn.Module], dict[str, str]]:
         "elman": Recurrent(copied(ElmanCell(I, H), peers["nn.RNN"])),
         "lstm": Recurrent(lstm()),
         "gru": Recurrent(copied(GRUCell(I, H), peers["nn.GRU"])),
+        "ln_gru": Recurrent(copied(LayerNormGRUCell(I, H), peers["nn.GRU"])),
         "mingru": Recurrent(MinGRUCell(I, H)),
         "lstm+zoneout": Recurrent(Zoneout(lstm(), 0.1)),
         "lstm+rdrop": Recurrent(RecurrentDropout(lstm(), 0.25)),

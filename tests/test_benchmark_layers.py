@@ -20,4 +20,5 @@ def test_a_tiny_shape_gives_every_row(tmp_path, monkeypatch):
     train = {(r["layer"], r["peer"]): r for r in rows if r["mode"] == "train"}
     assert ("gru", "nn.GRU") in train and ("gru", "nn.LSTM") in train and ("gru [python]", "nn.GRU") in train
     assert ("ln_lstm+zoneout+rdrop [python]", "nn.LSTM") in train and ("elman", "nn.RNN") in train
+    assert ("ln_gru", "nn.GRU") in train and ("ln_gru [python]", "nn.GRU") in train
     assert all(r["ratio"] > 0 and r["ms"] > 0 for r in rows)
