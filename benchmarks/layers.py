@@ -1,6 +1,7 @@
 """rnnkit layers against their torch.nn peers on the CPU, inference and training.
 
     .venv/bin/python benchmarks/layers.py [--quick] [--json results.json] [--shape T,B,I,H ...]
+    .venv/bin/python benchmarks/layers.py --combine run1.json run2.json ...   # medians over runs
 
 Rows marked [python] time the same layer on the readable torch loops of `rnnkit.kernels`
 (RNNKIT_KERNELS=python) beside the default native ones; `gru` is also compared with nn.LSTM.
@@ -21,6 +22,7 @@ import argparse
 import json
 import statistics
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -141,13 +143,45 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def combined(runs: list[list[dict]], mode: str = "train") -> str:
+    """One row per (layer, peer), one column per shape: the median over runs of each run's ratio,
+    with the runs' range in brackets. On a shared VM one run's ratios can move by 20% (perf-notes):
+    a table from several whole runs, each interleaving its contenders, says more than any one."""
+    shapes, pairs, ratios = [], [], {}
+    for rows in runs:
+        for r in rows:
+            if r["mode"] != mode:
+                continue
+            shape, pair = tuple(r["shape"]), (r["layer"], r["peer"])
+            shapes += [shape] if shape not in shapes else []
+            pairs += [pair] if pair not in pairs else []
+            ratios.setdefault((pair, shape), []).append(r["ratio"])
+    lines = [f"| layer | peer | {' | '.join(','.join(map(str, s)) for s in shapes)} |",
+             "|---|---|" + "---:|" * len(shapes)]
+    for pair in pairs:
+        cells = []
+        for shape in shapes:
+            got = ratios.get((pair, shape))
+            cells.append("" if not got else f"{statistics.median(got):.2f}" if len(got) == 1 else
+                         f"{statistics.median(got):.2f} ({min(got):.2f}-{max(got):.2f})")
+        lines.append(f"| {pair[0]} | {pair[1]} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 repeats of short blocks (a smoke run)")
     parser.add_argument("--json", help="write the raw results to this file")
     parser.add_argument("--shape", action="append", default=[], metavar="T,B,I,H",
                         help="time these shapes only (repeatable), without the minGRU T = 4096 row")
+    parser.add_argument("--combine", nargs="+", metavar="JSON",
+                        help="print the median ratio over these --json files of whole runs (no timing)")
     args = parser.parse_args(argv)
+    if args.combine:
+        runs = [json.loads(Path(f).read_text())["rows"] for f in args.combine]
+        for mode in ("train", "infer"):
+            print(f"{mode}: median ratio over {len(runs)} runs (range)\n{combined(runs, mode)}\n")
+        return
     repeats, block_s = (3, 0.05) if args.quick else (7, 0.2)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {repeats} repeats")
     shapes = [tuple(int(n) for n in s.split(",")) for s in args.shape] or SHAPES

@@ -22,3 +22,20 @@ def test_a_tiny_shape_gives_every_row(tmp_path, monkeypatch):
     assert ("ln_lstm+zoneout+rdrop [python]", "nn.LSTM") in train and ("elman", "nn.RNN") in train
     assert ("ln_gru", "nn.GRU") in train and ("ln_gru [python]", "nn.GRU") in train
     assert all(r["ratio"] > 0 and r["ms"] > 0 for r in rows)
+
+
+def test_combine_takes_the_median_over_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    spec = importlib.util.spec_from_file_location("bench_layers", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    row = lambda shape, ratio: {"shape": shape, "mode": "train", "layer": "gru", "peer": "nn.GRU",  # noqa: E731
+                                "ratio": ratio}
+    files = []
+    for i, ratios in enumerate([(0.5, 2.0), (0.7, 1.0), (0.6, 3.0)]):
+        files.append(tmp_path / f"run{i}.json")
+        files[-1].write_text(json.dumps({"rows": [row([1, 2, 3, 4], ratios[0]), row([5, 6, 7, 8], ratios[1])]}))
+    bench.main(["--combine", *map(str, files)])
+    out = capsys.readouterr().out
+    assert "| gru | nn.GRU | 0.60 (0.50-0.70) | 2.00 (1.00-3.00) |" in out
+    assert "1,2,3,4 | 5,6,7,8" in out

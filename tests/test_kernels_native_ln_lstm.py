@@ -145,3 +145,17 @@ def test_missing_layer_norm_parameters_and_other_dtypes_are_refused():
 def test_smoke_runs(dtype):
     """What `kernels.backend.native` tries before it first picks this loop."""
     smoke(dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_inference_keeps_one_step_and_gives_the_same_outputs(dtype):
+    """With no input needing a gradient the loop rewrites one step's x̂_i, x̂_r instead of keeping
+    all T (what backward alone reads): the outputs are those of the training call, bit for bit."""
+    torch.manual_seed(0)
+    B, T, H = 3, 17, 8
+    args, opts = inputs(B, T, H, dtype), options(B, T, H, dtype, "mixed", True, "lengths")
+    train = NativeLayerNormLSTMLoop.apply(*[a.clone().requires_grad_() for a in args], *opts, EPS)
+    with torch.no_grad():
+        infer = NativeLayerNormLSTMLoop.apply(*args, *opts, EPS)
+    for got, want in zip(infer, train, strict=True):
+        assert torch.equal(got, want.detach())

@@ -39,8 +39,10 @@ CHUNK_ROWS = 256      # backward's dW_hh GEMM takes at least this many rows (ste
 def _forward(function, u, h0, c0, w, gi, bi, gh, gc, bc, eps, h_mask, keep_h, keep_c, valid,
              xi, xr, stats, hs, cs, y, h_in):  # pragma: no cover - compiled
     """u: (T, B, 4H); h0, c0: (B, H); w: W_hh (4H, H); options as `lstm_native._forward`. Writes
-    xi (x̂_i), xr (x̂_r): (T, B, 4H); stats (B, T, 4); hs, cs: (B, T, H); y when valid is given."""
+    xi (x̂_i), xr (x̂_r): (T, B, 4H), or (1, B, 4H) rewritten each step when backward will not run;
+    stats (B, T, 4); hs, cs: (B, T, H); y when valid is given."""
     T, B, G = u.shape
+    last = xi.shape[0] - 1                                              # 0 when only one step is kept
     H = G // 4
     slots = scratch(u.dtype)
     rows, a = np.empty((4, H), u.dtype), np.empty(G, u.dtype)        # carry rows, x̂_c, tanh(ĉ); gates
@@ -49,15 +51,16 @@ def _forward(function, u, h0, c0, w, gi, bi, gh, gc, bc, eps, h_mask, keep_h, ke
     if masked:
         h_in[:] = h0 * h_mask
     for t in range(T):
+        k = min(t, last)
         if masked:
-            gemm(function, True, G, B, H, w, h_in[0], H, xr[t, 0], G, 0.0, slots)
+            gemm(function, True, G, B, H, w, h_in[0], H, xr[k, 0], G, 0.0, slots)
         elif t == 0:
-            gemm(function, True, G, B, H, w, h0[0], H, xr[t, 0], G, 0.0, slots)
+            gemm(function, True, G, B, H, w, h0[0], H, xr[k, 0], G, 0.0, slots)
         else:
-            gemm(function, True, G, B, H, w, hs[0, t - 1], T * H, xr[t, 0], G, 0.0, slots)
+            gemm(function, True, G, B, H, w, hs[0, t - 1], T * H, xr[k, 0], G, 0.0, slots)
         for b in range(B):
             h = hs[b, t]
-            forward_row(u[t, b], xr[t, b], xi[t, b], gi, bi, gh, gc, bc, eps, h0[b] if t == 0 else hs[b, t - 1],
+            forward_row(u[t, b], xr[k, b], xi[k, b], gi, bi, gh, gc, bc, eps, h0[b] if t == 0 else hs[b, t - 1],
                         c0[b] if t == 0 else cs[b, t - 1], carry_row(keep_h, b, t, rows[0]),
                         carry_row(keep_c, b, t, rows[1]), a, rows[2], rows[3], h, cs[b, t], stats[b, t])
             for j in range(H if masked else 0):
@@ -122,7 +125,9 @@ class NativeLayerNormLSTMLoop(torch.autograd.Function):
         check_dtype("NativeLayerNormLSTMLoop", "LSTMLoop", u)
         B, T, G = u.shape
         H, dt = G // 4, u.dtype
-        xi, xr = u.new_empty(T, B, G), u.new_empty(T, B, G)                   # x̂_i, x̂_r
+        # x̂_i, x̂_r: kept for every step only if backward will run (inference rewrites one step's)
+        kept = T if any(ctx.needs_input_grad) else min(T, 1)
+        xi, xr = u.new_empty(kept, B, G), u.new_empty(kept, B, G)
         hs, cs = u.new_empty(B, T, H), u.new_empty(B, T, H)
         stats = u.new_empty(B, T, 4)                                          # 1/σ_u, 1/σ_r, μ_c, 1/σ_c
         y = hs if valid is None else u.new_empty(B, T, H)
