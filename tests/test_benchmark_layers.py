@@ -10,11 +10,17 @@ from pathlib import Path
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "layers.py"
 
 
-def test_a_tiny_shape_gives_every_row(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(SCRIPT.parent))          # its sibling _timing.py, as when run as a script
+def load(monkeypatch):
+    """benchmarks/layers.py as a module, with its sibling _timing.py importable as when run as a script."""
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
     spec = importlib.util.spec_from_file_location("bench_layers", SCRIPT)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_a_tiny_shape_gives_every_row(tmp_path, monkeypatch):
+    bench = load(monkeypatch)
     bench.main(["--quick", "--shape", "4,2,3,5", "--json", str(tmp_path / "out.json")])
     rows = json.loads((tmp_path / "out.json").read_text())["rows"]
     train = {(r["layer"], r["peer"]): r for r in rows if r["mode"] == "train"}
@@ -25,10 +31,7 @@ def test_a_tiny_shape_gives_every_row(tmp_path, monkeypatch):
 
 
 def test_combine_takes_the_median_over_runs(tmp_path, monkeypatch, capsys):
-    monkeypatch.syspath_prepend(str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("bench_layers", SCRIPT)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load(monkeypatch)
     row = lambda shape, ratio: {"shape": shape, "mode": "train", "layer": "gru", "peer": "nn.GRU",  # noqa: E731
                                 "ratio": ratio}
     files = []
