@@ -59,14 +59,26 @@ def test_bernoulli_probability_dtype_and_seed(dtype):
     assert not bernoulli((4, 4, 4), 0.0, like).any() and bernoulli((4, 4, 4), 1.0, like).all()
 
 
-def test_both_backends_draw_the_same_masks():
+@pytest.mark.parametrize("bits", [False, True], ids=["float", "bool"])
+def test_both_backends_draw_the_same_masks(bits):
     like = torch.zeros(1)
     draws = []
     for backend in ("native", "python"):
         with using(backend):
             torch.manual_seed(7)
-            draws.append(bernoulli((3, 9, 5), 0.4, like))
+            draws.append(bernoulli((3, 9, 5), 0.4, like, bits=bits))
+    assert draws[0].dtype == draws[1].dtype == (torch.bool if bits else torch.float32)
     assert torch.equal(*draws)
+
+
+def test_bool_draws_are_the_float_draws():
+    like = torch.zeros(1, dtype=torch.float64)
+    torch.manual_seed(5)
+    bits = bernoulli((8, 30, 16), 0.3, like, bits=True)
+    torch.manual_seed(5)
+    floats = bernoulli((8, 30, 16), 0.3, like)
+    assert bits.dtype == torch.bool and floats.dtype == torch.float64
+    assert torch.equal(bits.to(torch.float64), floats) and 0 < bits.sum() < bits.numel()
 
 
 def test_bad_probability_is_refused():
@@ -80,6 +92,7 @@ def test_zoneout_draws_through_it():
     torch.manual_seed(11)
     keep_h, keep_c = layer.keep_old(state, 40)
     torch.manual_seed(11)
-    assert torch.equal(keep_h, bernoulli((64, 40, 8), 0.3, state[0]))
-    assert keep_c.shape == (64, 40, 8) and abs(keep_c.mean().item() - 0.6) < 0.05
+    assert keep_h.dtype == torch.bool                                   # one byte a draw (kernels.draws)
+    assert torch.equal(keep_h, bernoulli((64, 40, 8), 0.3, state[0], bits=True))
+    assert keep_c.shape == (64, 40, 8) and abs(keep_c.float().mean().item() - 0.6) < 0.05
     assert layer.eval().keep_old(state, 40) == (0.3, 0.6)

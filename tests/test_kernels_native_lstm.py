@@ -18,19 +18,21 @@ ZONEOUT = {   # per state component (h, c): the weight of the old value, as `bpt
     "eval": lambda B, T, H, dt: (0.3, 0.2),                                    # expectation p
     "draws": lambda B, T, H, dt: tuple(torch.bernoulli(torch.full((B, T, H), p, dtype=dt)) for p in (0.3, 0.2)),
     "mixed": lambda B, T, H, dt: (torch.bernoulli(torch.full((B, T, H), 0.3, dtype=dt)), 0.2),
+    "bool": lambda B, T, H, dt: tuple(torch.rand(B, T, H) < p for p in (0.3, 0.2)),   # as `Zoneout` draws on the CPU
 }
 SHAPES = [(1, 1, 1), (2, 5, 3), (3, 7, 8), (4, 6, 17), (1, 9, 33), (5, 3, 64)]   # (B, T, H): tails and SIMD bodies
 
 
-def options(B, T, H, dt, zoneout, rdrop, padding):
-    """h_mask, keep_h, keep_c, valid, built as `lstm._run` builds them."""
+def options(B, T, H, dt, zoneout, rdrop, padding, bits=False):
+    """h_mask, keep_h, keep_c, valid, built as `lstm._run` builds them (bool draws stay bool with
+    `bits`, as for the native loop)."""
     mask = None
     if padding == "lengths":
         mask = torch.arange(T)[None] < torch.randint(0, T + 1, (B,))[:, None]               # (B, T)
     elif padding == "holes":
         mask = torch.rand(B, T) < 0.6
     like = torch.empty(0, dtype=dt)
-    keep_h, keep_c = carry_weights(ZONEOUT[zoneout](B, T, H, dt), mask, like, 2)
+    keep_h, keep_c = carry_weights(ZONEOUT[zoneout](B, T, H, dt), mask, like, 2, bits=bits)
     h_mask = torch.bernoulli(torch.full((B, H), 0.6, dtype=dt)) / 0.6 if rdrop else None
     valid = None if mask is None else mask[:, :, None].to(dt)
     return h_mask, keep_h, keep_c, valid
@@ -58,8 +60,10 @@ def inputs(B, T, H, dt):
 def test_native_equals_torch_loop(zoneout, rdrop, padding, blas):
     for seed, (B, T, H) in enumerate(SHAPES):
         torch.manual_seed(seed)
-        args, opts = inputs(B, T, H, F64), options(B, T, H, F64, zoneout, rdrop, padding)
-        got, want = run(NativeLSTMLoop, args, opts), run(LSTMLoop, args, opts)
+        args, rng = inputs(B, T, H, F64), torch.get_rng_state()
+        opts = options(B, T, H, F64, zoneout, rdrop, padding, bits=True)
+        torch.set_rng_state(rng)
+        got, want = run(NativeLSTMLoop, args, opts), run(LSTMLoop, args, options(B, T, H, F64, zoneout, rdrop, padding))
         for name, g, w in zip(["y", "h_T", "c_T", "d_xp", "d_h0", "d_c0", "d_w_hh"], got, want, strict=True):
             torch.testing.assert_close(g, w, rtol=0, atol=1e-10, msg=lambda m, n=name, s=(B, T, H): f"{n}, {s}: {m}")
 

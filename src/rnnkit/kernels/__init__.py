@@ -50,7 +50,7 @@ def bptt_loop(cell: Any, x: Tensor, state: State, *, mask: Tensor | None = None,
 
     mask (B, T) bool: valid steps; h_mask (B, H): recurrent dropout mask on h where it enters
     W_hh; zoneout: per state component the weight of the old value, a (B, T, n) tensor of draws
-    or a float (see `layers.Zoneout.keep_old`). Nothing is sampled here."""
+    (bool or float) or a float (see `layers.Zoneout.keep_old`). Nothing is sampled here."""
     kernel: BPTTKernel | None = cell.bptt_kernel
     if kernel is None or x.size(1) == 0:
         return None

@@ -8,6 +8,8 @@ where s̃_t is the cell's new value and k_t the "carry" weight: zoneout's keep d
 expectation p (Krueger et al. 2016), and 1 on padded steps, where the state must not move. With
 neither, k is None and the kernel skips the lerp. Padding and zoneout therefore share one code
 path, and the backward of the lerp is two multiplies: ds̃ = (1 - k) ds, ds_{t-1} += k ds.
+Zoneout's draws arrive as bool masks on the CPU (`draws.bernoulli(bits=True)`): the native loops
+keep them as bytes, the torch loops take them as floats.
 """
 
 from __future__ import annotations
@@ -25,21 +27,27 @@ Carry = Tensor | float | None   # (B, T, n) or (B, T, 1) tensor, a scalar for ev
 
 
 def carry_weights(zoneout: Sequence[Tensor | float] | None, mask: Tensor | None,
-                  like: Tensor, count: int) -> tuple[Carry, ...]:
+                  like: Tensor, count: int, *, bits: bool = False) -> tuple[Carry, ...]:
     """Per state component, the weight k of the previous state (see the module docstring).
 
-    zoneout: per component a (B, T, n) draw of d or the float p; mask: (B, T) bool valid steps.
-    like: a tensor of the compute dtype. Returns `count` carries."""
+    zoneout: per component a (B, T, n) draw of d (bool or float) or the float p; mask: (B, T)
+    bool valid steps. like: a tensor of the compute dtype. bits: bool draws stay bool (a
+    carry of 1 on padding is True), for the native loops, which keep them as bytes; otherwise
+    every carry tensor is in like's dtype. Returns `count` carries."""
     keeps: list[Carry] = [None] * count if zoneout is None else list(zoneout)
     keeps = [None if isinstance(k, (int, float)) and k == 0.0 else k for k in keeps]
+    as_is = lambda k: bits and k.dtype == torch.bool                          # noqa: E731
     if mask is None:
-        return tuple(k if k is None or isinstance(k, (int, float)) else k.to(like.dtype) for k in keeps)
+        return tuple(k if k is None or isinstance(k, (int, float)) or as_is(k) else k.to(like.dtype)
+                     for k in keeps)
     valid = mask[:, :, None]                                                  # (B, T, 1)
     ones = like.new_ones(())
     out = []
     for k in keeps:
         if k is None:
             out.append((~valid).to(like.dtype))                               # (B, T, 1): 1 on padding
+        elif isinstance(k, Tensor) and as_is(k):
+            out.append(torch.where(valid, k, True))
         else:
             k = k if isinstance(k, Tensor) else like.new_tensor(float(k))
             out.append(torch.where(valid, k.to(like.dtype), ones))

@@ -4,7 +4,10 @@ them, and dW_hh as one torch GEMM after the loop.
 
 The loops see every option as an array so that they have one signature per dtype: an absent
 h_mask or valid is an empty (0, 0) array and an absent carry the weight 0, for which `lerp`
-returns the new value exactly (see `_common` for the carry).
+returns the new value exactly (see `_common` for the carry). A carry reaches the loops packed, as
+one byte per weight and a table of the weights' values (`pack_carry`): zoneout's draws and
+padding take only the values 0 and 1, so the (B, T, H) carries that backward keeps cost a quarter
+(float32) or an eighth (float64) of the float tensors they come from (docs/benchmarks.md, memory).
 """
 
 from __future__ import annotations
@@ -40,13 +43,47 @@ def gemm_function(dtype: torch.dtype):
 
 
 def carry_row(k, b, t, row):  # pragma: no cover - compiled
-    """Step t's carry weights for sequence b, (H,): a row of k (B or 1, T or 1, H or 1), or `row`
-    filled with k's one value there, so that the pointwise loops read every operand alike."""
-    kt = k[min(b, k.shape[0] - 1), min(t, k.shape[1] - 1)]
-    if kt.shape[0] > 1:
-        return kt
-    row[:] = kt[0]
+    """Step t's carry weights for sequence b, (H,), written into `row` and returned: k is a packed
+    carry (codes (B or 1, T or 1, H or 1) uint8, table (m,)), whose weight is table[code]."""
+    codes, table = k
+    kt = codes[min(b, codes.shape[0] - 1), min(t, codes.shape[1] - 1)]
+    if kt.shape[0] == 1:
+        row[:] = table[kt[0]]
+    elif table.shape[0] <= 2:        # a select, which LLVM vectorises (the gather below stays scalar)
+        low, high = table[0], table[table.shape[0] - 1]
+        for j in range(row.shape[0]):
+            row[j] = high if kt[j] else low
+    else:
+        for j in range(row.shape[0]):
+            row[j] = table[kt[j]]
     return row
+
+
+def _encode(values, codes, table):  # pragma: no cover - compiled
+    """codes[i] <- the index of values[i] in table, for flat values and codes; returns the number
+    of table entries used, or -1 when values hold more distinct numbers than table has room for.
+    The usual carry (0 and 1 only) takes one branch-free pass and the table [0, 1]."""
+    zero, one = values.dtype.type(0), values.dtype.type(1)
+    other = False
+    for i in range(values.shape[0]):
+        v = values[i]
+        codes[i] = np.uint8(v == one)
+        other |= (v != zero) & (v != one)
+    if not other:
+        table[0], table[1] = zero, one
+        return 2
+    used = 0
+    for i in range(values.shape[0]):
+        v, j = values[i], 0
+        while j < used and table[j] != v:
+            j += 1
+        if j == used:
+            if used == table.shape[0]:
+                return -1
+            table[used] = v
+            used += 1
+        codes[i] = np.uint8(j)
+    return used
 
 
 def lerp(start, end, k, one):  # pragma: no cover - compiled
@@ -74,7 +111,7 @@ if numba is not None:
     # error_model="numpy": no ZeroDivisionError branch, which would keep the callers' loops scalar
     jit = numba.njit(cache=True, nogil=True, error_model="numpy")
     lerp = numba.njit(cache=True, inline="always", error_model="numpy")(lerp)
-    carry_row, step_gemm = jit(carry_row), jit(step_gemm)
+    carry_row, step_gemm, _encode = jit(carry_row), jit(step_gemm), jit(_encode)
 else:                                                 # pragma: no cover - exercised where numba is absent
     jit = lambda f: f                                 # the loops then stay plain (unused) Python
 
@@ -84,24 +121,39 @@ def array(x: Tensor, dtype: torch.dtype) -> np.ndarray:
     return x.detach().to(dtype).contiguous().numpy()
 
 
-def carry_array(k: Carry, dtype: torch.dtype) -> np.ndarray:
-    """A carry (see `_common`) as a (B, T, n) or (1, 1, 1) array; no carry is k = 0."""
+PackedCarry = tuple[np.ndarray, np.ndarray]     # (codes (B or 1, T or 1, n) uint8, table (m,) of the weights)
+TABLE = 256                                     # the most distinct weights one carry may hold
+
+
+def pack_carry(k: Carry | PackedCarry, dtype: torch.dtype) -> PackedCarry:
+    """A carry (see `_common`) as the loops take it: one byte per weight and the table of their
+    values; no carry is the weight 0. A carry packed already is returned as it is."""
+    if isinstance(k, tuple):
+        return k
     if k is None or isinstance(k, (int, float)):
-        return np.full((1, 1, 1), 0.0 if k is None else float(k), dtype=NUMPY[dtype])
+        return np.zeros((1, 1, 1), np.uint8), np.full(1, 0.0 if k is None else float(k), dtype=NUMPY[dtype])
     if k.dim() != 3:
         raise ValueError(f"a carry tensor must be (B, T, n), got shape {tuple(k.shape)}")
-    return array(k, dtype)
+    if k.dtype == torch.bool:                          # zoneout's draws: the bytes as they are
+        return k.detach().contiguous().view(torch.uint8).numpy(), np.array([0.0, 1.0], NUMPY[dtype])
+    values = array(k, dtype)
+    codes, table = np.empty(values.shape, np.uint8), np.empty(TABLE, NUMPY[dtype])
+    used = _encode(values.reshape(-1), codes.reshape(-1), table)
+    if used < 0:
+        raise ValueError(f"a carry tensor may hold at most {TABLE} distinct weights (zoneout's draws are 0 "
+                         f"or 1, padding 1, evaluation p); use the torch loops for arbitrary weights")
+    return codes, table[:used].copy()
 
 
-def options(h_mask: Tensor | None, keeps: tuple[Carry, ...], valid: Tensor | None,
-            like: Tensor) -> tuple[np.ndarray, ...]:
-    """(h_mask (B, H), *carries, valid (B, T), a (B, H) scratch) as the loops take them, for
+def options(h_mask: Tensor | None, keeps: tuple[Carry | PackedCarry, ...], valid: Tensor | None,
+            like: Tensor) -> tuple[np.ndarray | PackedCarry, ...]:
+    """(h_mask (B, H), *packed carries, valid (B, T), a (B, H) scratch) as the loops take them, for
     `like` (B, H); an absent h_mask or valid is an empty array, and so is the scratch without
     an h_mask (it holds the masked GEMM input forward, the GEMM output backward)."""
     B, H, dt = like.size(0), like.size(-1), like.dtype
     none = np.empty((0, 0), NUMPY[dt])
     return (none if h_mask is None else array(h_mask.expand(B, H), dt),
-            *(carry_array(k, dt) for k in keeps),
+            *(pack_carry(k, dt) for k in keeps),
             none if valid is None else array(valid[..., 0], dt),
             none if h_mask is None else np.empty((B, H), NUMPY[dt]))
 

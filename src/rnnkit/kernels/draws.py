@@ -69,21 +69,26 @@ def draws_reference(count: int, seed: int) -> Tensor:
     return _shift_right(z, 64 - BITS)
 
 
-def bernoulli(shape: tuple[int, ...], p: float, like: Tensor) -> Tensor:
-    """A tensor of `shape` in like's dtype and device: 1 with probability p, else 0."""
+def bernoulli(shape: tuple[int, ...], p: float, like: Tensor, *, bits: bool = False) -> Tensor:
+    """A tensor of `shape` on like's device: 1 with probability p, else 0, in like's dtype, or
+    on the CPU with `bits` a bool tensor (True with probability p): one byte a draw, which the
+    native loops keep as it is for backward (a quarter of float32's memory). The GPU always
+    draws in like's dtype (its kernels take float carries)."""
     if like.device.type != "cpu" or not like.dtype.is_floating_point:
         return torch.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(p)
+    dtype = torch.bool if bits else like.dtype
     seed = int(torch.randint(0, 2 ** 63 - 1, (), dtype=torch.int64))          # torch's generator: manual_seed holds
     limit = threshold(p)
     count = int(np.prod(shape))
     if native("draws", like, smoke):
-        out = torch.empty(count, dtype=like.dtype)
+        out = torch.empty(count, dtype=dtype)
         _draw(out.numpy(), np.uint64(seed), np.uint64(limit))
     else:
-        out = (draws_reference(count, seed) < limit).to(like.dtype)
+        out = (draws_reference(count, seed) < limit).to(dtype)
     return out.view(shape)
 
 
 def smoke(dtype: torch.dtype) -> None:
     """The compiled draw on a tiny input (what `backend.native` tries once per dtype)."""
     _draw(np.empty(4, dtype=np.float32 if dtype == torch.float32 else np.float64), np.uint64(1), np.uint64(1))
+    _draw(np.empty(4, dtype=np.bool_), np.uint64(1), np.uint64(1))

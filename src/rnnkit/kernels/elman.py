@@ -74,9 +74,10 @@ def elman_loop(cell, x: Tensor, state: State, mask: Tensor | None, h_mask: Tenso
     """ElmanCell over x: (B, T, I) through `ElmanLoop`."""
     bias = None if cell.bias_ih is None else cell.bias_ih + cell.bias_hh
     xp = F.linear(x, cell.weight_ih, bias)                                   # (B, T, H), one GEMM
-    (keep_h,) = carry_weights(zoneout, mask, xp, 1)
+    native = native_elman(xp)
+    (keep_h,) = carry_weights(zoneout, mask, xp, 1, bits=native)
     valid = None if mask is None else mask[:, :, None].to(xp.dtype)          # (B, T, 1)
-    loop = NativeElmanLoop if native_elman(xp) else ElmanLoop
+    loop = NativeElmanLoop if native else ElmanLoop
     y, h = loop.apply(xp, state[0], cell.weight_hh, h_mask, keep_h, valid, cell.nonlinearity == "relu")
     return y, (h,)
 

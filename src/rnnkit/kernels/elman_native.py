@@ -128,14 +128,15 @@ class NativeElmanLoop(torch.autograd.Function):
         B, T, H = xp.shape
         dt = xp.dtype
         hs = xp.new_empty(B, T, H)
-        acts = hs if keep_h is None else xp.new_empty(B, T, H)               # f(·), before the carry
+        carried = keep_h is not None
+        acts = xp.new_empty(B, T, H) if carried else hs                       # f(·), before the carry
         y = hs if valid is None else xp.new_empty(B, T, H)
+        hm, kh, v, h_in = options(h_mask, (keep_h,), valid, h0)   # the carry packed: bytes, see `pack_carry`
         if xp.numel():                                # BLAS rejects zero leading dimensions
-            hm, kh, v, h_in = options(h_mask, (keep_h,), valid, h0)
-            _forward(gemm_function(dt), array(xp, dt), array(h0, dt), array(w_hh, dt), hm, kh, keep_h is not None,
+            _forward(gemm_function(dt), array(xp, dt), array(h0, dt), array(w_hh, dt), hm, kh, carried,
                      bool(relu), v, acts.numpy(), hs.numpy(), y.numpy(), h_in)
         ctx.save_for_backward(h0, w_hh, h_mask, valid, hs, acts)
-        ctx.keep, ctx.relu = keep_h, bool(relu)
+        ctx.keep, ctx.relu = kh, bool(relu)           # kh: what backward keeps of (B, T, H) zoneout draws
         return y, (hs[:, -1] if T else h0).clone()
 
     @staticmethod

@@ -180,12 +180,12 @@ def layernorm_gru_loop(cell, x: Tensor, state: State, mask: Tensor | None, h_mas
 
 def _run(xp: Tensor, state: State, w_hh: Tensor, rec: tuple, ln: bool, mask: Tensor | None,
          h_mask: Tensor | None, zoneout: tuple | None, eps: float) -> tuple[Tensor, State]:
-    (keep_h,) = carry_weights(zoneout, mask, xp, 1)
-    valid = None if mask is None else mask[:, :, None].to(xp.dtype)          # (B, T, 1)
     if ln:
         loop = NativeLayerNormGRULoop if use_native("gru_ln", xp, ln_smoke) else GRULoop
     else:
         loop = NativeGRULoop if native_gru(xp) else GRULoop
+    (keep_h,) = carry_weights(zoneout, mask, xp, 1, bits=loop is not GRULoop)
+    valid = None if mask is None else mask[:, :, None].to(xp.dtype)          # (B, T, 1)
     y, h = loop.apply(xp, state[0], w_hh, *rec, h_mask, keep_h, valid, ln, eps)
     return y, (h,)
 

@@ -141,13 +141,13 @@ class NativeLayerNormGRULoop(torch.autograd.Function):
         acts, xq = xp.new_empty(T, B, G), xp.new_empty(T, B, G)               # r, z, n; x̂ of LN_hh
         h_n, hs, rstd = xp.new_empty(B, T, H), xp.new_empty(B, T, H), xp.new_empty(B, T)
         y = hs if valid is None else xp.new_empty(B, T, H)
+        hm, kh, v, h_in = options(h_mask, (keep_h,), valid, h0)   # the carry packed: bytes, see `pack_carry`
         if xp.numel():                                # BLAS rejects zero leading dimensions
-            hm, kh, v, h_in = options(h_mask, (keep_h,), valid, h0)
             _forward(gemm_function(dt), array(xp.transpose(0, 1), dt), array(h0, dt), array(w_hh, dt),
                      array(gain_hh, dt), array(bias_hh, dt), float(eps), hm, kh, v, acts.numpy(), xq.numpy(),
                      rstd.numpy(), h_n.numpy(), hs.numpy(), y.numpy(), h_in)
         ctx.save_for_backward(h0, w_hh, gain_hh, h_mask, valid, acts, xq, rstd, h_n, hs)
-        ctx.keep = keep_h
+        ctx.keep = kh                                 # what backward keeps of (B, T, H) zoneout draws
         return y, (hs[:, -1] if T else h0).clone()
 
     @staticmethod

@@ -155,13 +155,13 @@ class NativeGRULoop(torch.autograd.Function):
         H, dt = G // 3, xp.dtype
         acts, h_n, hs = xp.new_empty(B, T, G), xp.new_empty(B, T, H), xp.new_empty(B, T, H)
         y = hs if valid is None else xp.new_empty(B, T, H)
+        hm, kh, v, h_in = options(h_mask, (keep_h,), valid, h0)   # the carry packed: bytes, see `pack_carry`
         if xp.numel():                                # BLAS rejects zero leading dimensions
-            hm, kh, v, h_in = options(h_mask, (keep_h,), valid, h0)
             bias = np.zeros(G, NUMPY[dt]) if gain_hh is None else array(gain_hh, dt)
             _forward(gemm_function(dt), array(xp, dt), array(h0, dt), array(w_hh, dt), bias, hm, kh, v,
                      acts.numpy(), h_n.numpy(), hs.numpy(), y.numpy(), h_in)
         ctx.save_for_backward(h0, w_hh, h_mask, valid, acts, h_n, hs)
-        ctx.keep = keep_h
+        ctx.keep = kh                                 # what backward keeps of (B, T, H) zoneout draws
         return y, (hs[:, -1] if T else h0).clone()
 
     @staticmethod

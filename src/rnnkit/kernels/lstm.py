@@ -206,7 +206,7 @@ def layernorm_lstm_loop(cell, x: Tensor, state: State, mask: Tensor | None, h_ma
     u = F.linear(x.transpose(0, 1), _rotate(cell.weight_ih))                  # (T, B, 4H)
     ln_in, ln = (_rotate(ln_ih.weight), _rotate(ln_ih.bias)), (_rotate(ln_hh.weight), ln_c.weight, ln_c.bias)
     if use_native("ln_lstm", u, ln_smoke) and None not in ln_in + ln:
-        keep_h, keep_c = carry_weights(zoneout, mask, u, 2)
+        keep_h, keep_c = carry_weights(zoneout, mask, u, 2, bits=True)
         valid = None if mask is None else mask[:, :, None].to(u.dtype)       # (B, T, 1)
         y, h, c = NativeLayerNormLSTMLoop.apply(u.transpose(0, 1), *ln_in, *state, _rotate(cell.weight_hh), *ln,
                                                 h_mask, keep_h, keep_c, valid, ln_c.eps)
@@ -217,8 +217,9 @@ def layernorm_lstm_loop(cell, x: Tensor, state: State, mask: Tensor | None, h_ma
 
 def _run(xp: Tensor, state: State, w_hh: Tensor, ln: tuple, mask: Tensor | None,
          h_mask: Tensor | None, zoneout: tuple | None, eps: float) -> tuple[Tensor, State]:
-    keep_h, keep_c = carry_weights(zoneout, mask, xp, 2)
+    native = ln[0] is None and use_native("lstm", xp, smoke)
+    keep_h, keep_c = carry_weights(zoneout, mask, xp, 2, bits=native)
     valid = None if mask is None else mask[:, :, None].to(xp.dtype)          # (B, T, 1)
-    loop = NativeLSTMLoop if ln[0] is None and use_native("lstm", xp, smoke) else LSTMLoop
+    loop = NativeLSTMLoop if native else LSTMLoop
     y, h, c = loop.apply(xp, *state, w_hh, *ln, h_mask, keep_h, keep_c, valid, eps)
     return y, (h, c)

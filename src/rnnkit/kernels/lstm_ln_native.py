@@ -131,15 +131,15 @@ class NativeLayerNormLSTMLoop(torch.autograd.Function):
         hs, cs = u.new_empty(B, T, H), u.new_empty(B, T, H)
         stats = u.new_empty(B, T, 4)                                          # 1/σ_u, 1/σ_r, μ_c, 1/σ_c
         y = hs if valid is None else u.new_empty(B, T, H)
+        hm, kh, kc, v, h_in = options(h_mask, (keep_h, keep_c), valid, h0)   # carries packed: bytes, see `pack_carry`
         if u.numel():                                 # BLAS rejects zero leading dimensions
-            hm, kh, kc, v, h_in = options(h_mask, (keep_h, keep_c), valid, h0)
             _forward(gemm_function(dt), array(u.transpose(0, 1), dt), array(h0, dt), array(c0, dt),
                      array(w_hh, dt), *(array(p, dt) for p in (gain_ih, bias_ih, gain_hh, gain_c, bias_c)),
                      float(eps), hm, kh, kc, v, xi.numpy(), xr.numpy(), stats.numpy(), hs.numpy(), cs.numpy(),
                      y.numpy(), h_in)
         ctx.save_for_backward(h0, c0, w_hh, gain_ih, bias_ih, gain_hh, gain_c, bias_c, h_mask, valid,
                               xi, xr, stats, hs, cs)
-        ctx.keeps = (keep_h, keep_c)
+        ctx.keeps = (kh, kc)                          # what backward keeps of (B, T, H) zoneout draws
         if T == 0:
             return y, h0.clone(), c0.clone()
         return y, hs[:, -1].clone(), cs[:, -1].clone()

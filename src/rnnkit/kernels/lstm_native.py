@@ -149,13 +149,13 @@ class NativeLSTMLoop(torch.autograd.Function):
         H, dt = G // 4, xp.dtype
         acts, tanh_c, hs, cs = xp.new_empty(B, T, G), *(xp.new_empty(B, T, H) for _ in range(3))
         y = hs if valid is None else xp.new_empty(B, T, H)
+        hm, kh, kc, v, h_in = options(h_mask, (keep_h, keep_c), valid, h0)   # carries packed: bytes, see `pack_carry`
         if xp.numel():                                # BLAS rejects zero leading dimensions
-            hm, kh, kc, v, h_in = options(h_mask, (keep_h, keep_c), valid, h0)
             _forward(gemm_function(dt), array(xp, dt), array(h0, dt), array(c0, dt),
                      array(w_hh, dt), hm, kh, kc, v, acts.numpy(), tanh_c.numpy(), hs.numpy(), cs.numpy(),
                      y.numpy(), h_in)
         ctx.save_for_backward(h0, c0, w_hh, h_mask, valid, acts, tanh_c, hs, cs)
-        ctx.keeps = (keep_h, keep_c)
+        ctx.keeps = (kh, kc)                          # what backward keeps of (B, T, H) zoneout draws
         if T == 0:
             return y, h0.clone(), c0.clone()
         return y, hs[:, -1].clone(), cs[:, -1].clone()

@@ -68,10 +68,11 @@ class Zoneout(_Wrapper):
     def keep_old(self, state: State, steps: int) -> tuple[Tensor | float, ...]:
         """Per state component: the weight d of the previous value, (B, T, n) Bernoulli draws
         in training, the scalar p in evaluation. One call draws all T masks (on the CPU from a
-        counter-based generator seeded by torch's, see `kernels.draws`)."""
+        counter-based generator seeded by torch's, as bool: one byte a draw, see `kernels.draws`)."""
         if not self.training:
             return self.probabilities()
-        return tuple(bernoulli((s.size(0), steps, s.size(1)), p, s) for s, p in zip(state, self.probabilities()))
+        return tuple(bernoulli((s.size(0), steps, s.size(1)), p, s, bits=True)
+                     for s, p in zip(state, self.probabilities()))
 
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         """One step with fresh masks (or the expectation in evaluation)."""
@@ -84,6 +85,7 @@ class Zoneout(_Wrapper):
 
     @staticmethod
     def _zoneout(new: State, old: State, keep: tuple[Tensor | float, ...]) -> tuple[Tensor, State]:
+        keep = tuple(k if isinstance(k, float) else k.to(n.dtype) for k, n in zip(keep, new))   # bool draws
         state = tuple(torch.lerp(n, o, k) for n, o, k in zip(new, old, keep))
         return state[0], state
 
