@@ -4,6 +4,8 @@ build, giving the same numbers."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
@@ -68,3 +70,16 @@ def test_the_gpu_and_other_dtypes_never_take_the_native_loops(fresh):
         assert not backend.native("lstm", torch.zeros(1), smoke)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert not backend.native("lstm", torch.zeros(1), smoke)
+
+
+def test_a_slow_first_try_says_it_is_compiling_and_how_long_it_took(fresh, monkeypatch, capsys):
+    monkeypatch.setattr(backend, "NOTICE_AFTER_S", 0.05)
+    like = torch.zeros(1, dtype=torch.float64)
+    assert backend.native("slow", like, lambda dtype: time.sleep(0.3))
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2
+    assert err[0].startswith("rnnkit: compiling the native CPU loop for slow (float64)")
+    assert err[1].startswith("rnnkit: ... slow (float64) compiled in ") and err[1].endswith(" s")
+    assert backend.native("slow", like, lambda dtype: time.sleep(0.3))          # tried once: no second try
+    assert backend.native("fast", like, lambda dtype: None)                     # quick (cached): silent
+    assert capsys.readouterr().err == ""

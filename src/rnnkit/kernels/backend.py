@@ -8,13 +8,19 @@ loops they are tested against).
 error: e.g. no LLVM for this platform) rnnkit says so once, in one line on stderr, and runs the
 Python loops; the GPU, dtypes other than float32/64 and CPU autocast always take the Python loops (cuDNN runs
 the plain layers there). A kernel is tried on a tiny input the first time each (kernel, dtype)
-is asked for, so a broken build shows at the first layer, not inside a training step.
+is asked for, so a broken build shows at the first layer, not inside a training step. That first
+try is also when numba compiles the loop (5 to 15 s per kernel and dtype on 2 cores, once per
+installation; from the cache afterwards in well under a second): when it takes longer than
+`NOTICE_AFTER_S`, one line on stderr says so while it runs, and one more how long it took, so a
+first training step that stalls is explained.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -27,6 +33,7 @@ NATIVE_DTYPES = (torch.float32, torch.float64)
 _chosen = [os.environ.get("RNNKIT_KERNELS", "native")]
 _tried: dict[tuple[str, torch.dtype], bool] = {}      # (kernel, dtype) -> built and ran
 _failed: list[str] = []                               # the one-line reason, once one build failed
+NOTICE_AFTER_S = 2.0                                  # a first try slower than this is compiling: say so
 
 
 def set_backend(name: str) -> None:
@@ -64,7 +71,7 @@ def native(kernel: str, like: Tensor, smoke: Callable[[torch.dtype], None]) -> b
     if key not in _tried:
         try:
             with torch.enable_grad():
-                smoke(like.dtype)
+                _first_try(kernel, like.dtype, smoke)
             _tried[key] = True
         except Exception as error:                    # any build or run failure: fall back, say why once
             _tried[key] = False
@@ -72,6 +79,30 @@ def native(kernel: str, like: Tensor, smoke: Callable[[torch.dtype], None]) -> b
             print(f"rnnkit: the native CPU loops are unavailable ({_failed[0]}); running the Python loops, "
                   "which are slower (RNNKIT_KERNELS=python silences this)", file=sys.stderr, flush=True)
     return _tried[key]
+
+
+def _first_try(kernel: str, dtype: torch.dtype, smoke: Callable[[torch.dtype], None]) -> None:
+    """smoke(dtype), with a line on stderr if it is still running after NOTICE_AFTER_S (numba is
+    compiling) and one when it ends."""
+    name = str(dtype).removeprefix("torch.")
+    noticed = threading.Event()
+
+    def notice() -> None:
+        noticed.set()
+        print(f"rnnkit: compiling the native CPU loop for {kernel} ({name}); once per installation, "
+              "cached for later runs ...", file=sys.stderr, flush=True)
+
+    timer = threading.Timer(NOTICE_AFTER_S, notice)
+    timer.daemon = True
+    start = time.perf_counter()
+    timer.start()
+    try:
+        smoke(dtype)
+    finally:
+        timer.cancel()
+        if noticed.is_set():
+            print(f"rnnkit: ... {kernel} ({name}) compiled in {time.perf_counter() - start:.1f} s",
+                  file=sys.stderr, flush=True)
 
 
 def reset() -> None:
