@@ -123,7 +123,9 @@ def test_strided_inputs_and_empty_shapes():
                  rtol=0, atol=1e-10)
     args = inputs(0, 4, 3, F64)                                               # no sequences
     assert_agree(run(NativeLayerNormLSTMLoop, args, none), run(Reference, args, none), "B = 0")
-    leaves = [a.requires_grad_() for a in inputs(2, 0, 3, F64)]               # no steps (LSTMLoop fails on dW)
+    args = inputs(2, 0, 3, F64)                                               # no steps: both loops agree
+    assert_agree(run(NativeLayerNormLSTMLoop, args, none), run(Reference, args, none), "T = 0")
+    leaves = [a.requires_grad_() for a in args]
     y, h, c = NativeLayerNormLSTMLoop.apply(*leaves, *none, EPS)
     assert y.shape == (2, 0, 3) and torch.equal(h, leaves[3]) and torch.equal(c, leaves[4])
     grads = torch.autograd.grad(h.sum() + 2 * c.sum(), leaves)

@@ -50,6 +50,8 @@ class ElmanLoop(torch.autograd.Function):
         h0, w_hh, h_mask, valid, hs, h_new = ctx.saved_tensors
         keep_h = ctx.keep
         B, T, H = hs.shape
+        if T == 0:                                    # no steps: h_T was h_0
+            return (hs.new_zeros(B, 0, H), grad_h, torch.zeros_like(w_hh)) + (None,) * 4
         # f'(a) from the saved output, times the new value's weight 1 - k, for all steps at once
         slope = (h_new > 0).to(h_new.dtype) if ctx.relu else torch.mul(h_new, h_new).neg_().add_(1)
         new = complement(keep_h)

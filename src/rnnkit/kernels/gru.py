@@ -51,6 +51,11 @@ class GRULoop(torch.autograd.Function):
                 valid: Tensor | None, ln: bool, eps: float):
         B, T, G = xp.shape
         H = G // 3
+        if T == 0:                                    # no steps: h_T is h_0 (as the native loop has it)
+            ctx.save_for_backward(w_hh, gain_hh, bias_hh)
+            ctx.empty = (B, G)
+            return xp.new_empty(B, 0, H), h0.clone()
+        ctx.empty = None
         acts = xp.new_empty(B, T, G)                  # r, z, n
         # h_rzn, the recurrent gate inputs, and W_hh h_in before LN_hh; what LN reads or
         # writes per step is stored time-major (contiguous steps)
@@ -94,6 +99,9 @@ class GRULoop(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_y, grad_h):
+        if ctx.empty is not None:
+            return (grad_h.new_zeros(ctx.empty[0], 0, ctx.empty[1]), grad_h,
+                    *(None if p is None else torch.zeros_like(p) for p in ctx.saved_tensors)) + (None,) * 5
         h0, w_hh, gain_hh, bias_hh, h_mask, valid, acts, rec, raw, hs, stat = ctx.saved_tensors
         keep_h, ln = ctx.keep, ctx.ln
         B, T, G = acts.shape

@@ -97,7 +97,7 @@ class LSTMLoop(torch.autograd.Function):
                 torch.lerp(c_news[t], c, kc[t], out=c_steps[t])
             h, c = h_steps[t], c_steps[t]
         y = hs if valid is None else hs * valid
-        stat = stacked_stats(stats, 4) if ln else None                        # (4, T, B, 1)
+        stat = stacked_stats(stats, 4) if ln and T else None                  # (4, T, B, 1)
         ctx.save_for_backward(h0, c0, w_hh, gain_hh, gain_c, bias_c, h_mask, valid, acts, raw,
                               c_new, tanh_c, hs, cs, stat)
         ctx.keeps = (keep_h, keep_c)
@@ -112,6 +112,9 @@ class LSTMLoop(torch.autograd.Function):
          stat) = ctx.saved_tensors
         keep_h, keep_c = ctx.keeps
         B, T, G = acts.shape
+        if T == 0:                                    # no steps: h_T, c_T were h_0, c_0
+            return (acts.new_zeros(B, 0, G), grad_h, grad_c, torch.zeros_like(w_hh),
+                    *(None if g is None else torch.zeros_like(g) for g in (gain_hh, gain_c, bias_c))) + (None,) * 5
         H = G // 4
         ln = gain_hh is not None
         q, p, r = _pointwise_factors(acts, tanh_c, c0, cs, complement(keep_h))
