@@ -96,3 +96,10 @@ def test_zoneout_draws_through_it():
     assert torch.equal(keep_h, bernoulli((64, 40, 8), 0.3, state[0], bits=True))
     assert keep_c.shape == (64, 40, 8) and abs(keep_c.float().mean().item() - 0.6) < 0.05
     assert layer.eval().keep_old(state, 40) == (0.3, 0.6)
+
+
+def test_other_devices_keep_float_draws_in_likes_dtype():
+    # the GPU's kernels take float carries (torch's bernoulli_ there); "meta" stands in for it here
+    like = torch.zeros(1, dtype=torch.float64, device="meta")
+    out = bernoulli((2, 3, 4), 0.5, like, bits=True)
+    assert out.dtype == torch.float64 and out.device.type == "meta" and out.shape == (2, 3, 4)
