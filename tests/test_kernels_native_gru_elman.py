@@ -165,3 +165,16 @@ def test_layer_norm_and_other_dtypes_are_refused():
         NativeGRULoop.apply(xp, h0, w, torch.ones(6, dtype=F64), b, None, None, None, True, 1e-5)
     with pytest.raises(TypeError, match="ElmanLoop"):
         NativeElmanLoop.apply(*(a.half() for a in inputs("elman_tanh", 1, 2, 2, F64)), None, None, None, False)
+
+
+@pytest.mark.parametrize("T", [1, 2, 6])
+def test_gru_inference_keeps_one_step_and_gives_the_training_outputs(T):
+    """Without backward the GRU loop rewrites one step of gates and h_n: the outputs equal the call
+    that keeps everything, bit for bit (zoneout draws, recurrent dropout and padding on)."""
+    torch.manual_seed(T)
+    args, opts = inputs("gru", 3, T, 5, F64), options(3, T, 5, F64, "draws", True, "lengths")
+    train = call_gru(NativeGRULoop, [a.clone().requires_grad_() for a in args], opts)
+    infer = call_gru(NativeGRULoop, args, opts)
+    assert train[0].grad_fn.saved_tensors[4].shape == (3, T, 15)             # acts, all steps
+    for got, want in zip(infer, train, strict=True):
+        assert torch.equal(got, want.detach())

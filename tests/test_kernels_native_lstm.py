@@ -167,3 +167,17 @@ def test_fastmath_matches_torch(dtype):
     assert out[0, 1:3].tolist() == pytest.approx([1.0, 0.0]) and out[1, 1:3].tolist() == [1.0, -1.0]
     assert out[0, 3:].tolist() == [0.5, 0.5] and out[1, 3:].tolist() == [0.0, 0.0]
     assert torch.signbit(out[1, 3:]).tolist() == [False, True]
+
+
+@pytest.mark.parametrize("T", [1, 2, 5, 9])
+def test_inference_keeps_one_step_and_gives_the_training_outputs(T):
+    """Without backward the loop rewrites one step of gates and tanh c̃ and two of c: the outputs
+    equal the call that keeps everything, bit for bit (zoneout, recurrent dropout and padding on)."""
+    torch.manual_seed(T)
+    B, H = 3, 5
+    args, opts = inputs(B, T, H, F64), options(B, T, H, F64, "bool", True, "lengths", bits=True)
+    train = NativeLSTMLoop.apply(*(a.clone().requires_grad_() for a in args), None, None, None, *opts, 0.0)
+    infer = NativeLSTMLoop.apply(*args, None, None, None, *opts, 0.0)
+    assert train[0].grad_fn.saved_tensors[5].shape == (B, T, 4 * H)          # acts, all steps
+    for got, want in zip(infer, train, strict=True):
+        assert torch.equal(got, want.detach())

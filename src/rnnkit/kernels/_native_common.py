@@ -94,17 +94,18 @@ def lerp(start, end, k, one):  # pragma: no cover - compiled
 
 
 def step_gemm(function, w, h0, hs, h_in, masked, acts, t, slots):  # pragma: no cover - compiled
-    """acts[:, t] = h W_hhᵀ, the step's one forward GEMM, for acts (B, T, G) and w (G, H), where
-    h is h_in (B, H) (the state times the recurrent dropout mask, when `masked`), h0 at t = 0 or
-    else h_{t-1}, read in place from hs (B, T, H)."""
-    B, T, G = acts.shape
-    H = w.shape[1]
+    """acts[:, t] = h W_hhᵀ, the step's one forward GEMM, for acts (B, T, G) (or (B, 1, G) rewritten
+    every step, when backward will not run) and w (G, H), where h is h_in (B, H) (the state times
+    the recurrent dropout mask, when `masked`), h0 at t = 0 or else h_{t-1}, read in place from
+    hs (B, T, H)."""
+    B, kept, G = acts.shape
+    H, k = w.shape[1], min(t, kept - 1)
     if masked:
-        gemm(function, True, G, B, H, w, h_in[0], H, acts[0, t], T * G, 0.0, slots)
+        gemm(function, True, G, B, H, w, h_in[0], H, acts[0, k], kept * G, 0.0, slots)
     elif t == 0:
-        gemm(function, True, G, B, H, w, h0[0], H, acts[0, t], T * G, 0.0, slots)
+        gemm(function, True, G, B, H, w, h0[0], H, acts[0, k], kept * G, 0.0, slots)
     else:
-        gemm(function, True, G, B, H, w, hs[0, t - 1], T * H, acts[0, t], T * G, 0.0, slots)
+        gemm(function, True, G, B, H, w, hs[0, t - 1], hs.shape[1] * H, acts[0, k], kept * G, 0.0, slots)
 
 
 if numba is not None:

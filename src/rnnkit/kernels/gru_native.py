@@ -70,9 +70,10 @@ def _forward_row(a, x, bias, hp, k, hm, v, h_n, h, h_in, y):  # pragma: no cover
 def _forward(function, xp, h0, w, bias, h_mask, keep, valid, acts, h_n, hs, y, h_in):  # pragma: no cover
     """xp: (B, T, 3H); h0: (B, H); w: W_hh (3H, H); bias (3H); h_mask (B, H) or (0, 0); keep: the
     carry (see `carry_row`); valid (B, T) or (0, 0). Writes acts (B, T, 3H), h_n, hs (B, T, H), y
-    when valid is given, and uses h_in (B, H) (or (0, 0) without h_mask) as the GEMM input."""
+    when valid is given, and uses h_in (B, H) (or (0, 0) without h_mask) as the GEMM input. When
+    backward will not run, acts and h_n are (B, 1, ·), rewritten every step."""
     B, T, G = xp.shape
-    H = G // 3
+    H, last = G // 3, acts.shape[1] - 1
     slots = scratch(xp.dtype)
     row, none = np.empty(H, xp.dtype), np.empty(0, xp.dtype)              # a carry row; an absent row
     one = xp.dtype.type(1)
@@ -81,9 +82,10 @@ def _forward(function, xp, h0, w, bias, h_mask, keep, valid, acts, h_n, hs, y, h
         h_in[:] = h0 * h_mask
     for t in range(T):
         step_gemm(function, w, h0, hs, h_in, masked, acts, t, slots)
+        k = min(t, last)
         for b in range(B):
-            _forward_row(acts[b, t], xp[b, t], bias, h0[b] if t == 0 else hs[b, t - 1], carry_row(keep, b, t, row),
-                         h_mask[b] if masked else none, valid[b, t] if has_y else one, h_n[b, t], hs[b, t],
+            _forward_row(acts[b, k], xp[b, t], bias, h0[b] if t == 0 else hs[b, t - 1], carry_row(keep, b, t, row),
+                         h_mask[b] if masked else none, valid[b, t] if has_y else one, h_n[b, k], hs[b, t],
                          h_in[b] if masked else none, y[b, t] if has_y else none)
 
 
@@ -153,7 +155,8 @@ class NativeGRULoop(torch.autograd.Function):
         check_dtype("NativeGRULoop", "GRULoop", xp)
         B, T, G = xp.shape
         H, dt = G // 3, xp.dtype
-        acts, h_n, hs = xp.new_empty(B, T, G), xp.new_empty(B, T, H), xp.new_empty(B, T, H)
+        kept = T if any(ctx.needs_input_grad) else min(T, 1)     # inference: one step of gates and h_n
+        acts, h_n, hs = xp.new_empty(B, kept, G), xp.new_empty(B, kept, H), xp.new_empty(B, T, H)
         y = hs if valid is None else xp.new_empty(B, T, H)
         hm, kh, v, h_in = options(h_mask, (keep_h,), valid, h0)   # the carry packed: bytes, see `pack_carry`
         if xp.numel():                                # BLAS rejects zero leading dimensions

@@ -62,9 +62,12 @@ def _forward_row(a, x, hp, cp, kh, kc, hm, v, tc, h, c, h_in, y):  # pragma: no 
 def _forward(function, xp, h0, c0, w, h_mask, keep_h, keep_c, valid, acts, tanh_c, hs, cs, y, h_in):  # pragma: no cover
     """xp: (B, T, 4H); h0, c0: (B, H); w: W_hh (4H, H); h_mask (B, H) or (0, 0); carries (see
     `_carry_row`); valid (B, T) or (0, 0). Writes acts, tanh_c, hs, cs: (B, T, ·), y when valid
-    is given, and uses h_in (B, H) (or (0, 0) without h_mask) for the masked GEMM input."""
+    is given, and uses h_in (B, H) (or (0, 0) without h_mask) for the masked GEMM input. When
+    backward will not run, acts and tanh_c are (B, 1, ·), rewritten every step, and cs (B, 2, H)
+    holds c_{t-1} and c_t in turn: only hs (the output) is kept for every step."""
     B, T, G = xp.shape
     H = G // 4
+    last, all_c = acts.shape[1] - 1, cs.shape[1] == T
     slots = scratch(xp.dtype)
     rows, none = np.empty((2, H), xp.dtype), np.empty(0, xp.dtype)      # carry rows; an absent row
     one = xp.dtype.type(1)
@@ -72,12 +75,14 @@ def _forward(function, xp, h0, c0, w, h_mask, keep_h, keep_c, valid, acts, tanh_
     if masked:
         h_in[:] = h0 * h_mask
     for t in range(T):
+        k = min(t, last)
+        c_new, c_old = (t, t - 1) if all_c else (t % 2, (t + 1) % 2)
         step_gemm(function, w, h0, hs, h_in, masked, acts, t, slots)
         for b in range(B):
-            _forward_row(acts[b, t], xp[b, t], h0[b] if t == 0 else hs[b, t - 1], c0[b] if t == 0 else cs[b, t - 1],
+            _forward_row(acts[b, k], xp[b, t], h0[b] if t == 0 else hs[b, t - 1], c0[b] if t == 0 else cs[b, c_old],
                          carry_row(keep_h, b, t, rows[0]), carry_row(keep_c, b, t, rows[1]),
-                         h_mask[b] if masked else none, valid[b, t] if has_y else one, tanh_c[b, t], hs[b, t],
-                         cs[b, t], h_in[b] if masked else none, y[b, t] if has_y else none)
+                         h_mask[b] if masked else none, valid[b, t] if has_y else one, tanh_c[b, k], hs[b, t],
+                         cs[b, c_new], h_in[b] if masked else none, y[b, t] if has_y else none)
 
 
 def _backward_row(da, a, tc, cp, kh, kc, hm, rec, dh, dc, gy, v):  # pragma: no cover - compiled
@@ -147,7 +152,11 @@ class NativeLSTMLoop(torch.autograd.Function):
         check_dtype("NativeLSTMLoop", "LSTMLoop", xp)
         B, T, G = xp.shape
         H, dt = G // 4, xp.dtype
-        acts, tanh_c, hs, cs = xp.new_empty(B, T, G), *(xp.new_empty(B, T, H) for _ in range(3))
+        # without backward (inference) only hs is kept for every step: one step of the gates and
+        # tanh c̃, two of c (the step's memory traffic and fresh pages, not the arithmetic)
+        kept = T if any(ctx.needs_input_grad) else min(T, 1)
+        acts, tanh_c, hs = xp.new_empty(B, kept, G), xp.new_empty(B, kept, H), xp.new_empty(B, T, H)
+        cs = xp.new_empty(B, T if kept == T else min(T, 2), H)
         y = hs if valid is None else xp.new_empty(B, T, H)
         hm, kh, kc, v, h_in = options(h_mask, (keep_h, keep_c), valid, h0)   # carries packed: bytes, see `pack_carry`
         if xp.numel():                                # BLAS rejects zero leading dimensions
@@ -158,7 +167,7 @@ class NativeLSTMLoop(torch.autograd.Function):
         ctx.keeps = (kh, kc)                          # what backward keeps of (B, T, H) zoneout draws
         if T == 0:
             return y, h0.clone(), c0.clone()
-        return y, hs[:, -1].clone(), cs[:, -1].clone()
+        return y, hs[:, -1].clone(), cs[:, (T - 1) % cs.size(1)].clone()
 
     @staticmethod
     @once_differentiable
