@@ -28,6 +28,7 @@ from rnnkit.io.files import atomic_write
 from rnnkit.models.stack import build_rnn
 from rnnkit.runs import load, run, seed_everything
 from rnnkit.runs.configs import load_config
+from rnnkit.train import log as train_log
 from rnnkit.train.checkpoint import STATE_FILE, WEIGHTS_FILE, CheckpointError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,6 +141,25 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert state["iteration"] == iteration > 0
     metrics = run(resume=run_dir, overrides=[f"--train.iterations={iteration + 2}"])
     assert set(metrics) == {"mse"}
+
+
+def test_a_sigint_while_the_run_finishes_lets_it_finish(tmp_path, monkeypatch):
+    """A time limit's SIGINT that lands after the last iteration, while the curves are drawn (the
+    main job's `timeout -s INT`), must not leave a traceback and a run without its plots."""
+    drawn = []
+
+    def plot_then_interrupted(folder, rows):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)                               # the handler runs here: before the fix, KeyboardInterrupt
+        drawn.append(folder)
+
+    monkeypatch.setattr(train_log, "plot_curves", plot_then_interrupted)
+    try:
+        metrics = run(small(tmp_path, "--train.plots=true"))
+    except KeyboardInterrupt:                           # not raised on: it would end the whole session
+        pytest.fail("a SIGINT while the run finished raised KeyboardInterrupt")
+    assert set(metrics) == {"mse"} and drawn == [tmp_path / "run" / "plots"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler          # the handler is put back
 
 
 def test_bad_run_directories_get_clear_errors_and_are_never_destroyed(tmp_path):

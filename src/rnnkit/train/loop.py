@@ -109,12 +109,15 @@ def fit(model: nn.Module, task: TrainedTask, data: Splits, cfg: RunConfig, *, ru
                 raise Interrupted(f"interrupted at iteration {progress.iteration}; checkpoint saved in {run_dir}")
             if stop:
                 break
-    log.finish(progress)
-    unfreeze.release()                              # whatever stopped it, the model leaves trainable
-    if best is not None:
-        best.finish(progress, train.metric)
-    if run_dir is not None and rank == 0 and train.plots and isinstance(task, PlotsAtEnd):
-        _task_plot(task, model, data, Path(run_dir) / "plots")
+        # Still under the flag: a SIGINT now (e.g. a time limit that lands while the plots are
+        # drawn) lets the run finish its last few seconds instead of leaving a traceback and no
+        # plots; the last checkpoint is already saved, and a second SIGINT stops at once.
+        log.finish(progress)
+        unfreeze.release()                          # whatever stopped it, the model leaves trainable
+        if best is not None:
+            best.finish(progress, train.metric)
+        if run_dir is not None and rank == 0 and train.plots and isinstance(task, PlotsAtEnd):
+            _task_plot(task, model, data, Path(run_dir) / "plots")
     return progress.metrics
 
 
