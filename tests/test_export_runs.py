@@ -76,8 +76,10 @@ def test_language_model_run_exports_streaming_and_continues_a_prompt_like_the_ru
     assert np.abs(np.concatenate(logits, 1) - want.numpy()).max() <= 1e-5
 
 
-def test_text_classifier_run_exports_and_classifies_like_the_run(text_run, tmp_path):
+def test_text_classifier_run_exports_and_classifies_like_the_run(text_run, tmp_path, capsys):
     assert main(["export", str(text_run)]) == 0
+    assert ("note: the graph is the network alone" in capsys.readouterr().out) == ("selection" in rnnkit.load(
+        text_run).meta)
     path = text_run / "export" / "model.onnx"
     info = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
     assert info["meta"]["classes"] and not info["streaming"]
@@ -89,7 +91,9 @@ def test_text_classifier_run_exports_and_classifies_like_the_run(text_run, tmp_p
     tokens = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True)
     logits = run_file(path, "onnx", (tokens, lengths), ["tokens", "lengths"])[0]
     probabilities = torch.softmax(torch.from_numpy(logits), -1)
-    for p, prediction in zip(probabilities, saved.predict(texts)):
+    # the graph is the network alone, whatever the run's validated selection chose (noted on stdout)
+    network = saved.task.predictor(saved.model, saved.meta)
+    for p, prediction in zip(probabilities, network.predict(texts)):
         assert info["meta"]["classes"][int(p.argmax())] == prediction.label
         assert abs(float(p.max()) - max(prediction.probabilities.values())) <= 1e-5
 

@@ -25,8 +25,10 @@ from ..data.sequence_files import read_sequences
 from ..plots.classify import attention_strip, attention_text, plot_confusion
 from ..runs import load
 from ..runs.baselines import check_classes, check_split
-from ..tasks.classification import Prediction, SequencePredictor, TextClassification, outcome
+from ..tasks.classification import Prediction, SequencePredictor, TextClassification, TextPredictor, outcome
 from ..tasks.classification.metrics import confusion_matrix, report
+from ..tasks.classification.predict import text_outcome
+from ..tasks.classification.text_select import NETWORK
 from ._args import no_overrides, task_keys
 from .train import add_arguments as add_train_arguments
 from .train import train
@@ -52,8 +54,16 @@ def evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
     split = getattr(data, args.split, None)
     if split is None:
         raise ValueError(f"this run's data has no {args.split} split")
-    with torch.no_grad():
-        result = outcome(saved.model, batches(split, saved.cfg.train.batch_size))
+    predictor = saved.predictor
+    texts = getattr(data, "texts", None)
+    if isinstance(predictor, TextPredictor) and predictor.choice != NETWORK and texts is not None:
+        # the run's validated selection (the n-gram model or the blend of both), not the network alone
+        normal, y = texts[args.split]
+        result = text_outcome(predictor.normalised_probabilities(normal), y)
+        print(f"the run's validated selection: {predictor.choice}")
+    else:
+        with torch.no_grad():
+            result = outcome(saved.model, batches(split, saved.cfg.train.batch_size))
     classes = saved.meta["classes"]
     print(json.dumps({"split": args.split, **result.metrics()}))
     print(report(result.targets, result.predictions, classes))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from ..export import FORMATS, export_run
+from ..runs.load import read_meta
 from ._args import no_overrides
 
 EXAMPLES = """examples:
@@ -25,6 +26,9 @@ def export(args: argparse.Namespace, overrides: list[str]) -> int:
     files, info, worst = export_run(args.run_dir, format=args.format, streaming=args.streaming, out=args.out)
     print(f"wrote {', '.join(map(str, files))} and {info} (largest difference from the eager model on a padded "
           f"batch: {worst:.1e})")
+    if "selection" in read_meta(args.run_dir):
+        print("note: the graph is the network alone; the run's own predictions follow the validated selection in "
+              "its meta.json ('selection'), which the JSON file's usage describes")
     return 0
 
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from ..config import RunConfig
 from ..tasks import build_task
-from ..tasks.base import HasBaselines, Meta, Predictor
+from ..tasks.base import HasBaselines, Meta, Predictor, ReadsRunFiles
 from ..train import CheckpointError
 from ..train.checkpoint import CONFIG_FILE, META_FILE, META_FORMAT, check_run_dir, load_weights
 from .baselines import check_classes, check_split, compare
@@ -34,10 +34,13 @@ class SavedRun:
     task: Any
     meta: Meta
     model: nn.Module
+    run_dir: Path | None = None
 
     @cached_property
     def predictor(self) -> Predictor:
         """The task's predictor over this model: user inputs in, the task's outputs out."""
+        if self.run_dir is not None and isinstance(self.task, ReadsRunFiles):
+            return self.task.run_predictor(self.model, self.meta, self.run_dir)
         return self.task.predictor(self.model, self.meta)
 
     def predict(self, inputs: Any, **options: Any) -> Any:
@@ -52,7 +55,7 @@ def load(run_dir: str | Path, *, tasks: Sequence[str] = (), command: str = "this
         raise ValueError(f"{run_dir} is a {cfg.task.name!r} run; {command} needs a {' or '.join(tasks)} run")
     task, meta = build_task(cfg.task), read_meta(run_dir)
     model = load_weights(task.build_model(cfg.model, meta), run_dir)
-    return SavedRun(cfg, task, meta, model.eval())
+    return SavedRun(cfg, task, meta, model.eval(), Path(run_dir))
 
 
 def evaluate_run(run_dir: str | Path, split: str = "valid", *, baselines: bool = False) -> dict[str, Any]:

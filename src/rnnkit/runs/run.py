@@ -80,7 +80,7 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
         method = functools.partial(fit_cross_validated, meta=meta) if small else METHODS[cfg.train.method]
         metrics = method(model, task, data, cfg, run_dir=run_dir, resume=resume is not None, on_eval=on_eval)
         if rank == 0 and isinstance(task, ChoosesAfterTraining):   # e.g. forecasting's validated selection
-            write_meta(run_dir, cfg.task.name, task.choose(model, data, meta))
+            write_meta(run_dir, cfg.task.name, task.choose(model, data, meta, run_dir))
         if rank == 0 and cfg.train.baselines and isinstance(task, HasBaselines):
             report(run_dir, task, model, data, cfg)
         return metrics

@@ -83,7 +83,16 @@ class ChoosesAfterTraining(Protocol):
     model and simpler methods (forecasting: Theta, ETS and combinations) and returns `meta` with
     that choice added; the run writes it to meta.json, so a loaded run's predictor uses it."""
 
-    def choose(self, model: nn.Module, data: Splits, meta: Meta) -> Meta: ...
+    def choose(self, model: nn.Module, data: Splits, meta: Meta, run_dir: Path | None = None) -> Meta: ...
+
+
+@runtime_checkable
+class ReadsRunFiles(Protocol):
+    """Optional: a task whose predictor needs a file its run wrote beside the weights (text
+    classification's validated n-gram model, RUN_DIR/ngrams.safetensors); `rnnkit.load` calls
+    this instead of `predictor`."""
+
+    def run_predictor(self, model: nn.Module, meta: Meta, run_dir: Path) -> Predictor: ...
 
 
 @runtime_checkable

@@ -21,6 +21,7 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,13 +51,24 @@ def scores(y: Tensor, predicted: Tensor, probabilities: np.ndarray | None = None
 
 def text_baselines(texts: dict[str, tuple[list[str], Tensor]], split: str) -> dict[str, Metrics]:
     """{"tfidf_logreg": metrics on `split`}, fitted on texts["train"], C chosen on texts["valid"]."""
+    tfidf, best = fit_tfidf_logreg(texts)
+    scored, y = texts[split]
+    x = tfidf.transform(scored)
+    probabilities = np.zeros((len(scored), int(max(y.max(), texts["train"][1].max())) + 1))
+    probabilities[:, best.classes_] = best.predict_proba(x)
+    return {"tfidf_logreg": scores(y, torch.from_numpy(best.predict(x)), probabilities)}
+
+
+def fit_tfidf_logreg(texts: dict[str, tuple[list[str], Tensor]]) -> tuple[Any, Any]:
+    """(the fitted TfidfVectorizer, the LogisticRegression whose C validated best) on texts["train"]
+    and texts["valid"]; says which C it chose."""
     try:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from threadpoolctl import threadpool_limits
     except ImportError as error:
         raise ImportError(f"the text baselines need scikit-learn: {INSTALL} ({error})") from error
-    (train, y_train), (valid, y_valid), (scored, y) = texts["train"], texts["valid"], texts[split]
+    (train, y_train), (valid, y_valid) = texts["train"], texts["valid"]
     # the texts are normalised already (lower case, punctuation split off): keep rnnkit's tokens
     tfidf = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"\S+", lowercase=False, sublinear_tf=True)
     x_train = tfidf.fit_transform(train)
@@ -73,10 +85,7 @@ def text_baselines(texts: dict[str, tuple[list[str], Tensor]], split: str) -> di
     assert best is not None
     print(f"tfidf_logreg: C={best.C:g} chosen on valid (accuracy {best_accuracy:.4f}), {x_train.shape[1]} "
           "n-grams", file=sys.stderr, flush=True)
-    x = tfidf.transform(scored)
-    probabilities = np.zeros((len(scored), int(max(y.max(), y_train.max())) + 1))
-    probabilities[:, best.classes_] = best.predict_proba(x)
-    return {"tfidf_logreg": scores(y, torch.from_numpy(best.predict(x)), probabilities)}
+    return tfidf, best
 
 
 def examples(split: Batch, mean: Sequence[float] | None = None,

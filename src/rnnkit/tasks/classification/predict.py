@@ -9,7 +9,7 @@ texts (a text run) or (T, C) feature sequences (a sequence run, either encoder).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,9 @@ from torch import Tensor, nn
 from ...data.labelled import check_sequences, encode_texts, normalize_text, pad
 from ...data.text import Vocab
 from ...models.classifier import SequenceClassifier
+from ._common import Outcome
+from .ngrams import NgramLogReg
+from .text_select import NETWORK, combine
 
 BATCH = 256                 # sequences per padded forward pass
 
@@ -63,21 +66,40 @@ def predictions(classes: Sequence[str], probabilities: Tensor, weights: list[Ten
 
 class TextPredictor:
     """A text run: texts are normalised and tokenised as in training (the run's vocabulary,
-    cut to its max_length); an empty text is an error naming its row."""
+    cut to its max_length); an empty text is an error naming its row. With a validated selection
+    (text_select.py) other than the network, the probabilities are those of the chosen candidate:
+    the n-gram model's, or the blend of both; the tokens and attention weights stay the network's."""
 
-    def __init__(self, model: nn.Module, classes: Sequence[str], vocab: Vocab, *, max_length: int = 0) -> None:
+    def __init__(self, model: nn.Module, classes: Sequence[str], vocab: Vocab, *, max_length: int = 0,
+                 ngrams: NgramLogReg | None = None, choice: str = NETWORK,
+                 weights: Mapping[str, float] | None = None) -> None:
         self.model, self.classes, self.vocab, self.max_length = model, list(classes), vocab, max_length
+        if choice != NETWORK and ngrams is None:
+            raise ValueError(f"the run chose {choice!r} on validation, which needs its n-gram model")
+        self.ngrams, self.choice, self.weights = ngrams, choice, weights
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """texts -> one Prediction each, with its tokens (and their weights under attention pooling)."""
         normal, ids = self._encode(texts)
         probabilities, weights = scores(self.model, ids)
         tokens = [self.vocab.split(n)[: len(i)] for n, i in zip(normal, ids)]
-        return predictions(self.classes, probabilities, weights, tokens)
+        return predictions(self.classes, self._chosen(probabilities, normal), weights, tokens)
 
     def probabilities(self, texts: Sequence[str]) -> Tensor:
         """(N, C) class probabilities of the texts."""
-        return scores(self.model, self._encode(texts)[1])[0]
+        normal, ids = self._encode(texts)
+        return self._chosen(scores(self.model, ids)[0], normal)
+
+    def normalised_probabilities(self, normal: Sequence[str]) -> Tensor:
+        """(N, C) class probabilities of texts normalised already (a split's texts as load() keeps them)."""
+        return self._chosen(scores(self.model, encode_texts(list(normal), self.vocab, self.max_length))[0], normal)
+
+    def _chosen(self, network: Tensor, normal: Sequence[str]) -> Tensor:
+        if self.choice == NETWORK or not len(normal):
+            return network
+        assert self.ngrams is not None
+        chosen = combine(self.choice, network.double().numpy(), self.ngrams.probabilities(list(normal)), self.weights)
+        return torch.from_numpy(chosen).to(network.dtype)
 
     def _encode(self, texts: Sequence[str]) -> tuple[list[str], list[Tensor]]:
         if isinstance(texts, str):
@@ -111,3 +133,9 @@ class SequencePredictor:
                   for s in sequences]
         check_sequences(series, self.num_features)
         return series
+
+
+def text_outcome(probabilities: Tensor, y: Tensor) -> Outcome:
+    """An Outcome (summed cross-entropy, targets, predicted classes) from (N, C) probabilities."""
+    p = probabilities.double()[torch.arange(len(y)), y].clamp_min(1e-15)    # as baselines.scores clips
+    return Outcome(float(-p.log().sum()), y, probabilities.argmax(-1))

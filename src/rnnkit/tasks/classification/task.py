@@ -12,6 +12,7 @@ the baselines (`HasBaselines`) in baselines.py; the predictors in predict.py.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +28,10 @@ from ...layers.differences import difference_statistics
 from ...models.classifier import SequenceClassifier, copy_embeddings
 from ...models.ensemble import ProbabilityEnsemble
 from ...models.esn import EchoStateClassifier, deep_reservoir
+from ...train import CheckpointError
 from ..base import Meta, Metrics
 from ._common import Classification, LabelledSplits, Outcome, differences_of, outcome, statistics, trimmed
-from .baselines import sequence_baselines, text_baselines
+from .baselines import fit_tfidf_logreg, sequence_baselines, text_baselines
 from .encoders import resolve, to_build
 from .metrics import accuracy as accuracy
 from .metrics import balanced_weights as balanced_weights
@@ -37,6 +39,7 @@ from .metrics import confusion_matrix as confusion_matrix
 from .metrics import macro_f1 as macro_f1
 from .metrics import per_class as per_class
 from .metrics import report as report
+from .ngrams import NGRAMS_FILE, NgramLogReg
 from .predict import SequencePredictor, TextPredictor
 from .pretrained import (
     PretrainedRun,
@@ -49,6 +52,7 @@ from .pretrained import (
 )
 from .small_data import carve_for_cv, check_protocol, chosen, protocol_meta
 from .sources import labelled_sample, sequence_parts, text_parts
+from .text_select import NETWORK, SELECT, blend_weights, candidates, metrics_of, pick, show
 
 __all__ = ["LabelledSplits", "Outcome", "SequenceClassification", "TextClassification", "accuracy",
            "balanced_weights", "confusion_matrix", "macro_f1", "outcome", "per_class", "report", "trimmed"]
@@ -76,9 +80,14 @@ class TextClassification(Classification):
     # > 0: only this many labelled texts (a seeded sample of the training pool, validation included) are
     # used, the valid_fraction of them for validation: small-data experiments such as "IMDB with 1,000 labels"
     train_size: int = 0
+    # validate: after training keep what classifies the validation texts best, the network, TF-IDF +
+    # logistic regression or a blend of both (text_select.py); network: the network alone
+    select: str = "validate"
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.select not in SELECT:
+            raise ValueError(f"task.select must be one of {list(SELECT)}, got {self.select!r}")
         if self.level not in ("word", "bpe"):
             raise ValueError(f"task.level must be 'word' or 'bpe', got {self.level!r}")
         if self.max_vocab < 2 or self.min_count < 1 or self.max_length < 0 or self.embedding_size < 1:
@@ -122,6 +131,37 @@ class TextClassification(Classification):
             raise ValueError(f"{type(self).__name__}.baselines needs the data of its own load() with a {split} split")
         return text_baselines(data.texts, split)
 
+    def choose(self, model: nn.Module, data: Splits, meta: Meta, run_dir: Path | None = None) -> Meta:
+        """After training (task.select = "validate"): `meta` with the validated selection under
+        "selection" (text_select.py), printed as one table; the n-gram model, unless the network
+        was chosen, written to RUN_DIR/ngrams.safetensors."""
+        if self.select != "validate":
+            return meta
+        texts = data.texts if isinstance(data, LabelledSplits) else None
+        if texts is None or "valid" not in texts or not texts["valid"][0]:
+            print("validated selection skipped: the run has no validation texts", flush=True)
+            return meta
+        try:
+            ngrams = NgramLogReg.from_sklearn(*fit_tfidf_logreg(texts), len(meta["classes"]))
+        except ImportError as error:
+            print(f"validated selection skipped: {error}", flush=True)
+            return meta
+        network = self.predictor(copy.deepcopy(model).cpu().eval(), meta)      # the network alone
+        both = {split: (network.normalised_probabilities(texts[split][0]).double().numpy(),    # (N, C) each
+                        ngrams.probabilities(texts[split][0]))
+                for split in ("valid", "test") if split in texts and texts[split][0]}
+        selection: dict = {"weights": blend_weights(*both["valid"], texts["valid"][1])}
+        for split, (p, q) in both.items():
+            selection[split] = metrics_of(candidates(p, q, selection["weights"]), texts[split][1])
+        selection["choice"] = pick(selection["valid"])
+        if selection["choice"] != NETWORK:
+            if run_dir is None:
+                raise ValueError("TextClassification.choose needs the run directory to keep the n-gram model in")
+            ngrams.save(Path(run_dir) / NGRAMS_FILE)
+        print(f"== validated selection: the best validation accuracy is kept (meta.json 'selection')\n"
+              f"{show(selection)}", flush=True)
+        return {**meta, "selection": selection}
+
     def build_model(self, cfg: ModelConfig, meta: Meta) -> nn.Module:
         """The classifier of [model]; with a pretrained encoder (meta["encoder"]), of the language
         model's [model] and embedding size instead."""
@@ -159,7 +199,19 @@ class TextClassification(Classification):
         return read_run(resolve(self.pretrained), f"task.pretrained = {self.pretrained!r}")
 
     def predictor(self, model: nn.Module, meta: Meta) -> TextPredictor:
+        """The network alone (a run that chose otherwise on validation: `run_predictor`)."""
         return TextPredictor(model, meta["classes"], Vocab.from_dict(meta["vocab"]), max_length=self.max_length)
+
+    def run_predictor(self, model: nn.Module, meta: Meta, run_dir: Path) -> TextPredictor:
+        """The run's predictor, following its validated selection (meta["selection"])."""
+        choice = meta.get("selection", {}).get("choice", NETWORK)
+        path = Path(run_dir) / NGRAMS_FILE
+        if choice != NETWORK and not path.is_file():
+            raise CheckpointError(f"{run_dir} chose {choice!r} on validation but has no {NGRAMS_FILE}; copy the whole "
+                                  "run directory, or train the run again")
+        ngrams = NgramLogReg.load(path) if choice != NETWORK else None
+        return TextPredictor(model, meta["classes"], Vocab.from_dict(meta["vocab"]), max_length=self.max_length,
+                             ngrams=ngrams, choice=choice, weights=meta.get("selection", {}).get("weights"))
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from torch import Tensor, nn
@@ -209,9 +210,10 @@ class Forecasting:
             meta["init_season"] = initial_seasons(train, meta["season"]).tolist()
         return meta
 
-    def choose(self, model: nn.Module, data: Splits, meta: Meta) -> Meta:
+    def choose(self, model: nn.Module, data: Splits, meta: Meta, run_dir: Path | None = None) -> Meta:
         """After training: `meta` with the validated selection (select.py) under "selection", printed
-        as one table; unchanged with select = "network", a fixed `combine`, or no held-out window."""
+        as one table; unchanged with select = "network", a fixed `combine`, or no held-out window.
+        The choice lives in meta.json alone (`run_dir` is not written to)."""
         if self.select != "validate" or self.combine:
             return meta
         if not isinstance(data, ForecastSplits) or data.panel is None or data.ids is None:

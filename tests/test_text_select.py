@@ -1,0 +1,186 @@
+"""Text classification's validated selection (text_select.py) and its saved n-gram model (ngrams.py):
+the n-gram model reproduces scikit-learn's TF-IDF + logistic regression, the selection picks the
+bag of n-grams when the network validates worse, and a loaded run predicts and evaluates with
+what it chose."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import rnnkit
+from rnnkit.cli import main
+from rnnkit.tasks.classification import text_select
+from rnnkit.tasks.classification.baselines import fit_tfidf_logreg, text_baselines
+from rnnkit.tasks.classification.ngrams import NGRAMS_FILE, NgramLogReg
+from rnnkit.train import CheckpointError
+
+pytest.importorskip("sklearn")
+
+WORDS = "good bad great awful fine poor film plot acting music the a was is very not".split()
+
+
+def corpus(n: int, classes: int, seed: int) -> tuple[list[str], torch.Tensor]:
+    rng = np.random.default_rng(seed)
+    texts = [" ".join(rng.choice(WORDS, size=int(rng.integers(1, 12)))) for _ in range(n)]
+    return texts, torch.from_numpy(rng.integers(0, classes, size=n))
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_ngram_model_equals_scikit_learn(classes, tmp_path):
+    texts = {"train": corpus(120, classes, 0), "valid": corpus(30, classes, 1)}
+    tfidf, model = fit_tfidf_logreg(texts)
+    ngrams = NgramLogReg.from_sklearn(tfidf, model, classes)
+    scored = corpus(40, classes, 2)[0] + ["unseen words only", "good good good bad", "film"]
+    expected = model.predict_proba(tfidf.transform(scored))
+    assert np.abs(ngrams.probabilities(scored) - expected).max() < 1e-10
+    decision = model.decision_function(tfidf.transform(scored)).reshape(len(scored), -1)
+    assert np.abs(ngrams.features(scored) @ ngrams.coef.T + ngrams.intercept - decision).max() < 1e-10
+    ngrams.save(tmp_path / NGRAMS_FILE)
+    again = NgramLogReg.load(tmp_path / NGRAMS_FILE)
+    assert again.words == ngrams.words and np.array_equal(again.probabilities(scored), ngrams.probabilities(scored))
+    # the baseline scores through scikit-learn; the saved model gives the same accuracy
+    row = text_baselines({**texts, "test": (scored, torch.zeros(len(scored), dtype=torch.long))}, "test")
+    assert row["tfidf_logreg"]["accuracy"] == pytest.approx(float((expected.argmax(1) == 0).mean()))
+
+
+def test_a_class_the_regression_never_saw_gets_zero():
+    texts = {"train": (["good", "bad", "good film"], torch.tensor([0, 2, 0])), "valid": (["good"], torch.tensor([0]))}
+    ngrams = NgramLogReg.from_sklearn(*fit_tfidf_logreg(texts), 3)
+    p = ngrams.probabilities(["good", "bad"])
+    assert p.shape == (2, 3) and np.all(p[:, 1] == 0) and np.allclose(p.sum(1), 1)
+
+
+def test_choose_takes_best_accuracy_then_loss_then_the_network():
+    def m(acc, loss):
+        return {"accuracy": acc, "loss": loss, "macro_f1": acc}
+    worse_network = {"network": m(0.70, 0.5), "tfidf_logreg": m(0.80, 0.6), "blend(network,tfidf_logreg)": m(0.75, 0.4)}
+    assert text_select.pick(worse_network) == "tfidf_logreg"
+    tie = {"network": m(0.8, 0.5), "tfidf_logreg": m(0.8, 0.45), "blend(network,tfidf_logreg)": m(0.8, 0.45)}
+    assert text_select.pick(tie) == "blend(network,tfidf_logreg)"
+    exact = {name: m(0.8, 0.5) for name in text_select.CANDIDATES}
+    assert text_select.pick(exact) == "network"
+    net = np.array([[0.9, 0.1]])
+    bag = np.array([[0.3, 0.7]])
+    pooled = text_select.combine("blend(network,tfidf_logreg)", net, bag, {"network": 1.0, "tfidf_logreg": 2.0})
+    expected = np.array([0.9 * 0.3 ** 2, 0.1 * 0.7 ** 2])                  # p^a q^b, normalised
+    assert np.allclose(pooled, [expected / expected.sum()])
+    with pytest.raises(ValueError, match="n-gram model"):
+        text_select.combine("tfidf_logreg", net, None)
+
+
+def test_blend_weights_follow_the_better_model_and_its_confidence():
+    rng = np.random.default_rng(0)
+    y = torch.from_numpy(rng.integers(0, 2, size=400))
+
+    def model(right_share: float, sure: float) -> np.ndarray:
+        right = rng.random(400) < right_share
+        predicted = np.where(right, y.numpy(), 1 - y.numpy())
+        p = np.full((400, 2), 1 - sure)
+        p[np.arange(400), predicted] = sure
+        return p
+
+    weak_overconfident, strong = model(0.7, 0.999), model(0.9, 0.8)
+    w = text_select.blend_weights(weak_overconfident, strong, y)
+    assert w["tfidf_logreg"] > 5 * w["network"] and w["network"] < 0.3
+    blended = text_select.combine("blend(network,tfidf_logreg)", weak_overconfident, strong, w)
+    plain_mean = (weak_overconfident + strong) / 2
+    accuracy = [float((p.argmax(1) == y.numpy()).mean()) for p in (blended, plain_mean, strong)]
+    assert accuracy[0] >= accuracy[2] - 0.01 and accuracy[0] > accuracy[1] + 0.05
+    # a weight of zero is the other model alone
+    alone = text_select.combine("blend(network,tfidf_logreg)", weak_overconfident, strong,
+                                {"network": 0.0, "tfidf_logreg": 1.0})
+    assert np.allclose(alone, strong)
+
+
+def write_data(tmp: Path) -> Path:
+    """Sentiment carried by single words an n-gram model reads at once: a 1-iteration network does not."""
+    rng = np.random.default_rng(0)
+    rows = ["text,label"]
+    for i in range(160):
+        label = i % 2
+        cue = rng.choice(["wonderful", "superb", "lovely"] if label else ["dreadful", "boring", "awful"])
+        filler = " ".join(rng.choice(["the", "film", "plot", "was", "and", "a", "cast"], size=6))
+        rows.append(f"{filler} {cue} {filler},{label}")
+    (tmp / "cues.csv").write_text("\n".join(rows) + "\n")
+    return tmp / "cues.csv"
+
+
+def config(tmp: Path, data: Path, name: str, select: str) -> Path:
+    path = tmp / f"{name}.toml"
+    path.write_text(f"""
+seed = 0
+out_dir = "{tmp / name}"
+[task]
+name = "text_classification"
+path = "{data}"
+embedding_size = 4
+select = "{select}"
+[model]
+cell = "gru"
+hidden_size = 4
+[train]
+iterations = 1
+batch_size = 8
+plots = false
+baselines = false
+""")
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("select")
+    data = write_data(tmp)
+    assert main(["classify", "train", str(config(tmp, data, "chosen", "validate"))]) == 0
+    assert main(["classify", "train", str(config(tmp, data, "alone", "network"))]) == 0
+    return tmp / "chosen", tmp / "alone"
+
+
+def test_the_selection_picks_the_n_grams_when_the_network_validates_worse(runs, capsys):
+    chosen, alone = runs
+    selection = json.loads((chosen / "meta.json").read_text())["meta"]["selection"]
+    assert selection["valid"]["tfidf_logreg"]["accuracy"] == 1.0 > selection["valid"]["network"]["accuracy"]
+    assert selection["choice"] != "network" and (chosen / NGRAMS_FILE).is_file()
+    assert "selection" not in json.loads((alone / "meta.json").read_text())["meta"]
+    assert not (alone / NGRAMS_FILE).exists()
+
+    saved = rnnkit.load(chosen)
+    data = saved.task.load()
+    normal, y = data.texts["test"]
+    network = saved.task.predictor(saved.model, saved.meta).normalised_probabilities(normal).double().numpy()
+    bag = NgramLogReg.load(chosen / NGRAMS_FILE).probabilities(normal)
+    expected = text_select.combine(selection["choice"], network, bag, selection["weights"])
+    got = saved.predictor.normalised_probabilities(normal).double().numpy()
+    assert np.abs(got - expected).max() < 1e-6
+    accuracy = float((expected.argmax(1) == y.numpy()).mean())
+    assert accuracy == pytest.approx(selection["test"][selection["choice"]]["accuracy"])
+    # predict and eval follow the choice
+    [p] = saved.predict(["the film was wonderful"])
+    assert p.label == "1" and p.tokens is not None
+    assert main(["classify", "eval", str(chosen), "--split=test"]) == 0
+    out = capsys.readouterr().out
+    assert f"validated selection: {selection['choice']}" in out
+    assert json.loads(out.splitlines()[1])["accuracy"] == pytest.approx(accuracy)
+
+
+def test_a_run_without_its_n_gram_file_says_so(runs, tmp_path):
+    chosen, _ = runs
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for f in chosen.iterdir():
+        if f.is_file() and f.name != NGRAMS_FILE:
+            (copy / f.name).write_bytes(f.read_bytes())
+    with pytest.raises(CheckpointError, match=NGRAMS_FILE):
+        _ = rnnkit.load(copy).predictor
+
+
+def test_unknown_select_is_refused():
+    from rnnkit.tasks.classification import TextClassification
+
+    with pytest.raises(ValueError, match="task.select"):
+        TextClassification(path="x.csv", select="best")
