@@ -163,9 +163,22 @@ def test_the_selection_picks_the_n_grams_when_the_network_validates_worse(runs, 
     [p] = saved.predict(["the film was wonderful"])
     assert p.label == "1" and p.tokens is not None
     assert main(["classify", "eval", str(chosen), "--split=test"]) == 0
-    out = capsys.readouterr().out
-    assert f"validated selection: {selection['choice']}" in out
-    assert json.loads(out.splitlines()[1])["accuracy"] == pytest.approx(accuracy)
+    out, err = capsys.readouterr()
+    assert f"validated selection: {selection['choice']}" in err
+    assert json.loads(out.splitlines()[0])["accuracy"] == pytest.approx(accuracy)
+
+
+def test_eval_scores_what_the_run_predicts_beside_the_network(runs, capsys):
+    chosen, alone = runs
+    selection = json.loads((chosen / "meta.json").read_text())["meta"]["selection"]
+    rows = rnnkit.runs.evaluate_run(chosen, "test", baselines=True)
+    assert set(rows) == {"model", "network", "tfidf_logreg"}
+    assert rows["model"]["accuracy"] == pytest.approx(selection["test"][selection["choice"]]["accuracy"])
+    assert rows["network"]["accuracy"] == pytest.approx(selection["test"]["network"]["accuracy"], abs=1e-6)
+    assert rows["tfidf_logreg"]["accuracy"] == pytest.approx(selection["test"]["tfidf_logreg"]["accuracy"])
+    assert main(["eval", str(chosen), "--split=test"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == pytest.approx(rows["model"]["accuracy"])
+    assert set(rnnkit.runs.evaluate_run(alone, "test", baselines=True)) == {"model", "tfidf_logreg"}
 
 
 def test_a_run_without_its_n_gram_file_says_so(runs, tmp_path):

@@ -60,7 +60,7 @@ def evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
         # the run's validated selection (the n-gram model or the blend of both), not the network alone
         normal, y = texts[args.split]
         result = text_outcome(predictor.normalised_probabilities(normal), y)
-        print(f"the run's validated selection: {predictor.choice}")
+        print(f"the run's validated selection: {predictor.choice}", file=sys.stderr)    # stdout: JSON first
     else:
         with torch.no_grad():
             result = outcome(saved.model, batches(split, saved.cfg.train.batch_size))

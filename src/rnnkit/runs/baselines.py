@@ -20,7 +20,7 @@ from torch import nn
 from ..config import RunConfig
 from ..data.batch import Splits, batches
 from ..io.files import atomic_write
-from ..tasks.base import HasBaselines
+from ..tasks.base import HasBaselines, Predictor, ReadsRunFiles
 from ..train import CheckpointError, evaluate
 from ..train.stream import eval_batch_size
 
@@ -65,15 +65,22 @@ def check_classes(run_dir: str | Path, meta: dict[str, Any], data: Splits) -> No
 
 
 def compare(task: Any, model: nn.Module, data: Splits, cfg: RunConfig, splits: Sequence[str] = ("valid", "test"),
-            *, baselines: bool = True) -> Table:
+            *, baselines: bool = True, predictor: Predictor | None = None) -> Table:
     """{split: {"model": metrics, baseline: metrics, ...}} for each of `splits` the data has; only
-    the model's row with `baselines=False` or where the task has none."""
+    the model's row with `baselines=False` or where the task has none. With the run's `predictor`
+    and a task whose predictions follow a validated choice (`ReadsRunFiles.run_metrics`, e.g. a
+    text run that chose TF-IDF or a blend), "model" scores those predictions and "network" the
+    network alone."""
     table: Table = {}
     for split in splits:
         part = getattr(data, split, None)
         if part is None:
             continue
         table[split] = {"model": evaluate(model, task, batches(part, eval_batch_size(task, cfg.train, part)))}
+        chosen = (task.run_metrics(predictor, data, split)
+                  if predictor is not None and isinstance(task, ReadsRunFiles) else None)
+        if chosen is not None:
+            table[split] = {"model": chosen, "network": table[split]["model"]}
         if baselines and isinstance(task, HasBaselines):
             threads = torch.get_num_threads()
             try:
@@ -96,13 +103,14 @@ def show(table: Table) -> str:
     return "\n".join(blocks)
 
 
-def report(run_dir: str | Path, task: Any, model: nn.Module, data: Splits, cfg: RunConfig) -> Table:
+def report(run_dir: str | Path, task: Any, model: nn.Module, data: Splits, cfg: RunConfig, *,
+           predictor: Predictor | None = None) -> Table:
     """At the end of training: the table printed and written to RUN_DIR/baselines.json (nothing
-    for a task without baselines)."""
+    for a task without baselines); `predictor`: the run's own, as `compare` takes it."""
     if not isinstance(task, HasBaselines):
         return {}
     try:
-        table = compare(task, model, data, cfg)
+        table = compare(task, model, data, cfg, predictor=predictor)
     except ImportError as error:                     # the run is saved; a missing extra must not fail it
         print(f"baselines skipped: {error}", flush=True)
         return {}

@@ -72,7 +72,8 @@ def evaluate_run(run_dir: str | Path, split: str = "valid", *, baselines: bool =
     if baselines and not isinstance(saved.task, HasBaselines):
         raise ValueError(f"the {saved.cfg.task.name!r} task has no baselines; run `rnnkit eval {run_dir}` without "
                          "--baselines")
-    table = compare(saved.task, saved.model, data, saved.cfg, [split], baselines=baselines)[split]
+    table = compare(saved.task, saved.model, data, saved.cfg, [split], baselines=baselines,
+                    predictor=saved.predictor)[split]
     return table if baselines else table["model"]
 
 

@@ -9,6 +9,7 @@ Under torchrun (WORLD_SIZE > 1) `run` joins the process group first: gloo on CPU
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import random
@@ -24,7 +25,7 @@ from ..config import RunConfig, to_dict
 from ..io import toml
 from ..io.files import atomic_write
 from ..tasks import build_task
-from ..tasks.base import ChoosesAfterTraining, HasBaselines, Pretrained, WarmStarted
+from ..tasks.base import ChoosesAfterTraining, HasBaselines, Pretrained, ReadsRunFiles, WarmStarted
 from ..train import METHODS
 from ..train.checkpoint import CONFIG_FILE, STATE_FILE, check_fits, read_state, write_meta
 from ..train.device import resolve_device
@@ -80,9 +81,13 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
         method = functools.partial(fit_cross_validated, meta=meta) if small else METHODS[cfg.train.method]
         metrics = method(model, task, data, cfg, run_dir=run_dir, resume=resume is not None, on_eval=on_eval)
         if rank == 0 and isinstance(task, ChoosesAfterTraining):   # e.g. forecasting's validated selection
-            write_meta(run_dir, cfg.task.name, task.choose(model, data, meta, run_dir))
+            meta = task.choose(model, data, meta, run_dir)
+            write_meta(run_dir, cfg.task.name, meta)
         if rank == 0 and cfg.train.baselines and isinstance(task, HasBaselines):
-            report(run_dir, task, model, data, cfg)
+            # the run's own predictions (a text run's validated choice), on a CPU copy as a loaded run has it
+            own = (task.run_predictor(copy.deepcopy(model).cpu().eval(), meta, run_dir)
+                   if isinstance(task, ReadsRunFiles) else None)
+            report(run_dir, task, model, data, cfg, predictor=own)
         return metrics
 
 

@@ -94,6 +94,11 @@ class ReadsRunFiles(Protocol):
 
     def run_predictor(self, model: nn.Module, meta: Meta, run_dir: Path) -> Predictor: ...
 
+    def run_metrics(self, predictor: Predictor, data: Splits, split: str) -> Metrics | None:
+        """The metrics of the run's own predictions (`run_predictor`) on `split` where they are not
+        the model's (a validated selection other than the network), else None."""
+        ...
+
 
 @runtime_checkable
 class HasBaselines(Protocol):

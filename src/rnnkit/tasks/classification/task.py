@@ -29,7 +29,7 @@ from ...models.classifier import SequenceClassifier, copy_embeddings
 from ...models.ensemble import ProbabilityEnsemble
 from ...models.esn import EchoStateClassifier, deep_reservoir
 from ...train import CheckpointError
-from ..base import Meta, Metrics
+from ..base import Meta, Metrics, Predictor
 from ._common import Classification, LabelledSplits, Outcome, differences_of, outcome, statistics, trimmed
 from .baselines import fit_tfidf_logreg, sequence_baselines, text_baselines
 from .encoders import resolve, to_build
@@ -40,7 +40,7 @@ from .metrics import macro_f1 as macro_f1
 from .metrics import per_class as per_class
 from .metrics import report as report
 from .ngrams import NGRAMS_FILE, NgramLogReg
-from .predict import SequencePredictor, TextPredictor
+from .predict import SequencePredictor, TextPredictor, text_outcome
 from .pretrained import (
     PretrainedRun,
     encoder_config,
@@ -201,6 +201,15 @@ class TextClassification(Classification):
     def predictor(self, model: nn.Module, meta: Meta) -> TextPredictor:
         """The network alone (a run that chose otherwise on validation: `run_predictor`)."""
         return TextPredictor(model, meta["classes"], Vocab.from_dict(meta["vocab"]), max_length=self.max_length)
+
+    def run_metrics(self, predictor: Predictor, data: Splits, split: str) -> Metrics | None:
+        """The run's own predictions scored on `split` where validation chose other than the network."""
+        if not isinstance(predictor, TextPredictor) or predictor.choice == NETWORK:
+            return None
+        if not isinstance(data, LabelledSplits) or data.texts is None or split not in data.texts:
+            raise ValueError(f"{type(self).__name__}.run_metrics needs the data of its own load() with a {split} split")
+        normal, y = data.texts[split]
+        return text_outcome(predictor.normalised_probabilities(normal), y).metrics()
 
     def run_predictor(self, model: nn.Module, meta: Meta, run_dir: Path) -> TextPredictor:
         """The run's predictor, following its validated selection (meta["selection"])."""
