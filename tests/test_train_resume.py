@@ -154,12 +154,15 @@ def test_a_sigint_while_the_run_finishes_lets_it_finish(tmp_path, monkeypatch):
         drawn.append(folder)
 
     monkeypatch.setattr(train_log, "plot_curves", plot_then_interrupted)
+    # what was there before: Python's default_int_handler, or SIG_IGN where the tests were started in
+    # the background by a non-interactive shell (which ignores SIGINT for its & jobs)
+    before = signal.getsignal(signal.SIGINT)
     try:
         metrics = run(small(tmp_path, "--train.plots=true"))
     except KeyboardInterrupt:                           # not raised on: it would end the whole session
         pytest.fail("a SIGINT while the run finished raised KeyboardInterrupt")
     assert set(metrics) == {"mse"} and drawn == [tmp_path / "run" / "plots"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler          # the handler is put back
+    assert signal.getsignal(signal.SIGINT) is before                            # the handler is put back
 
 
 def test_bad_run_directories_get_clear_errors_and_are_never_destroyed(tmp_path):
