@@ -181,6 +181,25 @@ def test_eval_scores_what_the_run_predicts_beside_the_network(runs, capsys):
     assert set(rnnkit.runs.evaluate_run(alone, "test", baselines=True)) == {"model", "tfidf_logreg"}
 
 
+def test_serve_answers_with_the_runs_choice(runs):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    from fastapi.testclient import TestClient
+
+    import rnnkit.serve
+
+    chosen, _ = runs
+    texts = ["the film was wonderful", "a boring plot and a dreadful cast"]
+    expected = rnnkit.load(chosen).predict(texts)
+    network = rnnkit.load(chosen)
+    alone = network.task.predictor(network.model, network.meta).predict(texts)
+    reply = TestClient(rnnkit.serve.app(chosen)).post("/classify", json={"texts": texts})
+    assert reply.status_code == 200
+    got = [q for p in reply.json()["predictions"] for q in p["probabilities"].values()]
+    assert got == pytest.approx([q for p in expected for q in p.probabilities.values()], abs=1e-6)
+    assert got != pytest.approx([q for p in alone for q in p.probabilities.values()], abs=1e-3)   # not the network
+
+
 def test_a_run_without_its_n_gram_file_says_so(runs, tmp_path):
     chosen, _ = runs
     copy = tmp_path / "copy"
