@@ -50,13 +50,11 @@ def blend_weights(network: np.ndarray, ngrams: np.ndarray, y: Tensor) -> dict[st
     their probabilities follows the network wherever they disagree, whichever is right more often
     (measured on IMDB with 1,000 labels: docs/results.md). Either alone is the pool with the other's
     weight at 0."""
-    log_p, log_q = np.log(np.clip(network, 1e-15, 1.0)), np.log(np.clip(ngrams, 1e-15, 1.0))
+    log_p, log_q = _log(network), _log(ngrams)
     rows, target = np.arange(len(y)), y.numpy()
 
     def loss(w: np.ndarray) -> float:
-        z = w[0] * log_p + w[1] * log_q
-        z = z - z.max(axis=1, keepdims=True)
-        return float(-(z[rows, target] - np.log(np.exp(z).sum(axis=1))).mean())
+        return float(-_pool(log_p, log_q, w[0], w[1])[rows, target].mean())
 
     fit = minimize(loss, x0=np.array([0.5, 0.5]), bounds=[(0.0, WEIGHT_MAX)] * 2, method="L-BFGS-B")
     return {NETWORK: float(fit.x[0]), NGRAMS: float(fit.x[1])}
@@ -73,9 +71,18 @@ def combine(choice: str, network: np.ndarray, ngrams: np.ndarray | None,
     if choice == NGRAMS:
         return ngrams
     w = weights or {NETWORK: 0.5, NGRAMS: 0.5}
-    z = w[NETWORK] * np.log(np.clip(network, 1e-15, 1.0)) + w[NGRAMS] * np.log(np.clip(ngrams, 1e-15, 1.0))
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    return np.exp(_pool(_log(network), _log(ngrams), w[NETWORK], w[NGRAMS]))
+
+
+def _log(p: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(p, 1e-15, 1.0))           # clipped as baselines.scores clips: a zero is not -inf
+
+
+def _pool(log_p: np.ndarray, log_q: np.ndarray, a: float, b: float) -> np.ndarray:
+    """(N, C) log-probabilities of the log-linear pool softmax(a log p + b log q)."""
+    z = a * log_p + b * log_q
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
 def candidates(network: np.ndarray, ngrams: np.ndarray, weights: Mapping[str, float]) -> dict[str, np.ndarray]:
