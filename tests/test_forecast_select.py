@@ -1,5 +1,6 @@
 """The validated selection (task.select = "validate", select.py): it picks a baseline where the
-network validates worse, keeps the choice in the run, and the saved run's predict uses it; the
+network validates worse, prefers a combination within one standard error of the best (the default
+rule), keeps the choice in the run, and the saved run's predict uses it; the
 known-future features reach each horizon step through a decoder shared by the steps."""
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def train(tmp_path, **task):
 
 
 def test_an_untrained_network_loses_to_a_baseline_and_the_saved_run_predicts_with_it(tmp_path, capsys):
-    run_dir, data = train(tmp_path)
+    run_dir, data = train(tmp_path, select_rule="best")
     selection = json.loads((run_dir / "meta.json").read_text())["meta"]["selection"]
     chosen = selection["choice"]["MS"]
     assert NETWORK not in CANDIDATES[chosen][0]                       # one iteration: the network is worst
@@ -60,6 +61,48 @@ def test_an_untrained_network_loses_to_a_baseline_and_the_saved_run_predicts_wit
         y = rows.value.to_numpy()
         expected = combine([BASELINES[m](y, 12, 12, 0.8) for m in members], how).point
         np.testing.assert_allclose(forecast[forecast.series_id == name].forecast, expected, rtol=1e-6)
+
+
+def test_the_default_rule_keeps_the_largest_combination_within_one_standard_error(tmp_path):
+    run_dir, _ = train(tmp_path)
+    selection = json.loads((run_dir / "meta.json").read_text())["meta"]["selection"]
+    valid, se, chosen = selection["valid_mase"]["MS"], selection["valid_se"]["MS"], selection["choice"]["MS"]
+    best = min(valid, key=valid.get)
+    near = [k for k in valid if valid[k] <= valid[best] + se[k]]
+    assert selection["rule"] == "one_se" and chosen in near and chosen != NETWORK
+    assert len(CANDIDATES[chosen][0]) == max(len(CANDIDATES[k][0]) for k in near)
+    assert NETWORK not in CANDIDATES[selection["without_network"]["choice"]["MS"]][0]
+
+
+def test_one_standard_error_rule():
+    from rnnkit.tasks.forecasting.select import choose, pick, standard_errors
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.5, 1.5, 200)
+
+    def noise(scale: float) -> np.ndarray:          # mean exactly 0: the means are what the comments say
+        n = rng.normal(0, scale, 200)
+        return n - n.mean()
+
+    # ETS best by 0.005 on average, with per-series differences of spread 0.2 (SE about 0.014): the
+    # combination is kept; by 0.1 it is not
+    close = {"ets": base, "mean(theta,ets)": base + 0.005 + noise(0.2), "theta": base + 0.3, NETWORK: base + 0.004}
+    far = {**close, "mean(theta,ets)": base + 0.1 + noise(0.2)}
+    assert pick(close, "one_se") == "mean(theta,ets)" and pick(close, "best") == "ets"
+    assert pick(far, "one_se") == "ets"
+    assert standard_errors(close)["ets"] == 0.0 and 0.01 < standard_errors(close)["mean(theta,ets)"] < 0.02
+    # one series: no spread to measure, the best is kept; NaN series (constant history) are left out
+    one = {"ets": np.array([0.8]), "mean(theta,ets)": np.array([0.81])}
+    assert pick(one, "one_se") == "ets"
+    with_nan = {"ets": np.r_[base, np.nan], "mean(theta,ets)": np.r_[base + 0.005 + noise(0.2), np.nan]}
+    assert pick(with_nan, "one_se") == "mean(theta,ets)"
+    # per group and pooled; `among` leaves the network out; nothing scorable falls back
+    groups = {"a": close, "b": far}
+    assert choose(groups) == ({"a": "mean(theta,ets)", "b": "ets"}, "ets")
+    assert choose({"a": {NETWORK: base - 1, "ets": base}}, among=["ets", "theta"]) == ({"a": "ets"}, "ets")
+    assert choose({"a": {"ets": np.array([np.nan])}}) == ({"a": NETWORK}, NETWORK)
+    with pytest.raises(ValueError, match="select_rule"):
+        Forecasting(select_rule="lowest")
 
 
 def test_select_network_keeps_the_network_and_groups_come_from_a_column(tmp_path):
@@ -93,6 +136,9 @@ def test_series_too_short_for_the_network_take_the_best_method_without_it(tmp_pa
     # an unseen group the best over all groups; no selection: the fallback
     assert without_network(selection, ["a", "b", "zz"], "seasonal_naive") == ["theta", "ets", "theta"]
     assert without_network(None, ["a"], "seasonal_naive") == ["seasonal_naive"]
+    # a run's own choice at validation (by its rule) wins; an unseen group takes the one over all groups
+    decided = {**selection, "without_network": {"choice": {"a": "mean(theta,ets)"}, "default": "ets"}}
+    assert without_network(decided, ["a", "zz"], "seasonal_naive") == ["mean(theta,ets)", "ets"]
     run_dir, data = train(tmp_path, short_series="baseline")
     table = pd.read_csv(data)
     short = table[table.series_id == "s0"].head(20).assign(series_id="new")     # fewer than input_size = 24

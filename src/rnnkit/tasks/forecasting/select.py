@@ -9,14 +9,29 @@ learned model with Theta and ETS are among the most dependable forecasts (M4: Ma
 same protocol as benchmarks/forecast_m3.py --validate, keeps the default from losing to the first
 baseline a practitioner tries while letting the network win where it validates better.
 
+Which candidate: with task.select_rule = "one_se" (the default), the candidate with the most members
+among those whose validation MASE is within one standard error of the best one's (the error of the
+paired per-series differences; ties: the lower validation MASE), else the lowest (`"best"`). One
+validation window per series is a noisy judge, and picking its single winner overfits it: forecast
+combinations beat the individually best-validated method far more often than the validation
+scores suggest (the "forecast combination puzzle", Smith & Wallis 2009; Claeskens et al. 2016), so
+a combination is given up only for a method that validates clearly better. This is the
+one-standard-error rule of Breiman et al. (1984; Hastie, Tibshirani & Friedman 2009, sec. 7.10) with
+"more members" in the place of "simpler". A group of one series has no spread to measure and keeps
+its best.
+
 A group is the whole panel (named by its frequency: a run has one) or, with task.select_by, the
 series sharing a value of that column (e.g. an M3 category). The choice is kept in the run's
 meta.json under "selection":
 
-    {"by": "", "choice": {"MS": "median(network,theta,ets)"}, "default": "median(network,theta,ets)",
-     "valid_mase": {"MS": {"network": 1.02, "theta": 0.97, ...}}, "test_mase": {...}}
+    {"by": "", "rule": "one_se", "choice": {"MS": "median(network,theta,ets)"},
+     "default": "median(network,theta,ets)", "valid_mase": {"MS": {"network": 1.02, "theta": 0.97, ...}},
+     "valid_se": {"MS": {"network": 0.03, ...}},
+     "without_network": {"choice": {"MS": "mean(theta,ets)"}, "default": "mean(theta,ets)"}, "test_mase": {...}}
 
-and every forecast of the run (`rnnkit.load(run).predict`, `rnnkit forecast predict|backtest`)
+("valid_se": each candidate's standard error of its difference from the group's best;
+"without_network": the same rule among the candidates that do not read the network, for the series
+too short for it) and every forecast of the run (`rnnkit.load(run).predict`, `rnnkit forecast predict|backtest`)
 uses it (`apply`); a group unseen in training uses "default", the best over all series. The test
 MASE of every candidate is recorded beside the choice, never used to make it.
 """
@@ -38,6 +53,7 @@ from ...forecast.combine import combine
 from ...forecast.metrics import mase
 
 SELECT = ("validate", "network")
+RULES = ("one_se", "best")
 NETWORK = "network"
 # candidate -> (members, how): the network, the two statistical methods M3 is judged against, and
 # the combinations benchmarks/forecast_m3.py --validate compared (docs/results.md)
@@ -91,10 +107,10 @@ def candidate(members: dict[str, list[Forecast]], name: str, i: int) -> Forecast
     return members[parts[0]][i] if len(parts) == 1 else combine([members[p][i] for p in parts], how)
 
 
-def scores(task: Any, panel: Panel, starts: Sequence[int], members: dict[str, list[Forecast]],
-           groups: Sequence[str]) -> dict[str, dict[str, float]]:
-    """{group: {candidate: mean MASE over the group's series}} of the horizon after starts[i]
-    (series whose MASE is undefined, a constant history, are left out of the mean)."""
+def per_series(task: Any, panel: Panel, starts: Sequence[int], members: dict[str, list[Forecast]],
+               groups: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
+    """{group: {candidate: each of the group's series' MASE}} of the horizon after starts[i]; NaN
+    where a series' MASE is undefined (a constant history)."""
     season, H = task.period(panel), task.horizon
     usable = [c for c, (parts, _) in CANDIDATES.items() if all(p in members for p in parts)]
     out: dict[str, dict[str, list[float]]] = {}
@@ -105,21 +121,64 @@ def scores(task: Any, panel: Panel, starts: Sequence[int], members: dict[str, li
             except ValueError:
                 value = float("nan")
             out.setdefault(g, {}).setdefault(name, []).append(value)
+    return {g: {name: np.asarray(a, dtype=float) for name, a in row.items()} for g, row in out.items()}
+
+
+def means(values: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, float]]:
+    """{group: {candidate: mean MASE over the group's series}}, series with an undefined MASE left out."""
     mean = lambda a: float(np.nanmean(a)) if np.isfinite(a).any() else float("nan")
-    return {g: {name: mean(np.asarray(a)) for name, a in row.items()} for g, row in out.items()}
+    return {g: {name: mean(a) for name, a in row.items()} for g, row in values.items()}
 
 
-def choose(valid: dict[str, dict[str, float]], sizes: dict[str, int]) -> tuple[dict[str, str], str]:
-    """The best candidate per group and over all series (weighted by the groups' sizes); the
-    network where nothing could be scored."""
-    best = lambda row: min((v, k) for k, v in row.items() if np.isfinite(v))[1] \
-        if any(np.isfinite(v) for v in row.values()) else NETWORK
-    total: dict[str, float] = {}
-    for g, row in valid.items():
-        for name, value in row.items():
-            if np.isfinite(value):
-                total[name] = total.get(name, 0.0) + value * sizes[g]
-    return {g: best(row) for g, row in valid.items()}, best(total) if total else NETWORK
+def scores(task: Any, panel: Panel, starts: Sequence[int], members: dict[str, list[Forecast]],
+           groups: Sequence[str]) -> dict[str, dict[str, float]]:
+    """{group: {candidate: mean MASE over the group's series}} of the horizon after starts[i]
+    (series whose MASE is undefined, a constant history, are left out of the mean)."""
+    return means(per_series(task, panel, starts, members, groups))
+
+
+def standard_errors(row: dict[str, np.ndarray]) -> dict[str, float]:
+    """{candidate: standard error of its mean MASE minus the best candidate's}, from the paired
+    per-series differences (0 for the best itself and for fewer than two paired series)."""
+    finite = {k: a for k, a in row.items() if np.isfinite(a).any()}
+    if not finite:
+        return {}
+    best = min(finite, key=lambda k: (float(np.nanmean(finite[k])), k))
+    out = {}
+    for name, a in finite.items():
+        d = a - finite[best]
+        d = d[np.isfinite(d)]
+        out[name] = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0
+    return out
+
+
+def pick(row: dict[str, np.ndarray], rule: str, among: Sequence[str] | None = None) -> str | None:
+    """The candidate `rule` keeps from one group's per-series validation MASE (see the module
+    docstring), only from `among` when given; None when nothing could be scored."""
+    row = {k: a for k, a in row.items() if (among is None or k in among) and np.isfinite(a).any()}
+    if not row:
+        return None
+    mean = {k: float(np.nanmean(a)) for k, a in row.items()}
+    best = min(mean, key=lambda k: (mean[k], k))
+    if rule == "best":
+        return best
+    se = standard_errors(row)
+    near = [k for k in mean if mean[k] <= mean[best] + se[k]]
+    return min(near, key=lambda k: (-len(CANDIDATES[k][0]), mean[k], k))
+
+
+def choose(valid: dict[str, dict[str, np.ndarray]], rule: str = "one_se", among: Sequence[str] | None = None
+           ) -> tuple[dict[str, str], str]:
+    """The candidate `rule` keeps per group and over all series (the groups pooled); the network
+    where nothing could be scored."""
+    pooled: dict[str, list[np.ndarray]] = {}
+    for row in valid.values():
+        for name, a in row.items():
+            pooled.setdefault(name, []).append(a)
+    every = {k: np.concatenate(v) for k, v in pooled.items() if len(v) == len(valid)}
+    fallback = NETWORK if among is None else ""
+    return ({g: pick(row, rule, among) or fallback for g, row in valid.items()},
+            pick(every, rule, among) or fallback)
 
 
 def select(task: Any, model: nn.Module, panel: Panel, ids: dict[str, Any], groups: Sequence[str],
@@ -128,17 +187,22 @@ def select(task: Any, model: nn.Module, panel: Panel, ids: dict[str, Any], group
     split; `predict(model, task, panel, starts)` gives the network's forecasts."""
     plain = dataclasses.replace(task, combine=(), select="network")
     names = sorted({p for parts, _ in CANDIDATES.values() for p in parts})
-    result: dict[str, Any] = {"by": task.select_by}
+    free = [c for c, (parts, _) in CANDIDATES.items() if NETWORK not in parts]
+    rule = getattr(task, "select_rule", "one_se")
+    result: dict[str, Any] = {"by": task.select_by, "rule": rule}
     for split in ("valid", "test"):
         if split not in ids or not ids[split]:
             continue
         index = [panel.ids.index(name) for name in ids[split]]
         part, starts = panel.subset(index), [ids[split][name]["origin"] for name in ids[split]]
         members = member_forecasts(task, part, starts, predict(model, plain, part, starts), names)
-        result[f"{split}_mase"] = scores(task, part, starts, members, [groups[i] for i in index])
+        values = per_series(task, part, starts, members, [groups[i] for i in index])
+        result[f"{split}_mase"] = means(values)
         if split == "valid":
-            sizes = {g: sum(groups[i] == g for i in index) for g in set(groups)}
-            result["choice"], result["default"] = choose(result["valid_mase"], sizes)
+            result["valid_se"] = {g: standard_errors(row) for g, row in values.items()}
+            result["choice"], result["default"] = choose(values, rule)
+            by_group, overall = choose(values, rule, among=free)
+            result["without_network"] = {"choice": {g: c for g, c in by_group.items() if c}, "default": overall}
     result.setdefault("choice", {})
     result.setdefault("default", NETWORK)
     return result
@@ -146,11 +210,14 @@ def select(task: Any, model: nn.Module, panel: Panel, ids: dict[str, Any], group
 
 def without_network(selection: dict[str, Any] | None, groups: Sequence[str], fallback: str) -> list[str]:
     """For series the network cannot forecast (too short, task.short_series = "baseline"): each
-    one's best candidate on validation that does not read the network, from its group's row (a group
-    unseen in training: the mean over all groups); `fallback` without a selection. On M3 monthly a
+    one's candidate that does not read the network, kept on validation by the run's rule for its
+    group (a group unseen in training: the one over all groups); `fallback` without a selection. On M3 monthly a
     fifth of the series are too short for a 36-month window, and seasonal naive for them cost the
     panel more than the network gained elsewhere."""
-    rows = (selection or {}).get("valid_mase", {})
+    chosen = (selection or {}).get("without_network")
+    if chosen:                  # decided at validation by the run's rule
+        return [chosen["choice"].get(g) or chosen["default"] or fallback for g in groups]
+    rows = (selection or {}).get("valid_mase", {})        # a run from before "without_network": the lowest
     free = [c for c, (parts, _) in CANDIDATES.items() if NETWORK not in parts]
 
     def best(row: dict[str, float]) -> str:
@@ -193,6 +260,8 @@ def show(selection: dict[str, Any]) -> str:
     blocks = []
     for g, row in selection.get("valid_mase", {}).items():
         frame = pd.DataFrame({"valid MASE": row})
+        if any(selection.get("valid_se", {}).get(g, {}).values()):       # all 0: one series, no spread measured
+            frame["+/- SE"] = pd.Series(selection["valid_se"][g])
         if g in selection.get("test_mase", {}):
             frame["test MASE"] = pd.Series(selection["test_mase"][g])
         frame.index = [f"{n} <- chosen" if n == selection["choice"].get(g) else n for n in frame.index]

@@ -25,8 +25,9 @@ of Smyl 2020 (`models/esrnn.py`, data and loss in `esrnn.py`), which normalises 
 values itself and reads neither covariates nor calendar features.
 
 Validated selection (`select`, on by default; select.py): after training, the network, Theta, ETS and
-their combinations forecast each series' validation window and the best in MASE per group (the
-frequency, or the column `select_by`) is kept in meta.json; every later forecast uses it. A fixed
+their combinations forecast each series' validation window and per group (the frequency, or the
+column `select_by`) the combination with most members within one standard error of the best in
+MASE (`select_rule = "one_se"`; "best": the lowest) is kept in meta.json; every later forecast uses it. A fixed
 combination (`combine`): the model's forecast combined with those baselines' forecasts from the same
 origin (the median or mean, `combine_how`; forecast/combine.py), no selection. Training is unchanged;
 `predict`, `rnnkit forecast predict` and backtests return the chosen forecast.
@@ -59,7 +60,7 @@ from .esrnn import initial_seasons
 from .esrnn import loss as esrnn_loss
 from .esrnn import splits as esrnn_splits
 from .predictor import ForecastPredictor
-from .select import SELECT, groups_of, select, show
+from .select import RULES, SELECT, groups_of, select, show
 from .short import SHORT, screen
 from .windows import splits as window_splits
 
@@ -108,6 +109,8 @@ class Forecasting:
     combine_how: str = "median"     # median or mean of the model's and those forecasts (forecast/combine.py)
     select: str = "validate"        # validate: keep what forecasts the validation windows best in MASE (network,
                                     # theta, ets or a combination; select.py); network: the network alone
+    select_rule: str = "one_se"     # one_se: the combination with most members within one standard error of the
+                                    # best on validation (select.py); best: the lowest validation MASE
     select_by: str = ""             # a column naming each series' group to select per; "": one group (the frequency)
     short_series: str = "error"     # series too short for the run: error, drop, or baseline (seasonal naive instead)
     baseline_methods: tuple[str, ...] = ("seasonal_naive", "ets", "theta")   # scored beside the model after training
@@ -138,7 +141,7 @@ class Forecasting:
                                      ("combine_how", self.combine_how, HOW), ("short_series", self.short_series, SHORT),
                                      ("season_init", self.season_init, ("flat", "decompose")),
                                      ("weighting", self.weighting, ("origin", "series")),
-                                     ("select", self.select, SELECT),
+                                     ("select", self.select, SELECT), ("select_rule", self.select_rule, RULES),
                                      ("scale", self.scale, ("standard", "mean", "none", "window"))):
             if value not in choices:
                 raise ValueError(f"task.{name} = {value!r} is not known; choose one of {list(choices)}")
@@ -223,7 +226,9 @@ class Forecasting:
             return meta
         groups = groups_of(self, data.panel, self.data if self.select_by else None)
         selection = select(self, model, data.panel, data.ids, groups, predict)
-        print(f"== validated selection: the lowest validation MASE per group is kept (meta.json 'selection')\n"
+        how = ("the combination with most members within one standard error (SE) of the lowest validation MASE"
+               if self.select_rule == "one_se" else "the lowest validation MASE")
+        print(f"== validated selection: {how} is kept per group (meta.json 'selection')\n"
               f"{show(selection)}", flush=True)
         return {**meta, "selection": selection}
 
