@@ -151,3 +151,29 @@ def test_series_too_short_for_the_network_take_the_best_method_without_it(tmp_pa
     members, how = CANDIDATES[method]
     expected = combine([BASELINES[m](short.value.to_numpy(), 12, 12, 0.8) for m in members], how).point
     np.testing.assert_allclose(new.forecast, expected, rtol=1e-6)
+
+
+def test_eval_scores_what_the_run_forecasts_with_the_network_on_a_row_of_its_own(tmp_path):
+    """`rnnkit eval` and the end-of-run table: "model" is the validated choice, "network" the network
+    alone, both in the units the baselines are scored in."""
+    from rnnkit.runs.load import evaluate_run
+    from rnnkit.tasks.forecasting.backtest import predict
+    from rnnkit.tasks.forecasting.baselines import forecast_scores
+
+    run_dir, _ = train(tmp_path, select_rule="best", baseline_methods=["seasonal_naive", "ets", "theta"])
+    saved = rnnkit.load(run_dir)
+    chosen = saved.meta["selection"]["choice"]["MS"]
+    table = evaluate_run(run_dir, "test", baselines=True)
+    assert set(table) == {"model", "network", "seasonal_naive", "ets", "theta"}
+    assert table["model"] != table["network"]
+    assert chosen in table                                   # ETS validates best here: a single baseline,
+    assert table["model"] == pytest.approx(table[chosen], rel=1e-12)           # so its own row, to the digit
+    assert evaluate_run(run_dir, "test") == table["model"]
+    # the network through the forecast path lands on the metrics `evaluate` gives it: the same units
+    data = saved.task.load()
+    alone = forecast_scores(saved.task, data.panel, data.ids, "test",
+                            lambda part, origins: predict(saved.model, saved.task, part, origins))
+    assert alone == pytest.approx(table["network"], rel=1e-5)
+    # a run that keeps the network has no second row
+    run_dir, _ = train(tmp_path / "n", select="network")
+    assert "network" not in evaluate_run(run_dir, "test", baselines=True)

@@ -88,9 +88,10 @@ class ChoosesAfterTraining(Protocol):
 
 @runtime_checkable
 class ReadsRunFiles(Protocol):
-    """Optional: a task whose predictor needs a file its run wrote beside the weights (text
-    classification's validated n-gram model, RUN_DIR/ngrams.safetensors); `rnnkit.load` calls
-    this instead of `predictor`."""
+    """Optional: a task whose run predicts with more than its network, so that `rnnkit.load` calls
+    `run_predictor` instead of `predictor` (text classification: the validated n-gram model, a file
+    beside the weights, RUN_DIR/ngrams.safetensors) and the end-of-run table and `rnnkit eval`
+    score those predictions (`run_metrics`; forecasting: its validated selection)."""
 
     def run_predictor(self, model: nn.Module, meta: Meta, run_dir: Path) -> Predictor: ...
 

@@ -21,7 +21,7 @@ left out with a warning: a row must cover every window of the split to compare.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,18 +52,11 @@ def split_ids(task: Any, panel: Panel, cuts: Sequence[int], short: Sequence[str]
 
 def scores(task: Any, panel: Panel, ids: dict[str, Any], split: str) -> dict[str, Metrics]:
     """{baseline: metrics} on the windows ids[split] names (see the module docstring)."""
-    if split not in ids:
-        raise ValueError(f"this run has no {split!r} split (task.holdout = {task.holdout}); choose from "
-                         f"{[s for s in ('valid', 'test') if s in ids]}")
-    if not ids[split]:                       # no series long enough to be scored on it
+    index, origins = _windows(task, ids, panel, split)
+    if not index:                            # no series long enough to be scored on it
         return {}
-    position = {name: i for i, name in enumerate(panel.ids)}
-    index = [position[name] for name in ids[split]]
-    origins = [ids[split][name]["origin"] for name in ids[split]]
     values = [panel.values[i] for i in index]
-    shift, divisor = _units(task, panel, ids, index, origins)
     H, season = task.horizon, task.period(panel)
-    targets = [v[o:o + H] for v, o in zip(values, origins)]
     out = {}
     for name in task.baseline_methods:
         try:
@@ -72,8 +65,28 @@ def scores(task: Any, panel: Panel, ids: dict[str, Any], split: str) -> dict[str
         except ValueError as error:          # statsforecast missing, or a series it cannot fit
             warnings.warn(f"the {name!r} baseline is left out of the {split} scores: {error}", stacklevel=3)
             continue
-        out[name] = _metrics(task, targets, forecasts, shift, divisor)
+        out[name] = _metrics(task, panel, ids, index, origins, forecasts)
     return out
+
+
+def forecast_scores(task: Any, panel: Panel, ids: dict[str, Any], split: str,
+                    forecast: Callable[[Panel, list[int]], Sequence[Forecast]]) -> Metrics | None:
+    """The metrics of `forecast(series, origins)` (one Forecast per series of the sub-panel, from its
+    origin: e.g. a run's validated selection) on the windows ids[split] names, in the same units as
+    `scores`; None when no series is scored on that split."""
+    index, origins = _windows(task, ids, panel, split)
+    if not index:
+        return None
+    return _metrics(task, panel, ids, index, origins, forecast(panel.subset(index), origins))
+
+
+def _windows(task: Any, ids: dict[str, Any], panel: Panel, split: str) -> tuple[list[int], list[int]]:
+    """(panel index, forecast origin) of each series scored on ids[split]."""
+    if split not in ids:
+        raise ValueError(f"this run has no {split!r} split (task.holdout = {task.holdout}); choose from "
+                         f"{[s for s in ('valid', 'test') if s in ids]}")
+    position = {name: i for i, name in enumerate(panel.ids)}
+    return [position[name] for name in ids[split]], [ids[split][name]["origin"] for name in ids[split]]
 
 
 def _units(task: Any, panel: Panel, ids: dict[str, Any], index: Sequence[int],
@@ -90,9 +103,12 @@ def _units(task: Any, panel: Panel, ids: dict[str, Any], index: Sequence[int],
     return fitted.shift, fitted.scale * window
 
 
-def _metrics(task: Any, targets: Sequence[np.ndarray], forecasts: Sequence[Forecast], shift: np.ndarray,
-             divisor: np.ndarray) -> Metrics:
-    """mae, rmse and coverage summed over every point as `evaluate` does (ES-RNN: and the mean sMAPE)."""
+def _metrics(task: Any, panel: Panel, ids: dict[str, Any], index: Sequence[int], origins: Sequence[int],
+             forecasts: Sequence[Forecast]) -> Metrics:
+    """mae, rmse and coverage of series index[i]'s forecast from origins[i], summed over every point
+    as `evaluate` does (ES-RNN: and the mean sMAPE)."""
+    shift, divisor = _units(task, panel, ids, index, origins)
+    targets = [panel.values[i][o:o + task.horizon] for i, o in zip(index, origins)]
     units = lambda a, i: (np.asarray(a, dtype=np.float64) - shift[i]) / divisor[i]
     abs_sum = sq_sum = inside = count = 0.0
     for i, (y, f) in enumerate(zip(targets, forecasts)):

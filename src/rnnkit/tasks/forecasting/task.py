@@ -52,7 +52,7 @@ from ...forecast.synthetic import synthetic_panel
 from ...models.likelihoods import OUTPUTS, interval, likelihood_loss
 from ..base import Meta, Metrics
 from .backtest import predict
-from .baselines import scores, split_ids
+from .baselines import forecast_scores, scores, split_ids
 from .decoders import FORECASTERS, build_forecaster
 from .esrnn import build as build_esrnn
 from .esrnn import evaluate as evaluate_esrnn
@@ -60,7 +60,7 @@ from .esrnn import initial_seasons
 from .esrnn import loss as esrnn_loss
 from .esrnn import splits as esrnn_splits
 from .predictor import ForecastPredictor
-from .select import RULES, SELECT, groups_of, select, show
+from .select import NETWORK, RULES, SELECT, groups_of, select, show
 from .short import SHORT, screen
 from .windows import splits as window_splits
 
@@ -240,6 +240,27 @@ class Forecasting:
 
     def predictor(self, model: nn.Module, meta: Meta) -> ForecastPredictor:
         return ForecastPredictor(self, model, meta)
+
+    def run_predictor(self, model: nn.Module, meta: Meta, run_dir: Path) -> ForecastPredictor:
+        """`predictor`: the selection it follows is in meta.json (a `ReadsRunFiles` for `run_metrics`)."""
+        return self.predictor(model, meta)
+
+    def run_metrics(self, predictor: Any, data: Splits, split: str) -> Metrics | None:
+        """What the run forecasts (its validated selection) scored on the windows of `split`, in the
+        units of `evaluate` and the baselines, where validation chose other than the network alone
+        for some group; else None (then the network's own metrics are the run's)."""
+        selection = predictor.meta.get("selection") if isinstance(predictor, ForecastPredictor) else None
+        if (not selection or self.select != "validate" or self.combine or split not in ("valid", "test")
+                or all(c == NETWORK for c in selection["choice"].values())):
+            return None
+        if not isinstance(data, ForecastSplits) or data.panel is None or data.ids is None:
+            raise TypeError("Forecasting.run_metrics needs the splits of Forecasting.load(), which carry their panel")
+        groups = groups_of(self, data.panel, self.data if self.select_by else None)
+        group = dict(zip(data.panel.ids, groups))
+        series = predictor.meta["series_ids"] if self.forecaster == "esrnn" else None
+        return forecast_scores(self, data.panel, data.ids, split, lambda part, origins: predict(
+            predictor.model, self, part, origins, series_ids=series, selection=selection,
+            groups=[group[name] for name in part.ids]))
 
     def loss(self, model: nn.Module, batch: Batch, state: Any) -> tuple[Tensor, Any]:
         if self.forecaster == "esrnn":
