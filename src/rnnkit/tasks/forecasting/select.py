@@ -130,13 +130,6 @@ def means(values: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, float
     return {g: {name: mean(a) for name, a in row.items()} for g, row in values.items()}
 
 
-def scores(task: Any, panel: Panel, starts: Sequence[int], members: dict[str, list[Forecast]],
-           groups: Sequence[str]) -> dict[str, dict[str, float]]:
-    """{group: {candidate: mean MASE over the group's series}} of the horizon after starts[i]
-    (series whose MASE is undefined, a constant history, are left out of the mean)."""
-    return means(per_series(task, panel, starts, members, groups))
-
-
 def standard_errors(row: dict[str, np.ndarray]) -> dict[str, float]:
     """{candidate: standard error of its mean MASE minus the best candidate's}, from the paired
     per-series differences (0 for the best itself and for fewer than two paired series)."""
@@ -188,7 +181,7 @@ def select(task: Any, model: nn.Module, panel: Panel, ids: dict[str, Any], group
     plain = dataclasses.replace(task, combine=(), select="network")
     names = sorted({p for parts, _ in CANDIDATES.values() for p in parts})
     free = [c for c, (parts, _) in CANDIDATES.items() if NETWORK not in parts]
-    rule = getattr(task, "select_rule", "one_se")
+    rule = task.select_rule
     result: dict[str, Any] = {"by": task.select_by, "rule": rule}
     for split in ("valid", "test"):
         if split not in ids or not ids[split]:
