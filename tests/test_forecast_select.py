@@ -177,3 +177,27 @@ def test_eval_scores_what_the_run_forecasts_with_the_network_on_a_row_of_its_own
     # a run that keeps the network has no second row
     run_dir, _ = train(tmp_path / "n", select="network")
     assert "network" not in evaluate_run(run_dir, "test", baselines=True)
+
+
+def test_forecast_select_chooses_again_on_the_saved_run(tmp_path, capsys):
+    """`rnnkit forecast select RUN --rule=...`: the same validation windows and network, another
+    rule; meta.json is rewritten and the run's forecasts follow the new choice."""
+    from rnnkit.cli import main
+
+    run_dir, data = train(tmp_path, select_rule="best")
+    before = json.loads((run_dir / "meta.json").read_text())["meta"]
+    weights = (run_dir / "model.safetensors").read_bytes()
+    assert main(["forecast", "select", str(run_dir), "--rule=one_se"]) == 0
+    after = json.loads((run_dir / "meta.json").read_text())["meta"]
+    assert after["selection"]["rule"] == "one_se"
+    assert after["selection"]["valid_mase"] == before["selection"]["valid_mase"]
+    assert {k: v for k, v in after.items() if k != "selection"} == {k: v for k, v in before.items() if k != "selection"}
+    assert "one standard error" in capsys.readouterr().out
+    assert (run_dir / "model.safetensors").read_bytes() == weights                  # the weights are not touched
+    fresh, _ = train(tmp_path / "fresh")                              # the same run trained with the default rule
+    assert after["selection"]["choice"] == json.loads((fresh / "meta.json").read_text())["meta"]["selection"]["choice"]
+    assert main(["forecast", "select", str(run_dir), "--rule=best"]) == 0
+    assert json.loads((run_dir / "meta.json").read_text())["meta"]["selection"] == before["selection"]
+    run_dir, _ = train(tmp_path / "n", select="network")
+    assert main(["forecast", "select", str(run_dir)]) == 2                # nothing to select: a one-line error
+    assert "task.select = 'validate'" in capsys.readouterr().err

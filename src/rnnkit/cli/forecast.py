@@ -1,8 +1,9 @@
-"""`rnnkit forecast train|predict|backtest`: the forecasting commands.
+"""`rnnkit forecast train|predict|backtest|select`: the forecasting commands.
 
     rnnkit forecast train configs/forecast.toml --task.data=my.csv --task.time_column=Time --task.value_column=Demand
     rnnkit forecast predict runs/forecast_lstm --out=forecast.csv --plot s0 s3
     rnnkit forecast backtest configs/forecast_lstm.toml --folds=3 --baselines=naive,seasonal_naive,ets,theta
+    rnnkit forecast select runs/forecast_lstm --rule=one_se     # the validated selection again, on the saved run
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from typing import Any
 from ..forecast.synthetic import synthetic_panel
 from ..plots.forecast import plot_forecast
 from ..runs import load, load_config, run, seed_everything
+from ..runs.baselines import check_split
 from ..tasks import build_task
 from ..tasks.forecasting.backtest import backtest, summary
-from ..tasks.forecasting.select import groups_of
+from ..tasks.forecasting.select import RULES, groups_of
 from ..train import METHODS
+from ..train.checkpoint import write_meta
 from ._args import no_overrides, task_keys
 
 EXAMPLES = """examples:
@@ -30,15 +33,16 @@ EXAMPLES = """examples:
   rnnkit forecast predict runs/forecast_lstm --out=forecast.csv --plot s0 s3
   rnnkit forecast predict runs/forecast_lstm --data=new_history.csv
   rnnkit forecast predict runs/promo_lstm --future=promo_plan.csv          # known-future covariates ahead
-  rnnkit forecast backtest configs/forecast_lstm.toml --folds=3 --step=6 --baselines=naive,ets,theta"""
+  rnnkit forecast backtest configs/forecast_lstm.toml --folds=3 --step=6 --baselines=naive,ets,theta
+  rnnkit forecast select runs/forecast_lstm --rule=best                    # choose again on validation"""
 
 
 def add_parsers(commands: Any, **kind: Any) -> None:
     parser = commands.add_parser("forecast", help="train, predict and backtest time-series forecasters",
                                  epilog=f"{EXAMPLES}\n\n{task_keys('forecasting')}",
                                  description="Time-series forecasting.", **kind)
-    parser.add_argument("action", choices=["train", "predict", "backtest"])
-    parser.add_argument("target", help="train, backtest: a TOML config; predict: a run directory")
+    parser.add_argument("action", choices=["train", "predict", "backtest", "select"])
+    parser.add_argument("target", help="train, backtest: a TOML config; predict, select: a run directory")
     parser.add_argument("--data", help="predict: forecast these series (default: the run's own data)")
     parser.add_argument("--future", help="predict: the known-future covariates over the horizon (series_id, "
                         "timestamp and the columns named by task.future_covariates)")
@@ -50,12 +54,15 @@ def add_parsers(commands: Any, **kind: Any) -> None:
     parser.add_argument("--step", type=int, default=0, help="backtest: points between origins (default horizon)")
     parser.add_argument("--baselines", default="seasonal_naive,ets,theta",
                         help="backtest: comma-separated names from rnnkit.forecast.BASELINES")
+    parser.add_argument("--rule", choices=RULES, help="select: the rule (default: the run's task.select_rule); the "
+                        "choice is rewritten in RUN_DIR/meta.json, the weights are not touched")
     parser.add_argument("--seed", type=int, help="override the config's seed")
     parser.add_argument("--out_dir", help="train: override the config's out_dir")
 
 
 def forecast(args: argparse.Namespace, overrides: list[str]) -> int:
-    return {"train": _train, "predict": _predict, "backtest": _backtest}[args.action](args, overrides)
+    actions = {"train": _train, "predict": _predict, "backtest": _backtest, "select": _select}
+    return actions[args.action](args, overrides)
 
 
 def _config(args: argparse.Namespace, overrides: list[str]) -> Any:
@@ -127,3 +134,22 @@ def _backtest(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 COMMANDS = {"forecast": forecast}
+
+
+def _select(args: argparse.Namespace, overrides: list[str]) -> int:
+    """The validated selection of a saved run made again (another rule, or a run trained before a
+    rule changed): the same validation windows, the saved network; meta.json is rewritten."""
+    no_overrides("forecast select", overrides)
+    saved = load(args.target, tasks=("forecasting",), command="forecast select")
+    if saved.task.select != "validate" or saved.task.combine:
+        raise ValueError(f"{args.target} forecasts with {'task.combine' if saved.task.combine else 'the network alone'}"
+                         " (task.select = 'network' or a fixed task.combine): there is nothing to select; train with "
+                         "task.select = 'validate'")
+    task = dataclasses.replace(saved.task, select_rule=args.rule or saved.task.select_rule)
+    data = task.load()
+    check_split(args.target, data)                 # the windows the run was trained and validated on
+    meta = task.choose(saved.model, data, {k: v for k, v in saved.meta.items() if k != "selection"})
+    write_meta(args.target, saved.cfg.task.name, meta)
+    print(f"wrote the selection ({task.select_rule}) to {Path(args.target) / 'meta.json'}")
+    return 0
+
