@@ -5,9 +5,9 @@ A series is short when it has fewer than cut + input_size + max(holdout, 1) * ho
 backtest before the cut that its folds start after (the held-out part comes on top of the cut, so
 task.holdout = 0 asks the least). With short_series = "error" that stops the run, naming them;
 "drop" leaves them out, saying which; "baseline" leaves them out of the network's training and
-scores, and forecasts and backtests them instead with the best method on validation that does not
-read the network (Theta, ETS or their mean; seasonal naive where the run has no validated
-selection), marked `forecast_by`. At
+scores, and forecasts and backtests them instead with the method that does not read the network
+which the run's selection rule keeps on validation (Theta, ETS or their mean; seasonal naive where
+the run has no validated selection), marked `forecast_by`. At
 predict time a series is short with fewer than input_size points, all the network reads.
 """
 
@@ -66,7 +66,7 @@ def fallback(task: Any, panel: Panel, names: Sequence[str], starts: Sequence[int
              selection: dict[str, Any] | None = None, groups: Sequence[str] | None = None
              ) -> tuple[list[Forecast], list[str]]:
     """(forecasts, methods) of the series `names` from starts[i] (default: each one's end): each by
-    the best network-free method of the run's validated `selection` for its group (`groups`, one per
+    the network-free method the run's validated `selection` keeps for its group (`groups`, one per
     series of `panel`; default: the frequency), seasonal naive without one."""
     index = [panel.ids.index(name) for name in names]
     starts = [len(panel.values[i]) for i in index] if starts is None else starts
