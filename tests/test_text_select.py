@@ -200,15 +200,38 @@ def test_serve_answers_with_the_runs_choice(runs):
     assert got != pytest.approx([q for p in alone for q in p.probabilities.values()], abs=1e-3)   # not the network
 
 
+def copy_without_ngrams(run_dir: Path, to: Path) -> Path:
+    """The run's files copied to `to`, all but RUN_DIR/ngrams.safetensors."""
+    to.mkdir()
+    for f in run_dir.iterdir():
+        if f.is_file() and f.name != NGRAMS_FILE:
+            (to / f.name).write_bytes(f.read_bytes())
+    return to
+
+
 def test_a_run_without_its_n_gram_file_says_so(runs, tmp_path):
     chosen, _ = runs
-    copy = tmp_path / "copy"
-    copy.mkdir()
-    for f in chosen.iterdir():
-        if f.is_file() and f.name != NGRAMS_FILE:
-            (copy / f.name).write_bytes(f.read_bytes())
+    copy = copy_without_ngrams(chosen, tmp_path / "copy")
     with pytest.raises(CheckpointError, match=NGRAMS_FILE):
         _ = rnnkit.load(copy).predictor
+
+
+def test_classify_select_makes_the_choice_on_a_run_without_one(runs, tmp_path, capsys):
+    """`rnnkit classify select RUN`: a run from before the selection (no "selection", no n-gram file)
+    gets the choice the training would have made; a run that keeps the network is refused."""
+    chosen, alone = runs
+    old = copy_without_ngrams(chosen, tmp_path / "old")
+    document = json.loads((old / "meta.json").read_text())
+    expected = document["meta"].pop("selection")
+    (old / "meta.json").write_text(json.dumps(document))
+    assert rnnkit.load(old).predictor.choice == "network"
+    assert main(["classify", "select", str(old)]) == 0
+    assert json.loads((old / "meta.json").read_text())["meta"]["selection"] == expected
+    assert (old / NGRAMS_FILE).read_bytes() == (chosen / NGRAMS_FILE).read_bytes()
+    assert rnnkit.load(old).predictor.choice == expected["choice"] != "network"
+    assert f"chose {expected['choice']}" in capsys.readouterr().out
+    assert main(["classify", "select", str(alone)]) == 2
+    assert "task.select = 'validate'" in capsys.readouterr().err
 
 
 def test_unknown_select_is_refused():

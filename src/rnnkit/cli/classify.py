@@ -1,4 +1,4 @@
-"""`rnnkit classify train|eval|predict`: sequence and text classifiers from the command line.
+"""`rnnkit classify train|eval|predict|select`: sequence and text classifiers from the command line.
 
     rnnkit classify train configs/classify_uci_bigru.toml --train.epochs=4
     rnnkit classify eval runs/classify_uci_bigru --split=test          # report + confusion_test.png
@@ -6,6 +6,7 @@
     rnnkit classify predict runs/classify_uci_bigru --file=reviews.txt  # one text per line
     rnnkit classify predict runs/classify_uci_bigru --csv=reviews.csv   # its text column
     rnnkit classify predict runs/classify_japanese_vowels new/          # feature sequences: CSVs, .npy
+    rnnkit classify select runs/reviews                 # a text run's validated selection made again
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..data.sequence_files import read_sequences
 from ..plots.classify import attention_strip, attention_text, plot_confusion
 from ..runs import load
 from ..runs.baselines import check_classes, check_split
+from ..runs.load import select_again
 from ..tasks.classification import Prediction, SequencePredictor, TextClassification, TextPredictor, outcome
 from ..tasks.classification.metrics import confusion_matrix, report
 from ..tasks.classification.predict import text_outcome
@@ -40,7 +42,8 @@ EXAMPLES = """examples:
   rnnkit classify predict runs/classify_uci_bigru "what a great film"
   rnnkit classify predict runs/classify_uci_bigru --csv=reviews.csv
   rnnkit classify predict runs/classify_japanese_vowels utterances/   # every CSV below, one sequence each
-  rnnkit classify predict runs/classify_japanese_vowels batch.npy     # (N, T, C) or (T, C)"""
+  rnnkit classify predict runs/classify_japanese_vowels batch.npy     # (N, T, C) or (T, C)
+  rnnkit classify select runs/reviews          # a text run trained before the selection: choose now"""
 
 
 def evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
@@ -148,10 +151,24 @@ def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
                    "each token's weight, coloured on a terminal, and a heat strip RUN_DIR/attention/N.png")
     p.add_argument("--label-column", "--label_column", dest="label_column", default=None,
                    help=argparse.SUPPRESS)
+    c = sub.add_parser("select", help="a text run: choose again on validation between the network, TF-IDF + "
+                       "logistic regression and their blend (e.g. a run trained before the selection)", **kind)
+    c.add_argument("run_dir")
+
+
+def select(args: argparse.Namespace, overrides: list[str]) -> int:
+    """A text run's validated selection (the network, TF-IDF + logistic regression or their blend)
+    made again on its validation texts with its saved network: for a run trained before the
+    selection existed. meta.json (and RUN_DIR/ngrams.safetensors) are rewritten."""
+    no_overrides("classify select", overrides)
+    meta = select_again(args.run_dir, tasks=("text_classification",), command="classify select")
+    print(f"chose {meta['selection']['choice']}; wrote {Path(args.run_dir) / 'meta.json'}")
+    return 0
 
 
 def classify(args: argparse.Namespace, overrides: list[str]) -> int:
-    return {"train": train, "eval": evaluate, "predict": predict}[args.classify_command](args, overrides)
+    actions = {"train": train, "eval": evaluate, "predict": predict, "select": select}
+    return actions[args.classify_command](args, overrides)
 
 
 COMMANDS = {"classify": classify}

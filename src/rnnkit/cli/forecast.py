@@ -18,12 +18,11 @@ from typing import Any
 from ..forecast.synthetic import synthetic_panel
 from ..plots.forecast import plot_forecast
 from ..runs import load, load_config, run, seed_everything
-from ..runs.baselines import check_split
+from ..runs.load import select_again
 from ..tasks import build_task
 from ..tasks.forecasting.backtest import backtest, summary
 from ..tasks.forecasting.select import RULES, groups_of
 from ..train import METHODS
-from ..train.checkpoint import write_meta
 from ._args import no_overrides, task_keys
 
 EXAMPLES = """examples:
@@ -140,16 +139,7 @@ def _select(args: argparse.Namespace, overrides: list[str]) -> int:
     """The validated selection of a saved run made again (another rule, or a run trained before a
     rule changed): the same validation windows, the saved network; meta.json is rewritten."""
     no_overrides("forecast select", overrides)
-    saved = load(args.target, tasks=("forecasting",), command="forecast select")
-    if saved.task.select != "validate" or saved.task.combine:
-        raise ValueError(f"{args.target} forecasts with {'task.combine' if saved.task.combine else 'the network alone'}"
-                         " (task.select = 'network' or a fixed task.combine): there is nothing to select; train with "
-                         "task.select = 'validate'")
-    task = dataclasses.replace(saved.task, select_rule=args.rule or saved.task.select_rule)
-    data = task.load()
-    check_split(args.target, data)                 # the windows the run was trained and validated on
-    meta = task.choose(saved.model, data, {k: v for k, v in saved.meta.items() if k != "selection"})
-    write_meta(args.target, saved.cfg.task.name, meta)
-    print(f"wrote the selection ({task.select_rule}) to {Path(args.target) / 'meta.json'}")
+    changes = {"select_rule": args.rule} if args.rule else {}
+    meta = select_again(args.target, tasks=("forecasting",), command="forecast select", **changes)
+    print(f"wrote the selection ({meta['selection']['rule']}) to {Path(args.target) / 'meta.json'}")
     return 0
-

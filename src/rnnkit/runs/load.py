@@ -8,6 +8,7 @@ model. Every command on a finished run and the Python API load runs this one way
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,9 +20,9 @@ from torch import nn
 
 from ..config import RunConfig
 from ..tasks import build_task
-from ..tasks.base import HasBaselines, Meta, Predictor, ReadsRunFiles
+from ..tasks.base import ChoosesAfterTraining, HasBaselines, Meta, Predictor, ReadsRunFiles
 from ..train import CheckpointError
-from ..train.checkpoint import CONFIG_FILE, META_FILE, META_FORMAT, check_run_dir, load_weights
+from ..train.checkpoint import CONFIG_FILE, META_FILE, META_FORMAT, check_run_dir, load_weights, write_meta
 from .baselines import check_classes, check_split, compare
 from .configs import load_config
 
@@ -75,6 +76,26 @@ def evaluate_run(run_dir: str | Path, split: str = "valid", *, baselines: bool =
     table = compare(saved.task, saved.model, data, saved.cfg, [split], baselines=baselines,
                     predictor=saved.predictor)[split]
     return table if baselines else table["model"]
+
+
+def select_again(run_dir: str | Path, *, tasks: Sequence[str], command: str, **task_changes: Any) -> Meta:
+    """A saved run's validated selection (`ChoosesAfterTraining.choose`) made again on its own
+    validation split with its saved network, the task's fields `task_changes` replaced (e.g.
+    forecasting's select_rule): for a run trained before its task's selection, or one to choose
+    by another rule. meta.json is rewritten (atomically) and returned; the weights are not touched."""
+    saved = load(run_dir, tasks=tasks, command=command)
+    if not isinstance(saved.task, ChoosesAfterTraining):
+        raise ValueError(f"a {saved.cfg.task.name!r} run chooses nothing after training")
+    task = dataclasses.replace(saved.task, **task_changes)
+    data = task.load()
+    check_split(run_dir, data)                         # the examples the run was trained and validated on
+    check_classes(run_dir, saved.meta, data)
+    meta = task.choose(saved.model, data, {k: v for k, v in saved.meta.items() if k != "selection"}, Path(run_dir))
+    if "selection" not in meta:
+        raise ValueError(f"{run_dir} has nothing to select: its task keeps the network alone (task.select = "
+                         "'network', or forecasting's fixed task.combine); train with task.select = 'validate'")
+    write_meta(run_dir, saved.cfg.task.name, meta)
+    return meta
 
 
 def read_config(run_dir: str | Path) -> RunConfig:
