@@ -24,6 +24,7 @@ from typing import Any
 from torch import Tensor
 
 from ._common import State as State
+from ._numba_cache import clear_if_stale
 from .draws import bernoulli as bernoulli
 from .elman import ElmanLoop as ElmanLoop
 from .elman import elman_loop as elman_loop
@@ -35,6 +36,8 @@ from .gru import native_gru as native_gru
 from .lstm import LSTMLoop as LSTMLoop
 from .lstm import layernorm_lstm_loop as layernorm_lstm_loop
 from .lstm import lstm_loop as lstm_loop
+
+clear_if_stale()        # before any compiled loop is first called (numba reads its cache then)
 
 # kernel(cell, x, state, mask, h_mask, zoneout) -> (y, final state); see `bptt_loop` for the arguments
 BPTTKernel = Callable[[Any, Tensor, State, Tensor | None, Tensor | None, tuple | None], tuple[Tensor, State]]
