@@ -5,8 +5,8 @@ documentation, "Notes on caching": "changes to other functions called from the c
 are not seen"). The loops call compiled helpers from other files (`_blas.gemm`, `_fastmath.tanh`,
 `_native_common.carry_row`, `lstm_ln_rows`), and those are compiled into the caller's machine
 code: after an edit of a helper, a loop whose own file did not change would go on running the
-old helper from `__pycache__` (it happened during development: results off in the last bits, and
-wrong after a signature change). So the cache files are removed whenever the kernels' sources are
+old helper from `__pycache__` (noticed during development, where the caches had to be cleared by
+hand after such edits). So the cache files are removed whenever the kernels' sources are
 not the ones the cache was built from: a SHA-256 over every `.py` file of this package, kept in
 `__pycache__/rnnkit-kernels.sha256`. A fresh install or an upgrade costs the one first-use compile
 it costs anyway; an edit costs one more.
