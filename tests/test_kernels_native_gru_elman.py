@@ -4,6 +4,7 @@ padding, zoneout and recurrent dropout."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -178,3 +179,28 @@ def test_gru_inference_keeps_one_step_and_gives_the_training_outputs(T):
     assert train[0].grad_fn.saved_tensors[4].shape == (3, T, 15)             # acts, all steps
     for got, want in zip(infer, train, strict=True):
         assert torch.equal(got, want.detach())
+
+
+def test_a_packed_w_hh_gives_the_plain_gemms_results(monkeypatch):
+    """MKL's packed GEMM (W_hh packed once per call, `_blas.packed_weight`) against the plain ?gemm
+    every step: the same outputs and gradients, float32 (the only dtype torch's MKL packs; bit for
+    bit on the Xeon it was measured on, held to float32 round-off here since MKL promises no
+    more); skipped where torch's library has no packed GEMM."""
+    from rnnkit.kernels import _blas, _native_common
+    from rnnkit.kernels.gru_native import NativeGRULoop
+
+    if _blas._packed(np.float32) is None:
+        pytest.skip("torch's BLAS here has no packed GEMM")
+    torch.manual_seed(0)
+    B, T, H = 8, 12, 64
+    xp, h0 = torch.randn(B, T, 3 * H, requires_grad=True), torch.randn(B, H, requires_grad=True)
+    w, bias = (torch.randn(3 * H, H) / H ** 0.5).requires_grad_(), torch.randn(3 * H, requires_grad=True)
+    results = []
+    for packed in (True, False):
+        if not packed:
+            monkeypatch.setattr(_native_common, "PACK_MIN_STEPS", T + 1)
+        assert (_native_common.blas_args(w, torch.float32, True, B, T)[2].size > 0) == packed
+        y, h = NativeGRULoop.apply(xp, h0, w, bias, None, None, 0.1, None, False, 0.0)
+        results.append([y, h, *torch.autograd.grad((y * y).sum() + h.sum(), (xp, h0, w, bias))])
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)

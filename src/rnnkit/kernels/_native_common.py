@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._blas import gemm, supported
+from ._blas import compute_function, gemm_w, packed_weight, supported
 from ._blas import gemm_function as blas_gemm
 from ._common import Carry, previous, scaled
 
@@ -93,19 +93,19 @@ def lerp(start, end, k, one):  # pragma: no cover - compiled
     return start + k * (end - start) if k < 0.5 else end - (end - start) * (one - k)
 
 
-def step_gemm(function, w, h0, hs, h_in, masked, acts, t, slots):  # pragma: no cover - compiled
+def step_gemm(function, compute, w, wp, h0, hs, h_in, masked, acts, t, slots):  # pragma: no cover - compiled
     """acts[:, t] = h W_hhᵀ, the step's one forward GEMM, for acts (B, T, G) (or (B, 1, G) rewritten
     every step, when backward will not run) and w (G, H), where h is h_in (B, H) (the state times
     the recurrent dropout mask, when `masked`), h0 at t = 0 or else h_{t-1}, read in place from
-    hs (B, T, H)."""
+    hs (B, T, H); wp: W packed for it (`weight_args`), or empty."""
     B, kept, G = acts.shape
     H, k = w.shape[1], min(t, kept - 1)
     if masked:
-        gemm(function, True, G, B, H, w, h_in[0], H, acts[0, k], kept * G, 0.0, slots)
+        gemm_w(function, compute, True, G, B, H, w, wp, h_in[0], H, acts[0, k], kept * G, 0.0, slots)
     elif t == 0:
-        gemm(function, True, G, B, H, w, h0[0], H, acts[0, k], kept * G, 0.0, slots)
+        gemm_w(function, compute, True, G, B, H, w, wp, h0[0], H, acts[0, k], kept * G, 0.0, slots)
     else:
-        gemm(function, True, G, B, H, w, hs[0, t - 1], hs.shape[1] * H, acts[0, k], kept * G, 0.0, slots)
+        gemm_w(function, compute, True, G, B, H, w, wp, hs[0, t - 1], hs.shape[1] * H, acts[0, k], kept * G, 0.0, slots)
 
 
 if numba is not None:
@@ -115,6 +115,23 @@ if numba is not None:
     carry_row, step_gemm, _encode = jit(carry_row), jit(step_gemm), jit(_encode)
 else:                                                 # pragma: no cover - exercised where numba is absent
     jit = lambda f: f                                 # the loops then stay plain (unused) Python
+
+
+PACK_MIN_STEPS = 4               # packing W_hh costs about one step's GEMM, and MKL's buffer is >= 8 MB
+PACK_MIN_SIZE = 64 * 64          # below this many weights a step's GEMM is too cheap to gain from it
+
+
+def blas_args(w_hh: Tensor, dtype: torch.dtype, trans_w: bool, batch: int, steps: int) -> tuple:
+    """(function, compute, wp): the first three arguments of a loop that runs `steps` per-step
+    GEMMs of `batch` rows against W_hh (G, H), W_hhᵀ forward (trans_w) and W_hh backward: the BLAS
+    ?gemm, and MKL's ?gemm_compute with W_hh packed once (`_blas.packed_weight`); wp is empty where
+    packing does not pay or does not exist."""
+    dt = NUMPY[dtype]
+    G, H = w_hh.shape
+    if steps < PACK_MIN_STEPS or G * H < PACK_MIN_SIZE:
+        return gemm_function(dtype), compute_function(dt), np.empty(0, dt)
+    m, k = (G, H) if trans_w else (H, G)
+    return gemm_function(dtype), compute_function(dt), packed_weight(array(w_hh, dtype), trans_w, m, batch, k)
 
 
 def array(x: Tensor, dtype: torch.dtype) -> np.ndarray:

@@ -19,10 +19,20 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from ._blas import gemm, scratch
+from ._blas import gemm_w, scratch
 from ._common import Carry
 from ._fastmath import tanh
-from ._native_common import array, carry_row, check_dtype, gemm_function, jit, lerp, options, step_gemm, weight_grad
+from ._native_common import (
+    array,
+    blas_args,
+    carry_row,
+    check_dtype,
+    jit,
+    lerp,
+    options,
+    step_gemm,
+    weight_grad,
+)
 from ._native_common import available as available
 
 
@@ -49,7 +59,8 @@ def _forward_row(a, x, hp, k, carried, relu, hm, v, h, h_in, y):  # pragma: no c
 
 
 @jit
-def _forward(function, xp, h0, w, h_mask, keep, carried, relu, valid, acts, hs, y, h_in):  # pragma: no cover
+def _forward(function, compute, wp,
+             xp, h0, w, h_mask, keep, carried, relu, valid, acts, hs, y, h_in):  # pragma: no cover
     """xp: (B, T, H); h0: (B, H); w: W_hh (H, H); h_mask (B, H) or (0, 0); keep: the carry (see
     `carry_row`), carried: whether there is one; valid (B, T) or (0, 0). Writes acts = f(·) and
     hs (B, T, H) (the same array when nothing is carried), y when valid is given, and uses h_in
@@ -62,7 +73,7 @@ def _forward(function, xp, h0, w, h_mask, keep, carried, relu, valid, acts, hs, 
     if masked:
         h_in[:] = h0 * h_mask
     for t in range(T):
-        step_gemm(function, w, h0, hs, h_in, masked, acts, t, slots)
+        step_gemm(function, compute, w, wp, h0, hs, h_in, masked, acts, t, slots)
         for b in range(B):
             _forward_row(acts[b, t], xp[b, t], h0[b] if t == 0 else hs[b, t - 1], carry_row(keep, b, t, row),
                          carried, relu, h_mask[b] if masked else none, valid[b, t] if has_y else one, hs[b, t],
@@ -93,7 +104,8 @@ def _backward_row(ga, a, k, relu, hm, rec, dh, gy, v):  # pragma: no cover - com
 
 
 @jit
-def _backward(function, w, h_mask, keep, relu, valid, acts, grad_y, grad_h, grad_a, dh, rec):  # pragma: no cover
+def _backward(function, compute, wp,
+              w, h_mask, keep, relu, valid, acts, grad_y, grad_h, grad_a, dh, rec):  # pragma: no cover
     """The forward's saved acts and the output gradients -> grad_a (B, T, H) and dL/dh_0 in dh
     (B, H). rec (B, H) holds da_t W_hh when there is an h_mask."""
     B, T, H = acts.shape
@@ -109,9 +121,9 @@ def _backward(function, w, h_mask, keep, relu, valid, acts, grad_y, grad_h, grad
                           h_mask[b] if masked and t < T - 1 else none, rec[b] if masked else none, dh[b],
                           grad_y[b, t - 1] if t > 0 else none, valid[b, t - 1] if has_v and t > 0 else one)
         if masked:
-            gemm(function, False, H, B, H, w, grad_a[0, t], T * H, rec[0], H, 0.0, slots)
+            gemm_w(function, compute, False, H, B, H, w, wp, grad_a[0, t], T * H, rec[0], H, 0.0, slots)
         else:
-            gemm(function, False, H, B, H, w, grad_a[0, t], T * H, dh[0], H, 1.0, slots)
+            gemm_w(function, compute, False, H, B, H, w, wp, grad_a[0, t], T * H, dh[0], H, 1.0, slots)
     if masked:
         dh += h_mask * rec
 
@@ -133,7 +145,7 @@ class NativeElmanLoop(torch.autograd.Function):
         y = hs if valid is None else xp.new_empty(B, T, H)
         hm, kh, v, h_in = options(h_mask, (keep_h,), valid, h0)   # the carry packed: bytes, see `pack_carry`
         if xp.numel():                                # BLAS rejects zero leading dimensions
-            _forward(gemm_function(dt), array(xp, dt), array(h0, dt), array(w_hh, dt), hm, kh, carried,
+            _forward(*blas_args(w_hh, dt, True, B, T), array(xp, dt), array(h0, dt), array(w_hh, dt), hm, kh, carried,
                      bool(relu), v, acts.numpy(), hs.numpy(), y.numpy(), h_in)
         ctx.save_for_backward(h0, w_hh, h_mask, valid, hs, acts)
         ctx.keep, ctx.relu = kh, bool(relu)           # kh: what backward keeps of (B, T, H) zoneout draws
@@ -149,7 +161,7 @@ class NativeElmanLoop(torch.autograd.Function):
         dh = grad_h.clone(memory_format=torch.contiguous_format)    # the loop needs C order (its GEMMs)
         if hs.numel():
             hm, kh, v, rec = options(h_mask, (ctx.keep,), valid, h0)
-            _backward(gemm_function(dt), array(w_hh, dt), hm, kh, ctx.relu, v, acts.detach().numpy(),
+            _backward(*blas_args(w_hh, dt, False, B, T), array(w_hh, dt), hm, kh, ctx.relu, v, acts.detach().numpy(),
                       array(grad_y, dt), array(grad_h, dt), grad_a.numpy(), dh.numpy(), rec)
         grad_w = weight_grad(grad_a, h0, hs, w_hh, h_mask) if ctx.needs_input_grad[2] else None
         return (grad_a, dh, grad_w) + (None,) * 4

@@ -33,9 +33,9 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from ._blas import gemm, scratch
+from ._blas import gemm_w, scratch
 from ._common import Carry
-from ._native_common import array, carry_row, check_dtype, gemm_function, jit, options, weight_grad
+from ._native_common import array, blas_args, carry_row, check_dtype, jit, options, weight_grad
 from ._native_common import available as available
 from ._native_layer_norm import input_grad, normalise
 from .gru_native import _backward_row as gru_backward_row
@@ -56,7 +56,8 @@ def _forward_row(q, a, x, gain, shift, eps, hp, k, hm, v, h_n, h, h_in, y):  # p
 
 
 @jit
-def _forward(function, xp, h0, w, gain, shift, eps, h_mask, keep, valid, acts, xq, rstd, h_n, hs, y,
+def _forward(function, compute, wp,
+             xp, h0, w, gain, shift, eps, h_mask, keep, valid, acts, xq, rstd, h_n, hs, y,
              h_in):  # pragma: no cover - compiled
     """xp: (T, B, 3H); h0: (B, H); w: W_hh (3H, H); gain, shift (3H); options as
     `gru_native._forward`. Writes acts (r, z, n) and xq (x̂): (T, B, 3H); rstd (B, T); h_n, hs
@@ -71,9 +72,9 @@ def _forward(function, xp, h0, w, gain, shift, eps, h_mask, keep, valid, acts, x
         h_in[:] = h0 * h_mask
     for t in range(T):              # the step's (B, 3H) block of xq is contiguous: ldc = 3H
         if masked or t == 0:
-            gemm(function, True, G, B, H, w, h_in[0] if masked else h0[0], H, xq[t, 0], G, 0.0, slots)
+            gemm_w(function, compute, True, G, B, H, w, wp, h_in[0] if masked else h0[0], H, xq[t, 0], G, 0.0, slots)
         else:
-            gemm(function, True, G, B, H, w, hs[0, t - 1], T * H, xq[t, 0], G, 0.0, slots)
+            gemm_w(function, compute, True, G, B, H, w, wp, hs[0, t - 1], T * H, xq[t, 0], G, 0.0, slots)
         for b in range(B):
             rstd[b, t] = _forward_row(
                 xq[t, b], acts[t, b], xp[t, b], gain, shift, eps, h0[b] if t == 0 else hs[b, t - 1],
@@ -95,7 +96,8 @@ def _backward_row(gx, gq, a, xq, rstd, gain, h_n, hp, k, hm, rec, dh, gy, v,
 
 
 @jit
-def _backward(function, w, h0, gain, h_mask, keep, valid, acts, xq, rstd, h_n, hs, grad_y, grad_h,
+def _backward(function, compute, wp,
+              w, h0, gain, h_mask, keep, valid, acts, xq, rstd, h_n, hs, grad_y, grad_h,
               grad_x, grad_q, dh, rec, acc):  # pragma: no cover - compiled
     """The forward's saved arrays and the output gradients -> grad_x, grad_q (T, B, 3H), dL/dh_0 in
     dh (B, H) and LN_hh's gain and shift gradients in acc (6H) float64: (γ | β)."""
@@ -115,7 +117,7 @@ def _backward(function, w, h0, gain, h_mask, keep, valid, acts, xq, rstd, h_n, h
                           grad_y[b, t - 1] if t > 0 else none, valid[b, t - 1] if has_v and t > 0 else one,
                           acc_gain, acc_shift)
         # with h_mask the product goes to rec and is masked in the next row (see `gru_native`)
-        gemm(function, False, H, B, G, w, grad_q[t, 0], G, rec[0] if masked else dh[0], H,
+        gemm_w(function, compute, False, H, B, G, w, wp, grad_q[t, 0], G, rec[0] if masked else dh[0], H,
              0.0 if masked else 1.0, slots)
     if masked:
         dh += h_mask * rec
@@ -143,7 +145,7 @@ class NativeLayerNormGRULoop(torch.autograd.Function):
         y = hs if valid is None else xp.new_empty(B, T, H)
         hm, kh, v, h_in = options(h_mask, (keep_h,), valid, h0)   # the carry packed: bytes, see `pack_carry`
         if xp.numel():                                # BLAS rejects zero leading dimensions
-            _forward(gemm_function(dt), array(xp.transpose(0, 1), dt), array(h0, dt), array(w_hh, dt),
+            _forward(*blas_args(w_hh, dt, True, B, T), array(xp.transpose(0, 1), dt), array(h0, dt), array(w_hh, dt),
                      array(gain_hh, dt), array(bias_hh, dt), float(eps), hm, kh, v, acts.numpy(), xq.numpy(),
                      rstd.numpy(), h_n.numpy(), hs.numpy(), y.numpy(), h_in)
         ctx.save_for_backward(h0, w_hh, gain_hh, h_mask, valid, acts, xq, rstd, h_n, hs)
@@ -161,7 +163,7 @@ class NativeLayerNormGRULoop(torch.autograd.Function):
         acc = np.zeros(2 * G)                                                 # float64: (γ | β)
         if acts.numel():
             hm, kh, v, rec = options(h_mask, (ctx.keep,), valid, h0)
-            _backward(gemm_function(dt), array(w_hh, dt), array(h0, dt), array(gain_hh, dt), hm, kh, v,
+            _backward(*blas_args(w_hh, dt, False, B, T), array(w_hh, dt), array(h0, dt), array(gain_hh, dt), hm, kh, v,
                       acts.numpy(), xq.numpy(), rstd.numpy(), h_n.numpy(), hs.detach().numpy(),
                       array(grad_y, dt), array(grad_h, dt), grad_x.numpy(), grad_q.numpy(), dh.numpy(), rec, acc)
         grad_w = weight_grad(grad_q, h0, hs, w_hh, h_mask, time_major=True) if ctx.needs_input_grad[2] else None

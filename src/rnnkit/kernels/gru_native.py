@@ -27,15 +27,15 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from ._blas import gemm, scratch
+from ._blas import gemm_w, scratch
 from ._common import Carry
 from ._fastmath import sigmoid, tanh
 from ._native_common import (
     NUMPY,
     array,
+    blas_args,
     carry_row,
     check_dtype,
-    gemm_function,
     jit,
     lerp,
     options,
@@ -67,7 +67,8 @@ def _forward_row(a, x, bias, hp, k, hm, v, h_n, h, h_in, y):  # pragma: no cover
 
 
 @jit
-def _forward(function, xp, h0, w, bias, h_mask, keep, valid, acts, h_n, hs, y, h_in):  # pragma: no cover
+def _forward(function, compute, wp,
+             xp, h0, w, bias, h_mask, keep, valid, acts, h_n, hs, y, h_in):  # pragma: no cover
     """xp: (B, T, 3H); h0: (B, H); w: W_hh (3H, H); bias (3H); h_mask (B, H) or (0, 0); keep: the
     carry (see `carry_row`); valid (B, T) or (0, 0). Writes acts (B, T, 3H), h_n, hs (B, T, H), y
     when valid is given, and uses h_in (B, H) (or (0, 0) without h_mask) as the GEMM input. When
@@ -81,7 +82,7 @@ def _forward(function, xp, h0, w, bias, h_mask, keep, valid, acts, h_n, hs, y, h
     if masked:
         h_in[:] = h0 * h_mask
     for t in range(T):
-        step_gemm(function, w, h0, hs, h_in, masked, acts, t, slots)
+        step_gemm(function, compute, w, wp, h0, hs, h_in, masked, acts, t, slots)
         k = min(t, last)
         for b in range(B):
             _forward_row(acts[b, k], xp[b, t], bias, h0[b] if t == 0 else hs[b, t - 1], carry_row(keep, b, t, row),
@@ -113,7 +114,8 @@ def _backward_row(gx, gr, a, h_n, hp, k, hm, rec, dh, gy, v):  # pragma: no cove
 
 
 @jit
-def _backward(function, w, h0, h_mask, keep, valid, acts, h_n, hs, grad_y, grad_h, grad_x, grad_rec,
+def _backward(function, compute, wp,
+              w, h0, h_mask, keep, valid, acts, h_n, hs, grad_y, grad_h, grad_x, grad_rec,
               dh, rec):  # pragma: no cover - compiled
     """The forward's saved acts, h_n, hs and the output gradients -> grad_x, grad_rec (B, T, 3H)
     and dL/dh_0 in dh (B, H). rec (B, H) holds dh_rzn W_hh when there is an h_mask."""
@@ -132,9 +134,9 @@ def _backward(function, w, h0, h_mask, keep, valid, acts, h_n, hs, grad_y, grad_
                           rec[b] if masked else none, dh[b], grad_y[b, t - 1] if t > 0 else none,
                           valid[b, t - 1] if has_v and t > 0 else one)
         if masked:
-            gemm(function, False, H, B, G, w, grad_rec[0, t], T * G, rec[0], H, 0.0, slots)
+            gemm_w(function, compute, False, H, B, G, w, wp, grad_rec[0, t], T * G, rec[0], H, 0.0, slots)
         else:
-            gemm(function, False, H, B, G, w, grad_rec[0, t], T * G, dh[0], H, 1.0, slots)
+            gemm_w(function, compute, False, H, B, G, w, wp, grad_rec[0, t], T * G, dh[0], H, 1.0, slots)
     if masked:
         dh += h_mask * rec
 
@@ -161,7 +163,7 @@ class NativeGRULoop(torch.autograd.Function):
         hm, kh, v, h_in = options(h_mask, (keep_h,), valid, h0)   # the carry packed: bytes, see `pack_carry`
         if xp.numel():                                # BLAS rejects zero leading dimensions
             bias = np.zeros(G, NUMPY[dt]) if gain_hh is None else array(gain_hh, dt)
-            _forward(gemm_function(dt), array(xp, dt), array(h0, dt), array(w_hh, dt), bias, hm, kh, v,
+            _forward(*blas_args(w_hh, dt, True, B, T), array(xp, dt), array(h0, dt), array(w_hh, dt), bias, hm, kh, v,
                      acts.numpy(), h_n.numpy(), hs.numpy(), y.numpy(), h_in)
         ctx.save_for_backward(h0, w_hh, h_mask, valid, acts, h_n, hs)
         ctx.keep = kh                                 # what backward keeps of (B, T, H) zoneout draws
@@ -177,9 +179,9 @@ class NativeGRULoop(torch.autograd.Function):
         dh = grad_h.clone(memory_format=torch.contiguous_format)    # the loop needs C order (its GEMMs)
         if acts.numel():
             hm, kh, v, rec = options(h_mask, (ctx.keep,), valid, h0)
-            _backward(gemm_function(dt), array(w_hh, dt), array(h0, dt), hm, kh, v, acts.detach().numpy(),
-                      h_n.detach().numpy(), hs.detach().numpy(), array(grad_y, dt), array(grad_h, dt),
-                      grad_x.numpy(), grad_rec.numpy(), dh.numpy(), rec)
+            _backward(*blas_args(w_hh, dt, False, B, T), array(w_hh, dt), array(h0, dt), hm, kh, v,
+                      acts.detach().numpy(), h_n.detach().numpy(), hs.detach().numpy(), array(grad_y, dt),
+                      array(grad_h, dt), grad_x.numpy(), grad_rec.numpy(), dh.numpy(), rec)
         grad_w = weight_grad(grad_rec, h0, hs, w_hh, h_mask) if ctx.needs_input_grad[2] else None
         grad_b = grad_rec.reshape(-1, G).sum(0) if ctx.needs_input_grad[3] else None     # d b_hh
         return (grad_x, dh, grad_w, grad_b) + (None,) * 6

@@ -24,9 +24,9 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from ._blas import gemm, gemm_nt, scratch
+from ._blas import gemm_nt, gemm_w, scratch
 from ._common import Carry
-from ._native_common import NUMPY, array, carry_row, check_dtype, gemm_function, jit, options
+from ._native_common import NUMPY, array, blas_args, carry_row, check_dtype, jit, options
 from ._native_common import available as available
 from .lstm_ln_rows import backward_row, forward_row
 
@@ -36,7 +36,8 @@ CHUNK_ROWS = 256      # backward's dW_hh GEMM takes at least this many rows (ste
 
 
 @jit
-def _forward(function, u, h0, c0, w, gi, bi, gh, gc, bc, eps, h_mask, keep_h, keep_c, valid,
+def _forward(function, compute, wp,
+             u, h0, c0, w, gi, bi, gh, gc, bc, eps, h_mask, keep_h, keep_c, valid,
              xi, xr, stats, hs, cs, y, h_in):  # pragma: no cover - compiled
     """u: (T, B, 4H); h0, c0: (B, H); w: W_hh (4H, H); options as `lstm_native._forward`. Writes
     xi (x̂_i), xr (x̂_r): (T, B, 4H), or (1, B, 4H) rewritten each step when backward will not run;
@@ -53,11 +54,11 @@ def _forward(function, u, h0, c0, w, gi, bi, gh, gc, bc, eps, h_mask, keep_h, ke
     for t in range(T):
         k = min(t, last)
         if masked:
-            gemm(function, True, G, B, H, w, h_in[0], H, xr[k, 0], G, 0.0, slots)
+            gemm_w(function, compute, True, G, B, H, w, wp, h_in[0], H, xr[k, 0], G, 0.0, slots)
         elif t == 0:
-            gemm(function, True, G, B, H, w, h0[0], H, xr[k, 0], G, 0.0, slots)
+            gemm_w(function, compute, True, G, B, H, w, wp, h0[0], H, xr[k, 0], G, 0.0, slots)
         else:
-            gemm(function, True, G, B, H, w, hs[0, t - 1], T * H, xr[k, 0], G, 0.0, slots)
+            gemm_w(function, compute, True, G, B, H, w, wp, hs[0, t - 1], T * H, xr[k, 0], G, 0.0, slots)
         for b in range(B):
             h = hs[b, t]
             forward_row(u[t, b], xr[k, b], xi[k, b], gi, bi, gh, gc, bc, eps, h0[b] if t == 0 else hs[b, t - 1],
@@ -70,7 +71,8 @@ def _forward(function, u, h0, c0, w, gi, bi, gh, gc, bc, eps, h_mask, keep_h, ke
 
 
 @jit
-def _backward(function, w, h0, c0, gi, bi, gh, gc, bc, h_mask, keep_h, keep_c, valid, xi, xr, stats, hs, cs,
+def _backward(function, compute, wp,
+              w, h0, c0, gi, bi, gh, gc, bc, h_mask, keep_h, keep_c, valid, xi, xr, stats, hs, cs,
               grad_y, grad_h, grad_c, grad_u, dh, dc, dw, gr, h_in, rec, acc):  # pragma: no cover - compiled
     """The forward's saved arrays and the output gradients -> grad_u (T, B, 4H), dL/dh_0 and dL/dc_0
     in dh, dc (B, H), dL/dW_hh added to dw (4H, H; skipped when empty) and the LN parameter
@@ -98,9 +100,9 @@ def _backward(function, w, h0, c0, gi, bi, gh, gc, bc, h_mask, keep_h, keep_c, v
             for j in range(H if need_w else 0):
                 h_in[s, b, j] = hp[j] * h_mask[b, j] if masked else hp[j]
         if masked:
-            gemm(function, False, H, B, G, w, gr[s, 0], G, rec[0], H, 0.0, slots)
+            gemm_w(function, compute, False, H, B, G, w, wp, gr[s, 0], G, rec[0], H, 0.0, slots)
         else:
-            gemm(function, False, H, B, G, w, gr[s, 0], G, dh[0], H, 1.0, slots)
+            gemm_w(function, compute, False, H, B, G, w, wp, gr[s, 0], G, dh[0], H, 1.0, slots)
         if need_w and (s == C - 1 or t == 0):     # dW_hh += Σ dr_tᵀ h_in_t over the buffered steps
             gemm_nt(function, H, G, (s + 1) * B, h_in[0, 0], H, gr[0, 0], G, dw, H, 1.0, slots)
     if masked:
@@ -133,7 +135,7 @@ class NativeLayerNormLSTMLoop(torch.autograd.Function):
         y = hs if valid is None else u.new_empty(B, T, H)
         hm, kh, kc, v, h_in = options(h_mask, (keep_h, keep_c), valid, h0)   # carries packed: bytes, see `pack_carry`
         if u.numel():                                 # BLAS rejects zero leading dimensions
-            _forward(gemm_function(dt), array(u.transpose(0, 1), dt), array(h0, dt), array(c0, dt),
+            _forward(*blas_args(w_hh, dt, True, B, T), array(u.transpose(0, 1), dt), array(h0, dt), array(c0, dt),
                      array(w_hh, dt), *(array(p, dt) for p in (gain_ih, bias_ih, gain_hh, gain_c, bias_c)),
                      float(eps), hm, kh, kc, v, xi.numpy(), xr.numpy(), stats.numpy(), hs.numpy(), cs.numpy(),
                      y.numpy(), h_in)
@@ -160,7 +162,7 @@ class NativeLayerNormLSTMLoop(torch.autograd.Function):
             hm, kh, kc, v, rec = options(h_mask, ctx.keeps, valid, h0)
             steps = max(1, min(T, -(-CHUNK_ROWS // B)))                       # dW_hh's GEMM: steps B >= 256 rows
             gr, h_in = np.empty((steps, B, G), NUMPY[dt]), np.empty((steps, B, H), NUMPY[dt])
-            _backward(gemm_function(dt), array(w_hh, dt), array(h0, dt), array(c0, dt),
+            _backward(*blas_args(w_hh, dt, False, B, T), array(w_hh, dt), array(h0, dt), array(c0, dt),
                       *(array(p, dt) for p in params), hm, kh, kc, v, xi.numpy(), xr.numpy(), stats.numpy(),
                       hs.detach().numpy(), cs.detach().numpy(), array(grad_y, dt), array(grad_h, dt),
                       array(grad_c, dt), grad_u.numpy(), dh.numpy(), dc.numpy(),

@@ -30,10 +30,20 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from ._blas import gemm, scratch
+from ._blas import gemm_w, scratch
 from ._common import Carry
 from ._fastmath import sigmoid, tanh
-from ._native_common import array, carry_row, check_dtype, gemm_function, jit, lerp, options, step_gemm, weight_grad
+from ._native_common import (
+    array,
+    blas_args,
+    carry_row,
+    check_dtype,
+    jit,
+    lerp,
+    options,
+    step_gemm,
+    weight_grad,
+)
 from ._native_common import available as available
 
 
@@ -59,7 +69,8 @@ def _forward_row(a, x, hp, cp, kh, kc, hm, v, tc, h, c, h_in, y):  # pragma: no 
         y[j] = v * h[j]
 
 
-def _forward(function, xp, h0, c0, w, h_mask, keep_h, keep_c, valid, acts, tanh_c, hs, cs, y, h_in):  # pragma: no cover
+def _forward(function, compute, wp,
+             xp, h0, c0, w, h_mask, keep_h, keep_c, valid, acts, tanh_c, hs, cs, y, h_in):  # pragma: no cover
     """xp: (B, T, 4H); h0, c0: (B, H); w: W_hh (4H, H); h_mask (B, H) or (0, 0); carries (see
     `_carry_row`); valid (B, T) or (0, 0). Writes acts, tanh_c, hs, cs: (B, T, ·), y when valid
     is given, and uses h_in (B, H) (or (0, 0) without h_mask) for the masked GEMM input. When
@@ -77,7 +88,7 @@ def _forward(function, xp, h0, c0, w, h_mask, keep_h, keep_c, valid, acts, tanh_
     for t in range(T):
         k = min(t, last)
         c_new, c_old = (t, t - 1) if all_c else (t % 2, (t + 1) % 2)
-        step_gemm(function, w, h0, hs, h_in, masked, acts, t, slots)
+        step_gemm(function, compute, w, wp, h0, hs, h_in, masked, acts, t, slots)
         for b in range(B):
             _forward_row(acts[b, k], xp[b, t], h0[b] if t == 0 else hs[b, t - 1], c0[b] if t == 0 else cs[b, c_old],
                          carry_row(keep_h, b, t, rows[0]), carry_row(keep_c, b, t, rows[1]),
@@ -108,7 +119,8 @@ def _backward_row(da, a, tc, cp, kh, kc, hm, rec, dh, dc, gy, v):  # pragma: no 
         dh[j] += v * gy[j]
 
 
-def _backward(function, w, c0, h_mask, keep_h, keep_c, valid, acts, tanh_c, cs, grad_y, grad_h, grad_c,
+def _backward(function, compute, wp,
+              w, c0, h_mask, keep_h, keep_c, valid, acts, tanh_c, cs, grad_y, grad_h, grad_c,
               grad_a, dh, dc, rec):  # pragma: no cover - compiled
     """The forward's saved acts, tanh_c, cs and the output gradients -> grad_a (B, T, 4H) and
     dL/dh_0, dL/dc_0 in dh, dc (B, H). rec (B, H) holds da_t W_hh when there is an h_mask."""
@@ -128,9 +140,9 @@ def _backward(function, w, c0, h_mask, keep_h, keep_c, valid, acts, tanh_c, cs, 
                           h_mask[b] if masked and t < T - 1 else none, rec[b] if masked else none, dh[b], dc[b],
                           grad_y[b, t - 1] if t > 0 else none, valid[b, t - 1] if has_v and t > 0 else one)
         if masked:
-            gemm(function, False, H, B, G, w, grad_a[0, t], T * G, rec[0], H, 0.0, slots)
+            gemm_w(function, compute, False, H, B, G, w, wp, grad_a[0, t], T * G, rec[0], H, 0.0, slots)
         else:
-            gemm(function, False, H, B, G, w, grad_a[0, t], T * G, dh[0], H, 1.0, slots)
+            gemm_w(function, compute, False, H, B, G, w, wp, grad_a[0, t], T * G, dh[0], H, 1.0, slots)
     if masked:
         dh += h_mask * rec
 
@@ -160,7 +172,7 @@ class NativeLSTMLoop(torch.autograd.Function):
         y = hs if valid is None else xp.new_empty(B, T, H)
         hm, kh, kc, v, h_in = options(h_mask, (keep_h, keep_c), valid, h0)   # carries packed: bytes, see `pack_carry`
         if xp.numel():                                # BLAS rejects zero leading dimensions
-            _forward(gemm_function(dt), array(xp, dt), array(h0, dt), array(c0, dt),
+            _forward(*blas_args(w_hh, dt, True, B, T), array(xp, dt), array(h0, dt), array(c0, dt),
                      array(w_hh, dt), hm, kh, kc, v, acts.numpy(), tanh_c.numpy(), hs.numpy(), cs.numpy(),
                      y.numpy(), h_in)
         ctx.save_for_backward(h0, c0, w_hh, h_mask, valid, acts, tanh_c, hs, cs)
@@ -180,7 +192,7 @@ class NativeLSTMLoop(torch.autograd.Function):
         grad_a = acts.new_empty(B, T, G)
         if acts.numel():
             hm, kh, kc, v, rec = options(h_mask, ctx.keeps, valid, h0)
-            _backward(gemm_function(dt), array(w_hh, dt), array(c0, dt), hm, kh, kc, v,
+            _backward(*blas_args(w_hh, dt, False, B, T), array(w_hh, dt), array(c0, dt), hm, kh, kc, v,
                       acts.detach().numpy(), tanh_c.detach().numpy(), cs.detach().numpy(), array(grad_y, dt),
                       array(grad_h, dt), array(grad_c, dt), grad_a.numpy(), dh.numpy(), dc.numpy(), rec)
         grad_w = weight_grad(grad_a, h0, hs, w_hh, h_mask) if ctx.needs_input_grad[3] else None
