@@ -10,8 +10,9 @@ a (B, T, n) array is a matrix with leading dimension T n.
 Every step multiplies by the same W_hh, so where the library has MKL's packed GEMM (`SGEMM_PACK`,
 `SGEMM_COMPUTE`: torch's MKL exports them for float32, not for float64), W_hh is packed into MKL's
 internal layout once per call (`packed_weight`) and the steps skip re-packing it (`gemm_w`):
-25-33% less time per step GEMM at (B, H, 3H) = (64, 512, 1536) down to (16, 128, 512) on the
-Xeon, with the same results bit for bit (docs/benchmarks.md). Elsewhere `gemm_w` is `gemm`.
+200 steps of (B, H) x (H, G) took 18-33% less time for (B, H, G) from (16, 128, 512) to
+(64, 512, 1536) on the 2-core Xeon, with results equal to the plain GEMM's bit for bit there
+(docs/benchmarks.md). Elsewhere `gemm_w` is `gemm`.
 
 Two libraries export the routine: torch's own (MKL in the x86 wheels: the GEMM torch.mm runs,
 with the threads `torch.set_num_threads` sets) and scipy's OpenBLAS (`scipy.linalg.cython_blas`,

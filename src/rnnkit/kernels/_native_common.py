@@ -119,6 +119,8 @@ else:                                                 # pragma: no cover - exerc
 
 PACK_MIN_STEPS = 4               # packing W_hh costs about one step's GEMM, and MKL's buffer is >= 8 MB
 PACK_MIN_SIZE = 64 * 64          # below this many weights a step's GEMM is too cheap to gain from it
+PACK_MIN_BATCH = 4               # one sequence makes the GEMM a mat-vec, slower packed (GRU at (50,1,32,64):
+                                 # 0.41 of nn.GRU packed, 0.30 plain, in one process; docs/benchmarks.md)
 
 
 def blas_args(w_hh: Tensor, dtype: torch.dtype, trans_w: bool, batch: int, steps: int) -> tuple:
@@ -128,7 +130,7 @@ def blas_args(w_hh: Tensor, dtype: torch.dtype, trans_w: bool, batch: int, steps
     packing does not pay or does not exist."""
     dt = NUMPY[dtype]
     G, H = w_hh.shape
-    if steps < PACK_MIN_STEPS or G * H < PACK_MIN_SIZE:
+    if steps < PACK_MIN_STEPS or batch < PACK_MIN_BATCH or G * H < PACK_MIN_SIZE:
         return gemm_function(dtype), compute_function(dt), np.empty(0, dt)
     m, k = (G, H) if trans_w else (H, G)
     return gemm_function(dtype), compute_function(dt), packed_weight(array(w_hh, dtype), trans_w, m, batch, k)
