@@ -97,7 +97,7 @@ def step_gemm(function, compute, w, wp, h0, hs, h_in, masked, acts, t, slots):  
     """acts[:, t] = h W_hhᵀ, the step's one forward GEMM, for acts (B, T, G) (or (B, 1, G) rewritten
     every step, when backward will not run) and w (G, H), where h is h_in (B, H) (the state times
     the recurrent dropout mask, when `masked`), h0 at t = 0 or else h_{t-1}, read in place from
-    hs (B, T, H); wp: W packed for it (`weight_args`), or empty."""
+    hs (B, T, H); wp: W packed for it (`blas_args`), or empty."""
     B, kept, G = acts.shape
     H, k = w.shape[1], min(t, kept - 1)
     if masked:
