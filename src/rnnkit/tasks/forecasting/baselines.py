@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,20 +53,19 @@ def split_ids(task: Any, panel: Panel, cuts: Sequence[int], short: Sequence[str]
 
 def scores(task: Any, panel: Panel, ids: dict[str, Any], split: str) -> dict[str, Metrics]:
     """{baseline: metrics} on the windows ids[split] names (see the module docstring)."""
-    index, origins = _windows(task, ids, panel, split)
-    if not index:                            # no series long enough to be scored on it
+    w = _windows(task, panel, ids, split)
+    if not w.index:                          # no series long enough to be scored on it
         return {}
-    values = [panel.values[i] for i in index]
     H, season = task.horizon, task.period(panel)
     out = {}
     for name in task.baseline_methods:
         try:
-            forecasts = [baseline_forecast(name, v[:o], H, season, task.level, panel.ids[i])
-                         for v, o, i in zip(values, origins, index)]
+            forecasts = [baseline_forecast(name, panel.values[i][:o], H, season, task.level, panel.ids[i])
+                         for i, o in zip(w.index, w.origins)]
         except ValueError as error:          # statsforecast missing, or a series it cannot fit
             warnings.warn(f"the {name!r} baseline is left out of the {split} scores: {error}", stacklevel=3)
             continue
-        out[name] = _metrics(task, panel, ids, index, origins, forecasts)
+        out[name] = _metrics(task, w, forecasts)
     return out
 
 
@@ -74,19 +74,34 @@ def forecast_scores(task: Any, panel: Panel, ids: dict[str, Any], split: str,
     """The metrics of `forecast(series, origins)` (one Forecast per series of the sub-panel, from its
     origin: e.g. a run's validated selection) on the windows ids[split] names, in the same units as
     `scores`; None when no series is scored on that split."""
-    index, origins = _windows(task, ids, panel, split)
-    if not index:
+    w = _windows(task, panel, ids, split)
+    if not w.index:
         return None
-    return _metrics(task, panel, ids, index, origins, forecast(panel.subset(index), origins))
+    return _metrics(task, w, forecast(panel.subset(w.index), w.origins))
 
 
-def _windows(task: Any, ids: dict[str, Any], panel: Panel, split: str) -> tuple[list[int], list[int]]:
-    """(panel index, forecast origin) of each series scored on ids[split]."""
+@dataclass(frozen=True)
+class _Windows:
+    """The windows of one split: each scored series' panel index and forecast origin, the values
+    it is scored on, and evaluate's units for it, (y - shift) / divisor."""
+
+    index: list[int]
+    origins: list[int]
+    targets: list[np.ndarray]
+    shift: np.ndarray
+    divisor: np.ndarray
+
+
+def _windows(task: Any, panel: Panel, ids: dict[str, Any], split: str) -> _Windows:
     if split not in ids:
         raise ValueError(f"this run has no {split!r} split (task.holdout = {task.holdout}); choose from "
                          f"{[s for s in ('valid', 'test') if s in ids]}")
     position = {name: i for i, name in enumerate(panel.ids)}
-    return [position[name] for name in ids[split]], [ids[split][name]["origin"] for name in ids[split]]
+    index, origins = [position[name] for name in ids[split]], [ids[split][name]["origin"] for name in ids[split]]
+    targets = [panel.values[i][o:o + task.horizon] for i, o in zip(index, origins)]
+    if not index:
+        return _Windows(index, origins, targets, np.zeros(0), np.zeros(0))
+    return _Windows(index, origins, targets, *_units(task, panel, ids, index, origins))
 
 
 def _units(task: Any, panel: Panel, ids: dict[str, Any], index: Sequence[int],
@@ -103,15 +118,12 @@ def _units(task: Any, panel: Panel, ids: dict[str, Any], index: Sequence[int],
     return fitted.shift, fitted.scale * window
 
 
-def _metrics(task: Any, panel: Panel, ids: dict[str, Any], index: Sequence[int], origins: Sequence[int],
-             forecasts: Sequence[Forecast]) -> Metrics:
-    """mae, rmse and coverage of series index[i]'s forecast from origins[i], summed over every point
-    as `evaluate` does (ES-RNN: and the mean sMAPE)."""
-    shift, divisor = _units(task, panel, ids, index, origins)
-    targets = [panel.values[i][o:o + task.horizon] for i, o in zip(index, origins)]
-    units = lambda a, i: (np.asarray(a, dtype=np.float64) - shift[i]) / divisor[i]
+def _metrics(task: Any, w: _Windows, forecasts: Sequence[Forecast]) -> Metrics:
+    """mae, rmse and coverage summed over every point of the windows as `evaluate` does (ES-RNN:
+    and the mean sMAPE)."""
+    units = lambda a, i: (np.asarray(a, dtype=np.float64) - w.shift[i]) / w.divisor[i]
     abs_sum = sq_sum = inside = count = 0.0
-    for i, (y, f) in enumerate(zip(targets, forecasts)):
+    for i, (y, f) in enumerate(zip(w.targets, forecasts)):
         error = units(f.point, i) - units(y, i)
         abs_sum += float(np.abs(error).sum())
         sq_sum += float((error ** 2).sum())
@@ -120,7 +132,7 @@ def _metrics(task: Any, panel: Panel, ids: dict[str, Any], index: Sequence[int],
         count += len(y)
     out = {"mae": abs_sum / count, "rmse": (sq_sum / count) ** 0.5, "coverage": inside / count}
     if task.forecaster == "esrnn":
-        out["smape"] = float(np.mean([smape(y, f.point) for y, f in zip(targets, forecasts)]))
+        out["smape"] = float(np.mean([smape(y, f.point) for y, f in zip(w.targets, forecasts)]))
     return out
 
 
