@@ -1,5 +1,6 @@
 """Text classification's validated selection (text_select.py) and its saved n-gram model (ngrams.py):
-the n-gram model reproduces scikit-learn's TF-IDF + logistic regression, the selection picks the
+the n-gram model reproduces scikit-learn's TF-IDF + logistic regression and its NB-weighted
+1-2-grams + logistic regression (nb_logreg.py), the selection picks the
 bag of n-grams when the network validates worse, and a loaded run predicts and evaluates with
 what it chose."""
 
@@ -16,6 +17,7 @@ import rnnkit
 from rnnkit.cli import main
 from rnnkit.tasks.classification import text_select
 from rnnkit.tasks.classification.baselines import fit_tfidf_logreg, text_baselines
+from rnnkit.tasks.classification.nb_logreg import fit_nb_logreg
 from rnnkit.tasks.classification.ngrams import NGRAMS_FILE, NgramLogReg
 from rnnkit.train import CheckpointError
 
@@ -48,6 +50,79 @@ def test_ngram_model_equals_scikit_learn(classes, tmp_path):
     assert row["tfidf_logreg"]["accuracy"] == pytest.approx(float((expected.argmax(1) == 0).mean()))
 
 
+@pytest.mark.parametrize("classes", [2, 3])
+def test_nb_model_equals_scikit_learn_on_nb_weighted_features(classes, tmp_path):
+    """NBSVM's features (Wang & Manning 2012) by hand: 0/1 n-gram rows times each class's log-count
+    ratio, one scikit-learn regression per class against the rest (one for two classes)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    texts = {"train": corpus(150, classes, 0), "valid": corpus(40, classes, 1)}
+    ngrams = fit_nb_logreg(texts, classes)
+    assert ngrams.kind == "nb"
+    x_text, y = texts["train"][0], texts["train"][1].numpy()
+    counts = CountVectorizer(ngram_range=(1, 2), token_pattern=r"\S+", lowercase=False, binary=True)
+    x = counts.fit_transform(x_text).toarray().astype(float)
+    scored = corpus(40, classes, 2)[0] + ["unseen words only", "good good good bad", "film"]
+    x_scored = counts.transform(scored).toarray().astype(float)
+    # the C the model chose: the intercept of a refit at each C of the grid tells which
+    targets = [1] if classes == 2 else list(range(classes))
+    found = []
+    for c in (0.01, 0.1, 1.0, 10.0, 100.0):
+        z = []
+        for k in targets:
+            p = 1 + x[y == k].sum(0)
+            q = 1 + x[y != k].sum(0)
+            r = np.log(p / p.sum()) - np.log(q / q.sum())
+            z.append(LogisticRegression(C=c, max_iter=3000).fit(x * r, y == k).decision_function(x_scored * r))
+        found.append(np.stack(z, axis=1))
+    decision = ngrams.features(scored) @ ngrams.coef.T + ngrams.intercept
+    assert min(np.abs(decision - d).max() for d in found) < 1e-6
+    sig = 1 / (1 + np.exp(-decision))
+    expected = np.stack([1 - sig[:, 0], sig[:, 0]], 1) if classes == 2 else sig / sig.sum(1, keepdims=True)
+    assert np.abs(ngrams.probabilities(scored) - expected).max() < 1e-12
+    ngrams.save(tmp_path / NGRAMS_FILE)
+    again = NgramLogReg.load(tmp_path / NGRAMS_FILE)
+    assert again.kind == "nb" and np.array_equal(again.probabilities(scored), ngrams.probabilities(scored))
+
+
+def test_nb_weights_single_cue_words_on_small_data():
+    """A cue word seen a few times decides where TF-IDF's regression has not learnt it yet."""
+    rng = np.random.default_rng(0)
+    filler = "the film plot was and a cast".split()
+    texts, labels = [], []
+    for i in range(60):
+        label = i % 2
+        texts.append(" ".join(rng.choice(filler, size=8)) + (" superb" if label else " dreadful"))
+        labels.append(label)
+    data = {"train": (texts[:40], torch.tensor(labels[:40])), "valid": (texts[40:], torch.tensor(labels[40:]))}
+    p = fit_nb_logreg(data, 2).probabilities(["the plot superb", "the plot dreadful"])
+    assert p[0, 1] > 0.5 > p[1, 1]
+    with pytest.raises(ValueError, match="two classes"):
+        fit_nb_logreg({"train": (texts[:3], torch.zeros(3, dtype=torch.long)), "valid": data["valid"]}, 2)
+
+
+def test_a_run_of_the_tfidf_days_still_predicts_what_it_chose(tmp_path):
+    """Older runs pooled TF-IDF (choice "blend(network,tfidf_logreg)", an n-gram file without a kind)."""
+    texts = {"train": corpus(120, 2, 0), "valid": corpus(30, 2, 1)}
+    tfidf = NgramLogReg.from_sklearn(*fit_tfidf_logreg(texts), 2)
+    tfidf.save(tmp_path / NGRAMS_FILE)
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+    with safe_open(str(tmp_path / NGRAMS_FILE), framework="numpy") as f:
+        metadata = {k: v for k, v in f.metadata().items() if k != "kind"}
+    save_file(load_file(str(tmp_path / NGRAMS_FILE)), str(tmp_path / "old.safetensors"), metadata=metadata)
+    old = NgramLogReg.load(tmp_path / "old.safetensors")
+    assert old.kind == "tfidf"
+    scored = corpus(20, 2, 2)[0]
+    net, bag = np.full((20, 2), 0.5), old.probabilities(scored)
+    assert np.allclose(text_select.combine("tfidf_logreg", net, bag), bag)
+    pooled = text_select.combine("blend(network,tfidf_logreg)", net, bag, {"network": 0.0, "tfidf_logreg": 1.0})
+    assert np.allclose(pooled, bag)
+    with pytest.raises(ValueError, match="unknown text selection"):
+        text_select.combine("svm", net, bag)
+
+
 def test_a_class_the_regression_never_saw_gets_zero():
     texts = {"train": (["good", "bad", "good film"], torch.tensor([0, 2, 0])), "valid": (["good"], torch.tensor([0]))}
     ngrams = NgramLogReg.from_sklearn(*fit_tfidf_logreg(texts), 3)
@@ -58,19 +133,19 @@ def test_a_class_the_regression_never_saw_gets_zero():
 def test_choose_takes_best_accuracy_then_loss_then_the_network():
     def m(acc, loss):
         return {"accuracy": acc, "loss": loss, "macro_f1": acc}
-    worse_network = {"network": m(0.70, 0.5), "tfidf_logreg": m(0.80, 0.6), "blend(network,tfidf_logreg)": m(0.75, 0.4)}
-    assert text_select.pick(worse_network) == "tfidf_logreg"
-    tie = {"network": m(0.8, 0.5), "tfidf_logreg": m(0.8, 0.45), "blend(network,tfidf_logreg)": m(0.8, 0.45)}
-    assert text_select.pick(tie) == "blend(network,tfidf_logreg)"
+    worse_network = {"network": m(0.70, 0.5), "nb_logreg": m(0.80, 0.6), "blend(network,nb_logreg)": m(0.75, 0.4)}
+    assert text_select.pick(worse_network) == "nb_logreg"
+    tie = {"network": m(0.8, 0.5), "nb_logreg": m(0.8, 0.45), "blend(network,nb_logreg)": m(0.8, 0.45)}
+    assert text_select.pick(tie) == "blend(network,nb_logreg)"
     exact = {name: m(0.8, 0.5) for name in text_select.CANDIDATES}
     assert text_select.pick(exact) == "network"
     net = np.array([[0.9, 0.1]])
     bag = np.array([[0.3, 0.7]])
-    pooled = text_select.combine("blend(network,tfidf_logreg)", net, bag, {"network": 1.0, "tfidf_logreg": 2.0})
+    pooled = text_select.combine("blend(network,nb_logreg)", net, bag, {"network": 1.0, "nb_logreg": 2.0})
     expected = np.array([0.9 * 0.3 ** 2, 0.1 * 0.7 ** 2])                  # p^a q^b, normalised
     assert np.allclose(pooled, [expected / expected.sum()])
     with pytest.raises(ValueError, match="n-gram model"):
-        text_select.combine("tfidf_logreg", net, None)
+        text_select.combine("nb_logreg", net, None)
 
 
 def test_blend_weights_follow_the_better_model_and_its_confidence():
@@ -86,14 +161,14 @@ def test_blend_weights_follow_the_better_model_and_its_confidence():
 
     weak_overconfident, strong = model(0.7, 0.999), model(0.9, 0.8)
     w = text_select.blend_weights(weak_overconfident, strong, y)
-    assert w["tfidf_logreg"] > 5 * w["network"] and w["network"] < 0.3
-    blended = text_select.combine("blend(network,tfidf_logreg)", weak_overconfident, strong, w)
+    assert w["nb_logreg"] > 5 * w["network"] and w["network"] < 0.3
+    blended = text_select.combine("blend(network,nb_logreg)", weak_overconfident, strong, w)
     plain_mean = (weak_overconfident + strong) / 2
     accuracy = [float((p.argmax(1) == y.numpy()).mean()) for p in (blended, plain_mean, strong)]
     assert accuracy[0] >= accuracy[2] - 0.01 and accuracy[0] > accuracy[1] + 0.05
     # a weight of zero is the other model alone
-    alone = text_select.combine("blend(network,tfidf_logreg)", weak_overconfident, strong,
-                                {"network": 0.0, "tfidf_logreg": 1.0})
+    alone = text_select.combine("blend(network,nb_logreg)", weak_overconfident, strong,
+                                {"network": 0.0, "nb_logreg": 1.0})
     assert np.allclose(alone, strong)
 
 
@@ -144,7 +219,7 @@ def runs(tmp_path_factory) -> tuple[Path, Path]:
 def test_the_selection_picks_the_n_grams_when_the_network_validates_worse(runs, capsys):
     chosen, alone = runs
     selection = json.loads((chosen / "meta.json").read_text())["meta"]["selection"]
-    assert selection["valid"]["tfidf_logreg"]["accuracy"] == 1.0 > selection["valid"]["network"]["accuracy"]
+    assert selection["valid"]["nb_logreg"]["accuracy"] == 1.0 > selection["valid"]["network"]["accuracy"]
     assert selection["choice"] != "network" and (chosen / NGRAMS_FILE).is_file()
     assert "selection" not in json.loads((alone / "meta.json").read_text())["meta"]
     assert not (alone / NGRAMS_FILE).exists()
@@ -172,13 +247,13 @@ def test_eval_scores_what_the_run_predicts_beside_the_network(runs, capsys):
     chosen, alone = runs
     selection = json.loads((chosen / "meta.json").read_text())["meta"]["selection"]
     rows = rnnkit.runs.evaluate_run(chosen, "test", baselines=True)
-    assert set(rows) == {"model", "network", "tfidf_logreg"}
+    assert set(rows) == {"model", "network", "tfidf_logreg", "nb_logreg"}
     assert rows["model"]["accuracy"] == pytest.approx(selection["test"][selection["choice"]]["accuracy"])
     assert rows["network"]["accuracy"] == pytest.approx(selection["test"]["network"]["accuracy"], abs=1e-6)
-    assert rows["tfidf_logreg"]["accuracy"] == pytest.approx(selection["test"]["tfidf_logreg"]["accuracy"])
+    assert rows["nb_logreg"]["accuracy"] == pytest.approx(selection["test"]["nb_logreg"]["accuracy"])
     assert main(["eval", str(chosen), "--split=test"]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] == pytest.approx(rows["model"]["accuracy"])
-    assert set(rnnkit.runs.evaluate_run(alone, "test", baselines=True)) == {"model", "tfidf_logreg"}
+    assert set(rnnkit.runs.evaluate_run(alone, "test", baselines=True)) == {"model", "tfidf_logreg", "nb_logreg"}
 
 
 def test_serve_answers_with_the_runs_choice(runs):

@@ -151,13 +151,14 @@ def add_parsers(commands: argparse._SubParsersAction, **kind: object) -> None:
                    "each token's weight, coloured on a terminal, and a heat strip RUN_DIR/attention/N.png")
     p.add_argument("--label-column", "--label_column", dest="label_column", default=None,
                    help=argparse.SUPPRESS)
-    c = sub.add_parser("select", help="a text run: choose again on validation between the network, TF-IDF + "
-                       "logistic regression and their blend (e.g. a run trained before the selection)", **kind)
+    c = sub.add_parser("select", help="a text run: choose again on validation between the network, NB-weighted "
+                       "n-grams + logistic regression and their blend (e.g. a run trained before the selection)",
+                       **kind)
     c.add_argument("run_dir")
 
 
 def select(args: argparse.Namespace, overrides: list[str]) -> int:
-    """A text run's validated selection (the network, TF-IDF + logistic regression or their blend)
+    """A text run's validated selection (the network, NB-weighted n-grams + logistic regression or their blend)
     made again on its validation texts with its saved network: for a run trained before the
     selection existed. meta.json (and RUN_DIR/ngrams.safetensors) are rewritten."""
     no_overrides("classify select", overrides)

@@ -13,7 +13,7 @@ from ._args import no_overrides
 EXAMPLES = """examples:
   rnnkit eval runs/adding_lstm                        # validation metrics of the saved model
   rnnkit eval runs/adding_lstm --split=test
-  rnnkit eval runs/imdb_bilstm --split=test --baselines   # + TF-IDF logistic regression on the same test split"""
+  rnnkit eval runs/imdb_bilstm --split=test --baselines   # + two n-gram regressions, same split"""
 
 
 def evaluate(args: argparse.Namespace, overrides: list[str]) -> int:

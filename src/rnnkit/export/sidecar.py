@@ -20,7 +20,7 @@ USAGE = {
     "text_classification": "tokens: ids of meta.vocab.tokens after rnnkit.data.labelled.normalize_text and the "
                            "vocabulary's split (unknown words -> '<unk>'); class = argmax(logits), named by "
                            "meta.classes. The graph is the network alone: meta.selection records what "
-                           "validation chose (TF-IDF + logistic regression, or a blend of both; "
+                           "validation chose (NB-weighted n-grams + logistic regression, or a blend of both; "
                            "RUN_DIR/ngrams.safetensors), which `rnnkit classify predict` follows and the graph "
                            "does not.",
     "sequence_classification": "features: (batch, time, features) raw values (the graph standardises them); "

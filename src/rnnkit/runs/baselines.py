@@ -69,7 +69,7 @@ def compare(task: Any, model: nn.Module, data: Splits, cfg: RunConfig, splits: S
     """{split: {"model": metrics, baseline: metrics, ...}} for each of `splits` the data has; only
     the model's row with `baselines=False` or where the task has none. With the run's `predictor`
     and a task whose predictions follow a validated choice (`ReadsRunFiles.run_metrics`, e.g. a
-    text run that chose TF-IDF or a blend), "model" scores those predictions and "network" the
+    text run that chose the n-grams or a blend), "model" scores those predictions and "network" the
     network alone."""
     table: Table = {}
     for split in splits:

@@ -3,7 +3,10 @@ metrics on the same examples (`pip install 'rnnkit[classify]'`: scikit-learn and
 
 - texts: `tfidf_logreg`, TF-IDF of word 1- and 2-grams with sublinear term frequencies and a
   logistic regression, its C (0.1, 1, 10 or 100) the one with the best validation accuracy (the
-  smaller on ties). Its tokens are rnnkit's own (the normalised text split at spaces).
+  smaller on ties), the first a practitioner tries; `nb_logreg`, NBSVM's naive Bayes-weighted
+  1-2-gram indicators with a logistic regression (nb_logreg.py), the stronger bag of n-grams and
+  the one a text run pools with its network. Their tokens are rnnkit's own (the normalised text
+  split at spaces).
 - sequences: `1nn_dtw`, the nearest training sequence under dynamic time warping over all
   channels at once (DTW_D, full window), the classic UCR/UEA benchmark (Bagnall et al. 2017);
   `minirocket_ridge`, MiniRocket features (Dempster et al. 2021) with a ridge classifier whose
@@ -31,6 +34,7 @@ from ...data.batch import Batch
 from ...data.labelled import FILLER
 from ..base import Metrics
 from .metrics import accuracy, macro_f1
+from .nb_logreg import fit_nb_logreg
 
 INSTALL = "pip install 'rnnkit[classify]'"
 C_GRID = (0.1, 1.0, 10.0, 100.0)
@@ -50,13 +54,17 @@ def scores(y: Tensor, predicted: Tensor, probabilities: np.ndarray | None = None
 
 
 def text_baselines(texts: dict[str, tuple[list[str], Tensor]], split: str) -> dict[str, Metrics]:
-    """{"tfidf_logreg": metrics on `split`}, fitted on texts["train"], C chosen on texts["valid"]."""
+    """{"tfidf_logreg": metrics, "nb_logreg": metrics} on `split`, fitted on texts["train"], their C
+    chosen on texts["valid"]."""
     tfidf, best = fit_tfidf_logreg(texts)
     scored, y = texts[split]
     x = tfidf.transform(scored)
-    probabilities = np.zeros((len(scored), int(max(y.max(), texts["train"][1].max())) + 1))
+    num_classes = int(max(y.max(), texts["train"][1].max())) + 1
+    probabilities = np.zeros((len(scored), num_classes))
     probabilities[:, best.classes_] = best.predict_proba(x)
-    return {"tfidf_logreg": scores(y, torch.from_numpy(best.predict(x)), probabilities)}
+    nb = fit_nb_logreg(texts, num_classes).probabilities(scored)                             # (N, C)
+    return {"tfidf_logreg": scores(y, torch.from_numpy(best.predict(x)), probabilities),
+            "nb_logreg": scores(y, torch.from_numpy(nb.argmax(1)), nb)}
 
 
 def fit_tfidf_logreg(texts: dict[str, tuple[list[str], Tensor]]) -> tuple[Any, Any]:

@@ -1,20 +1,30 @@
-"""TF-IDF word 1-2-grams + logistic regression as a saved model: what a text run keeps when its
-validated selection (text_select.py) chose the bag of n-grams, alone or averaged with the network.
+"""A bag of word 1-2-grams + logistic regression as a saved model: what a text run keeps when its
+validated selection (text_select.py) chose the n-grams, alone or pooled with the network.
 
-scikit-learn fits it (baselines.fit_tfidf_logreg); this class holds only its numbers, so a run
-reads it back from RUN_DIR/ngrams.safetensors without pickle and without scikit-learn:
+scikit-learn fits it (nb_logreg.fit_nb_logreg; baselines.fit_tfidf_logreg for the TF-IDF kind);
+this class holds only its numbers, so a run reads it back from RUN_DIR/ngrams.safetensors without
+pickle and without scikit-learn:
 
     words      the unigram vocabulary, in feature order (the first len(words) features)
     bigrams    (F2, 2) int64: each bigram feature as two indices into `words` (features len(words)...)
-    idf        (F,) float64 inverse document frequencies
-    coef       (K, F) float64, intercept (K,): the logistic regression; K = 1 for two classes (sigmoid)
+    idf        (F,) float64 inverse document frequencies (kind "nb": ones, unused)
+    coef       (K, F) float64, intercept (K,): the logistic regression(s); K = 1 for two classes (sigmoid)
     classes    (K or 2,) int64: the class ids the regression saw, its columns of the (N, C) output
+    kind       "tfidf" or "nb" (metadata; a file without it is "tfidf", as rnnkit wrote them first)
 
-Features are scikit-learn's TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"\\S+",
+Kind "tfidf": scikit-learn's TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"\\S+",
 lowercase=False, sublinear_tf=True) of the already normalised texts: counts of each known unigram
-and bigram, 1 + log(count), times idf, each row scaled to unit length; n-grams never seen in
-training are dropped. Every bigram's two words are unigrams of training (no min_df), so a pair of
-word indices names it. tests/test_text_select.py holds the probabilities equal to scikit-learn's.
+and bigram, 1 + log(count), times idf, each row scaled to unit length; a multinomial regression
+(softmax) over more than two classes.
+
+Kind "nb" (nb_logreg.py): whether each known n-gram occurs (0/1), the features of NBSVM (Wang &
+Manning 2012), whose per-feature naive Bayes log-count ratios r are folded into coef (x (r * w) =
+(x * r) w); more than two classes are one regression per class against the rest, their
+probabilities normalised to sum to one (scikit-learn's one-vs-rest).
+
+n-grams never seen in training are dropped. Every bigram's two words are unigrams of training (no
+min_df), so a pair of word indices names it. tests/test_text_select.py holds the probabilities of
+both kinds equal to scikit-learn's.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from safetensors.numpy import load_file, save_file
 from ...io.files import atomic_write
 
 NGRAMS_FILE = "ngrams.safetensors"
+KINDS = ("tfidf", "nb")
 
 
 @dataclass(frozen=True)
@@ -44,11 +55,25 @@ class NgramLogReg:
     intercept: np.ndarray
     classes: np.ndarray
     num_classes: int
+    kind: str = "tfidf"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"an n-gram model's kind must be one of {list(KINDS)}, got {self.kind!r}")
 
     @classmethod
     def from_sklearn(cls, tfidf: Any, model: Any, num_classes: int) -> NgramLogReg:
         """From a fitted TfidfVectorizer (the settings above) and LogisticRegression."""
-        vocabulary: dict[str, int] = tfidf.vocabulary_
+        f64 = np.float64
+        return cls.from_vocabulary(tfidf.vocabulary_, np.asarray(tfidf.idf_, f64), np.asarray(model.coef_, f64),
+                                   np.asarray(model.intercept_, f64), np.asarray(model.classes_, np.int64),
+                                   num_classes, "tfidf")
+
+    @classmethod
+    def from_vocabulary(cls, vocabulary: dict[str, int], idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
+                        classes: np.ndarray, num_classes: int, kind: str) -> NgramLogReg:
+        """From a scikit-learn vectorizer's vocabulary_ ("word" / "word word" -> column) and the
+        arrays in its column order: idf (F,), coef (K, F), intercept (K,)."""
         names = sorted(vocabulary, key=vocabulary.__getitem__)
         unigrams = [n for n in names if " " not in n]
         index = {w: i for i, w in enumerate(unigrams)}
@@ -56,9 +81,7 @@ class NgramLogReg:
         bigrams = np.array([[index[a], index[b]] for a, b in pairs], dtype=np.int64).reshape(-1, 2)
         # our feature order: unigrams, then bigrams; columns of idf and coef follow it
         order = np.array([vocabulary[n] for n in unigrams] + [vocabulary[f"{a} {b}"] for a, b in pairs], dtype=np.int64)
-        return cls(unigrams, bigrams, np.asarray(tfidf.idf_, dtype=np.float64)[order],
-                   np.asarray(model.coef_, dtype=np.float64)[:, order], np.asarray(model.intercept_, dtype=np.float64),
-                   np.asarray(model.classes_, dtype=np.int64), num_classes)
+        return cls(unigrams, bigrams, idf[order], coef[:, order], intercept, classes, num_classes, kind)
 
     @cached_property
     def _index(self) -> tuple[dict[str, int], dict[tuple[int, int], int]]:
@@ -68,7 +91,8 @@ class NgramLogReg:
         return word, pair
 
     def features(self, texts: list[str]) -> sp.csr_matrix:
-        """(N, F) TF-IDF rows of normalised texts (words split at whitespace)."""
+        """(N, F) rows of normalised texts (words split at whitespace): TF-IDF, or for kind "nb"
+        0/1 indicators."""
         word, pair = self._index
         rows, cols = [], []
         for r, text in enumerate(texts):
@@ -79,6 +103,9 @@ class NgramLogReg:
             cols += grams
         counts = sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(len(texts), len(self.idf)))
         counts.sum_duplicates()
+        if self.kind == "nb":
+            counts.data[:] = 1.0
+            return counts
         counts.data = (1.0 + np.log(counts.data)) * self.idf[counts.indices]
         norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1))).ravel()
         return sp.csr_matrix(sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ counts)
@@ -89,6 +116,9 @@ class NgramLogReg:
         if self.coef.shape[0] == 1:                                                  # two classes: a sigmoid
             p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
             seen = np.stack([1.0 - p1, p1], axis=1)
+        elif self.kind == "nb":                                                      # one against the rest
+            each = 1.0 / (1.0 + np.exp(-z))
+            seen = each / each.sum(axis=1, keepdims=True)
         else:
             e = np.exp(z - z.max(axis=1, keepdims=True))
             seen = e / e.sum(axis=1, keepdims=True)
@@ -100,7 +130,8 @@ class NgramLogReg:
         # safetensors writes the array's buffer as it lies: C order first (coef[:, order] is not)
         tensors = {name: np.ascontiguousarray(a) for name, a in (("bigrams", self.bigrams), ("idf", self.idf),
                    ("coef", self.coef), ("intercept", self.intercept), ("classes", self.classes))}
-        metadata = {"words": json.dumps(self.words, ensure_ascii=False), "num_classes": str(self.num_classes)}
+        metadata = {"words": json.dumps(self.words, ensure_ascii=False), "num_classes": str(self.num_classes),
+                    "kind": self.kind}
         atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
     @classmethod
@@ -109,4 +140,4 @@ class NgramLogReg:
             metadata = f.metadata()
         t = load_file(str(path))
         return cls(json.loads(metadata["words"]), t["bigrams"], t["idf"], t["coef"], t["intercept"], t["classes"],
-                   int(metadata["num_classes"]))
+                   int(metadata["num_classes"]), metadata.get("kind", "tfidf"))

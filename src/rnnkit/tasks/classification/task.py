@@ -31,7 +31,7 @@ from ...models.esn import EchoStateClassifier, deep_reservoir
 from ...train import CheckpointError
 from ..base import Meta, Metrics, Predictor
 from ._common import Classification, LabelledSplits, Outcome, differences_of, outcome, statistics, trimmed
-from .baselines import fit_tfidf_logreg, sequence_baselines, text_baselines
+from .baselines import sequence_baselines, text_baselines
 from .encoders import resolve, to_build
 from .metrics import accuracy as accuracy
 from .metrics import balanced_weights as balanced_weights
@@ -39,6 +39,7 @@ from .metrics import confusion_matrix as confusion_matrix
 from .metrics import macro_f1 as macro_f1
 from .metrics import per_class as per_class
 from .metrics import report as report
+from .nb_logreg import fit_nb_logreg
 from .ngrams import NGRAMS_FILE, NgramLogReg
 from .predict import SequencePredictor, TextPredictor, text_outcome
 from .pretrained import (
@@ -80,7 +81,7 @@ class TextClassification(Classification):
     # > 0: only this many labelled texts (a seeded sample of the training pool, validation included) are
     # used, the valid_fraction of them for validation: small-data experiments such as "IMDB with 1,000 labels"
     train_size: int = 0
-    # validate: after training keep what classifies the validation texts best, the network, TF-IDF +
+    # validate: after training keep what classifies the validation texts best, the network, NB-weighted n-grams +
     # logistic regression or a blend of both (text_select.py); network: the network alone
     select: str = "validate"
 
@@ -126,7 +127,7 @@ class TextClassification(Classification):
                             texts={name: (normal[name], labels[name]) for name in raw})
 
     def baselines(self, data: Splits, split: str) -> dict[str, Metrics]:
-        """TF-IDF word 1-2-grams + logistic regression (see baselines.py), on the texts load() read."""
+        """TF-IDF and NB-weighted word 1-2-grams + logistic regression (see baselines.py), on the texts load() read."""
         if not isinstance(data, LabelledSplits) or data.texts is None or split not in data.texts:
             raise ValueError(f"{type(self).__name__}.baselines needs the data of its own load() with a {split} split")
         return text_baselines(data.texts, split)
@@ -142,7 +143,7 @@ class TextClassification(Classification):
             print("validated selection skipped: the run has no validation texts", flush=True)
             return meta
         try:
-            ngrams = NgramLogReg.from_sklearn(*fit_tfidf_logreg(texts), len(meta["classes"]))
+            ngrams = fit_nb_logreg(texts, len(meta["classes"]))
         except ImportError as error:
             print(f"validated selection skipped: {error}", flush=True)
             return meta

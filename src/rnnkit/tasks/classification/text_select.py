@@ -1,6 +1,7 @@
 """Validated selection for text classifiers (task.select = "validate"): after training, the network,
-TF-IDF 1-2-grams + logistic regression (ngrams.py) and a blend of the two (`blend_weights`: their
-log-linear pool, two weights fitted on the validation texts) each classify the validation texts, and
+naive Bayes-weighted 1-2-grams + logistic regression (NBSVM's features; nb_logreg.py, saved as
+ngrams.py) and a blend of the two (`blend_weights`: their log-linear pool, two weights fitted on
+the validation texts) each classify the validation texts, and
 the one with the best validation accuracy is kept (ties: the lower validation cross-entropy, then
 the order of CANDIDATES).
 
@@ -15,12 +16,14 @@ the first baseline a practitioner tries while the network decides wherever it va
 The choice is kept in meta.json under "selection", with every candidate's validation (and, where
 the run has one, test) metrics, the test ones recorded beside the choice and never used for it:
 
-    {"choice": "blend(network,tfidf_logreg)", "weights": {"network": 0.3, "tfidf_logreg": 1.9},
+    {"choice": "blend(network,nb_logreg)", "weights": {"network": 0.3, "nb_logreg": 1.9},
      "valid": {"network": {"accuracy": ..., "loss": ...}, ...}, "test": {...}}
 
 and, unless the network was chosen, the n-gram model in RUN_DIR/ngrams.safetensors. Every prediction
 of the run (`rnnkit.load(run).predict`, `rnnkit classify predict|eval`, `rnnkit serve`) follows it;
-an exported graph is the network alone.
+an exported graph is the network alone. Runs of rnnkit before 2026-12-07 pooled TF-IDF + logistic
+regression instead ("tfidf_logreg", "blend(network,tfidf_logreg)"; their n-gram file says kind
+"tfidf"): they load and predict as they chose.
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ from ..base import Metrics
 from .baselines import scores
 
 SELECT = ("validate", "network")
-NETWORK, NGRAMS, BLEND = "network", "tfidf_logreg", "blend(network,tfidf_logreg)"
+NETWORK, NGRAMS, BLEND = "network", "nb_logreg", "blend(network,nb_logreg)"
 CANDIDATES = (NETWORK, BLEND, NGRAMS)          # the order breaks exact ties: the network first
+LEGACY = {"tfidf_logreg": NGRAMS, "blend(network,tfidf_logreg)": BLEND}   # the names of older runs' choices
 WEIGHT_MAX = 20.0                             # bound on each blend weight
 
 
@@ -68,9 +72,11 @@ def combine(choice: str, network: np.ndarray, ngrams: np.ndarray | None,
         return network
     if ngrams is None:
         raise ValueError(f"the selection {choice!r} needs the run's n-gram model")
-    if choice == NGRAMS:
+    if LEGACY.get(choice, choice) == NGRAMS:
         return ngrams
-    w = weights or {NETWORK: 0.5, NGRAMS: 0.5}
+    if LEGACY.get(choice, choice) != BLEND:
+        raise ValueError(f"unknown text selection {choice!r}: one of {list(CANDIDATES)}")
+    w = {LEGACY.get(k, k): v for k, v in (weights or {NETWORK: 0.5, NGRAMS: 0.5}).items()}
     return np.exp(_pool(_log(network), _log(ngrams), w[NETWORK], w[NGRAMS]))
 
 
