@@ -37,8 +37,9 @@ def accuracies(path: str, train_size: int) -> dict[str, tuple[float, float]]:
         scored, y = texts[split]
         return float((predict(scored) == y.numpy()).mean())
 
-    return {"tfidf_logreg": tuple(score(lambda t: regression.predict(tfidf.transform(t)), s) for s in ("valid", "test")),
-            "nb_logreg": tuple(score(lambda t: nb.probabilities(t).argmax(1), s) for s in ("valid", "test"))}
+    splits = ("valid", "test")
+    return {"tfidf_logreg": tuple(score(lambda t: regression.predict(tfidf.transform(t)), s) for s in splits),
+            "nb_logreg": tuple(score(lambda t: nb.probabilities(t).argmax(1), s) for s in splits)}
 
 
 def main(argv: list[str] | None = None) -> None:
