@@ -83,3 +83,12 @@ def test_a_slow_first_try_says_it_is_compiling_and_how_long_it_took(fresh, monke
     assert backend.native("slow", like, lambda dtype: time.sleep(0.3))          # tried once: no second try
     assert backend.native("fast", like, lambda dtype: None)                     # quick (cached): silent
     assert capsys.readouterr().err == ""
+
+
+def test_a_first_try_leaves_the_callers_random_numbers_alone(fresh):
+    # else dropout masks after it would depend on whether the process had tried the kernel before
+    # (the second of two runs in one process, a resumed run)
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    assert backend.native("lstm", torch.zeros(1), lambda dtype: torch.randn(5, dtype=dtype))
+    assert torch.equal(torch.get_rng_state(), before)

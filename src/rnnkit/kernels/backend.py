@@ -70,7 +70,10 @@ def native(kernel: str, like: Tensor, smoke: Callable[[torch.dtype], None]) -> b
     key = (kernel, like.dtype)
     if key not in _tried:
         try:
-            with torch.enable_grad():
+            # its own random numbers: a first try must not move the caller's generator, or a run's
+            # dropout masks would depend on whether this process had tried the kernel before (a
+            # second run in a notebook, a resumed run) and resuming would not be exact
+            with torch.enable_grad(), torch.random.fork_rng(devices=[]):
                 _first_try(kernel, like.dtype, smoke)
             _tried[key] = True
         except Exception as error:                    # any build or run failure: fall back, say why once
