@@ -4,18 +4,25 @@ trained with gradual unfreezing, discriminative learning rates and a slanted-tri
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 import rnnkit
 from rnnkit.config import OptimConfig
 from rnnkit.data.labelled import normalize_text, read_text_csv
 from rnnkit.layers.pooling import ConcatPooling
 from rnnkit.models.classifier import SequenceClassifier
+from rnnkit.tasks.base import BUILT_FILE, WARM_START_DIR
 from rnnkit.tasks.classification.pretrained import read_run
-from rnnkit.train.checkpoint import WEIGHTS_FILE
+from rnnkit.train.checkpoint import STATE_FILE, WEIGHTS_FILE
 from rnnkit.train.optim import make_optimizer, make_schedule, slanted_triangular
 from rnnkit.train.unfreeze import Unfreezing
 
@@ -180,13 +187,146 @@ def test_a_named_encoder_is_built_once_into_the_cache(tmp_path, monkeypatch, cap
             "--train.batch_size=16", "--train.patience=0"]
     first = train(tmp_path / "a", "configs/classify_text.toml", *args)
     assert "building the pretrained encoder" in capsys.readouterr().out
-    assert (encoders.encoder_dir("tiny") / WEIGHTS_FILE).is_file()
+    assert all((encoders.encoder_dir("tiny") / name).is_file() for name in (WEIGHTS_FILE, BUILT_FILE))
     second = train(tmp_path / "b", "configs/classify_text.toml", *args)
     assert "building the pretrained encoder" not in capsys.readouterr().out            # reused
     # the nested build does not change the run: both classifiers trained alike
     for ours, theirs in zip(rnnkit.load(first).model.state_dict().values(),
                             rnnkit.load(second).model.state_dict().values()):
         torch.testing.assert_close(ours, theirs)
+
+
+class Killed(BaseException):
+    """Stands for a kill: nothing in rnnkit catches it, so nothing is saved when it strikes."""
+
+
+def kill_at_update(monkeypatch, model_type: type, n: int) -> None:
+    """The `n`-th training update of a `model_type` model raises Killed (before it runs)."""
+    from rnnkit.train import loop
+
+    real, seen = loop.update, [0]
+
+    def update(net, *args, **kwargs):
+        if isinstance(net, model_type):
+            seen[0] += 1
+            if seen[0] == n:
+                raise Killed
+        return real(net, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "update", update)
+
+
+def same_weights(a: Path, b: Path) -> None:
+    ours, theirs = load_file(a / WEIGHTS_FILE), load_file(b / WEIGHTS_FILE)
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        assert torch.equal(ours[name], theirs[name]), name
+
+
+def test_a_run_killed_while_fine_tuning_the_language_model_resumes_there(tmp_path, lm_dir, monkeypatch, capsys):
+    from rnnkit.models.language_model import LanguageModel
+    from rnnkit.tasks.classification import pretrained
+
+    monkeypatch.setattr(pretrained, "CHECKPOINT_EVERY", 5)
+    args = ["configs/classify_text.toml", f"--task.path={small_csv(tmp_path)}", f"--task.pretrained={lm_dir}",
+            "--task.lm_epochs=1", "--train.epochs=2", "--train.batch_size=16"]
+    whole = train(tmp_path / "whole", *args)
+    assert not (whole / WARM_START_DIR).exists()                   # removed once the run has finished
+    with monkeypatch.context() as m:
+        kill_at_update(m, LanguageModel, 8)                         # after the checkpoint of update 5
+        with pytest.raises(Killed):
+            train(tmp_path / "killed", *args)
+    killed = tmp_path / "killed"
+    assert (killed / WARM_START_DIR / STATE_FILE).is_file() and not (killed / STATE_FILE).exists()
+    capsys.readouterr()
+    rnnkit.run(resume=killed)
+    out = capsys.readouterr().out
+    assert "resuming the language model" in out
+    assert not (killed / WARM_START_DIR).exists()
+    same_weights(killed, whole)                                     # on from update 5, exactly: the same classifier
+
+
+def test_ctrl_c_while_fine_tuning_names_the_run_to_resume(tmp_path, lm_dir, monkeypatch):
+    from rnnkit.models.language_model import LanguageModel
+    from rnnkit.train import Interrupted, loop
+
+    real, seen = loop.update, [0]
+
+    def update(net, *args, **kwargs):
+        seen[0] += isinstance(net, LanguageModel)
+        if seen[0] == 3:
+            os.kill(os.getpid(), signal.SIGINT)                     # as Ctrl-C would, during update 3
+        return real(net, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "update", update)
+    with pytest.raises(Interrupted, match="fine-tuning the language model .*rnnkit train --resume " +
+                       re.escape(str(tmp_path / "run")) + "$"):
+        train(tmp_path / "run", "configs/classify_text.toml", f"--task.path={small_csv(tmp_path)}",
+              f"--task.pretrained={lm_dir}", "--task.lm_epochs=1", "--train.epochs=1", "--train.batch_size=16")
+    assert torch.load(tmp_path / "run" / WARM_START_DIR / STATE_FILE)["iteration"] == 3
+
+
+def test_a_stopped_encoder_build_is_resumed_not_taken_for_built(tmp_path, monkeypatch, capsys):
+    from rnnkit.models.language_model import LanguageModel
+    from rnnkit.tasks.classification import encoders
+
+    texts, _ = read_text_csv(FIXTURE)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(normalize_text(t) for t in texts[:300]) + "\n", encoding="utf-8")
+    monkeypatch.setitem(encoders.ENCODERS, "tiny", {
+        "task": {"name": "language_modeling", "path": str(corpus), "level": "word", "batch_size": 4,
+                 "eval_batch_size": 2, "tie_weights": True},
+        "model": {"hidden_size": 8}, "train": {"iterations": 6, "bptt": 6, "eval_every": 0, "checkpoint_every": 2,
+                                              "plots": False, "baselines": False}})
+    args = ["configs/classify_text.toml", f"--task.path={small_csv(tmp_path)}", "--task.pretrained=tiny",
+            "--task.lm_epochs=0", "--train.epochs=1", "--train.batch_size=16"]
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "whole"))
+    train(tmp_path / "a", *args)
+    built = encoders.encoder_dir("tiny")
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "killed"))
+    folder = encoders.encoder_dir("tiny")
+    with monkeypatch.context() as m:
+        kill_at_update(m, LanguageModel, 6)                         # checkpoints at updates 2 and 4 are saved
+        with pytest.raises(Killed):
+            train(tmp_path / "b", *args)
+    assert (folder / WEIGHTS_FILE).is_file() and not (folder / BUILT_FILE).exists()
+    assert encoders.to_build("tiny") is not None                    # the weights of update 4 are not the encoder
+    capsys.readouterr()
+    train(tmp_path / "c", *args)
+    assert "resuming the pretrained encoder's build" in capsys.readouterr().out
+    assert (folder / BUILT_FILE).is_file() and not Path(f"{folder}-2").exists()
+    same_weights(folder, built)
+    # killed before its first checkpoint: built again in the same folder, not in folder-2
+    for name in (STATE_FILE, WEIGHTS_FILE, BUILT_FILE):
+        (folder / name).unlink()
+    train(tmp_path / "d", *args)
+    assert "building the pretrained encoder" in capsys.readouterr().out
+    assert not Path(f"{folder}-2").exists()
+    same_weights(folder, built)
+
+
+def test_runs_started_side_by_side_build_the_encoder_once(tmp_path, capsys):
+    from filelock import FileLock
+
+    from rnnkit.runs.run import build_pretrained
+
+    folder = tmp_path / "encoders" / "tiny"
+
+    class Task:                             # names an encoder that is not built until BUILT_FILE appears
+        def to_pretrain(self):
+            return None if (folder / BUILT_FILE).is_file() else (folder, None)
+
+    other = FileLock(f"{folder}.lock")      # another process is building it
+    folder.mkdir(parents=True)
+    other.acquire()
+    waiting = threading.Thread(target=build_pretrained, args=(Task(), 0))
+    waiting.start()
+    time.sleep(0.5)
+    assert waiting.is_alive() and "waiting for another process" in capsys.readouterr().out
+    (folder / BUILT_FILE).write_text("{}")
+    other.release()
+    waiting.join(timeout=10)
+    assert not waiting.is_alive() and not (folder / "config.toml").exists()    # it read the other's build
 
 
 def test_train_size_samples_the_labelled_pool_and_keeps_the_test_part(tmp_path):

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import os
 import random
+import shutil
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,12 +23,21 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from filelock import FileLock, Timeout
 
 from ..config import RunConfig, to_dict
 from ..io import toml
 from ..io.files import atomic_write
 from ..tasks import build_task
-from ..tasks.base import ChoosesAfterTraining, HasBaselines, Pretrained, ReadsRunFiles, WarmStarted
+from ..tasks.base import (
+    BUILT_FILE,
+    WARM_START_DIR,
+    ChoosesAfterTraining,
+    HasBaselines,
+    Pretrained,
+    ReadsRunFiles,
+    WarmStarted,
+)
 from ..train import METHODS
 from ..train.checkpoint import CONFIG_FILE, STATE_FILE, check_fits, read_state, write_meta
 from ..train.device import resolve_device
@@ -41,9 +53,11 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
         on_eval: Callable[[int, dict[str, float]], bool | None] | None = None) -> dict[str, float]:
     """Trains `cfg` in a new run directory (cfg.out_dir, or out_dir-2, -3... when that already
     holds a run), or continues the run in `resume` exactly where its last checkpoint left it."""
-    saved = None
+    saved, warming = None, False
     if resume is not None:
-        saved = read_state(resume)                            # fail early on a bad checkpoint
+        # stopped while warm-starting (before the run's own first checkpoint): that stage resumes
+        warming = (Path(resume) / WARM_START_DIR).is_dir() and not (Path(resume) / STATE_FILE).is_file()
+        saved = None if warming else read_state(resume)       # fail early on a bad checkpoint
         cfg = replace(read_config(resume), overrides)
     elif cfg is None:
         raise ValueError("run() needs a RunConfig or resume=RUN_DIR")
@@ -67,8 +81,6 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
         small = cross_validated(task, meta, cfg)              # task.protocol = "cv": folds, then an ensemble
         if gradient and not small:                            # say what is wrong before writing any file
             total_iterations(cfg.train, data, task)
-        if resume is None and isinstance(task, WarmStarted):
-            task.warm_start(model, meta, data)
         run_dir = Path(resume) if resume is not None else _new_run_dir(cfg.out_dir, rank)
         cfg = replace(cfg, [f"out_dir={run_dir}"])            # the directory this run really uses
         if rank == 0:
@@ -76,10 +88,15 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
             if resume is None:
                 write_meta(run_dir, cfg.task.name, meta)
                 write_split(run_dir, cfg.task.name, data)
+        if (resume is None or warming) and isinstance(task, WarmStarted):
+            # in the run directory, so that a run stopped here resumes with `--resume RUN_DIR` too
+            task.warm_start(model, meta, data, run_dir / WARM_START_DIR)
         if rank:
             torch.manual_seed(cfg.seed + rank)                # own dropout masks per process
         method = functools.partial(fit_cross_validated, meta=meta) if small else METHODS[cfg.train.method]
-        metrics = method(model, task, data, cfg, run_dir=run_dir, resume=resume is not None, on_eval=on_eval)
+        metrics = method(model, task, data, cfg, run_dir=run_dir, resume=saved is not None, on_eval=on_eval)
+        if rank == 0:
+            shutil.rmtree(run_dir / WARM_START_DIR, ignore_errors=True)   # its result is in the run's weights now
         if rank == 0 and isinstance(task, ChoosesAfterTraining):   # e.g. forecasting's validated selection
             meta = task.choose(model, data, meta, run_dir)
             write_meta(run_dir, cfg.task.name, meta)
@@ -93,7 +110,9 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
 
 def build_pretrained(task: Pretrained, seed: int) -> None:
     """Trains the task's named pretrained model into its cache folder the first time it is
-    needed, then seeds as before, so the run goes on exactly as if it had been built already."""
+    needed, then seeds as before, so the run goes on exactly as if it had been built already.
+    A build that was stopped resumes from its last checkpoint; runs started side by side build it
+    once (a file lock beside the folder: the others wait, then read it)."""
     needed = task.to_pretrain()
     if needed is None:
         return
@@ -101,8 +120,31 @@ def build_pretrained(task: Pretrained, seed: int) -> None:
     if dist.is_initialized():
         raise ValueError(f"the pretrained encoder is not built yet; build it once in one process first: "
                          f"rnnkit train with its config and --out_dir={folder} (see configs/lm_imdb.toml)")
-    print(f"building the pretrained encoder in {folder} once (later runs reuse it)", flush=True)
-    run(cfg)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(f"{folder}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"waiting for another process that is building the pretrained encoder in {folder}", flush=True)
+        lock.acquire()
+    try:
+        if task.to_pretrain() is None:                          # built by that process meanwhile
+            return
+        if (folder / STATE_FILE).is_file():
+            print(f"resuming the pretrained encoder's build in {folder} from its last checkpoint", flush=True)
+            # the recipe as this checkout resolves it (the folder's digest says it is the same recipe;
+            # a file it names may have moved with the checkout)
+            atomic_write(folder / CONFIG_FILE, lambda tmp: tmp.write_text(toml.dumps(to_dict(
+                replace(cfg, [f"out_dir={folder}"])))))
+            run(resume=folder)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)           # stopped before its first checkpoint: nothing to keep
+            print(f"building the pretrained encoder in {folder} once (later runs reuse it)", flush=True)
+            run(cfg)
+        atomic_write(folder / BUILT_FILE, lambda tmp: tmp.write_text(json.dumps({"built": time.strftime(
+            "%Y-%m-%dT%H:%M:%S%z")}) + "\n"))
+    finally:
+        lock.release()
     seed_everything(seed)
 
 

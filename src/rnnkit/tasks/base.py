@@ -63,18 +63,29 @@ class Task(Protocol):
 class Pretrained(Protocol):
     """Optional: a task that starts from a model trained by another run it can name (a named
     pretrained encoder). `to_pretrain` is that run's (directory, config) while it is not built
-    yet, else None; the run driver builds it first, once, and the task then reads it."""
+    yet (no BUILT_FILE in it), else None; the run driver builds it first, once, resuming a build
+    that was stopped, writes BUILT_FILE when it has finished, and the task then reads it."""
 
     def to_pretrain(self) -> tuple[Path, RunConfig] | None: ...
+
+
+# A named pretrained model's directory holds this once its build has finished. Its weights alone
+# do not say so: every checkpoint of the build writes them.
+BUILT_FILE = "built.json"
 
 
 @runtime_checkable
 class WarmStarted(Protocol):
     """Optional: a task whose new model starts partly from weights trained elsewhere (a language
     model run's embeddings). `warm_start` runs once when a new run starts, never when a saved run
-    is loaded: its weights already hold the result, and the other run need not exist any more."""
+    is loaded: its weights already hold the result, and the other run need not exist any more.
+    A warm start that trains (ULMFiT's language-model fine-tuning) checkpoints into `folder`
+    (RUN_DIR/WARM_START_DIR) and resumes from there, so a run stopped during it loses nothing."""
 
-    def warm_start(self, model: nn.Module, meta: Meta, data: Splits) -> None: ...
+    def warm_start(self, model: nn.Module, meta: Meta, data: Splits, folder: Path | None = None) -> None: ...
+
+
+WARM_START_DIR = "warm_start"     # inside a run directory, removed when the run's training has finished
 
 
 @runtime_checkable

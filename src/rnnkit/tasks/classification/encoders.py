@@ -21,7 +21,7 @@ from typing import Any
 
 from ...config import RunConfig, from_dict
 from ...data.fetch import cache_dir
-from ...train.checkpoint import WEIGHTS_FILE
+from ..base import BUILT_FILE
 
 # the IMDB training reviews' text (never the test reviews, nor those the bundled UCI sentences were cut
 # from): a tied 2 x 256 AWD-style LSTM
@@ -57,8 +57,9 @@ REPOSITORY = Path(__file__).resolve().parents[4]
 
 
 def to_build(pretrained: str) -> tuple[Path, RunConfig] | None:
-    """(run directory, config) of a named encoder that is not built yet, else None."""
-    if pretrained not in ENCODERS or (encoder_dir(pretrained) / WEIGHTS_FILE).is_file():
+    """(run directory, config) of a named encoder that is not built yet (or whose build stopped
+    before the end: its checkpoints' weights are not the encoder), else None."""
+    if pretrained not in ENCODERS or (encoder_dir(pretrained) / BUILT_FILE).is_file():
         return None
     folder = encoder_dir(pretrained)
     recipe = copy.deepcopy(ENCODERS[pretrained])

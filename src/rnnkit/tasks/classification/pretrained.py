@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,12 @@ from ...config import ModelConfig, RunConfig, from_dict, parse_config, with_over
 from ...data.batch import Splits
 from ...data.text import Vocab, batchify_stream
 from ...models.language_model import LanguageModel
-from ...train.checkpoint import CONFIG_FILE, META_FILE, WEIGHTS_FILE
+from ...train.checkpoint import CONFIG_FILE, META_FILE, STATE_FILE, WEIGHTS_FILE
 from ...train.checkpoint import load_weights as load_model_weights
-from ...train.loop import fit
+from ...train.loop import Interrupted, fit
 from ..language_modeling import LanguageModeling
+
+CHECKPOINT_EVERY = 500      # fine-tuning updates between checkpoints (a few minutes on full IMDB, 2 CPU cores)
 
 
 @dataclass(frozen=True)
@@ -113,11 +116,13 @@ def say_missing(vocab: Vocab, texts: list[str], source: str) -> float:
     return share
 
 
-def fine_tune(run: PretrainedRun, texts: list[str], valid: list[str], epochs: int, seed: int) -> LanguageModel:
+def fine_tune(run: PretrainedRun, texts: list[str], valid: list[str], epochs: int, seed: int,
+              folder: Path | None = None) -> LanguageModel:
     """ULMFiT's second stage: the run's language model trained `epochs` more epochs on `texts`
     (the target task's training texts, one per line) with discriminative rates and a
-    slanted-triangular schedule, validated on `valid`. No run directory: the classifier keeps
-    the result."""
+    slanted-triangular schedule, validated on `valid`. The classifier keeps the result; `folder`
+    (inside the classifier's run directory) holds this stage's checkpoints, about every 500
+    updates, and a call that finds one there resumes from it (on full IMDB the stage takes hours)."""
     lm, task = run.language_model(), run.task
     rows = max(1, min(task.batch_size, len(texts) // 4))
     train_ids, valid_ids = (run.vocab.encode("\n".join(part) + "\n") for part in (texts, valid))
@@ -128,10 +133,19 @@ def fine_tune(run: PretrainedRun, texts: list[str], valid: list[str], epochs: in
                                       "train.eval_every_epochs=0", "train.patience=0", "train.restore_best=false",
                                       f"train.bptt={bptt}", "train.random_bptt=false", "train.plots=false",
                                       "optim.schedule=slanted_triangular", "optim.layer_decay=2.6", "optim.warmup=0",
-                                      "train.unfreeze_epochs=0"])
-    print(f"fine-tuning the language model of {run.path} on the {len(texts)} training texts "
-          f"({train_ids.numel():,} tokens, {epochs} epoch{'s' * (epochs > 1)})", flush=True)
-    fit(lm, task, data, cfg)
+                                      "train.unfreeze_epochs=0", f"train.checkpoint_every={CHECKPOINT_EVERY}"])
+    resume = folder is not None and (folder / STATE_FILE).is_file()
+    if folder is not None and not resume:
+        shutil.rmtree(folder, ignore_errors=True)               # a start stopped before its first checkpoint
+        folder.mkdir(parents=True)
+    print(f"{'resuming' if resume else 'fine-tuning'} the language model of {run.path} on the {len(texts)} training "
+          f"texts ({train_ids.numel():,} tokens, {epochs} epoch{'s' * (epochs > 1)})", flush=True)
+    try:
+        fit(lm, task, data, cfg, run_dir=folder, resume=resume)
+    except Interrupted as error:                                # the command to give is the classifier run's
+        parent = folder.parent if folder is not None else None
+        raise Interrupted(f"interrupted while fine-tuning the language model ({error}); resume with: "
+                          f"rnnkit train --resume {parent}") from None
     return lm
 
 

@@ -171,17 +171,17 @@ class TextClassification(Classification):
             cfg, size = encoder_config(meta), meta["encoder"]["embedding_size"]
         return self.classifier(cfg, meta, size, vocab_size=len(meta["vocab"]["tokens"]))
 
-    def warm_start(self, model: nn.Module, meta: Meta, data: Splits) -> None:
+    def warm_start(self, model: nn.Module, meta: Meta, data: Splits, folder: Path | None = None) -> None:
         """A new run only (a saved run's weights already hold the result). task.pretrained: the
-        language model fine-tuned on the training texts (lm_epochs), then its embedding and stack
-        copied in. task.init_embedding: the rows of the words both vocabularies hold start from
-        the language model's embeddings."""
+        language model fine-tuned on the training texts (lm_epochs; checkpointed in `folder` and
+        resumed from it), then its embedding and stack copied in. task.init_embedding: the rows
+        of the words both vocabularies hold start from the language model's embeddings."""
         if self.pretrained:
             run = self._pretrained()
             texts = data.texts if isinstance(data, LabelledSplits) else None
             lm = run.language_model()
             if self.lm_epochs and texts is not None:
-                lm = fine_tune(run, texts["train"][0], texts["valid"][0], self.lm_epochs, self.seed)
+                lm = fine_tune(run, texts["train"][0], texts["valid"][0], self.lm_epochs, self.seed, folder)
             start_from(model, lm)
             return
         if not self.init_embedding:
