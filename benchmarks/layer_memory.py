@@ -8,7 +8,9 @@ allocations, so each measurement runs in a fresh subprocess whose C allocator re
 of 64 KiB or more to the OS when it is freed (MALLOC_MMAP_THRESHOLD_=65536, MALLOC_TRIM_THRESHOLD_=0):
 the process's resident set then follows the live tensors. The layer and its input are built, one
 step is run as a warm-up (one-time buffers, thread pools), the gradients are set to None, and a
-thread samples the resident set (/proc/self/statm) every 0.2 ms while a second step runs. The
+thread samples the resident set (/proc/self/statm) every 0.2 ms while a second step runs (the
+native loops' pool of big arrays, `kernels.workspace`, is emptied before it, so that what the step
+reuses from the first one is counted as the step's memory, not as the memory before it). The
 figure is the peak minus the resident set just before that step: the activations kept for the
 backward pass, the gradients and the temporaries, not the weights or the input. Median of
 `--repeats` subprocesses; ratio to nn.LSTM in the same run.
@@ -41,6 +43,7 @@ def measure(name: str, T: int, B: int, I: int, H: int) -> float:
 
     sys.path.insert(0, os.path.dirname(__file__))
     from layers import contenders
+    from rnnkit.kernels import workspace
 
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     layer = contenders(I, H)[0][name].train()
@@ -55,6 +58,7 @@ def measure(name: str, T: int, B: int, I: int, H: int) -> float:
     step()
     for p in layer.parameters():
         p.grad = None
+    workspace.release()             # the native loops' pooled arrays count in the step, as on a first step
     peak, running = [resident()], [True]
     before = peak[0]
 

@@ -34,6 +34,7 @@ from ._native_common import (
     weight_grad,
 )
 from ._native_common import available as available
+from .workspace import empty
 
 
 @jit
@@ -139,10 +140,10 @@ class NativeElmanLoop(torch.autograd.Function):
         check_dtype("NativeElmanLoop", "ElmanLoop", xp)
         B, T, H = xp.shape
         dt = xp.dtype
-        hs = xp.new_empty(B, T, H)
+        hs = empty((B, T, H), dt)
         carried = keep_h is not None
-        acts = xp.new_empty(B, T, H) if carried else hs                       # f(·), before the carry
-        y = hs if valid is None else xp.new_empty(B, T, H)
+        acts = empty((B, T, H), dt) if carried else hs                       # f(·), before the carry
+        y = hs if valid is None else empty((B, T, H), dt)
         hm, kh, v, h_in = options(h_mask, (keep_h,), valid, h0)   # the carry packed: bytes, see `pack_carry`
         if xp.numel():                                # BLAS rejects zero leading dimensions
             _forward(*blas_args(w_hh, dt, True, B, T), array(xp, dt), array(h0, dt), array(w_hh, dt), hm, kh, carried,
@@ -157,7 +158,7 @@ class NativeElmanLoop(torch.autograd.Function):
         h0, w_hh, h_mask, valid, hs, acts = ctx.saved_tensors
         B, T, H = hs.shape
         dt = hs.dtype
-        grad_a = hs.new_empty(B, T, H)
+        grad_a = empty((B, T, H), dt)
         dh = grad_h.clone(memory_format=torch.contiguous_format)    # the loop needs C order (its GEMMs)
         if hs.numel():
             hm, kh, v, rec = options(h_mask, (ctx.keep,), valid, h0)

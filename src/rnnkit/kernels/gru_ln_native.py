@@ -40,6 +40,7 @@ from ._native_common import available as available
 from ._native_layer_norm import input_grad, normalise
 from .gru_native import _backward_row as gru_backward_row
 from .gru_native import _forward_row as gru_forward_row
+from .workspace import empty
 
 __all__ = ["NativeLayerNormGRULoop", "available"]
 
@@ -140,9 +141,9 @@ class NativeLayerNormGRULoop(torch.autograd.Function):
         check_dtype("NativeLayerNormGRULoop", "GRULoop", xp)
         B, T, G = xp.shape
         H, dt = G // 3, xp.dtype
-        acts, xq = xp.new_empty(T, B, G), xp.new_empty(T, B, G)               # r, z, n; x̂ of LN_hh
-        h_n, hs, rstd = xp.new_empty(B, T, H), xp.new_empty(B, T, H), xp.new_empty(B, T)
-        y = hs if valid is None else xp.new_empty(B, T, H)
+        acts, xq = empty((T, B, G), dt), empty((T, B, G), dt)               # r, z, n; x̂ of LN_hh
+        h_n, hs, rstd = empty((B, T, H), dt), empty((B, T, H), dt), empty((B, T), dt)
+        y = hs if valid is None else empty((B, T, H), dt)
         hm, kh, v, h_in = options(h_mask, (keep_h,), valid, h0)   # the carry packed: bytes, see `pack_carry`
         if xp.numel():                                # BLAS rejects zero leading dimensions
             _forward(*blas_args(w_hh, dt, True, B, T), array(xp.transpose(0, 1), dt), array(h0, dt), array(w_hh, dt),
@@ -158,7 +159,7 @@ class NativeLayerNormGRULoop(torch.autograd.Function):
         h0, w_hh, gain_hh, h_mask, valid, acts, xq, rstd, h_n, hs = ctx.saved_tensors
         T, B, G = acts.shape
         dt = acts.dtype
-        grad_x, grad_q = acts.new_empty(T, B, G), acts.new_empty(T, B, G)     # dL/dxp, dL/d(W_hh h_in)
+        grad_x, grad_q = empty((T, B, G), dt), empty((T, B, G), dt)     # dL/dxp, dL/d(W_hh h_in)
         dh = grad_h.clone(memory_format=torch.contiguous_format)    # the loop needs C order (its GEMMs)
         acc = np.zeros(2 * G)                                                 # float64: (γ | β)
         if acts.numel():

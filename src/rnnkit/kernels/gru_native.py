@@ -43,6 +43,7 @@ from ._native_common import (
     weight_grad,
 )
 from ._native_common import available as available
+from .workspace import empty
 
 
 @jit
@@ -158,8 +159,8 @@ class NativeGRULoop(torch.autograd.Function):
         B, T, G = xp.shape
         H, dt = G // 3, xp.dtype
         kept = T if any(ctx.needs_input_grad) else min(T, 1)     # inference: one step of gates and h_n
-        acts, h_n, hs = xp.new_empty(B, kept, G), xp.new_empty(B, kept, H), xp.new_empty(B, T, H)
-        y = hs if valid is None else xp.new_empty(B, T, H)
+        acts, h_n, hs = empty((B, kept, G), dt), empty((B, kept, H), dt), empty((B, T, H), dt)
+        y = hs if valid is None else empty((B, T, H), dt)
         hm, kh, v, h_in = options(h_mask, (keep_h,), valid, h0)   # the carry packed: bytes, see `pack_carry`
         if xp.numel():                                # BLAS rejects zero leading dimensions
             bias = np.zeros(G, NUMPY[dt]) if gain_hh is None else array(gain_hh, dt)
@@ -175,7 +176,7 @@ class NativeGRULoop(torch.autograd.Function):
         h0, w_hh, h_mask, valid, acts, h_n, hs = ctx.saved_tensors
         B, T, G = acts.shape
         dt = acts.dtype
-        grad_x, grad_rec = acts.new_empty(B, T, G), acts.new_empty(B, T, G)   # dL/dxp, dL/dh_rzn
+        grad_x, grad_rec = empty((B, T, G), dt), empty((B, T, G), dt)   # dL/dxp, dL/dh_rzn
         dh = grad_h.clone(memory_format=torch.contiguous_format)    # the loop needs C order (its GEMMs)
         if acts.numel():
             hm, kh, v, rec = options(h_mask, (ctx.keep,), valid, h0)

@@ -37,6 +37,7 @@ from torch.autograd.function import once_differentiable
 from ._fastmath import sigmoid
 from ._native_common import array, check_dtype, jit
 from ._native_common import available as available
+from .workspace import empty
 
 
 def _recurrence_row(a, b, hp, h):  # pragma: no cover - compiled
@@ -150,7 +151,7 @@ class NativeLinearRecurrence(torch.autograd.Function):
     def forward(ctx, a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
         check_dtype("NativeLinearRecurrence", "LinearRecurrence", b)
         dt = b.dtype
-        h = torch.empty_like(b, memory_format=torch.contiguous_format)
+        h = empty(tuple(b.shape), dt)
         _recurrence(array(a, dt), array(b, dt), array(h0, dt), h.numpy())
         ctx.save_for_backward(a, h0, h)
         return h
@@ -160,7 +161,7 @@ class NativeLinearRecurrence(torch.autograd.Function):
     def backward(ctx, grad_h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         a, h0, h = ctx.saved_tensors
         dt = h.dtype
-        grad_a, grad_b, grad_h0 = torch.empty_like(h), torch.empty_like(h), h.new_empty(h0.shape)
+        grad_a, grad_b, grad_h0 = empty(tuple(h.shape), dt), empty(tuple(h.shape), dt), h.new_empty(h0.shape)
         _recurrence_backward(array(a, dt), array(h0, dt), h.detach().numpy(), array(grad_h, dt),
                              grad_a.numpy(), grad_b.numpy(), grad_h0.numpy())
         return grad_a, grad_b, grad_h0
@@ -182,8 +183,8 @@ class NativeMinGRUScan(torch.autograd.Function):
         if G != 2 * h0.size(-1):
             raise ValueError(f"gates must be (B, T, 2H) for h0 (B, H), got {tuple(gates.shape)} and {tuple(h0.shape)}")
         dt = gates.dtype
-        h = gates.new_empty(B, T, G // 2)
-        y = h if mask is None else gates.new_empty(B, T, G // 2)
+        h = empty((B, T, G // 2), dt)
+        y = h if mask is None else empty((B, T, G // 2), dt)
         valid = np.empty((0, 0), np.bool_) if mask is None else array(mask, torch.bool)
         _mingru(array(gates, dt), array(h0, dt), valid, h.numpy(), y.numpy())
         ctx.save_for_backward(gates, h0, h, mask)
@@ -195,7 +196,7 @@ class NativeMinGRUScan(torch.autograd.Function):
     def backward(ctx, grad_y: Tensor, grad_last: Tensor) -> tuple[Tensor, Tensor, None]:
         gates, h0, h, mask = ctx.saved_tensors
         dt = gates.dtype
-        grad_gates = torch.empty_like(gates, memory_format=torch.contiguous_format)
+        grad_gates = empty(tuple(gates.shape), dt)
         dh = grad_last.to(dt, memory_format=torch.contiguous_format, copy=True)   # written in place
         valid = np.empty((0, 0), np.bool_) if mask is None else array(mask, torch.bool)
         _mingru_backward(array(gates, dt), array(h0, dt), h.detach().numpy(), valid, array(grad_y, dt),

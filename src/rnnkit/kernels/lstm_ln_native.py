@@ -29,6 +29,7 @@ from ._common import Carry
 from ._native_common import NUMPY, array, blas_args, carry_row, check_dtype, jit, options
 from ._native_common import available as available
 from .lstm_ln_rows import backward_row, forward_row
+from .workspace import empty
 
 __all__ = ["NativeLayerNormLSTMLoop", "available"]
 
@@ -129,10 +130,10 @@ class NativeLayerNormLSTMLoop(torch.autograd.Function):
         H, dt = G // 4, u.dtype
         # x̂_i, x̂_r: kept for every step only if backward will run (inference rewrites one step's)
         kept = T if any(ctx.needs_input_grad) else min(T, 1)
-        xi, xr = u.new_empty(kept, B, G), u.new_empty(kept, B, G)
-        hs, cs = u.new_empty(B, T, H), u.new_empty(B, T, H)
-        stats = u.new_empty(B, T, 4)                                          # 1/σ_u, 1/σ_r, μ_c, 1/σ_c
-        y = hs if valid is None else u.new_empty(B, T, H)
+        xi, xr = empty((kept, B, G), dt), empty((kept, B, G), dt)
+        hs, cs = empty((B, T, H), dt), empty((B, T, H), dt)
+        stats = empty((B, T, 4), dt)                                          # 1/σ_u, 1/σ_r, μ_c, 1/σ_c
+        y = hs if valid is None else empty((B, T, H), dt)
         hm, kh, kc, v, h_in = options(h_mask, (keep_h, keep_c), valid, h0)   # carries packed: bytes, see `pack_carry`
         if u.numel():                                 # BLAS rejects zero leading dimensions
             _forward(*blas_args(w_hh, dt, True, B, T), array(u.transpose(0, 1), dt), array(h0, dt), array(c0, dt),
@@ -152,7 +153,7 @@ class NativeLayerNormLSTMLoop(torch.autograd.Function):
         h0, c0, w_hh, *params, h_mask, valid, xi, xr, stats, hs, cs = ctx.saved_tensors
         T, B, G = xi.shape
         H, dt = G // 4, xi.dtype
-        grad_u = xi.new_empty(T, B, G)                                        # dL/du
+        grad_u = empty((T, B, G), dt)                                        # dL/du
         own = lambda g: g.to(dt, memory_format=torch.contiguous_format, copy=True)  # noqa: E731
         dh, dc = own(grad_h), own(grad_c)                                     # written in place
         acc = np.zeros(14 * H)                                                # float64: γ_ih | β_ih | γ_hh | γ_c | β_c

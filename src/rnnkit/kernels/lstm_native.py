@@ -45,6 +45,7 @@ from ._native_common import (
     weight_grad,
 )
 from ._native_common import available as available
+from .workspace import empty
 
 
 def _forward_row(a, x, hp, cp, kh, kc, hm, v, tc, h, c, h_in, y):  # pragma: no cover - compiled
@@ -167,9 +168,9 @@ class NativeLSTMLoop(torch.autograd.Function):
         # without backward (inference) only hs is kept for every step: one step of the gates and
         # tanh c̃, two of c (the step's memory traffic and fresh pages, not the arithmetic)
         kept = T if any(ctx.needs_input_grad) else min(T, 1)
-        acts, tanh_c, hs = xp.new_empty(B, kept, G), xp.new_empty(B, kept, H), xp.new_empty(B, T, H)
-        cs = xp.new_empty(B, T if kept == T else min(T, 2), H)
-        y = hs if valid is None else xp.new_empty(B, T, H)
+        acts, tanh_c, hs = empty((B, kept, G), dt), empty((B, kept, H), dt), empty((B, T, H), dt)
+        cs = empty((B, T if kept == T else min(T, 2), H), dt)
+        y = hs if valid is None else empty((B, T, H), dt)
         hm, kh, kc, v, h_in = options(h_mask, (keep_h, keep_c), valid, h0)   # carries packed: bytes, see `pack_carry`
         if xp.numel():                                # BLAS rejects zero leading dimensions
             _forward(*blas_args(w_hh, dt, True, B, T), array(xp, dt), array(h0, dt), array(c0, dt),
@@ -189,7 +190,7 @@ class NativeLSTMLoop(torch.autograd.Function):
         dt = acts.dtype
         # row-major copies: a gradient may arrive column-major, and the loop reads rows
         dh, dc = (g.clone(memory_format=torch.contiguous_format) for g in (grad_h, grad_c))
-        grad_a = acts.new_empty(B, T, G)
+        grad_a = empty((B, T, G), dt)
         if acts.numel():
             hm, kh, kc, v, rec = options(h_mask, ctx.keeps, valid, h0)
             _backward(*blas_args(w_hh, dt, False, B, T), array(w_hh, dt), array(c0, dt), hm, kh, kc, v,
