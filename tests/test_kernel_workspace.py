@@ -7,17 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnkit import (
-    ElmanCell,
-    GRUCell,
-    LayerNormGRUCell,
-    LayerNormLSTMCell,
-    LSTMCell,
-    MinGRUCell,
-    Recurrent,
-    RecurrentDropout,
-    Zoneout,
-)
+import rnnkit as rk
 from rnnkit.kernels import backend, workspace
 from rnnkit.kernels.gru_native import available
 
@@ -76,13 +66,13 @@ def test_the_pool_keeps_at_most_its_limit_oldest_dropped_first(pool):
 
 
 LAYERS = {
-    "gru": lambda: GRUCell(5, 8),
-    "lstm+zoneout": lambda: Zoneout(LSTMCell(5, 8), 0.3, p_c=0.2),
-    "lstm+rdrop": lambda: RecurrentDropout(LSTMCell(5, 8), 0.4),
-    "elman": lambda: ElmanCell(5, 8),
-    "ln_lstm": lambda: LayerNormLSTMCell(5, 8),
-    "ln_gru": lambda: LayerNormGRUCell(5, 8),
-    "mingru": lambda: MinGRUCell(5, 8),
+    "gru": lambda: rk.GRUCell(5, 8),
+    "lstm+zoneout": lambda: rk.Zoneout(rk.LSTMCell(5, 8), 0.3, p_c=0.2),
+    "lstm+rdrop": lambda: rk.RecurrentDropout(rk.LSTMCell(5, 8), 0.4),
+    "elman": lambda: rk.ElmanCell(5, 8),
+    "ln_lstm": lambda: rk.LayerNormLSTMCell(5, 8),
+    "ln_gru": lambda: rk.LayerNormGRUCell(5, 8),
+    "mingru": lambda: rk.MinGRUCell(5, 8),
 }
 
 
@@ -91,7 +81,7 @@ LAYERS = {
 def test_every_native_loop_is_right_on_dirty_pooled_arrays(name, pool, monkeypatch):
     monkeypatch.setattr(workspace, "MIN_BYTES", 0)          # every array of the loops from the pool
     torch.manual_seed(0)
-    layer = Recurrent(LAYERS[name]()).double()
+    layer = rk.Recurrent(LAYERS[name]()).double()
     x = torch.randn(3, 7, 5, dtype=torch.float64)
     lengths = torch.tensor([7, 4, 6])
 
