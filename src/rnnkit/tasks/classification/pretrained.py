@@ -137,7 +137,7 @@ def fine_tune(run: PretrainedRun, texts: list[str], valid: list[str], epochs: in
     resume = folder is not None and (folder / STATE_FILE).is_file()
     if folder is not None and not resume:
         shutil.rmtree(folder, ignore_errors=True)               # a start stopped before its first checkpoint
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)          # every rank of a torchrun job gets here
     print(f"{'resuming' if resume else 'fine-tuning'} the language model of {run.path} on the {len(texts)} training "
           f"texts ({train_ids.numel():,} tokens, {epochs} epoch{'s' * (epochs > 1)})", flush=True)
     try:
