@@ -24,6 +24,7 @@ from _jobs import merge_results, run_parallel
 SETS = ("BasicMotions", "ItalyPowerDemand", "GunPoint")
 VARIANTS = {
     "default": [],
+    "auto_p30": ["--task.differences=auto", "--train.patience=30"],
     "raw": ["--task.differences=false", "--train.patience=10"],
     "diff": ["--task.differences=true", "--train.patience=10"],
     "raw_p30": ["--task.differences=false", "--train.patience=30"],
@@ -49,12 +50,13 @@ def read_run(run: Path) -> dict:
     return {"cv_accuracy": cv["cv"]["accuracy"], "cv_loss": cv["cv"]["loss"],
             "members": [m["accuracy"] for m in cv["members"]["test"]],
             "test": test["model"]["accuracy"], "dtw": test["1nn_dtw"]["accuracy"],
+            "kept": cv.get("variants", {}).get("chosen", ""),         # task.differences = "auto": the folds' choice
             "minirocket": test["minirocket_ridge"]["accuracy"]}
 
 
 def summary(results: dict[str, dict]) -> str:
     rows = ["| set | variant | seeds | folds' held-out accuracy / loss | test accuracy: mean (per seed) | spread "
-            "| 1-NN DTW | MiniRocket | minutes |", "|---|---|---|---|---|---|---|---|---|"]
+            "| kept by the folds | 1-NN DTW | MiniRocket | minutes |", "|---|---|---|---|---|---|---|---|---|---|"]
     keys = sorted({(r["set"], r["variant"]) for r in results.values()})
     for name, variant in keys:
         runs = sorted((r for r in results.values() if (r["set"], r["variant"]) == (name, variant)),
@@ -64,7 +66,8 @@ def summary(results: dict[str, dict]) -> str:
                                                                         "minirocket", "seconds")}
         rows.append(f"| {name} | {variant} | {len(runs)} | {mean['cv_accuracy']:.3f} / {mean['cv_loss']:.3f} | "
                     f"{statistics.mean(test):.3f} ({' / '.join(f'{t:.3f}' for t in test)}) | "
-                    f"{100 * (max(test) - min(test)):.1f} | {mean['dtw']:.3f} | {mean['minirocket']:.3f} | "
+                    f"{100 * (max(test) - min(test)):.1f} | {' / '.join(r.get('kept') or '-' for r in runs)} | "
+                    f"{mean['dtw']:.3f} | {mean['minirocket']:.3f} | "
                     f"{mean['seconds'] / 60:.1f} |")
     return "\n".join(rows)
 

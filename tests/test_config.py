@@ -95,3 +95,20 @@ def test_layer_norm_picks_the_layer_norm_cell():
     assert type(rnn.layers[0].cell) is CELLS["layernorm_gru"]
     with pytest.raises(ConfigError, match="layer_norm needs cell 'lstm' or 'gru'"):
         ModelConfig(cell="elman", layer_norm=True)
+
+
+def test_a_switch_that_also_takes_auto_is_typed_as_either():
+    from rnnkit.config import parse_config
+    from rnnkit.io.fields import typed
+    from rnnkit.tasks import build_task
+
+    assert typed("task.differences", True, bool | str) is True
+    assert typed("task.differences", "auto", bool | str) == "auto"
+    with pytest.raises(ConfigError, match="task.differences expects true or false or a string, got 3"):
+        typed("task.differences", 3, bool | str)
+    cfg = parse_config("configs/classify_sequences.toml", ["task.path=x"])
+    assert build_task(cfg.task).differences == "auto"
+    task = ["task.name=sequence_classification", "task.path=x"]
+    assert build_task(parse_config(None, [*task, "task.differences=false"]).task).differences is False
+    with pytest.raises(ConfigError, match="task.differences must be true, false or 'auto', got 'yes'"):
+        build_task(parse_config(None, [*task, "task.differences=yes"]).task)

@@ -104,3 +104,16 @@ def test_every_native_loop_is_right_on_dirty_pooled_arrays(name, pool, monkeypat
             assert workspace.held() < dirty                 # the loops' arrays came from those
         for a, b in zip(got, expected):
             torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
+@pytest.mark.skipif(not available(), reason="needs numba on a little-endian machine")
+def test_a_training_run_gives_the_pool_back_when_it_ends(pool, monkeypatch, tmp_path):
+    from rnnkit.cli import main
+
+    monkeypatch.setattr(workspace, "MIN_BYTES", 0)          # the tiny run's arrays pooled too
+    real, seen = workspace.release, []
+    monkeypatch.setattr(workspace, "release", lambda: (seen.append(workspace.held()), real()))
+    assert main(["train", "configs/adding_lstm.toml", "--task.length=6", "--task.train_size=16", "--model.cell=gru",
+                 "--model.hidden_size=8", "--train.iterations=3", "--train.batch_size=4", "--train.eval_every=3",
+                 "--train.plots=false", f"--out_dir={tmp_path / 'run'}"]) == 0
+    assert seen and seen[-1] > 0 and workspace.held() == 0  # it held the run's freed arrays until the end

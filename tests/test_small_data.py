@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -16,8 +17,10 @@ from torch import nn
 import rnnkit
 from conftest import write_ramps
 from rnnkit.cli import main
+from rnnkit.config import parse_config
 from rnnkit.models.ensemble import ProbabilityEnsemble
-from rnnkit.runs.crossval import CV_FILE, stratified_folds
+from rnnkit.runs import crossval
+from rnnkit.runs.crossval import CV_FILE, choose_variant, fold_result, stratified_folds
 from rnnkit.tasks.classification import SequenceClassification
 
 
@@ -113,7 +116,72 @@ def test_a_cv_run_records_its_folds_and_its_members(cv_run: Path) -> None:
     members = [m["accuracy"] for m in cv["members"]["test"]]
     assert len(members) == 2 and "valid" not in cv["members"]
     assert cv["spread"]["test"]["accuracy_range"] == pytest.approx(max(members) - min(members))
-    assert json.loads((cv_run / "meta.json").read_text())["meta"]["ensemble"] == 2
+    meta = json.loads((cv_run / "meta.json").read_text())["meta"]
+    assert meta["ensemble"] == 2
+    # task.differences = "auto" (the config's): the folds chose with or without them, and the saved
+    # run is the variant they kept
+    variants = cv["variants"]
+    assert variants["rule"] == "one_se" and list(variants["scores"]) == ["raw", "differences"]
+    assert (meta["differences"] is None) == (variants["chosen"] == "raw")
+    assert cv["cv"]["accuracy"] == pytest.approx(variants["scores"][variants["chosen"]]["accuracy"])
+
+
+def _folds(errors: set[int], n: int = 40) -> list[dict]:
+    """Two folds' per-sequence results over n sequences, wrong on `errors`."""
+    correct = np.array([0.0 if i in errors else 1.0 for i in range(n)])
+    return [{"held_out": np.arange(n)[part], "correct": correct[part], "nll": 1.0 - correct[part]}
+            for part in (slice(0, n // 2), slice(n // 2, n))]
+
+
+def test_the_folds_keep_the_simpler_variant_unless_another_is_clearly_better() -> None:
+    # the same accuracy, wrong on different sequences: within one standard error, the first (simpler) kept
+    chosen, table = choose_variant({"raw": _folds({0, 1}), "differences": _folds({1, 2})}, pool_size=40)
+    assert chosen == "raw" and table["raw"]["accuracy"] == table["differences"]["accuracy"] == 0.95
+    for n in (40, 67, 150):                   # wrong on one sequence more: 1/n behind, SE exactly 1/n, kept
+        chosen, table = choose_variant({"raw": _folds({0}, n), "differences": _folds(set(), n)}, pool_size=n)
+        assert chosen == "raw" and table["raw"]["se"] == pytest.approx(1 / n)
+    chosen, table = choose_variant({"raw": _folds({0, 1, 4}), "differences": _folds({1, 2})}, pool_size=40)
+    assert chosen == "raw" and 0.04 < table["raw"]["se"] < 0.05     # 1 more right of 40 (net): SE 0.044
+    chosen, table = choose_variant({"raw": _folds({0, 1, 2}), "differences": _folds({1})}, pool_size=40)
+    assert chosen == "differences" and table["raw"]["se"] < 0.05     # 2 more right, none less: SE 0.035
+    chosen, table = choose_variant({"raw": _folds(set(range(10))), "differences": _folds(set())}, pool_size=40)
+    assert chosen == "differences" and 0.05 < table["raw"]["se"] < 0.1       # 10 more right: clearly better
+    assert choose_variant({"raw": _folds(set()), "differences": _folds({3})}, pool_size=40)[0] == "raw"
+    assert choose_variant({"as configured": _folds({5})}, pool_size=40)[0] == "as configured"
+
+
+def test_a_folds_per_sequence_results_are_its_best_epochs(tmp_path: Path) -> None:
+    write_ramps(tmp_path / "data", count=6)
+    cfg = parse_config("configs/classify_sequences.toml", [f"task.path={tmp_path / 'data'}", "model.hidden_size=5",
+                                                          "train.epochs=6", "train.patience=2", "task.folds=3"])
+    task = SequenceClassification(**{**cfg.task.settings, "path": str(tmp_path / "data"), "folds": 3})
+    data = task.load()
+    meta = task.describe(data)
+    train, held_out = stratified_folds(data.train.targets, 3, seed=0)[1]
+    result = fold_result(task, meta, data.train, train, held_out, cfg, 1)
+    assert np.array_equal(result["held_out"], held_out.numpy()) and result["correct"].shape == (len(held_out),)
+    assert result["correct"].mean() == pytest.approx(result["accuracy"])       # the restored best weights
+    assert result["nll"].mean() == pytest.approx(result["loss"], rel=1e-4)
+
+
+def test_a_cv_run_that_keeps_the_raw_variant_saves_and_loads_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    real = crossval.choose_variant
+    monkeypatch.setattr(crossval, "choose_variant",
+                        lambda tried, *, pool_size: ("raw", real(tried, pool_size=pool_size)[1]))
+    write_ramps(tmp_path / "data", count=6)
+    run = tmp_path / "run"
+    assert main(["classify", "train", "configs/classify_sequences.toml", f"--task.path={tmp_path / 'data'}",
+                 f"--out_dir={run}", "--task.folds=2", "--task.ensemble=2", "--train.epochs=3", "--train.patience=2",
+                 "--model.hidden_size=5", "--train.plots=false", "--train.baselines=false"]) == 0
+    assert "cross-validating the variant 'differences'" in capsys.readouterr().out
+    assert json.loads((run / "meta.json").read_text())["meta"]["differences"] is None
+    saved = rnnkit.load(run)
+    assert all(m.differences is None and m.rnn.input_size == 2 for m in saved.model.members)
+    assert main(["classify", "eval", str(run), "--split=test"]) == 0
+    evaluated = json.loads(capsys.readouterr().out.splitlines()[0])
+    cv = json.loads((run / CV_FILE).read_text())
+    assert evaluated["accuracy"] == pytest.approx(cv["ensemble"]["test"]["accuracy"])
 
 
 def test_a_cv_run_loads_without_its_data_and_predicts_the_same(cv_run: Path, request: pytest.FixtureRequest,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import types
 import typing
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
@@ -60,8 +61,15 @@ def resolve(cls: type, values: Mapping[str, Any], section: str, skip: Sequence[s
 
 
 def typed(key: str, value: Any, kind: Any) -> Any:
-    """`value` as `kind` (int, float, bool, str or tuple[...]), or a ConfigError naming the key."""
-    if typing.get_origin(kind) is tuple:
+    """`value` as `kind` (int, float, bool, str, tuple[...] or a union of them, e.g. `bool | str` for
+    a switch that also takes "auto"), or a ConfigError naming the key."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        for option in typing.get_args(kind):
+            try:
+                return typed(key, value, option)
+            except ConfigError:
+                continue
+    elif typing.get_origin(kind) is tuple:
         items = typing.get_args(kind)
         if len(items) == 2 and items[1] is Ellipsis and isinstance(value, (list, tuple)):    # tuple[X, ...]
             return tuple(typed(key, v, items[0]) for v in value)
@@ -77,6 +85,8 @@ def typed(key: str, value: Any, kind: Any) -> Any:
 
 
 def _type_name(kind: Any) -> str:
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(k) for k in typing.get_args(kind))
     if typing.get_origin(kind) is tuple:
         items = typing.get_args(kind)
         if len(items) == 2 and items[1] is Ellipsis:

@@ -40,7 +40,8 @@ from ..io.files import atomic_write
 from ..models.ensemble import ProbabilityEnsemble
 from ..tasks.base import CrossValidated, Meta, Metrics
 from ..train import evaluate, fit
-from ..train.checkpoint import WEIGHTS_FILE, save_weights
+from ..train.checkpoint import WEIGHTS_FILE, save_weights, write_meta
+from ..train.one_se import one_se, standard_errors
 from ..train.stream import total_iterations
 
 CV_FILE = "cv.json"
@@ -73,25 +74,73 @@ def fit_cross_validated(model: nn.Module, task: Any, data: Splits, cfg: RunConfi
         raise ValueError("task.protocol = 'cv' chooses the number of epochs: set train.epochs (the most, e.g. 200) "
                          "and train.patience, or set task.protocol = 'holdout'")
     pool = data.train
-    folds = [fold_result(task, meta, pool, train, valid, cfg, i)
-             for i, (train, valid) in enumerate(stratified_folds(pool.targets, task.folds, seed=cfg.seed))]
+    pairs = stratified_folds(pool.targets, task.folds, seed=cfg.seed)
+    variants = task.variants(meta)
+    tried = {}
+    for name, variant_meta in variants.items():
+        if len(variants) > 1:
+            print(f"cross-validating the variant {name!r}", flush=True)
+        tried[name] = [fold_result(task, variant_meta, pool, train, valid, cfg, i)
+                       for i, (train, valid) in enumerate(pairs)]
+    chosen, table = choose_variant(tried, pool_size=len(pool))
+    folds = tried[chosen]
     epochs = max(1, round(statistics.mean(f["best_epoch"] for f in folds)))
     accuracies = [f["accuracy"] for f in folds]
     print(f"cross-validation: accuracy {statistics.mean(accuracies):.4f} +- {statistics.pstdev(accuracies):.4f} over "
           f"{len(folds)} folds; best epochs {[f['best_epoch'] for f in folds]} -> {epochs} epochs", flush=True)
+    if variants[chosen] is not meta:              # the ensemble was built for the last variant: rebuild it
+        torch.manual_seed(cfg.seed * 1000 + 900)
+        model.members = nn.ModuleList(task.member(cfg.model, variants[chosen]) for _ in model.members)
     for i, member in enumerate(model.members):
         train_member(member, task, pool, cfg, epochs=epochs, seed=cfg.seed * 1000 + i)
         print(f"final model {i + 1}/{len(model.members)} trained on {len(pool)} sequences for {epochs} epochs",
               flush=True)
-    summary = {"folds": folds, "epochs": epochs, **scores(model, task, data, cfg)}
-    names = [name for name in folds[0] if name not in ("fold", "best_epoch")]
+    summary = {"folds": [public(f) for f in folds], "epochs": epochs, **scores(model, task, data, cfg)}
+    names = [name for name in summary["folds"][0] if name not in ("fold", "best_epoch")]
     estimate = {name: statistics.mean(f[name] for f in folds) for name in names}
     summary["cv"] = {**estimate, "accuracy_std": statistics.pstdev(accuracies)}
+    if len(variants) > 1:
+        summary["variants"] = {"rule": "one_se", "chosen": chosen, "scores": table}
     if run_dir is not None:
         save_weights(Path(run_dir) / WEIGHTS_FILE, model, epochs)
         text = json.dumps(summary, indent=1)
         atomic_write(Path(run_dir) / CV_FILE, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+        if len(variants) > 1:                     # a loaded run builds the variant kept
+            write_meta(run_dir, cfg.task.name, task.chosen_meta(meta, chosen))
     return {**estimate, "accuracy_std": summary["cv"]["accuracy_std"]}
+
+
+def choose_variant(tried: dict[str, list[dict[str, Any]]], *, pool_size: int) -> tuple[str, dict[str, Any]]:
+    """The variant the one-standard-error rule keeps (train/one_se.py) from each variant's
+    out-of-fold errors (every training sequence is held out once, so they pair up), the simplest
+    (first) preferred; and a table of what it saw: {variant: out-of-fold accuracy, loss, standard
+    error of its error rate minus the best's}. One variant: it, with nothing to print."""
+    errors, loss = {}, {}
+    for name, folds in tried.items():
+        errors[name], loss[name] = np.full(pool_size, np.nan), np.full(pool_size, np.nan)
+        for fold in folds:
+            errors[name][fold["held_out"]] = 1.0 - fold["correct"]
+            loss[name][fold["held_out"]] = fold["nll"]
+    order = list(tried)
+    chosen = one_se(errors, prefer=order.index) or order[0]
+    se = standard_errors(errors)
+    table = {name: {"accuracy": 1.0 - float(np.nanmean(errors[name])), "loss": float(np.nanmean(loss[name])),
+                    "se": se.get(name, float("nan"))} for name in order}
+    if len(order) > 1:
+        best = max(order, key=lambda k: (table[k]["accuracy"], -order.index(k)))
+        for name in order:
+            row = table[name]
+            print(f"  {name:>12}: out-of-fold accuracy {row['accuracy']:.4f}, loss {row['loss']:.4f}, "
+                  f"SE of the difference {row['se']:.4f}" + ("  <- kept" if name == chosen else ""), flush=True)
+        why = ("the best" if chosen == best else
+               f"within one standard error of {best!r}, and simpler (the one-standard-error rule)")
+        print(f"variant: {chosen!r}, {why}", flush=True)
+    return chosen, table
+
+
+def public(fold: dict[str, Any]) -> dict[str, Any]:
+    """A fold's result as cv.json keeps it (without its per-sequence arrays)."""
+    return {k: v for k, v in fold.items() if k not in ("held_out", "correct", "nll")}
 
 
 def stratified_folds(targets: Tensor, k: int, *, seed: int) -> list[tuple[Tensor, Tensor]]:
@@ -115,10 +164,12 @@ def stratified_folds(targets: Tensor, k: int, *, seed: int) -> list[tuple[Tensor
 def fold_result(task: Any, meta: Meta, pool: Batch, train_index: Tensor, valid_index: Tensor, cfg: RunConfig,
                 fold: int) -> dict[str, Any]:
     """One fold: a fresh model trained with early stopping on the held-out fold; its best epoch
-    and the held-out metrics there (the first best, as the loop's early stopping counts it)."""
+    and the held-out metrics there (the first best, as the loop's early stopping counts it), and
+    the best weights' per-sequence results on the held-out fold: "held_out" (their indices in
+    `pool`), "correct" (1 or 0) and "nll" (numpy arrays)."""
     split = Splits(pool.select(train_index), pool.select(valid_index))
     fold_cfg = _with_train(cfg, batch_size=min(cfg.train.batch_size, len(split.train)), eval_every=0,
-                           eval_every_epochs=1, patience=cfg.train.patience or PATIENCE, restore_best=False)
+                           eval_every_epochs=1, patience=cfg.train.patience or PATIENCE, restore_best=True)
     torch.manual_seed(cfg.seed * 1000 + 500 + fold)           # each fold's model starts from its own weights
     model, seen = task.member(cfg.model, meta), []
     with _quiet():
@@ -127,10 +178,30 @@ def fold_result(task: Any, meta: Meta, pool: Batch, train_index: Tensor, valid_i
     name = cfg.train.metric or next(iter(seen[0][1]))
     iteration, metrics = min(seen, key=lambda s: sign * s[1][name])
     per_epoch = total_iterations(dataclasses.replace(fold_cfg.train, epochs=1), split, task)
-    result = {"fold": fold, "best_epoch": math.ceil(iteration / per_epoch), **metrics}
+    correct, nll = per_sequence(model, split.valid, fold_cfg.train.batch_size)
+    result = {"fold": fold, "best_epoch": math.ceil(iteration / per_epoch), **metrics,
+              "held_out": valid_index.numpy(), "correct": correct, "nll": nll}
     print(f"fold {fold + 1}: best epoch {result['best_epoch']}, held-out accuracy {metrics['accuracy']:.4f} "
           f"({len(valid_index)} sequences)", flush=True)
     return result
+
+
+@torch.no_grad()
+def per_sequence(model: nn.Module, part: Batch, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A classifier's results on each sequence of `part`: (correct (N,) 1.0 or 0.0, negative
+    log-likelihood of the true class (N,)), float64 numpy arrays."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    correct, nll = [], []
+    for batch in batches(part, batch_size):
+        batch = batch.to(device)
+        logits = model(batch.inputs, None, batch.lengths)[0].double()                  # (B, C)
+        log_p = torch.log_softmax(logits, dim=-1)
+        correct.append((logits.argmax(-1) == batch.targets).double().cpu())
+        nll.append(-log_p.gather(1, batch.targets[:, None])[:, 0].cpu())
+    model.train(was_training)
+    return torch.cat(correct).numpy(), torch.cat(nll).numpy()
 
 
 def train_member(member: nn.Module, task: Any, pool: Batch, cfg: RunConfig, *, epochs: int, seed: int) -> None:

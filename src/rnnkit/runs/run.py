@@ -28,6 +28,7 @@ from filelock import FileLock, Timeout
 from ..config import RunConfig, to_dict
 from ..io import toml
 from ..io.files import atomic_write
+from ..kernels import workspace
 from ..tasks import build_task
 from ..tasks.base import (
     BUILT_FILE,
@@ -95,6 +96,8 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
             torch.manual_seed(cfg.seed + rank)                # own dropout masks per process
         method = functools.partial(fit_cross_validated, meta=meta) if small else METHODS[cfg.train.method]
         metrics = method(model, task, data, cfg, run_dir=run_dir, resume=saved is not None, on_eval=on_eval)
+        if small:
+            meta = read_meta(run_dir)                         # the variant the folds kept (runs/crossval.py)
         if rank == 0:
             shutil.rmtree(run_dir / WARM_START_DIR, ignore_errors=True)   # its result is in the run's weights now
         if rank == 0 and isinstance(task, ChoosesAfterTraining):   # e.g. forecasting's validated selection
@@ -105,6 +108,7 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
             own = (task.run_predictor(copy.deepcopy(model).cpu().eval(), meta, run_dir)
                    if isinstance(task, ReadsRunFiles) else None)
             report(run_dir, task, model, data, cfg, predictor=own)
+        workspace.release()      # the native loops' reused arrays: a run that ends gives them back to the system
         return metrics
 
 

@@ -130,10 +130,16 @@ class CrossValidated(Protocol):
     stratified k-fold cross-validation (which chooses the number of epochs) and a seed ensemble of
     final models trained on all the training data (runs/crossval.py trains them). `cross_validates`
     says whether this run's metadata chose that protocol; `build_model` then builds the ensemble,
-    and `member` one model of it (a fold's model); `folds` is k."""
+    and `member` one model of it (a fold's model); `folds` is k. `variants` are the models the
+    folds choose between, {name: the metadata that builds it}, the simplest first (one entry:
+    nothing to choose); `chosen_meta` is the run's metadata for the variant the folds kept."""
 
     folds: int
 
     def cross_validates(self, meta: Meta) -> bool: ...
 
     def member(self, cfg: ModelConfig, meta: Meta) -> nn.Module: ...
+
+    def variants(self, meta: Meta) -> dict[str, Meta]: ...
+
+    def chosen_meta(self, meta: Meta, variant: str) -> Meta: ...

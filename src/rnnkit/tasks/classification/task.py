@@ -233,8 +233,10 @@ class SequenceClassification(Classification):
 
     standardize: bool = True        # per-feature mean and std from the training split
     # each feature's step-to-step change beside it as one more channel (layers/differences.py), for
-    # either encoder: what separates shapes (a slope, a turn) without the network learning to subtract
-    differences: bool = False
+    # either encoder: what separates shapes (a slope, a turn) without the network learning to subtract.
+    # "auto": under the cv protocol the folds choose with or without them (the one-standard-error
+    # rule, fewer inputs preferred: runs/crossval.py); with no folds to choose by, without them
+    differences: bool | str = "auto"
     # encoder = "reservoir": an echo state network (Jaeger et al. 2007) instead of [model]'s cell:
     # a fixed reservoir of [model] hidden_size units (num_layers > 1: deep), pooled by `pooling`
     # (last, max, mean or mean_last), then a ridge readout (train.method = "ridge"); settings below.
@@ -265,6 +267,8 @@ class SequenceClassification(Classification):
                              "leave them unset with task.encoder = 'reservoir'")
         check_protocol(self.protocol, small_data=self.small_data, folds=self.folds, ensemble=self.ensemble,
                        encoder=self.encoder, bucket_size=self.bucket_size)
+        if self.differences not in (True, False, "auto"):
+            raise ValueError(f"task.differences must be true, false or 'auto', got {self.differences!r}")
 
     def build_model(self, cfg: ModelConfig, meta: Meta) -> nn.Module:
         if meta.get("ensemble"):                            # the cv protocol's seed ensemble
@@ -273,6 +277,18 @@ class SequenceClassification(Classification):
 
     def cross_validates(self, meta: Meta) -> bool:
         return meta.get("protocol") == "cv"
+
+    def variants(self, meta: Meta) -> dict[str, Meta]:
+        """What the folds choose between: with differences = "auto", the model without them, then
+        with them (`meta` holds their statistics); otherwise the model as configured."""
+        if self.differences != "auto" or not meta.get("differences"):
+            return {"as configured": meta}
+        return {"raw": self.chosen_meta(meta, "raw"), "differences": meta}
+
+    def chosen_meta(self, meta: Meta, variant: str) -> Meta:
+        """`meta` for the variant the folds kept: "raw" drops the differences' statistics, so a
+        loaded run builds its members without them."""
+        return {**meta, "differences": None} if variant == "raw" else meta
 
     def member(self, cfg: ModelConfig, meta: Meta) -> nn.Module:
         """One model: the classifier [model] describes, or the echo state network."""
@@ -304,7 +320,8 @@ class SequenceClassification(Classification):
         if self.standardize:
             steps = torch.cat(raw["train"].inputs).double()                         # (sum T, C)
             meta["mean"], meta["std"] = steps.mean(0).tolist(), steps.std(0).clamp_min(1e-8).tolist()
-        if self.differences:      # of the series as the model reads them: standardised first
+        if self.differences is True or (self.differences == "auto" and protocol == "cv"):
+            # of the series as the model reads them: standardised first
             scale = (torch.tensor(meta["std"]) if self.standardize else torch.ones(meta["num_features"])).double()
             mean, std = difference_statistics(raw["train"].inputs)
             meta["differences"] = {"mean": (mean / scale).tolist(), "std": (std / scale).tolist()}

@@ -51,6 +51,7 @@ from ...data.tables import read_table
 from ...forecast.baselines import Forecast, baseline_forecast
 from ...forecast.combine import combine
 from ...forecast.metrics import mase
+from ...train.one_se import one_se, standard_errors
 
 SELECT = ("validate", "network")
 RULES = ("one_se", "best")
@@ -130,34 +131,11 @@ def means(values: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, float
     return {g: {name: mean(a) for name, a in row.items()} for g, row in values.items()}
 
 
-def standard_errors(row: dict[str, np.ndarray]) -> dict[str, float]:
-    """{candidate: standard error of its mean MASE minus the best candidate's}, from the paired
-    per-series differences (0 for the best itself and for fewer than two paired series)."""
-    finite = {k: a for k, a in row.items() if np.isfinite(a).any()}
-    if not finite:
-        return {}
-    best = min(finite, key=lambda k: (float(np.nanmean(finite[k])), k))
-    out = {}
-    for name, a in finite.items():
-        d = a - finite[best]
-        d = d[np.isfinite(d)]
-        out[name] = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0
-    return out
-
-
 def pick(row: dict[str, np.ndarray], rule: str, among: Sequence[str] | None = None) -> str | None:
     """The candidate `rule` keeps from one group's per-series validation MASE (see the module
     docstring), only from `among` when given; None when nothing could be scored."""
-    row = {k: a for k, a in row.items() if (among is None or k in among) and np.isfinite(a).any()}
-    if not row:
-        return None
-    mean = {k: float(np.nanmean(a)) for k, a in row.items()}
-    best = min(mean, key=lambda k: (mean[k], k))
-    if rule == "best":
-        return best
-    se = standard_errors(row)
-    near = [k for k in mean if mean[k] <= mean[best] + se[k]]
-    return min(near, key=lambda k: (-len(CANDIDATES[k][0]), mean[k], k))
+    row = {k: a for k, a in row.items() if among is None or k in among}
+    return one_se(row, (lambda k: 0) if rule == "best" else (lambda k: -len(CANDIDATES[k][0])))
 
 
 def choose(valid: dict[str, dict[str, np.ndarray]], rule: str = "one_se", among: Sequence[str] | None = None
