@@ -6,14 +6,19 @@ models is trained on all the training sequences for that many epochs.
    held-out fold every epoch and stopped after train.patience epochs without a better train.metric
    (as a holdout run stops). Its best epoch and the metrics there are the fold's result; the mean
    and standard deviation of the folds' accuracy is the cross-validated estimate.
-2. The number of epochs is the mean of the folds' best epochs (each fold trained on (k-1)/k of
-   the data; the final models see all of it for as many passes).
+   Where the task offers variants of the model (`variants`: sequence classification with
+   task.differences = "auto" tries it without and with the difference channels), every variant
+   runs the same folds, and the one-standard-error rule on their paired out-of-fold errors keeps
+   one, the simplest preferred (`choose_variant`; train/one_se.py).
+2. The number of epochs is the mean of the kept variant's folds' best epochs (each fold trained on
+   (k-1)/k of the data; the final models see all of it for as many passes).
 3. The run's model, a ProbabilityEnsemble built by the task, has its members trained one by one on
    all the training sequences (member i shuffles with seed * 1000 + i and starts from its own
    random weights), with no validation: they predict by their mean class probabilities.
 
-RUN_DIR/cv.json keeps the folds, the choice, and each member's and the ensemble's metrics on the
-run's valid (a source's own) and test splits with the members' spread; model.safetensors holds all
+RUN_DIR/cv.json keeps the folds, the choice (and under "variants" what each variant scored out of
+fold), and each member's and the ensemble's metrics on the run's valid (a source's own) and test
+splits with the members' spread; meta.json describes the kept variant; model.safetensors holds all
 the members' weights, so `rnnkit.load(RUN_DIR)` rebuilds the ensemble from meta.json alone.
 """
 
@@ -88,7 +93,7 @@ def fit_cross_validated(model: nn.Module, task: Any, data: Splits, cfg: RunConfi
     accuracies = [f["accuracy"] for f in folds]
     print(f"cross-validation: accuracy {statistics.mean(accuracies):.4f} +- {statistics.pstdev(accuracies):.4f} over "
           f"{len(folds)} folds; best epochs {[f['best_epoch'] for f in folds]} -> {epochs} epochs", flush=True)
-    if variants[chosen] is not meta:              # the ensemble was built for the last variant: rebuild it
+    if variants[chosen] is not meta:              # the ensemble was built from the run's meta: rebuild it
         torch.manual_seed(cfg.seed * 1000 + 900)
         model.members = nn.ModuleList(task.member(cfg.model, variants[chosen]) for _ in model.members)
     for i, member in enumerate(model.members):
