@@ -6,8 +6,10 @@ and variants of it chosen by the cross-validation folds' held-out score, never b
 
 Each run is `rnnkit train configs/classify_sequences.toml --task.path=$AEON/SET --seed=S` plus the
 variant's flags ($AEON: the aeon wheel's datasets/data folder). The small-data protocol writes the
-folds' held-out accuracy and loss to RUN_DIR/cv.json (what selects a variant: accuracy, then loss)
-and the test split's scores of the ensemble, 1-NN DTW and MiniRocket + ridge to baselines.json.
+folds' held-out accuracy and loss to RUN_DIR/cv.json (what selected among these variants by hand:
+accuracy, then loss; the default's own choice with task.differences = "auto" is the "kept by the
+folds" column) and the test split's scores of the ensemble, 1-NN DTW and MiniRocket + ridge to
+baselines.json.
 Prints one markdown row per (set, variant) and keeps every run's numbers in OUT/results.json.
 """
 
