@@ -1,0 +1,94 @@
+"""MiniRocket + ridge (Dempster et al. 2021, "MINIROCKET: A Very Fast (Almost) Deterministic
+Transform for Time Series Classification") as a model a run keeps and reads back: the baseline
+`minirocket_ridge` of baselines.py, fitted once and saved as numbers (RUN_DIR/rocket.safetensors),
+so that a run whose folds kept it predicts with it after `rnnkit.load`.
+
+aeon's MiniRocketClassifier is a pipeline of three fitted parts, and each is a few arrays:
+MiniRocket's `parameters` (five int32/float32 arrays: channels per combination, channel indices,
+dilations, features per dilation, biases), the StandardScaler's `scale_` (features divided by their
+standard deviation, no centring) and the RidgeClassifierCV's `coef_`, `intercept_` and `classes_`.
+A fitted transform is rebuilt from its parameters (tested equal to the one fitted, univariate and
+multivariate), and the ridge's decision is one product. The sequences are the standardised (C, T_i)
+arrays of `baselines.examples`, cut or padded to `length` (baselines.fixed_length).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import load_file, save_file
+
+from ...io.files import atomic_write
+from .baselines import INSTALL, MINIROCKET_MIN_LENGTH, fixed_length
+
+ROCKET_FILE = "rocket.safetensors"
+
+
+@dataclass(frozen=True)
+class RocketRidge:
+    """A fitted MiniRocket + ridge classifier, as arrays."""
+
+    parameters: tuple[np.ndarray, ...]      # MiniRocket's fitted kernels (aeon's `parameters`)
+    num_channels: int
+    length: int                             # every sequence is cut or padded to this many steps
+    scale: np.ndarray                       # (F,) the features' standard deviations
+    coef: np.ndarray                        # (K, F), K = 1 for two classes
+    intercept: np.ndarray                   # (K,)
+    classes: np.ndarray                     # (C,) class ids in the ridge's order
+
+    @classmethod
+    def fit(cls, x: list[np.ndarray], y: np.ndarray, *, seed: int) -> RocketRidge:
+        """Fitted on x: (C, T_i) float64 arrays, y: (N,) class ids, as the baseline is."""
+        try:
+            from aeon.classification.convolution_based import MiniRocketClassifier
+        except ImportError as error:
+            raise ImportError(f"MiniRocket needs aeon: {INSTALL} ({error})") from error
+        length = max(MINIROCKET_MIN_LENGTH, max(s.shape[1] for s in x))
+        fitted = MiniRocketClassifier(random_state=seed).fit(fixed_length(x, length), np.asarray(y))
+        ridge = fitted.estimator_
+        return cls(tuple(np.asarray(p).copy() for p in fitted._transformer.parameters), x[0].shape[0], length,
+                   fitted._scaler.scale_.copy(), np.atleast_2d(ridge.coef_).copy(), np.atleast_1d(ridge.intercept_).copy(),
+                   np.asarray(ridge.classes_).copy())
+
+    def features(self, x: list[np.ndarray]) -> np.ndarray:
+        """(N, F) MiniRocket features of x, scaled as the ridge read them."""
+        from aeon.transformations.collection.convolution_based import MiniRocket  # deferred: aeon is heavy
+
+        transform = MiniRocket()
+        transform.parameters, transform.n_kernels_, transform._n_jobs = self.parameters, len(self.parameters[-1]), 1
+        transform.metadata_ = {"multivariate": self.num_channels > 1, "missing_values": False,
+                               "unequal_length": False, "n_cases": len(x), "n_channels": self.num_channels,
+                               "n_timepoints": self.length}
+        transform.is_fitted = True
+        return np.asarray(transform.transform(fixed_length(x, self.length)), dtype=np.float64) / self.scale
+
+    def decision(self, x: list[np.ndarray]) -> np.ndarray:
+        """(N, K) the ridge's decision values (K = 1: positive means the second class)."""
+        return self.features(x) @ self.coef.T + self.intercept
+
+    def predict(self, x: list[np.ndarray]) -> np.ndarray:
+        """(N,) class ids."""
+        d = self.decision(x)
+        index = (d[:, 0] > 0).astype(np.int64) if d.shape[1] == 1 else d.argmax(1)
+        return self.classes[index]
+
+    def save(self, path: str | Path) -> None:
+        tensors = {f"parameter_{i}": np.ascontiguousarray(p) for i, p in enumerate(self.parameters)}
+        tensors.update(scale=self.scale, coef=np.ascontiguousarray(self.coef), intercept=self.intercept,
+                       classes=self.classes.astype(np.int64))
+        metadata = {"num_channels": str(self.num_channels), "length": str(self.length),
+                    "parameters": json.dumps(len(self.parameters))}
+        atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+
+    @classmethod
+    def load(cls, path: str | Path) -> RocketRidge:
+        with safe_open(str(path), framework="numpy") as f:
+            metadata = f.metadata()
+        t = load_file(str(path))
+        parameters = tuple(t[f"parameter_{i}"] for i in range(json.loads(metadata["parameters"])))
+        return cls(parameters, int(metadata["num_channels"]), int(metadata["length"]), t["scale"], t["coef"],
+                   t["intercept"], t["classes"])
