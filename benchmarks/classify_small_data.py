@@ -52,7 +52,9 @@ def read_run(run: Path) -> dict:
     return {"cv_accuracy": cv["cv"]["accuracy"], "cv_loss": cv["cv"]["loss"],
             "members": [m["accuracy"] for m in cv["members"]["test"]],
             "test": test["model"]["accuracy"], "dtw": test["1nn_dtw"]["accuracy"],
-            "kept": cv.get("variants", {}).get("chosen", ""),         # task.differences = "auto": the folds' choice
+            # the folds' choices: the variant (task.differences = "auto"), then the model (task.select)
+            "kept": "+".join(k for k in (cv.get("variants", {}).get("chosen", ""),
+                                         cv.get("selection", {}).get("choice", "")) if k),
             "minirocket": test["minirocket_ridge"]["accuracy"]}
 
 

@@ -22,6 +22,7 @@ from rnnkit.models.ensemble import ProbabilityEnsemble
 from rnnkit.runs import crossval
 from rnnkit.runs.crossval import CV_FILE, choose_variant, fold_result, stratified_folds
 from rnnkit.tasks.classification import SequenceClassification
+from rnnkit.train import CheckpointError
 
 
 def test_stratified_folds_are_disjoint_cover_everything_and_keep_the_class_shares() -> None:
@@ -103,6 +104,7 @@ def cv_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_ramps(tmp / "data", count=10)
     assert main(["classify", "train", "configs/classify_sequences.toml", f"--task.path={tmp / 'data'}",
                  f"--out_dir={tmp / 'run'}", "--task.folds=3", "--task.ensemble=2", "--train.epochs=4",
+                 "--task.select=network",             # the ensemble predicts (the MiniRocket path: its own test)
                  "--train.patience=2", "--model.hidden_size=6", "--train.batch_size=8", "--train.plots=false",
                  "--train.baselines=false"]) == 0
     return tmp / "run"
@@ -168,12 +170,13 @@ def test_a_cv_run_that_keeps_the_raw_variant_saves_and_loads_it(tmp_path: Path, 
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     real = crossval.choose_variant
     monkeypatch.setattr(crossval, "choose_variant",
-                        lambda tried, *, pool_size: ("raw", real(tried, pool_size=pool_size)[1]))
+                        lambda tried, *, pool_size, what="variant": ("raw", real(tried, pool_size=pool_size)[1]))
     write_ramps(tmp_path / "data", count=6)
     run = tmp_path / "run"
     assert main(["classify", "train", "configs/classify_sequences.toml", f"--task.path={tmp_path / 'data'}",
                  f"--out_dir={run}", "--task.folds=2", "--task.ensemble=2", "--train.epochs=3", "--train.patience=2",
-                 "--model.hidden_size=5", "--train.plots=false", "--train.baselines=false"]) == 0
+                 "--model.hidden_size=5", "--train.plots=false", "--train.baselines=false",
+                 "--task.select=network"]) == 0
     assert "cross-validating the variant 'differences'" in capsys.readouterr().out
     assert json.loads((run / "meta.json").read_text())["meta"]["differences"] is None
     saved = rnnkit.load(run)
@@ -227,3 +230,47 @@ def _padded(inputs: list) -> tuple[torch.Tensor, None, torch.Tensor]:
 
     x, lengths = pad([torch.as_tensor(s, dtype=torch.float32) for s in inputs])
     return x, None, lengths
+
+
+def test_a_cv_run_keeps_minirocket_where_the_folds_find_it_clearly_better(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("aeon")
+    from rnnkit.tasks.classification.rocket import ROCKET_FILE, RocketRidge
+
+    write_ramps(tmp_path / "data", count=10)
+    run = tmp_path / "run"
+    # a network of 3 units trained 2 epochs cannot learn the ramps; MiniRocket separates them
+    assert main(["classify", "train", "configs/classify_sequences.toml", f"--task.path={tmp_path / 'data'}",
+                 f"--out_dir={run}", "--task.folds=3", "--task.ensemble=2", "--train.epochs=2", "--train.patience=1",
+                 "--model.hidden_size=3", "--optim.lr=1e-5", "--train.plots=false"]) == 0
+    out = capsys.readouterr().out
+    assert "cross-validating the alternative 'minirocket_ridge'" in out and "model: 'minirocket_ridge'" in out
+    cv = json.loads((run / CV_FILE).read_text())
+    assert cv["selection"]["choice"] == "minirocket_ridge"
+    assert cv["selection"]["scores"]["minirocket_ridge"]["accuracy"] > cv["selection"]["scores"]["network"]["accuracy"]
+    meta = json.loads((run / "meta.json").read_text())["meta"]
+    assert meta["selection"] == {"choice": "minirocket_ridge"} and (run / ROCKET_FILE).is_file()
+    table = json.loads((run / "baselines.json").read_text())["test"]
+    assert table["model"]["accuracy"] == table["minirocket_ridge"]["accuracy"] and "network" in table
+    inputs = [torch.randn(9, 2), torch.linspace(0, 2, 15)[:, None].repeat(1, 2)]
+    saved = rnnkit.load(run)
+    expected = RocketRidge.load(run / ROCKET_FILE).predict_sequences(inputs)
+    assert [p.label for p in saved.predict(inputs)] == [saved.predictor.classes[i] for i in expected.tolist()]
+    torch.testing.assert_close(saved.predictor.probabilities(inputs).argmax(-1), expected)
+    assert main(["classify", "eval", str(run), "--split=test"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["accuracy"] == pytest.approx(table["model"]["accuracy"])
+    (run / ROCKET_FILE).unlink()
+    with pytest.raises(CheckpointError, match="kept MiniRocket \\+ ridge by cross-validation but has no"):
+        rnnkit.load(run).predictor                                            # noqa: B018 - read on use
+
+
+def test_select_network_scores_no_alternative(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_ramps(tmp_path / "data", count=6)
+    run = tmp_path / "run"
+    assert main(["classify", "train", "configs/classify_sequences.toml", f"--task.path={tmp_path / 'data'}",
+                 f"--out_dir={run}", "--task.folds=2", "--task.ensemble=1", "--train.epochs=2", "--task.select=network",
+                 "--model.hidden_size=3", "--train.plots=false", "--train.baselines=false"]) == 0
+    assert "alternative" not in capsys.readouterr().out
+    assert "selection" not in json.loads((run / CV_FILE).read_text()) and not (run / "rocket.safetensors").exists()
+    with pytest.raises(ValueError, match="task.select must be one of"):
+        SequenceClassification(path="x", select="best")

@@ -28,6 +28,7 @@ from ..runs import load
 from ..runs.baselines import check_classes, check_split
 from ..runs.load import select_again
 from ..tasks.classification import Prediction, SequencePredictor, TextClassification, TextPredictor, outcome
+from ..tasks.classification._common import Outcome
 from ..tasks.classification.metrics import confusion_matrix, report
 from ..tasks.classification.predict import text_outcome
 from ..tasks.classification.text_select import NETWORK
@@ -64,6 +65,10 @@ def evaluate(args: argparse.Namespace, overrides: list[str]) -> int:
         normal, y = texts[args.split]
         result = text_outcome(predictor.normalised_probabilities(normal), y)
         print(f"the run's validated selection: {predictor.choice}", file=sys.stderr)    # stdout: JSON first
+    elif isinstance(predictor, SequencePredictor) and predictor.rocket is not None:
+        # the folds kept MiniRocket + ridge: its classes (a ridge has no probabilities, so no loss)
+        result = Outcome(float("nan"), split.targets, predictor.rocket.predict_batch(split))
+        print("the run's cross-validated selection: minirocket_ridge", file=sys.stderr)
     else:
         with torch.no_grad():
             result = outcome(saved.model, batches(split, saved.cfg.train.batch_size))

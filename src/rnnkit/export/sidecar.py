@@ -24,7 +24,10 @@ USAGE = {
                            "RUN_DIR/ngrams.safetensors), which `rnnkit classify predict` follows and the graph "
                            "does not.",
     "sequence_classification": "features: (batch, time, features) raw values (the graph standardises them); "
-                               "class = argmax(logits), named by meta.classes.",
+                               "class = argmax(logits), named by meta.classes. The graph is the network alone: "
+                               "meta.selection records what the cross-validation folds kept (MiniRocket + ridge, "
+                               "RUN_DIR/rocket.safetensors, where it validated clearly better), which `rnnkit "
+                               "classify predict` follows and the graph does not.",
     "translation": "source: ids of meta.source_vocab.tokens (unknown -> '<unk>', at most task.max_length); run "
                    "the encoder once, then decoder_step from token = bos = len(meta.target_vocab.tokens) with the "
                    "encoder's keys (and projected), lengths and state_out.* as state_in.*; greedy: token = "

@@ -50,6 +50,7 @@ from ..train.one_se import one_se, standard_errors
 from ..train.stream import total_iterations
 
 CV_FILE = "cv.json"
+NETWORK = "network"
 PATIENCE = 10                   # epochs without improvement in a fold when train.patience is 0
 
 
@@ -89,6 +90,7 @@ def fit_cross_validated(model: nn.Module, task: Any, data: Splits, cfg: RunConfi
                        for i, (train, valid) in enumerate(pairs)]
     chosen, table = choose_variant(tried, pool_size=len(pool))
     folds = tried[chosen]
+    selection = validated_selection(task, meta, pool, pairs, folds)
     epochs = max(1, round(statistics.mean(f["best_epoch"] for f in folds)))
     accuracies = [f["accuracy"] for f in folds]
     print(f"cross-validation: accuracy {statistics.mean(accuracies):.4f} +- {statistics.pstdev(accuracies):.4f} over "
@@ -106,16 +108,46 @@ def fit_cross_validated(model: nn.Module, task: Any, data: Splits, cfg: RunConfi
     summary["cv"] = {**estimate, "accuracy_std": statistics.pstdev(accuracies)}
     if len(variants) > 1:
         summary["variants"] = {"rule": "one_se", "chosen": chosen, "scores": table}
+    if selection is not None:
+        summary["selection"] = selection
     if run_dir is not None:
         save_weights(Path(run_dir) / WEIGHTS_FILE, model, epochs)
         text = json.dumps(summary, indent=1)
         atomic_write(Path(run_dir) / CV_FILE, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
-        if len(variants) > 1:                     # a loaded run builds the variant kept
-            write_meta(run_dir, cfg.task.name, task.chosen_meta(meta, chosen))
+        kept = task.chosen_meta(meta, chosen)
+        if selection is not None:               # the alternative kept, fitted on every training sequence
+            kept = {**kept, "selection": {"choice": selection["choice"]}}
+            if selection["choice"] != NETWORK:
+                task.keep_alternative(selection["choice"], pool, kept, Path(run_dir))
+        if kept is not meta:                      # a loaded run builds the variant kept and predicts as chosen
+            write_meta(run_dir, cfg.task.name, kept)
     return {**estimate, "accuracy_std": summary["cv"]["accuracy_std"]}
 
 
-def choose_variant(tried: dict[str, list[dict[str, Any]]], *, pool_size: int) -> tuple[str, dict[str, Any]]:
+def validated_selection(task: Any, meta: Meta, pool: Batch, pairs: list[tuple[Tensor, Tensor]],
+                        network: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Where the task offers alternatives to its network (`alternatives`: sequence classification
+    with task.select = "validate" offers MiniRocket + ridge), each is fitted on every fold's training
+    part and scored on its held-out part, and the one-standard-error rule keeps the network unless
+    an alternative is clearly better out of fold. {"rule", "choice", "scores"}, or None."""
+    names = task.alternatives(meta)
+    if not names:
+        return None
+    tried = {NETWORK: network}
+    for name in names:
+        print(f"cross-validating the alternative {name!r}", flush=True)
+        tried[name] = []
+        for i, (train, held_out) in enumerate(pairs):
+            predicted = task.fit_alternative(name, pool.select(train), meta).predict_batch(pool.select(held_out))
+            correct = (predicted == pool.targets[held_out]).double().numpy()
+            tried[name].append({"fold": i, "held_out": held_out.numpy(), "correct": correct,
+                                "nll": np.full(len(held_out), np.nan)})
+    choice, table = choose_variant(tried, pool_size=len(pool), what="model")
+    return {"rule": "one_se", "choice": choice, "scores": table}
+
+
+def choose_variant(tried: dict[str, list[dict[str, Any]]], *, pool_size: int,
+                   what: str = "variant") -> tuple[str, dict[str, Any]]:
     """The variant the one-standard-error rule keeps (train/one_se.py) from each variant's
     out-of-fold errors (every training sequence is held out once, so they pair up), the simplest
     (first) preferred; and a table of what it saw: {variant: out-of-fold accuracy, loss, standard
@@ -129,17 +161,18 @@ def choose_variant(tried: dict[str, list[dict[str, Any]]], *, pool_size: int) ->
     order = list(tried)
     chosen = one_se(errors, prefer=order.index) or order[0]
     se = standard_errors(errors)
-    table = {name: {"accuracy": 1.0 - float(np.nanmean(errors[name])), "loss": float(np.nanmean(loss[name])),
+    table = {name: {"accuracy": 1.0 - float(np.nanmean(errors[name])),
+                    "loss": float(np.nanmean(loss[name])) if np.isfinite(loss[name]).any() else float("nan"),
                     "se": se.get(name, float("nan"))} for name in order}
     if len(order) > 1:
         best = max(order, key=lambda k: (table[k]["accuracy"], -order.index(k)))
         for name in order:
             row = table[name]
-            print(f"  {name:>12}: out-of-fold accuracy {row['accuracy']:.4f}, loss {row['loss']:.4f}, "
+            print(f"  {name:>16}: out-of-fold accuracy {row['accuracy']:.4f}, loss {row['loss']:.4f}, "
                   f"SE of the difference {row['se']:.4f}" + ("  <- kept" if name == chosen else ""), flush=True)
         why = ("the best" if chosen == best else
                f"within one standard error of {best!r}, and simpler (the one-standard-error rule)")
-        print(f"variant: {chosen!r}, {why}", flush=True)
+        print(f"{what}: {chosen!r}, {why}", flush=True)
     return chosen, table
 
 

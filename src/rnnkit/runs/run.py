@@ -106,7 +106,7 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
         if rank == 0 and cfg.train.baselines and isinstance(task, HasBaselines):
             # the run's own predictions (a text run's validated choice), on a CPU copy as a loaded run has it
             own = (task.run_predictor(copy.deepcopy(model).cpu().eval(), meta, run_dir)
-                   if isinstance(task, ReadsRunFiles) else None)
+                   if isinstance(task, ReadsRunFiles) and meta.get("selection") else None)
             report(run_dir, task, model, data, cfg, predictor=own)
         workspace.release()      # the native loops' reused arrays: a run that ends gives them back to the system
         return metrics

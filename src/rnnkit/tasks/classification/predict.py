@@ -113,17 +113,26 @@ class SequencePredictor:
     with its training split's statistics); a sequence of another width or with NaN is an error
     naming it."""
 
-    def __init__(self, model: nn.Module, classes: Sequence[str], *, num_features: int) -> None:
-        self.model, self.classes, self.num_features = model, list(classes), num_features
+    def __init__(self, model: nn.Module, classes: Sequence[str], *, num_features: int, rocket: Any = None) -> None:
+        self.model, self.classes, self.num_features, self.rocket = model, list(classes), num_features, rocket
 
     def predict(self, sequences: Sequence[Any] | Tensor | np.ndarray) -> list[Prediction]:
         """A list of (T_i, C) arrays or tensors, or one (N, T, C) array -> one Prediction each
         (with attention weights under attention pooling)."""
-        return predictions(self.classes, *scores(self.model, self._series(sequences)))
+        series = self._series(sequences)
+        if self.rocket is not None:
+            return predictions(self.classes, self._rocket(series))
+        return predictions(self.classes, *scores(self.model, series))
 
     def probabilities(self, sequences: Sequence[Any] | Tensor | np.ndarray) -> Tensor:
-        """(N, C) class probabilities of the sequences."""
-        return scores(self.model, self._series(sequences))[0]
+        """(N, C) class probabilities of the sequences; 1 for the predicted class and 0 for the
+        others where the run kept MiniRocket + ridge (`rocket`), whose ridge gives no probabilities."""
+        series = self._series(sequences)
+        return self._rocket(series) if self.rocket is not None else scores(self.model, series)[0]
+
+    def _rocket(self, series: list[Tensor]) -> Tensor:
+        predicted = self.rocket.predict_sequences(series)                          # (N,)
+        return torch.nn.functional.one_hot(predicted, len(self.classes)).float()  # (N, C)
 
     def _series(self, sequences: Sequence[Any] | Tensor | np.ndarray) -> list[Tensor]:
         if isinstance(sequences, (Tensor, np.ndarray)) and sequences.ndim != 3:

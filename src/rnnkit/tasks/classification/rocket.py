@@ -8,24 +8,31 @@ MiniRocket's `parameters` (five int32/float32 arrays: channels per combination, 
 dilations, features per dilation, biases), the StandardScaler's `scale_` (features divided by their
 standard deviation, no centring) and the RidgeClassifierCV's `coef_`, `intercept_` and `classes_`.
 A fitted transform is rebuilt from its parameters (tested equal to the one fitted, univariate and
-multivariate), and the ridge's decision is one product. The sequences are the standardised (C, T_i)
-arrays of `baselines.examples`, cut or padded to `length` (baselines.fixed_length).
+multivariate), and the ridge's decision is one product. It reads sequences as the network does:
+standardised with the training split's per-feature mean and std (kept with it), as (C, T_i) arrays
+cut or padded to `length` (baselines.fixed_length).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
+from torch import Tensor
 
+from ...data.batch import Batch
 from ...io.files import atomic_write
-from .baselines import INSTALL, MINIROCKET_MIN_LENGTH, fixed_length
+from .baselines import INSTALL, MINIROCKET_MIN_LENGTH, examples, fixed_length
 
-ROCKET_FILE = "rocket.safetensors"
+ROCKET, ROCKET_FILE = "minirocket_ridge", "rocket.safetensors"     # its name (as a baseline's) and its file
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,29 @@ class RocketRidge:
     coef: np.ndarray                        # (K, F), K = 1 for two classes
     intercept: np.ndarray                   # (K,)
     classes: np.ndarray                     # (C,) class ids in the ridge's order
+    mean: np.ndarray | None = None          # (C,) the standardisation it reads sequences with
+    std: np.ndarray | None = None
+
+    @classmethod
+    def fit_batch(cls, train: Batch, *, mean: Sequence[float] | None, std: Sequence[float] | None,
+                  seed: int) -> RocketRidge:
+        """Fitted on a split's sequences standardised with `mean` and `std` (None: as they are)."""
+        x, y = examples(train, mean, std)
+        rocket = cls.fit(x, y.numpy(), seed=seed)
+        if mean is None or std is None:
+            return rocket
+        return dataclasses.replace(rocket, mean=np.asarray(mean, dtype=np.float64), std=np.asarray(std, np.float64))
+
+    def predict_batch(self, part: Batch) -> Tensor:
+        """(N,) class ids of a split's sequences."""
+        return torch.from_numpy(self.predict(examples(part, self.mean, self.std)[0]).astype(np.int64))
+
+    def predict_sequences(self, series: Sequence[Tensor]) -> Tensor:
+        """(N,) class ids of raw (T_i, C) sequences."""
+        x = [s.double().numpy() for s in series]
+        if self.mean is not None and self.std is not None:
+            x = [(s - self.mean) / self.std for s in x]
+        return torch.from_numpy(self.predict([np.ascontiguousarray(s.T) for s in x]).astype(np.int64))
 
     @classmethod
     def fit(cls, x: list[np.ndarray], y: np.ndarray, *, seed: int) -> RocketRidge:
@@ -48,11 +78,12 @@ class RocketRidge:
         except ImportError as error:
             raise ImportError(f"MiniRocket needs aeon: {INSTALL} ({error})") from error
         length = max(MINIROCKET_MIN_LENGTH, max(s.shape[1] for s in x))
-        fitted = MiniRocketClassifier(random_state=seed).fit(fixed_length(x, length), np.asarray(y))
+        with torch_threads_kept():
+            fitted = MiniRocketClassifier(random_state=seed).fit(fixed_length(x, length), np.asarray(y))
         ridge = fitted.estimator_
         return cls(tuple(np.asarray(p).copy() for p in fitted._transformer.parameters), x[0].shape[0], length,
-                   fitted._scaler.scale_.copy(), np.atleast_2d(ridge.coef_).copy(), np.atleast_1d(ridge.intercept_).copy(),
-                   np.asarray(ridge.classes_).copy())
+                   fitted._scaler.scale_.copy(), np.atleast_2d(ridge.coef_).copy(),
+                   np.atleast_1d(ridge.intercept_).copy(), np.asarray(ridge.classes_).copy())
 
     def features(self, x: list[np.ndarray]) -> np.ndarray:
         """(N, F) MiniRocket features of x, scaled as the ridge read them."""
@@ -64,7 +95,9 @@ class RocketRidge:
                                "unequal_length": False, "n_cases": len(x), "n_channels": self.num_channels,
                                "n_timepoints": self.length}
         transform.is_fitted = True
-        return np.asarray(transform.transform(fixed_length(x, self.length)), dtype=np.float64) / self.scale
+        with torch_threads_kept():
+            features = transform.transform(fixed_length(x, self.length))
+        return np.asarray(features, dtype=np.float64) / self.scale
 
     def decision(self, x: list[np.ndarray]) -> np.ndarray:
         """(N, K) the ridge's decision values (K = 1: positive means the second class)."""
@@ -80,6 +113,8 @@ class RocketRidge:
         tensors = {f"parameter_{i}": np.ascontiguousarray(p) for i, p in enumerate(self.parameters)}
         tensors.update(scale=self.scale, coef=np.ascontiguousarray(self.coef), intercept=self.intercept,
                        classes=self.classes.astype(np.int64))
+        if self.mean is not None and self.std is not None:
+            tensors.update(mean=self.mean, std=self.std)
         metadata = {"num_channels": str(self.num_channels), "length": str(self.length),
                     "parameters": json.dumps(len(self.parameters))}
         atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
@@ -91,4 +126,15 @@ class RocketRidge:
         t = load_file(str(path))
         parameters = tuple(t[f"parameter_{i}"] for i in range(json.loads(metadata["parameters"])))
         return cls(parameters, int(metadata["num_channels"]), int(metadata["length"]), t["scale"], t["coef"],
-                   t["intercept"], t["classes"])
+                   t["intercept"], t["classes"], t.get("mean"), t.get("std"))
+
+
+@contextlib.contextmanager
+def torch_threads_kept() -> Iterator[None]:
+    """numba's OpenMP layer, which aeon starts, sets every OpenMP thread count, torch's included; a
+    model run afterwards would run (and round) differently (as baselines.sequence_baselines says)."""
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

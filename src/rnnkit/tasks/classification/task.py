@@ -21,7 +21,7 @@ from torch import nn
 
 from ...config import ModelConfig, RunConfig
 from ...data import labelled
-from ...data.batch import Splits
+from ...data.batch import Batch, Splits
 from ...data.labelled import as_batch, check_sequences, encode_labels, encode_texts
 from ...data.text import Vocab
 from ...layers.differences import difference_statistics
@@ -31,6 +31,7 @@ from ...models.esn import EchoStateClassifier, deep_reservoir
 from ...train import CheckpointError
 from ..base import Meta, Metrics, Predictor
 from ._common import Classification, LabelledSplits, Outcome, differences_of, outcome, statistics, trimmed
+from .baselines import scores as outcome_scores
 from .baselines import sequence_baselines, text_baselines
 from .encoders import resolve, to_build
 from .metrics import accuracy as accuracy
@@ -51,6 +52,7 @@ from .pretrained import (
     say_missing,
     start_from,
 )
+from .rocket import ROCKET, ROCKET_FILE, RocketRidge
 from .small_data import carve_for_cv, check_protocol, chosen, protocol_meta
 from .sources import labelled_sample, sequence_parts, text_parts
 from .text_select import NETWORK, SELECT, blend_weights, candidates, metrics_of, pick, show
@@ -255,6 +257,10 @@ class SequenceClassification(Classification):
     small_data: int = 1000          # auto: fewer training sequences than this are cross-validated
     folds: int = 5                  # cv: stratified folds that choose the number of epochs
     ensemble: int = 5               # cv: final models (seeds) whose mean class probabilities predict
+    # cv, "validate": the folds also score MiniRocket + ridge (Dempster et al. 2021) out of fold, and
+    # the run predicts with it where it is more than one standard error better than the network
+    # (runs/crossval.py; RUN_DIR/rocket.safetensors); "network": always the network
+    select: str = "validate"
 
     washout = 0                     # RidgeTrained: a classifier pools whole sequences, none discarded
 
@@ -269,6 +275,8 @@ class SequenceClassification(Classification):
                        encoder=self.encoder, bucket_size=self.bucket_size)
         if self.differences not in (True, False, "auto"):
             raise ValueError(f"task.differences must be true, false or 'auto', got {self.differences!r}")
+        if self.select not in SELECT:
+            raise ValueError(f"task.select must be one of {list(SELECT)}, got {self.select!r}")
 
     def build_model(self, cfg: ModelConfig, meta: Meta) -> nn.Module:
         if meta.get("ensemble"):                            # the cv protocol's seed ensemble
@@ -284,6 +292,40 @@ class SequenceClassification(Classification):
         if self.differences != "auto" or not meta.get("differences"):
             return {"as configured": meta}
         return {"raw": self.chosen_meta(meta, "raw"), "differences": meta}
+
+    def alternatives(self, meta: Meta) -> tuple[str, ...]:
+        """What the folds compare the network with: MiniRocket + ridge under select = "validate"."""
+        return (ROCKET,) if self.select == "validate" and self.encoder == "rnn" else ()
+
+    def fit_alternative(self, name: str, train: Batch, meta: Meta) -> RocketRidge:
+        """The alternative `name` fitted on `train`, reading the features standardised as the model does."""
+        if name != ROCKET:
+            raise ValueError(f"unknown alternative {name!r}; SequenceClassification offers {ROCKET!r}")
+        return RocketRidge.fit_batch(train, mean=meta["mean"], std=meta["std"], seed=self.seed)
+
+    def keep_alternative(self, name: str, train: Batch, meta: Meta, run_dir: Path) -> None:
+        """The alternative the folds kept, fitted on every training sequence, into the run directory."""
+        self.fit_alternative(name, train, meta).save(run_dir / ROCKET_FILE)
+
+    def run_predictor(self, model: nn.Module, meta: Meta, run_dir: Path) -> SequencePredictor:
+        """The run's predictor: MiniRocket + ridge where the folds kept it (meta["selection"])."""
+        if (meta.get("selection") or {}).get("choice", NETWORK) == NETWORK:
+            return self.predictor(model, meta)
+        path = Path(run_dir) / ROCKET_FILE
+        if not path.is_file():
+            raise CheckpointError(f"{run_dir} kept MiniRocket + ridge by cross-validation but has no {ROCKET_FILE}; "
+                                  "copy the whole run directory, or train the run again")
+        return SequencePredictor(model, meta["classes"], num_features=meta["num_features"],
+                                 rocket=RocketRidge.load(path))
+
+    def run_metrics(self, predictor: Predictor, data: Splits, split: str) -> Metrics | None:
+        """The kept MiniRocket's metrics on `split`; None where the network predicts."""
+        if not isinstance(predictor, SequencePredictor) or predictor.rocket is None:
+            return None
+        part = getattr(data, split, None)
+        if part is None:
+            raise ValueError(f"{type(self).__name__}.run_metrics: the data has no {split} split")
+        return outcome_scores(part.targets, predictor.rocket.predict_batch(part))
 
     def chosen_meta(self, meta: Meta, variant: str) -> Meta:
         """`meta` for the variant the folds kept: "raw" drops the differences' statistics, so a
