@@ -10,6 +10,10 @@ models is trained on all the training sequences for that many epochs.
    task.differences = "auto" tries it without and with the difference channels), every variant
    runs the same folds, and the one-standard-error rule on their paired out-of-fold errors keeps
    one, the simplest preferred (`choose_variant`; train/one_se.py).
+   Where the task offers alternatives to the network (`alternatives`: MiniRocket + ridge under
+   task.select = "validate"), each is fitted and scored on the same folds, and the same rule keeps
+   the network unless one is clearly better (`validated_selection`); the task then saves the kept
+   one with the run (`keep_alternative`) and meta.json names it under "selection".
 2. The number of epochs is the mean of the kept variant's folds' best epochs (each fold trained on
    (k-1)/k of the data; the final models see all of it for as many passes).
 3. The run's model, a ProbabilityEnsemble built by the task, has its members trained one by one on
