@@ -37,10 +37,8 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from safetensors import safe_open
-from safetensors.numpy import load_file, save_file
 
-from ...io.files import atomic_write
+from ...io.arrays import load_arrays, save_arrays
 
 NGRAMS_FILE = "ngrams.safetensors"
 KINDS = ("tfidf", "nb")
@@ -127,17 +125,13 @@ class NgramLogReg:
         return out
 
     def save(self, path: str | Path) -> None:
-        # safetensors writes the array's buffer as it lies: C order first (coef[:, order] is not)
-        tensors = {name: np.ascontiguousarray(a) for name, a in (("bigrams", self.bigrams), ("idf", self.idf),
-                   ("coef", self.coef), ("intercept", self.intercept), ("classes", self.classes))}
-        metadata = {"words": json.dumps(self.words, ensure_ascii=False), "num_classes": str(self.num_classes),
-                    "kind": self.kind}
-        atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+        save_arrays(path, {"bigrams": self.bigrams, "idf": self.idf, "coef": self.coef, "intercept": self.intercept,
+                           "classes": self.classes},
+                    {"words": json.dumps(self.words, ensure_ascii=False), "num_classes": str(self.num_classes),
+                     "kind": self.kind})
 
     @classmethod
     def load(cls, path: str | Path) -> NgramLogReg:
-        with safe_open(str(path), framework="numpy") as f:
-            metadata = f.metadata()
-        t = load_file(str(path))
+        t, metadata = load_arrays(path)
         return cls(json.loads(metadata["words"]), t["bigrams"], t["idf"], t["coef"], t["intercept"], t["classes"],
                    int(metadata["num_classes"]), metadata.get("kind", "tfidf"))

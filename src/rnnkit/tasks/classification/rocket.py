@@ -24,12 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.numpy import load_file, save_file
 from torch import Tensor
 
 from ...data.batch import Batch
-from ...io.files import atomic_write
+from ...io.arrays import load_arrays, save_arrays
 from .baselines import INSTALL, MINIROCKET_MIN_LENGTH, examples, fixed_length
 
 ROCKET, ROCKET_FILE = "minirocket_ridge", "rocket.safetensors"     # its name (as a baseline's) and its file
@@ -110,20 +108,16 @@ class RocketRidge:
         return self.classes[index]
 
     def save(self, path: str | Path) -> None:
-        tensors = {f"parameter_{i}": np.ascontiguousarray(p) for i, p in enumerate(self.parameters)}
-        tensors.update(scale=self.scale, coef=np.ascontiguousarray(self.coef), intercept=self.intercept,
-                       classes=self.classes.astype(np.int64))
+        arrays = {f"parameter_{i}": p for i, p in enumerate(self.parameters)}
+        arrays.update(scale=self.scale, coef=self.coef, intercept=self.intercept, classes=self.classes.astype(np.int64))
         if self.mean is not None and self.std is not None:
-            tensors.update(mean=self.mean, std=self.std)
-        metadata = {"num_channels": str(self.num_channels), "length": str(self.length),
-                    "parameters": json.dumps(len(self.parameters))}
-        atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+            arrays.update(mean=self.mean, std=self.std)
+        save_arrays(path, arrays, {"num_channels": str(self.num_channels), "length": str(self.length),
+                                   "parameters": json.dumps(len(self.parameters))})
 
     @classmethod
     def load(cls, path: str | Path) -> RocketRidge:
-        with safe_open(str(path), framework="numpy") as f:
-            metadata = f.metadata()
-        t = load_file(str(path))
+        t, metadata = load_arrays(path)
         parameters = tuple(t[f"parameter_{i}"] for i in range(json.loads(metadata["parameters"])))
         return cls(parameters, int(metadata["num_channels"]), int(metadata["length"]), t["scale"], t["coef"],
                    t["intercept"], t["classes"], t.get("mean"), t.get("std"))
