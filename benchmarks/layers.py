@@ -1,10 +1,12 @@
 """rnnkit layers against their torch.nn peers on the CPU, inference and training.
 
-    .venv/bin/python benchmarks/layers.py [--quick] [--json results.json] [--shape T,B,I,H ...]
+    .venv/bin/python benchmarks/layers.py [--quick] [--json results.json] [--shape T,B,I,H ...] [--layers a,b]
     .venv/bin/python benchmarks/layers.py --combine run1.json run2.json ...   # medians over runs
 
 Rows marked [python] time the same layer on the readable torch loops of `rnnkit.kernels`
-(RNNKIT_KERNELS=python) beside the default native ones; `gru` is also compared with nn.LSTM.
+(RNNKIT_KERNELS=python) beside the default native ones; rows marked [one] the native loop with
+its per-step row passes on one thread (`kernels._teams.one_thread`), where the default splits them
+over torch's threads; `gru` is also compared with nn.LSTM.
 
 Method (perf-notes, "Method"): all contenders of one shape run in one process, interleaved in
 rotating order, in blocks of about 0.2 s (or one call when a call takes longer), with a 50 ms
@@ -22,6 +24,7 @@ import argparse
 import json
 import statistics
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -40,12 +43,15 @@ from rnnkit import (
     weight_drop,
 )
 from rnnkit.cells import GRUCell
+from rnnkit.kernels._teams import one_thread
 from rnnkit.kernels.backend import using
 
 SHAPES = [(100, 32, 128, 256), (200, 64, 256, 512), (1000, 16, 64, 128), (50, 1, 32, 64)]  # T, B, I, H
 MINGRU_SHAPE = (4096, 8, 64, 128)
 # layers also timed on the readable torch loops, beside the default native ones
 PYTHON_ROWS = ("elman", "gru", "ln_gru", "mingru", "lstm+zoneout", "lstm+rdrop", "ln_lstm", "ln_lstm+zoneout+rdrop")
+# layers also timed with their native loop's row passes on one thread (the loops that split them)
+ONE_THREAD_ROWS = ("ln_lstm", "ln_lstm+zoneout+rdrop")
 
 
 def copied(cell: nn.Module, peer: nn.Module) -> nn.Module:
@@ -77,25 +83,28 @@ def contenders(I: int, H: int) -> tuple[dict[str, nn.Module], dict[str, str]]:
     }
     # the same layers on the readable torch loops (RNNKIT_KERNELS=python): what the native ones replace
     layers.update({f"{name} [python]": layer for name, layer in layers.items() if name in PYTHON_ROWS})
+    layers.update({f"{name} [one]": layers[name] for name in ONE_THREAD_ROWS})
     pairs = [(name, "nn.RNN" if name.startswith("elman") else "nn.GRU" if "gru" in name else "nn.LSTM")
              for name in layers]
     pairs.append(("gru", "nn.LSTM"))          # the issue's other GRU bar: no slower than nn.LSTM
     return {**peers, **layers}, pairs
 
 
-def call(layer: nn.Module, x: torch.Tensor, grad: torch.Tensor, train: bool, kernels: str) -> Callable[[], None]:
-    """One inference or training call of `layer` with the CPU loops of `kernels` (native or python)."""
+def call(layer: nn.Module, x: torch.Tensor, grad: torch.Tensor, train: bool, kernels: str,
+         one: bool = False) -> Callable[[], None]:
+    """One inference or training call of `layer` with the CPU loops of `kernels` (native or python),
+    with the native loops' row passes on one thread if `one`."""
     layer.train(train)
     params = list(layer.parameters())
 
     def infer() -> None:
-        with torch.no_grad(), using(kernels):
+        with torch.no_grad(), using(kernels), one_thread() if one else nullcontext():
             layer(x)
 
     def step() -> None:
         for p in params:
             p.grad = None
-        with using(kernels):
+        with using(kernels), one_thread() if one else nullcontext():
             y, _ = layer(x)
             y.backward(grad)
 
@@ -127,7 +136,8 @@ def run_shape(shape: tuple, names: list[str] | None, repeats: int, block_s: floa
     x, grad = torch.randn(B, T, I), torch.randn(B, T, H)
     rows = []
     for mode in ("infer", "train"):
-        fns = {name: call(layer, x, grad, mode == "train", "python" if name.endswith("[python]") else "native")
+        fns = {name: call(layer, x, grad, mode == "train", "python" if name.endswith("[python]") else "native",
+                          one=name.endswith("[one]"))
                for name, layer in layers.items()}
         rows += summarise(shape, mode, interleaved(fns, repeats, block_s), pairs)
     return rows
@@ -174,6 +184,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", help="write the raw results to this file")
     parser.add_argument("--shape", action="append", default=[], metavar="T,B,I,H",
                         help="time these shapes only (repeatable), without the minGRU T = 4096 row")
+    parser.add_argument("--layers", metavar="A,B",
+                        help="time these rows only (names as printed, comma-separated) and their peers")
     parser.add_argument("--combine", nargs="+", metavar="JSON",
                         help="print the median ratio over these --json files of whole runs (no timing)")
     args = parser.parse_args(argv)
@@ -185,11 +197,15 @@ def main(argv: list[str] | None = None) -> None:
     repeats, block_s = (3, 0.05) if args.quick else (7, 0.2)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {repeats} repeats")
     shapes = [tuple(int(n) for n in s.split(",")) for s in args.shape] or SHAPES
+    names = None
+    if args.layers:
+        names = args.layers.split(",")
+        names += sorted({peer for name in names for layer, peer in contenders(8, 8)[1] if layer == name} - set(names))
     rows = []
     for shape in shapes:
-        rows += run_shape(shape, None, repeats, block_s)
+        rows += run_shape(shape, names, repeats, block_s)
         print(table([r for r in rows if r["shape"] == list(shape)]), flush=True)
-    if not args.shape:
+    if not args.shape and (names is None or "mingru" in names):
         rows += run_shape(MINGRU_SHAPE, ["nn.GRU", "mingru", "mingru [python]"], repeats, block_s)
         print(table([r for r in rows if r["shape"] == list(MINGRU_SHAPE)]))
     if args.json:

@@ -70,6 +70,25 @@ def kernel_backend(request):
         yield request.param
 
 
+@pytest.fixture(params=["one", "team"])
+def teams(request, monkeypatch):
+    """The native loops' row passes on the calling thread ("one") or split over a team of two of
+    torch's OpenMP threads at every size ("team"; `kernels._teams`), skipped where torch has no libgomp."""
+    from rnnkit.kernels import _teams
+
+    if request.param == "one":
+        monkeypatch.setattr(_teams, "pool", lambda: None)
+        yield 1
+        return
+    if _teams.pool() is None:
+        pytest.skip("torch here has no libgomp")
+    before = torch.get_num_threads()
+    monkeypatch.setattr(_teams, "MIN_ROW_WORK", 0)
+    torch.set_num_threads(2)
+    yield 2
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(params=["torch", "scipy"])
 def blas(request, monkeypatch):
     """Each BLAS the native loops can call (torch's own, scipy's); skipped where it is not exported."""

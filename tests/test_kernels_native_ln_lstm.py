@@ -58,7 +58,7 @@ def assert_agree(got, want, shape, **tol):
 @pytest.mark.parametrize("padding", [None, "lengths", "holes"])
 @pytest.mark.parametrize("rdrop", [False, True], ids=["", "rdrop"])
 @pytest.mark.parametrize("zoneout", sorted(ZONEOUT))
-def test_native_equals_torch_loop(zoneout, rdrop, padding, blas):
+def test_native_equals_torch_loop(zoneout, rdrop, padding, blas, teams):
     for seed, (B, T, H) in enumerate(SHAPES):
         torch.manual_seed(seed)
         args, opts = inputs(B, T, H, F64), options(B, T, H, F64, zoneout, rdrop, padding)
@@ -66,7 +66,7 @@ def test_native_equals_torch_loop(zoneout, rdrop, padding, blas):
                      rtol=0, atol=1e-10)
 
 
-def test_float32_agrees(blas):
+def test_float32_agrees(blas, teams):
     """Outputs agree with `LSTMLoop`'s at 1e-5. The gradients here reach 100 (LN's 1/σ scales them
     and dW_hh sums B T terms), where the two float32 loops' round-off differs by up to 1.5e-5 of
     the largest entry; so each is held to the float64 result instead: within 1e-5 of its largest
@@ -161,3 +161,30 @@ def test_inference_keeps_one_step_and_gives_the_same_outputs(dtype):
         infer = NativeLayerNormLSTMLoop.apply(*args, *opts, EPS)
     for got, want in zip(infer, train, strict=True):
         assert torch.equal(got, want.detach())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_team_gives_the_one_thread_results_bit_for_bit(dtype, monkeypatch):
+    """The row passes split over two of torch's threads (`kernels._teams`): every output and gradient
+    equals the one-thread loop's exactly (each row's arithmetic is the same, and the LN parameters'
+    sums are kept per sequence and added in order)."""
+    from rnnkit.kernels import _teams
+
+    if _teams.pool() is None:
+        pytest.skip("torch here has no libgomp")
+    torch.manual_seed(0)
+    B, T, H = 7, 12, 40
+    args, opts = inputs(B, T, H, dtype), options(B, T, H, dtype, "mixed", True, "holes")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        monkeypatch.setattr(_teams, "MIN_ROW_WORK", 0)
+        assert _teams.team(B, 4 * H) == 2
+        team = run(NativeLayerNormLSTMLoop, args, opts)
+        monkeypatch.setattr(_teams, "MIN_ROW_WORK", 10 ** 9)
+        assert _teams.team(B, 4 * H) == 1
+        one = run(NativeLayerNormLSTMLoop, args, opts)
+    finally:
+        torch.set_num_threads(before)
+    for name, got, want in zip(NAMES, team, one, strict=True):
+        assert torch.equal(got, want), name
