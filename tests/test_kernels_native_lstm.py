@@ -57,7 +57,7 @@ def inputs(B, T, H, dt):
 @pytest.mark.parametrize("padding", [None, "lengths", "holes"])
 @pytest.mark.parametrize("rdrop", [False, True], ids=["", "rdrop"])
 @pytest.mark.parametrize("zoneout", sorted(ZONEOUT))
-def test_native_equals_torch_loop(zoneout, rdrop, padding, blas):
+def test_native_equals_torch_loop(zoneout, rdrop, padding, blas, teams):
     for seed, (B, T, H) in enumerate(SHAPES):
         torch.manual_seed(seed)
         args, rng = inputs(B, T, H, F64), torch.get_rng_state()
@@ -68,7 +68,7 @@ def test_native_equals_torch_loop(zoneout, rdrop, padding, blas):
             torch.testing.assert_close(g, w, rtol=0, atol=1e-10, msg=lambda m, n=name, s=(B, T, H): f"{n}, {s}: {m}")
 
 
-def test_float32_agrees(blas):
+def test_float32_agrees(blas, teams):
     torch.manual_seed(0)
     B, T, H = 4, 30, 40
     args, opts = inputs(B, T, H, torch.float32), options(B, T, H, torch.float32, "mixed", True, "lengths")
@@ -181,3 +181,30 @@ def test_inference_keeps_one_step_and_gives_the_training_outputs(T):
     assert train[0].grad_fn.saved_tensors[5].shape == (B, T, 4 * H)          # acts, all steps
     for got, want in zip(infer, train, strict=True):
         assert torch.equal(got, want.detach())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_team_gives_the_one_thread_results_bit_for_bit(dtype, monkeypatch):
+    """The row passes split over two of torch's threads (`kernels._teams`): outputs and gradients,
+    and the outputs of an inference call (which keeps one step), equal the one-thread loop's exactly."""
+    from rnnkit.kernels import _teams
+
+    if _teams.pool() is None:
+        pytest.skip("torch here has no libgomp")
+    torch.manual_seed(0)
+    B, T, H = 7, 12, 40
+    args, opts = inputs(B, T, H, dtype), options(B, T, H, dtype, "mixed", True, "holes", bits=True)
+    results = []
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        for least, threads in ((0, 2), (10 ** 9, 1)):
+            monkeypatch.setattr(_teams, "MIN_ROW_WORK", least)
+            assert _teams.team(B, 4 * H) == threads
+            with torch.no_grad():
+                infer = NativeLSTMLoop.apply(*args, None, None, None, *opts, 0.0)
+            results.append(run(NativeLSTMLoop, args, opts) + list(infer))
+    finally:
+        torch.set_num_threads(before)
+    for i, (got, want) in enumerate(zip(*results, strict=True)):
+        assert torch.equal(got, want), i
