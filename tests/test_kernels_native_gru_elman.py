@@ -204,3 +204,30 @@ def test_a_packed_w_hh_gives_the_plain_gemms_results(monkeypatch):
         results.append([y, h, *torch.autograd.grad((y * y).sum() + h.sum(), (xp, h0, w, bias))])
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("zoneout", sorted(ZONEOUT))
+@pytest.mark.parametrize("loop", ["elman_relu", "elman_tanh"])
+def test_elman_with_a_team_equals_the_torch_loop_and_one_thread(loop, zoneout, monkeypatch):
+    """The Elman loop's row passes split over two of torch's threads (`kernels._teams`, forced at
+    every size here): the torch loop's results at 1e-10, and the one-thread loop's bit for bit."""
+    from rnnkit.kernels import _teams
+
+    if _teams.pool() is None:
+        pytest.skip("torch here has no libgomp")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        for seed, (B, T, H) in enumerate([(2, 5, 3), (5, 3, 64), (7, 12, 40)]):
+            torch.manual_seed(seed)
+            for rdrop, padding in ((False, None), (True, "holes")):
+                args, opts = inputs(loop, B, T, H, F64), options(B, T, H, F64, zoneout, rdrop, padding)
+                monkeypatch.setattr(_teams, "MIN_ROW_WORK", 0)
+                assert _teams.team(B, H) == 2
+                assert_agree(loop, args, opts, rtol=0, atol=1e-10)
+                team = run(loop, NativeElmanLoop, args, opts)
+                monkeypatch.setattr(_teams, "MIN_ROW_WORK", 10 ** 9)
+                one = run(loop, NativeElmanLoop, args, opts)
+                assert all(torch.equal(a, b) for a, b in zip(team, one, strict=True))
+    finally:
+        torch.set_num_threads(before)

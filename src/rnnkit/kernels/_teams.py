@@ -178,6 +178,21 @@ if numba is not None:
     header, dtype_of, put_1d, put_2d = _inline(header), _inline(dtype_of), _inline(put_1d), _inline(put_2d)
 
 
+def choose(rows: int, width: int, body) -> tuple[int, int]:
+    """(threads, the address of `body` compiled, or 0) for a loop whose per-step pass covers `rows`
+    rows of `width` elements: what the loops take as `team`."""
+    threads = team(rows, width)
+    return (1, 0) if threads == 1 else (threads, worker(body))
+
+
+def prepare(*bodies) -> None:
+    """Compiles the `bodies` now where a loop could use a team (a kernel's first try, so that a
+    failure shows there and not inside a training step)."""
+    if team(2, MIN_ROW_WORK) > 1:
+        for body in bodies:
+            worker(body)
+
+
 def worker(function):
     """`function(data)` (a plain Python function over a void pointer) compiled as the body of a
     parallel region, once per process (from numba's cache after the first): its address."""

@@ -38,20 +38,19 @@ from ._native_common import NUMPY, array, blas_args, carry_row, check_dtype, jit
 from ._native_common import available as available
 from ._teams import (
     HEADER,
-    MIN_ROW_WORK,
     SLOT,
+    choose,
     context,
     dtype_of,
     get,
     header,
     parallel_function,
+    prepare,
     put,
     put_1d,
     put_2d,
     run,
     span,
-    team,
-    worker,
 )
 from .lstm_ln_rows import backward_row, forward_row
 from .workspace import empty
@@ -211,6 +210,10 @@ def _backward_team64(data):  # pragma: no cover - compiled
     _backward_rows(ctx, lo, hi, me, dtype_of(data, np.float64))
 
 
+FORWARD_TEAM = {torch.float32: _forward_team32, torch.float64: _forward_team64}
+BACKWARD_TEAM = {torch.float32: _backward_team32, torch.float64: _backward_team64}
+
+
 @jit
 def _backward(function, compute, wp, parallel, team, ctx, rows,
               w, h0, c0, gi, bi, gh, gc, bc, h_mask, keep_h, keep_c, valid, xi, xr, stats, hs, cs,
@@ -300,7 +303,7 @@ class NativeLayerNormLSTMLoop(torch.autograd.Function):
         y = hs if valid is None else empty((B, T, H), dt)
         hm, kh, kc, v, h_in = options(h_mask, (keep_h, keep_c), valid, h0)   # carries packed: bytes, see `pack_carry`
         if u.numel():                                 # BLAS rejects zero leading dimensions
-            threads, nd = _team(B, G, dt, True), NUMPY[dt]
+            threads, nd = choose(B, G, FORWARD_TEAM[dt]), NUMPY[dt]
             _forward(*blas_args(w_hh, dt, True, B, T), parallel_function(), threads, context(24),
                      np.empty((threads[0], 4, H), nd), np.empty((1, threads[0], G), nd), np.full((1, 1, 1), eps, nd),
                      array(u.transpose(0, 1), dt), array(h0, dt), array(c0, dt),
@@ -330,7 +333,7 @@ class NativeLayerNormLSTMLoop(torch.autograd.Function):
             hm, kh, kc, v, rec = options(h_mask, ctx.keeps, valid, h0)
             steps = max(1, min(T, -(-CHUNK_ROWS // B)))                       # dW_hh's GEMM: steps B >= 256 rows
             gr, h_in = np.empty((steps, B, G), NUMPY[dt]), np.empty((steps, B, H), NUMPY[dt])
-            threads = _team(B, G, dt, False)
+            threads = choose(B, G, BACKWARD_TEAM[dt])
             _backward(*blas_args(w_hh, dt, False, B, T), parallel_function(), threads, context(27),
                       np.empty((threads[0], 5, G), NUMPY[dt]), array(w_hh, dt), array(h0, dt), array(c0, dt),
                       *(array(p, dt) for p in params), hm, kh, kc, v, xi.numpy(), xr.numpy(), stats.numpy(),
@@ -341,16 +344,6 @@ class NativeLayerNormLSTMLoop(torch.autograd.Function):
         return (grad_u.transpose(0, 1), sums[0], sums[1], dh, dc, grad_w, *sums[2:]) + (None,) * 5
 
 
-def _team(rows: int, width: int, dtype: torch.dtype, forward: bool) -> tuple[int, int]:
-    """(threads, the row pass's cfunc address or 0) for a loop over `rows` sequences (`_teams.team`)."""
-    threads = team(rows, width)
-    if threads == 1:
-        return 1, 0
-    body = {(True, torch.float32): _forward_team32, (True, torch.float64): _forward_team64,
-            (False, torch.float32): _backward_team32, (False, torch.float64): _backward_team64}[forward, dtype]
-    return threads, worker(body)
-
-
 def smoke(dtype: torch.dtype) -> None:
     """This loop forward and backward on a tiny input: what `backend.native` tries once per dtype."""
     u, w = torch.randn(2, 3, 8, dtype=dtype, requires_grad=True), torch.randn(8, 2, dtype=dtype, requires_grad=True)
@@ -358,7 +351,5 @@ def smoke(dtype: torch.dtype) -> None:
     y, h, c = NativeLayerNormLSTMLoop.apply(u, ln[:8], ln[8:16] - 1, h0, c0, w, ln[16:24], ln[24:26], ln[26:] - 1,
                                             None, 0.5, None, None, 1e-5)
     (y.sum() + h.sum() + c.sum()).backward()
-    if team(2, MIN_ROW_WORK) > 1:                     # the row passes' parallel regions, compiled now too
-        worker(_forward_team32 if dtype == torch.float32 else _forward_team64)
-        worker(_backward_team32 if dtype == torch.float32 else _backward_team64)
+    prepare(FORWARD_TEAM[dtype], BACKWARD_TEAM[dtype])      # the row passes' parallel regions, compiled now too
 

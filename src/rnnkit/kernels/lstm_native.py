@@ -52,20 +52,19 @@ from ._native_common import (
 from ._native_common import available as available
 from ._teams import (
     HEADER,
-    MIN_ROW_WORK,
     SLOT,
+    choose,
     context,
     dtype_of,
     get,
     header,
     parallel_function,
+    prepare,
     put,
     put_1d,
     put_2d,
     run,
     span,
-    team,
-    worker,
 )
 from .workspace import empty
 
@@ -231,6 +230,10 @@ def _backward_team64(data):  # pragma: no cover - compiled
     _backward_rows(ctx, lo, hi, me, dtype_of(data, np.float64))
 
 
+FORWARD_TEAM = {torch.float32: _forward_team32, torch.float64: _forward_team64}
+BACKWARD_TEAM = {torch.float32: _backward_team32, torch.float64: _backward_team64}
+
+
 def _backward(function, compute, wp, parallel, team, ctx, rows,
               w, c0, h_mask, keep_h, keep_c, valid, acts, tanh_c, cs, grad_y, grad_h, grad_c,
               grad_a, dh, dc, rec):  # pragma: no cover - compiled
@@ -302,7 +305,7 @@ class NativeLSTMLoop(torch.autograd.Function):
         y = hs if valid is None else empty((B, T, H), dt)
         hm, kh, kc, v, h_in = options(h_mask, (keep_h, keep_c), valid, h0)   # carries packed: bytes, see `pack_carry`
         if xp.numel():                                # BLAS rejects zero leading dimensions
-            threads = _team(B, G, dt, True)
+            threads = choose(B, G, FORWARD_TEAM[dt])
             _forward(*blas_args(w_hh, dt, True, B, T), parallel_function(), threads, context(16),
                      np.empty((threads[0], 3, H), NUMPY[dt]), array(xp, dt), array(h0, dt), array(c0, dt),
                      array(w_hh, dt), hm, kh, kc, v, acts.numpy(), tanh_c.numpy(), hs.numpy(), cs.numpy(),
@@ -324,7 +327,7 @@ class NativeLSTMLoop(torch.autograd.Function):
         grad_a = empty((B, T, G), dt)
         if acts.numel():
             hm, kh, kc, v, rec = options(h_mask, ctx.keeps, valid, h0)
-            threads = _team(B, G, dt, False)
+            threads = choose(B, G, BACKWARD_TEAM[dt])
             _backward(*blas_args(w_hh, dt, False, B, T), parallel_function(), threads, context(16),
                       np.empty((threads[0], 3, G // 4), NUMPY[dt]), array(w_hh, dt), array(c0, dt), hm, kh, kc, v,
                       acts.detach().numpy(), tanh_c.detach().numpy(), cs.detach().numpy(), array(grad_y, dt),
@@ -333,22 +336,10 @@ class NativeLSTMLoop(torch.autograd.Function):
         return (grad_a, dh, dc, grad_w) + (None,) * 8
 
 
-def _team(rows: int, width: int, dtype: torch.dtype, forward: bool) -> tuple[int, int]:
-    """(threads, the row pass's cfunc address or 0) for a loop over `rows` sequences (`_teams.team`)."""
-    threads = team(rows, width)
-    if threads == 1:
-        return 1, 0
-    body = {(True, torch.float32): _forward_team32, (True, torch.float64): _forward_team64,
-            (False, torch.float32): _backward_team32, (False, torch.float64): _backward_team64}[forward, dtype]
-    return threads, worker(body)
-
-
 def smoke(dtype: torch.dtype) -> None:
     """This loop forward and backward on a tiny input: what `backend.native` tries once per dtype."""
     xp, w = torch.randn(2, 3, 8, dtype=dtype, requires_grad=True), torch.randn(8, 2, dtype=dtype, requires_grad=True)
     h0, c0 = torch.zeros(2, 2, dtype=dtype), torch.zeros(2, 2, dtype=dtype)
     y, h, c = NativeLSTMLoop.apply(xp, h0, c0, w, None, None, None, None, 0.5, None, None, 0.0)
     (y.sum() + h.sum() + c.sum()).backward()
-    if team(2, MIN_ROW_WORK) > 1:                     # the row passes' parallel regions, compiled now too
-        worker(_forward_team32 if dtype == torch.float32 else _forward_team64)
-        worker(_backward_team32 if dtype == torch.float32 else _backward_team64)
+    prepare(FORWARD_TEAM[dtype], BACKWARD_TEAM[dtype])      # the row passes' parallel regions, compiled now too
