@@ -19,7 +19,10 @@ float64, one thread; docs/benchmarks.md): the product runs at 7-9 GFMA/s through
 for scipy's CSR x dense and 1-4 for numba loops over a (H, lanes) block, which LLVM leaves scalar
 or 4-wide here (numba's SLP vectoriser is off); the dense product of the old loop did 10x the
 arithmetic. Per call, the product is about 40% of the time, writing the (B, T, H) output about
-a quarter (fresh pages), tanh a tenth.
+a quarter (fresh pages), tanh a tenth. After the product a step's tanh, leak and output write are
+one compiled pass that releases the GIL (`_finish_step`; the torch ops where numba is missing):
+as four torch calls and a numpy scatter they held the GIL about half of each step, so two chunk
+threads ran only 1.3x one; with the pass 1.6x (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 from torch import Tensor
+
+from ._fastmath import tanh
+from ._native_common import available as numba_available
+from ._native_common import jit, lerp
 
 CHUNK = 32          # sequences per chunk: 32 columns of 500 units ran the product fastest (8.5-9.4 GFMA/s,
                     # against 7.4 at 128 and 5.1 at 640, where the block leaves the L2 cache)
@@ -96,6 +103,28 @@ def _run_chunk(x: Tensor, h0: Tensor, lengths: list[int], weight_ih: Tensor, bia
             z = inputs[:, 0, :live].clone()
         else:
             z = torch.addmm(inputs[:, t, :live], weight, h)                           # (H, live)
+        if _finish is not None:                         # one compiled pass, the GIL released
+            _finish(z.numpy(), h.numpy(), leak, out, rows, t)
+            continue
         z.tanh_()
         h = torch.lerp(h, z, leak) if leak != 1.0 else z
         out[rows[:live], t] = h.numpy().T               # numpy's transposing copy: 3x torch's speed here
+
+
+def _finish_step(z, h, leak, out, rows, t):  # pragma: no cover - compiled
+    """h (H, n) <- lerp(h, tanh(z), leak) for z (H, n) = W h + W_in u_t + b (torch.lerp's two-sided
+    form: exact at leak 1), then out[rows[j], t] <- h[:, j]: what the torch ops above do in four
+    passes and a scatter, in two passes over L1-sized rows."""
+    H, n = z.shape
+    k = z.dtype.type(leak)
+    for i in range(H):
+        zi, hi = z[i], h[i]
+        for j in range(n):
+            hi[j] = lerp(hi[j], tanh(zi[j]), k, z.dtype.type(1))
+    for j in range(n):
+        row = out[rows[j], t]
+        for i in range(H):
+            row[i] = h[i, j]
+
+
+_finish = jit(_finish_step) if numba_available() else None
