@@ -165,9 +165,9 @@ def test_inference_keeps_one_step_and_gives_the_same_outputs(dtype):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_a_team_gives_the_one_thread_results_bit_for_bit(dtype, monkeypatch):
-    """The row passes split over two of torch's threads (`kernels._teams`): every output and gradient
-    equals the one-thread loop's exactly (each row's arithmetic is the same, and the LN parameters'
-    sums are kept per sequence and added in order)."""
+    """The row passes split over two of torch's threads (`kernels._teams`): every output and gradient,
+    and the outputs of an inference call, equal the one-thread loop's exactly (each row's arithmetic
+    is the same, and the LN parameters' sums are kept per sequence and added in order)."""
     from rnnkit.kernels import _teams
 
     if _teams.pool() is None:
@@ -178,13 +178,14 @@ def test_a_team_gives_the_one_thread_results_bit_for_bit(dtype, monkeypatch):
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        monkeypatch.setattr(_teams, "MIN_ROW_WORK", 0)
-        assert _teams.team(B, 4 * H) == 2
-        team = run(NativeLayerNormLSTMLoop, args, opts)
-        monkeypatch.setattr(_teams, "MIN_ROW_WORK", 10 ** 9)
-        assert _teams.team(B, 4 * H) == 1
-        one = run(NativeLayerNormLSTMLoop, args, opts)
+        results = []
+        for least, threads in ((0, 2), (10 ** 9, 1)):
+            monkeypatch.setattr(_teams, "MIN_ROW_WORK", least)
+            assert _teams.team(B, 4 * H) == threads
+            with torch.no_grad():                         # inference keeps one step of x̂ (see below)
+                infer = NativeLayerNormLSTMLoop.apply(*args, *opts, EPS)
+            results.append(run(NativeLayerNormLSTMLoop, args, opts) + list(infer))
     finally:
         torch.set_num_threads(before)
-    for name, got, want in zip(NAMES, team, one, strict=True):
+    for name, got, want in zip(NAMES + ["infer y", "infer h_T", "infer c_T"], *results, strict=True):
         assert torch.equal(got, want), name
