@@ -51,7 +51,7 @@ MINGRU_SHAPE = (4096, 8, 64, 128)
 # layers also timed on the readable torch loops, beside the default native ones
 PYTHON_ROWS = ("elman", "gru", "ln_gru", "mingru", "lstm+zoneout", "lstm+rdrop", "ln_lstm", "ln_lstm+zoneout+rdrop")
 # layers also timed with their native loop's row passes on one thread (the loops that split them)
-ONE_THREAD_ROWS = ("elman", "lstm+zoneout", "lstm+rdrop", "ln_lstm", "ln_lstm+zoneout+rdrop")
+ONE_THREAD_ROWS = ("elman", "gru", "lstm+zoneout", "lstm+rdrop", "ln_lstm", "ln_lstm+zoneout+rdrop")
 
 
 def copied(cell: nn.Module, peer: nn.Module) -> nn.Module:

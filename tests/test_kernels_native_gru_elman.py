@@ -207,14 +207,16 @@ def test_a_packed_w_hh_gives_the_plain_gemms_results(monkeypatch):
 
 
 @pytest.mark.parametrize("zoneout", sorted(ZONEOUT))
-@pytest.mark.parametrize("loop", ["elman_relu", "elman_tanh"])
-def test_elman_with_a_team_equals_the_torch_loop_and_one_thread(loop, zoneout, monkeypatch):
-    """The Elman loop's row passes split over two of torch's threads (`kernels._teams`, forced at
-    every size here): the torch loop's results at 1e-10, and the one-thread loop's bit for bit."""
+@pytest.mark.parametrize("loop", sorted(LOOPS))
+def test_with_a_team_equals_the_torch_loop_and_one_thread(loop, zoneout, monkeypatch):
+    """The loops' row passes split over two of torch's threads (`kernels._teams`, forced at every
+    size here): the torch loop's results at 1e-10, and the one-thread loop's bit for bit, training
+    and (no gradient: one step kept) inference."""
     from rnnkit.kernels import _teams
 
     if _teams.pool() is None:
         pytest.skip("torch here has no libgomp")
+    native = LOOPS[loop][0]
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
@@ -222,12 +224,15 @@ def test_elman_with_a_team_equals_the_torch_loop_and_one_thread(loop, zoneout, m
             torch.manual_seed(seed)
             for rdrop, padding in ((False, None), (True, "holes")):
                 args, opts = inputs(loop, B, T, H, F64), options(B, T, H, F64, zoneout, rdrop, padding)
-                monkeypatch.setattr(_teams, "MIN_ROW_WORK", 0)
-                assert _teams.team(B, H) == 2
-                assert_agree(loop, args, opts, rtol=0, atol=1e-10)
-                team = run(loop, NativeElmanLoop, args, opts)
-                monkeypatch.setattr(_teams, "MIN_ROW_WORK", 10 ** 9)
-                one = run(loop, NativeElmanLoop, args, opts)
-                assert all(torch.equal(a, b) for a, b in zip(team, one, strict=True))
+                results = []
+                for least, threads in ((0, 2), (10 ** 9, 1)):
+                    monkeypatch.setattr(_teams, "MIN_ROW_WORK", least)
+                    assert _teams.team(B, H) == threads
+                    if threads == 2:
+                        assert_agree(loop, args, opts, rtol=0, atol=1e-10)
+                    with torch.no_grad():
+                        infer = LOOPS[loop][4](native, args, opts)
+                    results.append(run(loop, native, args, opts) + list(infer))
+                assert all(torch.equal(a, b) for a, b in zip(*results, strict=True))
     finally:
         torch.set_num_threads(before)
