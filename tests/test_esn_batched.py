@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from rnnkit import Recurrent, ReservoirCell
 from rnnkit.cells.base import Cell
 from rnnkit.data.batch import Batch, Splits
-from rnnkit.kernels import reservoir_batch, reservoir_loop
+from rnnkit.kernels import _mkl_sparse, reservoir_batch, reservoir_loop
+from rnnkit.kernels.reservoir import _recurrent_matrix
 from rnnkit.models.esn import EchoStateClassifier, EchoStateNetwork
 from rnnkit.train.ridge import fit_ridge
 
@@ -42,6 +43,11 @@ def one_at_a_time(c: ReservoirCell, x: torch.Tensor, h0: torch.Tensor, lengths: 
     return ys, torch.stack(finals)
 
 
+def direct() -> bool:
+    """Whether the batched loop is compiled around MKL's product here (numba, x86-64, torch's MKL)."""
+    return reservoir_batch._direct_product(_recurrent_matrix(cell(40))) is not None
+
+
 @pytest.fixture
 def calls(monkeypatch) -> list[int]:
     """Counts the batched runs (and the batch size of each)."""
@@ -59,15 +65,21 @@ def calls(monkeypatch) -> list[int]:
 @pytest.mark.parametrize("size,leak", [(40, 0.3), (300, 0.3), (300, 1.0)])
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("from_rest", [True, False])
-@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "torch-ops"])
+@pytest.mark.parametrize("loop", ["mkl", "compiled", "torch-ops"])
 def test_batched_states_equal_each_sequence_alone(size: int, leak: float, workers: int, from_rest: bool,
-                                                  compiled: bool, calls: list[int], monkeypatch) -> None:
+                                                  loop: str, calls: list[int], monkeypatch) -> None:
     """Variable lengths (0 to T, several chunks of the sorted batch), a zero or a given first state,
-    one or two chunk threads, each step's tanh, leak and output write compiled or in torch ops (where
-    numba is missing): states and final states equal the one-by-one reference to 1e-10."""
-    if compiled and reservoir_batch._finish is None:
+    one or two chunk threads, and each of the three step loops: compiled with MKL's product called
+    directly (`mkl`), in Python with the tanh, leak and output write compiled (`compiled`, where the
+    direct call is missing) or in torch ops (where numba is missing): states and final states equal
+    the one-by-one reference to 1e-10."""
+    if loop == "mkl" and not direct():
+        pytest.skip("needs numba and MKL's direct product")
+    if loop == "compiled" and reservoir_batch._finish is None:
         pytest.skip("needs numba")
-    if not compiled:
+    if loop != "mkl":
+        monkeypatch.setattr(reservoir_batch, "_direct_product", lambda weight: None)
+    if loop == "torch-ops":
         monkeypatch.setattr(reservoir_batch, "_finish", None)
     monkeypatch.setattr(reservoir_batch, "CHUNK", 4)
     monkeypatch.setattr(reservoir_batch, "chunk_threads", lambda batch, weight, threads: workers)
@@ -81,6 +93,58 @@ def test_batched_states_equal_each_sequence_alone(size: int, leak: float, worker
     torch.testing.assert_close(y, y_ref, **TOL)
     torch.testing.assert_close(h, h_ref, **TOL)
     assert (y[lengths == 0] == 0).all()
+
+
+@pytest.mark.parametrize("loop", ["mkl", "compiled"])
+def test_batched_float32_states(loop: str, calls: list[int], monkeypatch) -> None:
+    """float32 through both compiled loops (MKL's single-precision product and sgemm), against the
+    float64 reference within float32's precision."""
+    if (loop == "mkl" and not direct()) or reservoir_batch._finish is None:
+        pytest.skip("needs numba and MKL's direct product")
+    if loop == "compiled":
+        monkeypatch.setattr(reservoir_batch, "_direct_product", lambda weight: None)
+    monkeypatch.setattr(reservoir_batch, "CHUNK", 8)
+    c = cell(200)
+    x = torch.randn(20, 11, 3, dtype=F64)
+    lengths = torch.randint(1, 12, (20,))
+    y, (h,) = Recurrent(c.to(torch.float32))(x.float(), lengths=lengths)
+    assert calls == [20] and y.dtype == torch.float32
+    y_ref, h_ref = one_at_a_time(c.double(), x, x.new_zeros(20, 200), lengths)
+    torch.testing.assert_close(y.double(), y_ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(h.double(), h_ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_mkl_product_called_directly_reads_and_writes_through_leading_dimensions(dtype) -> None:
+    """`_mkl_sparse.multiply` (what the compiled loop calls per step): c = W b + beta c on the first
+    columns of wider arrays, the rest untouched."""
+    mm = _mkl_sparse.mm_function(reservoir_batch.NUMPY[dtype])
+    if mm is None:
+        pytest.skip("no direct MKL product here")
+    w = torch.randn(30, 20, dtype=F64) * (torch.rand(30, 20) < 0.2)
+    csr = w.to(dtype).to_sparse_csr()
+    csr = torch.sparse_csr_tensor(csr.crow_indices().int(), csr.col_indices().int(), csr.values(), csr.shape)
+    b, c = torch.randn(20, 9, dtype=dtype), torch.randn(30, 9, dtype=dtype)
+    expected = c.clone()
+    expected[:, :5] = w.to(dtype) @ b[:, :5] + 0.5 * c[:, :5]
+    with _mkl_sparse.Handle(csr) as handle:
+        assert _mkl_sparse.multiply(mm, handle.value, b.numpy()[:, :5], c.numpy()[:, :5], beta=0.5) == 0
+    assert handle.value == 0                                            # destroyed on exit
+    tol = {"atol": 1e-12, "rtol": 0.0} if dtype == F64 else {"atol": 1e-5, "rtol": 1e-5}
+    torch.testing.assert_close(c, expected, **tol)
+
+
+def test_no_direct_mkl_product_where_the_library_or_the_check_fails(monkeypatch) -> None:
+    """No library (another machine or torch build), or a library whose product fails the first-use
+    check: mm_function is None and the batched loop stays in Python."""
+    monkeypatch.setattr(_mkl_sparse, "_CACHE", {})
+    monkeypatch.setattr(_mkl_sparse, "_library", lambda: None)
+    assert _mkl_sparse.mm_function(torch.empty(0, dtype=F64).numpy().dtype) is None
+    monkeypatch.undo()
+    monkeypatch.setattr(_mkl_sparse, "_CACHE", {})
+    monkeypatch.setattr(_mkl_sparse, "_works", lambda dtype: False)
+    assert _mkl_sparse.mm_function(torch.empty(0, dtype=F64).numpy().dtype) is None
+    assert reservoir_batch._direct_product(_recurrent_matrix(cell(40))) is None
 
 
 def test_equal_lengths_and_stacked_layers(calls: list[int]) -> None:

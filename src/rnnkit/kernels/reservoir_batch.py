@@ -15,14 +15,19 @@ thread slowed by another process only takes fewer chunks. The output is allocate
 (calloc, pages mapped on first write) and each step writes only the live sequences' rows.
 
 Measured on JapaneseVowels-sized work (640 sequences of 7-29 steps, 500 units, density 0.1,
-float64, one thread; docs/benchmarks.md): the product runs at 7-9 GFMA/s through MKL against 1.7
-for scipy's CSR x dense and 1-4 for numba loops over a (H, lanes) block, which LLVM leaves scalar
-or 4-wide here (numba's SLP vectoriser is off); the dense product of the old loop did 10x the
-arithmetic. Per call, the product is about 40% of the time, writing the (B, T, H) output about
-a quarter (fresh pages), tanh a tenth. After the product a step's tanh, leak and output write are
-one compiled pass that releases the GIL (`_finish_step`; the torch ops where numba is missing):
-as four torch calls and a numpy scatter they held the GIL about half of each step, so two chunk
-threads ran only 1.3x one; with the pass 1.6x (docs/benchmarks.md).
+float64, one thread; docs/benchmarks.md): the product runs at 7-9 GFMA/s through torch's MKL
+against 1.7 for scipy's CSR x dense and 1-4 for numba loops over a (H, lanes) block, which LLVM
+leaves scalar or 4-wide here (numba's SLP vectoriser is off); the dense product of the old loop did
+10x the arithmetic. Where numba and MKL's product can be called directly (`_mkl_sparse`: x86-64
+with torch's MKL), a chunk's whole step loop is one compiled call that releases the GIL
+(`_steps_loop`): per step a small GEMM for W_in u_t into an L2-sized z, MKL's product added in
+place, then tanh, leak and the output rows. Against the Python loop around torch's `addmm` (kept
+as the reference and where the direct call is missing) that took a run from 86-90 ms to 59-67 on
+one thread: 11 ms of Python per step and of torch's per-call handle, and 9 of hoisted inputs
+going through memory. Of the rest, the product is about a third, the tanh pass a fifth and writing
+the (B, T, H) output, fresh pages at this VM's 9 GB/s, a third. Without numba, the step's tanh,
+leak and output write run as torch ops; with numba but no direct product, as one compiled pass
+(`_finish_step`) after torch's product.
 """
 
 from __future__ import annotations
@@ -33,9 +38,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import _mkl_sparse
+from ._blas import gemm, scratch
 from ._fastmath import tanh
+from ._native_common import NUMPY, gemm_function, jit, lerp
 from ._native_common import available as numba_available
-from ._native_common import jit, lerp
 
 CHUNK = 32          # sequences per chunk: 32 columns of 500 units ran the product fastest (8.5-9.4 GFMA/s,
                     # against 7.4 at 128 and 5.1 at 640, where the block leaves the L2 cache)
@@ -63,11 +70,24 @@ def sparse_batch_states(x: Tensor, h0: Tensor, lengths: Tensor, weight_ih: Tenso
     chunk = CHUNK
     starts = iter(range(0, batch, chunk))                       # shared: next() is atomic under the GIL
 
+    mm = _direct_product(weight)
+
     def work() -> None:
+        if mm is not None:                                      # the compiled loop: per-step inputs,
+            with _mkl_sparse.Handle(weight) as handle:          # no (H, T, n) buffer
+                z = x.new_empty(size * chunk).numpy()           # one per thread
+                for start in starts:
+                    chunk_lengths = sorted_lengths[start:start + chunk]
+                    if chunk_lengths[0] == 0:                   # every sequence from here on is empty
+                        return
+                    index = order[start:start + chunk]
+                    _compiled_chunk(x[index], h0[index], chunk_lengths, weight_ih, bias, leak, z, out,
+                                    index.numpy(), mm, handle.value)
+            return
         buffer = x.new_empty(size * steps * chunk)              # one per thread, reused: a fresh large
         for start in starts:                                    # tensor costs a page fault per page
             chunk_lengths = sorted_lengths[start:start + chunk]
-            if chunk_lengths[0] == 0:                           # every sequence from here on is empty
+            if chunk_lengths[0] == 0:
                 return
             index = order[start:start + chunk]
             shape = (size, chunk_lengths[0], len(index))
@@ -82,6 +102,26 @@ def sparse_batch_states(x: Tensor, h0: Tensor, lengths: Tensor, weight_ih: Tenso
             for done in [pool.submit(work) for _ in range(workers)]:
                 done.result()                                   # re-raises a worker's exception
     return torch.from_numpy(out)
+
+
+def _direct_product(weight: Tensor):
+    """MKL's `mkl_sparse_?_mm` for the compiled step loop, or None where the loop stays in Python
+    (no numba, a dense W, or no direct call: `_mkl_sparse`)."""
+    if _steps is None or weight.layout != torch.sparse_csr or weight.crow_indices().dtype != torch.int32:
+        return None
+    return _mkl_sparse.mm_function(NUMPY[weight.dtype])
+
+
+def _compiled_chunk(x: Tensor, h0: Tensor, lengths: list[int], weight_ih: Tensor, bias: Tensor, leak: float,
+                    z: np.ndarray, out: np.ndarray, rows: np.ndarray, mm, handle: int) -> None:
+    """`_run_chunk` as one compiled call (`_steps_loop`) through MKL's product `mm` and its handle
+    on W; z (>= H n,) is the thread's scratch for a step's pre-activations."""
+    steps, n = lengths[0], x.size(0)
+    xs = x[:, :steps].permute(1, 2, 0).contiguous()                                   # (T, I, n)
+    h = h0.t().contiguous()                                                           # (H, n)
+    size = h.size(0)
+    _steps(mm, handle, gemm_function(x.dtype), xs.numpy(), weight_ih.contiguous().numpy(), bias.contiguous().numpy(),
+           z[:size * n].reshape(size, n), h.numpy(), np.asarray(lengths, np.int64), leak, out, rows, not bool(h.any()))
 
 
 def _run_chunk(x: Tensor, h0: Tensor, lengths: list[int], weight_ih: Tensor, bias: Tensor, weight: Tensor,
@@ -111,6 +151,38 @@ def _run_chunk(x: Tensor, h0: Tensor, lengths: list[int], weight_ih: Tensor, bia
         out[rows[:live], t] = h.numpy().T               # numpy's transposing copy: 3x torch's speed here
 
 
+def _steps_loop(mm, handle, gemm_fn, xs, w_in, bias, z, h, lengths, leak, out, rows, from_zero):  # pragma: no cover
+    """The step loop of `_run_chunk`, compiled, for xs (T, I, n): a step's pre-activations z (H, n) =
+    W_in u_t (BLAS) + W h (MKL's sparse product, in place) for the live columns only, then
+    tanh(z + b) and the leak, and the output rows. z and h keep their width n, the live columns
+    first (leading dimension n), so nothing is copied, and z stays in the cache: the Python loop's
+    hoisted (H, T, n) inputs went through memory, which on the 2-core VM (about 9 GB/s) cost more
+    than the BLAS calls it saved."""
+    size, steps, n = h.shape[0], xs.shape[0], h.shape[1]
+    slots = scratch(z.dtype)
+    live = n
+    lo, hi = _mkl_sparse.DESCR
+    k, one = z.dtype.type(leak), z.dtype.type(1)
+    for t in range(steps):
+        while lengths[live - 1] <= t:                   # sorted: the ended sequences are the last columns
+            live -= 1
+        # row-major z (H, live) = W_in (H, I) u_t (I, live) is column-major zᵀ = u_tᵀ W_inᵀ (see _blas)
+        gemm(gemm_fn, False, live, size, xs.shape[1], xs[t], w_in, w_in.shape[1], z, n, 0.0, slots)
+        if t > 0 or not from_zero:                      # W 0 = 0: the first step from rest needs no product
+            status = mm(_mkl_sparse.NON_TRANSPOSE, 1.0, handle, lo, hi, _mkl_sparse.ROW_MAJOR, h.ctypes, live, n,
+                        1.0, z.ctypes, n)
+            if status != _mkl_sparse.SUCCESS:
+                raise RuntimeError("mkl_sparse_?_mm failed")
+        for i in range(size):                           # h <- lerp(h, tanh(z + b), leak), as _finish_step
+            zi, hrow, b = z[i], h[i], bias[i]
+            for j in range(live):
+                hrow[j] = lerp(hrow[j], tanh(zi[j] + b), k, one)
+        for j in range(live):
+            row = out[rows[j], t]
+            for i in range(size):
+                row[i] = h[i, j]
+
+
 def _finish_step(z, h, leak, out, rows, t):  # pragma: no cover - compiled
     """h (H, n) <- lerp(h, tanh(z), leak) for z (H, n) = W h + W_in u_t + b (torch.lerp's two-sided
     form: exact at leak 1), then out[rows[j], t] <- h[:, j]: what the torch ops above do in four
@@ -127,4 +199,8 @@ def _finish_step(z, h, leak, out, rows, t):  # pragma: no cover - compiled
             row[i] = h[i, j]
 
 
-_finish = jit(_finish_step) if numba_available() else None
+if numba_available():
+    _finish = jit(_finish_step)
+    _steps = jit(_steps_loop)
+else:
+    _finish = _steps = None
