@@ -172,4 +172,6 @@ def test_a_reader_that_stops_early_is_not_an_error(run_dir, tmp_path):
     (tmp_path / "many.txt").write_text("Mary smiled .\n" * 3000, encoding="utf-8")  # ~200 kB out: past a pipe buffer
     done = subprocess.run(f"{sys.executable} -m rnnkit tag {run_dir} {tmp_path / 'many.txt'} | head -1", shell=True,
                           capture_output=True, text=True, timeout=120)
-    assert done.stdout.startswith("Mary\t") and done.stdout.count("\n") == 1 and not done.stderr
+    assert done.stdout.startswith("Mary\t") and done.stdout.count("\n") == 1
+    # nothing on stderr but, on a fresh numba cache, the one-line notice that a loop is compiling
+    assert [line for line in done.stderr.splitlines() if not line.startswith("rnnkit: compiling")] == []
