@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from rnnkit import Recurrent, ReservoirCell
 from rnnkit.cells.base import Cell
 from rnnkit.data.batch import Batch, Splits
-from rnnkit.kernels import _mkl_sparse, reservoir_batch, reservoir_loop
+from rnnkit.kernels import _mkl_sparse, backend, reservoir_batch, reservoir_loop
 from rnnkit.kernels.reservoir import _recurrent_matrix
 from rnnkit.models.esn import EchoStateClassifier, EchoStateNetwork
 from rnnkit.train.ridge import fit_ridge
@@ -145,6 +145,37 @@ def test_no_direct_mkl_product_where_the_library_or_the_check_fails(monkeypatch)
     monkeypatch.setattr(_mkl_sparse, "_works", lambda dtype: False)
     assert _mkl_sparse.mm_function(torch.empty(0, dtype=F64).numpy().dtype) is None
     assert reservoir_batch._direct_product(_recurrent_matrix(cell(40))) is None
+
+
+def test_the_kernel_backend_decides_whether_the_batched_loop_is_compiled(monkeypatch, capsys) -> None:
+    """RNNKIT_KERNELS=python (`backend.using`) runs the torch ops, and a compiled loop that fails its
+    first try falls back to them after one line on stderr, with the same states."""
+    if reservoir_batch._finish is None:
+        pytest.skip("needs numba")
+    ran: list[str] = []
+    steps, finish = reservoir_batch._steps, reservoir_batch._finish
+    monkeypatch.setattr(reservoir_batch, "_steps", lambda *a: ran.append("steps") or steps(*a))
+    monkeypatch.setattr(reservoir_batch, "_finish", lambda *a: ran.append("finish") or finish(*a))
+    c = cell(40)
+    x, lengths = torch.randn(10, 6, 3, dtype=F64), torch.tensor([6, 2, 5, 6, 1, 3, 4, 6, 2, 5])
+    expected, _ = one_at_a_time(c, x, x.new_zeros(10, 40), lengths)
+    monkeypatch.setattr(backend, "_tried", {})
+    monkeypatch.setattr(backend, "_failed", [])
+    with backend.using("python"):
+        torch.testing.assert_close(Recurrent(c)(x, lengths=lengths)[0], expected, **TOL)
+    assert ran == []
+    torch.testing.assert_close(Recurrent(c)(x, lengths=lengths)[0], expected, **TOL)
+    assert ran and capsys.readouterr().err.count("\n") <= 2                   # at most the compile notices
+
+    def broken(*args):
+        raise RuntimeError("no LLVM target for this machine")
+
+    monkeypatch.setattr(backend, "_tried", {})
+    monkeypatch.setattr(reservoir_batch, "_steps", broken)
+    monkeypatch.setattr(reservoir_batch, "_finish", broken)
+    torch.testing.assert_close(Recurrent(c)(x, lengths=lengths)[0], expected, **TOL)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unavailable (RuntimeError: no LLVM target" in err
 
 
 def test_equal_lengths_and_stacked_layers(calls: list[int]) -> None:

@@ -32,13 +32,14 @@ leak and output write run as torch ops; with numba but no direct product, as one
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from . import _mkl_sparse
+from . import _mkl_sparse, backend
 from ._blas import gemm, scratch
 from ._fastmath import tanh
 from ._native_common import NUMPY, gemm_function, jit, lerp
@@ -61,7 +62,29 @@ def sparse_batch_states(x: Tensor, h0: Tensor, lengths: Tensor, weight_ih: Tenso
                         weight: Tensor, leak: float, *, workers: int = 1) -> Tensor:
     """All states (B, T, H) of B sequences x: (B, T, I) on the CPU from h0: (B, H), each run for its
     own length (B,); zero after it. `weight` is W as a CSR (or dense) tensor. With workers > 1
-    (`chunk_threads`) torch should run on one thread (the caller's `_threads(1)`)."""
+    (`chunk_threads`) torch should run on one thread (the caller's `_threads(1)`). The compiled
+    loops run under the kernel backend's rules (`backend.native`: RNNKIT_KERNELS=python, or a
+    failed first compile, keeps the torch ops)."""
+    compiled = _finish is not None and backend.native("reservoir_batch", x, _smoke)
+    return _batch_states(x, h0, lengths, weight_ih, bias, weight, leak, workers, compiled)
+
+
+def _smoke(dtype: torch.dtype) -> None:
+    """The first try of the compiled loops (`backend.native`): 3 sequences through a 6-unit CSR
+    reservoir, by the MKL loop where it is available and by the compiled pass."""
+    w = torch.eye(6, dtype=dtype).roll(1, 0) * 0.5
+    with warnings.catch_warnings():                  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        csr = w.to_sparse_csr()
+        csr = torch.sparse_csr_tensor(csr.crow_indices().int(), csr.col_indices().int(), csr.values(), csr.shape)
+    args = (torch.ones(3, 4, 2, dtype=dtype), torch.zeros(3, 6, dtype=dtype), torch.tensor([4, 1, 3]),
+            torch.ones(6, 2, dtype=dtype), torch.zeros(6, dtype=dtype))
+    for weight in (csr, w):                          # the second: no direct product (a dense W)
+        _batch_states(*args, weight, 0.5, 1, True)
+
+
+def _batch_states(x: Tensor, h0: Tensor, lengths: Tensor, weight_ih: Tensor, bias: Tensor, weight: Tensor,
+                  leak: float, workers: int, compiled: bool) -> Tensor:
     batch, steps, _ = x.shape
     size = weight.size(0)
     out = np.zeros((batch, steps, size), dtype=torch.empty(0, dtype=x.dtype).numpy().dtype)
@@ -70,7 +93,8 @@ def sparse_batch_states(x: Tensor, h0: Tensor, lengths: Tensor, weight_ih: Tenso
     chunk = CHUNK
     starts = iter(range(0, batch, chunk))                       # shared: next() is atomic under the GIL
 
-    mm = _direct_product(weight)
+    mm = _direct_product(weight) if compiled else None
+    finish = _finish if compiled else None
 
     def work() -> None:
         if mm is not None:                                      # the compiled loop: per-step inputs,
@@ -93,7 +117,7 @@ def sparse_batch_states(x: Tensor, h0: Tensor, lengths: Tensor, weight_ih: Tenso
             shape = (size, chunk_lengths[0], len(index))
             inputs = buffer[:shape[0] * shape[1] * shape[2]].view(shape)
             _run_chunk(x[index], h0[index], chunk_lengths, weight_ih, bias, weight, leak, inputs, out,
-                       index.numpy())
+                       index.numpy(), finish)
 
     if workers == 1:
         work()
@@ -125,9 +149,10 @@ def _compiled_chunk(x: Tensor, h0: Tensor, lengths: list[int], weight_ih: Tensor
 
 
 def _run_chunk(x: Tensor, h0: Tensor, lengths: list[int], weight_ih: Tensor, bias: Tensor, weight: Tensor,
-               leak: float, inputs: Tensor, out: np.ndarray, rows: np.ndarray) -> None:
+               leak: float, inputs: Tensor, out: np.ndarray, rows: np.ndarray, finish) -> None:
     """Runs n sequences sorted by length (longest first) and writes their states to out[rows];
-    `inputs` (H, T, n) is scratch space for W_in u_t + b, all steps in one GEMM."""
+    `inputs` (H, T, n) is scratch space for W_in u_t + b, all steps in one GEMM; `finish`: the
+    compiled `_finish_step`, or None for torch ops."""
     size, steps, n = inputs.shape
     torch.addmm(bias[:, None], weight_ih, x[:, :steps].permute(2, 1, 0).reshape(-1, steps * n),
                  out=inputs.view(size, steps * n))
@@ -143,8 +168,8 @@ def _run_chunk(x: Tensor, h0: Tensor, lengths: list[int], weight_ih: Tensor, bia
             z = inputs[:, 0, :live].clone()
         else:
             z = torch.addmm(inputs[:, t, :live], weight, h)                           # (H, live)
-        if _finish is not None:                         # one compiled pass, the GIL released
-            _finish(z.numpy(), h.numpy(), leak, out, rows, t)
+        if finish is not None:                          # one compiled pass, the GIL released
+            finish(z.numpy(), h.numpy(), leak, out, rows, t)
             continue
         z.tanh_()
         h = torch.lerp(h, z, leak) if leak != 1.0 else z
