@@ -122,8 +122,7 @@ def test_mkl_product_called_directly_reads_and_writes_through_leading_dimensions
     if mm is None:
         pytest.skip("no direct MKL product here")
     w = torch.randn(30, 20, dtype=F64) * (torch.rand(30, 20) < 0.2)
-    csr = w.to(dtype).to_sparse_csr()
-    csr = torch.sparse_csr_tensor(csr.crow_indices().int(), csr.col_indices().int(), csr.values(), csr.shape)
+    csr = _mkl_sparse.int32_csr(w.to(dtype))
     b, c = torch.randn(20, 9, dtype=dtype), torch.randn(30, 9, dtype=dtype)
     expected = c.clone()
     expected[:, :5] = w.to(dtype) @ b[:, :5] + 0.5 * c[:, :5]

@@ -32,7 +32,6 @@ leak and output write run as torch ops; with numba but no direct product, as one
 
 from __future__ import annotations
 
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -73,10 +72,7 @@ def _smoke(dtype: torch.dtype) -> None:
     """The first try of the compiled loops (`backend.native`): 3 sequences through a 6-unit CSR
     reservoir, by the MKL loop where it is available and by the compiled pass."""
     w = torch.eye(6, dtype=dtype).roll(1, 0) * 0.5
-    with warnings.catch_warnings():                  # "sparse CSR support is in beta"
-        warnings.simplefilter("ignore", UserWarning)
-        csr = w.to_sparse_csr()
-        csr = torch.sparse_csr_tensor(csr.crow_indices().int(), csr.col_indices().int(), csr.values(), csr.shape)
+    csr = _mkl_sparse.int32_csr(w)
     args = (torch.ones(3, 4, 2, dtype=dtype), torch.zeros(3, 6, dtype=dtype), torch.tensor([4, 1, 3]),
             torch.ones(6, 2, dtype=dtype), torch.zeros(6, dtype=dtype))
     for weight in (csr, w):                          # the second: no direct product (a dense W)
