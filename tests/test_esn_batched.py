@@ -152,8 +152,8 @@ def test_the_kernel_backend_decides_whether_the_batched_loop_is_compiled(monkeyp
     if reservoir_batch._finish is None:
         pytest.skip("needs numba")
     ran: list[str] = []
-    steps, finish = reservoir_batch._steps, reservoir_batch._finish
-    monkeypatch.setattr(reservoir_batch, "_steps", lambda *a: ran.append("steps") or steps(*a))
+    steps, finish = reservoir_batch._chunks, reservoir_batch._finish
+    monkeypatch.setattr(reservoir_batch, "_chunks", lambda *a: ran.append("steps") or steps(*a))
     monkeypatch.setattr(reservoir_batch, "_finish", lambda *a: ran.append("finish") or finish(*a))
     c = cell(40)
     x, lengths = torch.randn(10, 6, 3, dtype=F64), torch.tensor([6, 2, 5, 6, 1, 3, 4, 6, 2, 5])
@@ -170,7 +170,7 @@ def test_the_kernel_backend_decides_whether_the_batched_loop_is_compiled(monkeyp
         raise RuntimeError("no LLVM target for this machine")
 
     monkeypatch.setattr(backend, "_tried", {})
-    monkeypatch.setattr(reservoir_batch, "_steps", broken)
+    monkeypatch.setattr(reservoir_batch, "_chunks", broken)
     monkeypatch.setattr(reservoir_batch, "_finish", broken)
     torch.testing.assert_close(Recurrent(c)(x, lengths=lengths)[0], expected, **TOL)
     err = capsys.readouterr().err

@@ -274,4 +274,5 @@ def _adaptive(steps: int, run: Any, threads: int, clock: Any = None) -> list[int
 def _last_valid(y: Tensor, h0: Tensor, mask: Tensor) -> Tensor:
     lengths = mask.sum(1)                                                    # (B,)
     last = y[torch.arange(y.size(0), device=y.device), (lengths - 1).clamp(min=0)]
-    return torch.where((lengths > 0)[:, None], last, h0)
+    empty = lengths == 0
+    return torch.where(empty[:, None], h0, last) if bool(empty.any()) else last

@@ -19,15 +19,18 @@ float64, one thread; docs/benchmarks.md): the product runs at 7-9 GFMA/s through
 against 1.7 for scipy's CSR x dense and 1-4 for numba loops over a (H, lanes) block, which LLVM
 leaves scalar or 4-wide here (numba's SLP vectoriser is off); the dense product of the old loop did
 10x the arithmetic. Where numba and MKL's product can be called directly (`_mkl_sparse`: x86-64
-with torch's MKL), a chunk's whole step loop is one compiled call that releases the GIL
-(`_steps_loop`): per step a small GEMM for W_in u_t into an L2-sized z, MKL's product added in
-place, then tanh, leak and the output rows. Against the Python loop around torch's `addmm` (kept
-as the reference and where the direct call is missing) that took a run from 86-90 ms to 59-67 on
-one thread: 11 ms of Python per step and of torch's per-call handle, and 9 of hoisted inputs
-going through memory. Of the rest, the product is about a third, the tanh pass a fifth and writing
-the (B, T, H) output, fresh pages at this VM's 9 GB/s, a third. Without numba, the step's tanh,
-leak and output write run as torch ops; with numba but no direct product, as one compiled pass
-(`_finish_step`) after torch's product.
+with torch's MKL), a thread's chunks are one compiled call that releases the GIL (`_chunks_loop`):
+per chunk it gathers the sorted sequences' inputs and states into scratch buffers, and per step it
+runs a small GEMM for W_in u_t into an L2-sized z, MKL's product added in place, then tanh, leak
+and the output rows. Against the Python loop around torch's `addmm` (kept as the reference and
+where the direct call is missing) that took a run from 86-90 ms to 49-50 on one thread: 11 ms of
+Python per step and of torch's per-call handle, 9 of hoisted inputs going through memory, and 8
+of per-chunk gathers, transposes and calls (one call per chunk, as the first version of this loop
+made, cost 0.2 ms each). Of the rest, the product is about 20 ms, the tanh pass 10 and writing the
+(B, T, H) output 20, of which half is the first touch of its fresh pages on this VM (huge pages
+and MAP_POPULATE were slower here, and non-temporal stores gained nothing). Without numba, the
+step's tanh, leak and output write run as torch ops; with numba but no direct product, as one
+compiled pass (`_finish_step`) after torch's product.
 """
 
 from __future__ import annotations
@@ -83,38 +86,21 @@ def _batch_states(x: Tensor, h0: Tensor, lengths: Tensor, weight_ih: Tensor, bia
                   leak: float, workers: int, compiled: bool) -> Tensor:
     batch, steps, _ = x.shape
     size = weight.size(0)
-    out = np.zeros((batch, steps, size), dtype=torch.empty(0, dtype=x.dtype).numpy().dtype)
+    out = np.zeros((batch, steps, size), dtype=NUMPY[x.dtype])
     order = torch.argsort(lengths, descending=True, stable=True)
-    sorted_lengths = lengths[order].tolist()
-    chunk = CHUNK
-    starts = iter(range(0, batch, chunk))                       # shared: next() is atomic under the GIL
-
+    sorted_lengths = lengths[order]
+    first = np.arange(0, batch, CHUNK, dtype=np.int64)
+    # what a thread takes at a time (shared: next() is atomic under the GIL): one thread takes all the
+    # chunks in one call; several take one chunk each, so that a thread slowed by another process
+    # only takes fewer
+    starts = iter(first[None] if workers == 1 else first[:, None])
     mm = _direct_product(weight) if compiled else None
-    finish = _finish if compiled else None
-
-    def work() -> None:
-        if mm is not None:                                      # the compiled loop: per-step inputs,
-            with _mkl_sparse.Handle(weight) as handle:          # no (H, T, n) buffer
-                z = x.new_empty(size * chunk).numpy()           # one per thread
-                for start in starts:
-                    chunk_lengths = sorted_lengths[start:start + chunk]
-                    if chunk_lengths[0] == 0:                   # every sequence from here on is empty
-                        return
-                    index = order[start:start + chunk]
-                    _compiled_chunk(x[index], h0[index], chunk_lengths, weight_ih, bias, leak, z, out,
-                                    index.numpy(), mm, handle.value)
-            return
-        buffer = x.new_empty(size * steps * chunk)              # one per thread, reused: a fresh large
-        for start in starts:                                    # tensor costs a page fault per page
-            chunk_lengths = sorted_lengths[start:start + chunk]
-            if chunk_lengths[0] == 0:
-                return
-            index = order[start:start + chunk]
-            shape = (size, chunk_lengths[0], len(index))
-            inputs = buffer[:shape[0] * shape[1] * shape[2]].view(shape)
-            _run_chunk(x[index], h0[index], chunk_lengths, weight_ih, bias, weight, leak, inputs, out,
-                       index.numpy(), finish)
-
+    if mm is not None:
+        work = lambda: _compiled_chunks(x, h0, order, sorted_lengths, weight_ih, bias, weight, leak,  # noqa: E731
+                                        out, mm, starts)
+    else:
+        work = lambda: _python_chunks(x, h0, order, sorted_lengths.tolist(), weight_ih, bias, weight,  # noqa: E731
+                                      leak, out, _finish if compiled else None, starts)
     if workers == 1:
         work()
     else:
@@ -127,21 +113,42 @@ def _batch_states(x: Tensor, h0: Tensor, lengths: Tensor, weight_ih: Tensor, bia
 def _direct_product(weight: Tensor):
     """MKL's `mkl_sparse_?_mm` for the compiled step loop, or None where the loop stays in Python
     (no numba, a dense W, or no direct call: `_mkl_sparse`)."""
-    if _steps is None or weight.layout != torch.sparse_csr or weight.crow_indices().dtype != torch.int32:
+    if _chunks is None or weight.layout != torch.sparse_csr or weight.crow_indices().dtype != torch.int32:
         return None
     return _mkl_sparse.mm_function(NUMPY[weight.dtype])
 
 
-def _compiled_chunk(x: Tensor, h0: Tensor, lengths: list[int], weight_ih: Tensor, bias: Tensor, leak: float,
-                    z: np.ndarray, out: np.ndarray, rows: np.ndarray, mm, handle: int) -> None:
-    """`_run_chunk` as one compiled call (`_steps_loop`) through MKL's product `mm` and its handle
-    on W; z (>= H n,) is the thread's scratch for a step's pre-activations."""
-    steps, n = lengths[0], x.size(0)
-    xs = x[:, :steps].permute(1, 2, 0).contiguous()                                   # (T, I, n)
-    h = h0.t().contiguous()                                                           # (H, n)
-    size = h.size(0)
-    _steps(mm, handle, gemm_function(x.dtype), xs.numpy(), weight_ih.contiguous().numpy(), bias.contiguous().numpy(),
-           z[:size * n].reshape(size, n), h.numpy(), np.asarray(lengths, np.int64), leak, out, rows, not bool(h.any()))
+def _compiled_chunks(x: Tensor, h0: Tensor, order: Tensor, lengths: Tensor, weight_ih: Tensor, bias: Tensor,
+                     weight: Tensor, leak: float, out: np.ndarray, mm, starts) -> None:
+    """One thread's share of the chunks, each array of chunk starts from `starts` in one compiled
+    call (`_chunks_loop`) through MKL's product `mm` on this thread's handle on W."""
+    steps, inputs = x.shape[1:]
+    size, dtype = weight.size(0), NUMPY[x.dtype]
+    xs = np.empty((steps, inputs, CHUNK), dtype)                # this thread's scratch: a chunk's inputs,
+    z, h = np.empty((size, CHUNK), dtype), np.empty((size, CHUNK), dtype)   # pre-activations and states
+    xn, sorted_by, by_length = x.contiguous().numpy(), order.numpy(), lengths.numpy().astype(np.int64)
+    w_in, b, h_0 = weight_ih.contiguous().numpy(), bias.contiguous().numpy(), h0.contiguous().numpy()
+    with _mkl_sparse.Handle(weight) as handle:
+        for batch in starts:
+            _chunks(mm, handle.value, gemm_function(x.dtype), xn, sorted_by, by_length, batch, w_in, b, h_0,
+                    xs, z, h, leak, out)
+
+
+def _python_chunks(x: Tensor, h0: Tensor, order: Tensor, lengths: list[int], weight_ih: Tensor, bias: Tensor,
+                   weight: Tensor, leak: float, out: np.ndarray, finish, starts) -> None:
+    """One thread's share of the chunks, each through `_run_chunk` (torch's product per step)."""
+    size, steps = weight.size(0), x.size(1)
+    buffer = x.new_empty(size * steps * CHUNK)                  # one per thread, reused: a fresh large
+    for batch in starts:                                        # tensor costs a page fault per page
+        for start in batch.tolist():
+            chunk_lengths = lengths[start:start + CHUNK]
+            if chunk_lengths[0] == 0:                           # every sequence from here on is empty
+                return
+            index = order[start:start + CHUNK]
+            shape = (size, chunk_lengths[0], len(index))
+            inputs = buffer[:shape[0] * shape[1] * shape[2]].view(shape)
+            _run_chunk(x[index], h0[index], chunk_lengths, weight_ih, bias, weight, leak, inputs, out,
+                       index.numpy(), finish)
 
 
 def _run_chunk(x: Tensor, h0: Tensor, lengths: list[int], weight_ih: Tensor, bias: Tensor, weight: Tensor,
@@ -172,36 +179,54 @@ def _run_chunk(x: Tensor, h0: Tensor, lengths: list[int], weight_ih: Tensor, bia
         out[rows[:live], t] = h.numpy().T               # numpy's transposing copy: 3x torch's speed here
 
 
-def _steps_loop(mm, handle, gemm_fn, xs, w_in, bias, z, h, lengths, leak, out, rows, from_zero):  # pragma: no cover
-    """The step loop of `_run_chunk`, compiled, for xs (T, I, n): a step's pre-activations z (H, n) =
-    W_in u_t (BLAS) + W h (MKL's sparse product, in place) for the live columns only, then
-    tanh(z + b) and the leak, and the output rows. z and h keep their width n, the live columns
-    first (leading dimension n), so nothing is copied, and z stays in the cache: the Python loop's
-    hoisted (H, T, n) inputs went through memory, which on the 2-core VM (about 9 GB/s) cost more
-    than the BLAS calls it saved."""
-    size, steps, n = h.shape[0], xs.shape[0], h.shape[1]
+def _chunks_loop(mm, handle, gemm_fn, x, order, lengths, starts, w_in, bias, h0, xs, z, h, leak,  # pragma: no cover
+                 out):
+    """`_run_chunk` for the chunks that start at `starts`, compiled: x (B, T, I), h0 (B, H) and
+    out (B, T, H) in the caller's order, `order` the sequences sorted by length (longest first)
+    and `lengths` theirs (int64). Per chunk its inputs (T, I, n) and states (H, n) are gathered
+    into the thread's scratch xs and h (width CHUNK: n columns used); per step z (H, n) = W_in u_t
+    (BLAS) + W h (MKL's sparse product, in place) for the live columns only, then tanh(z + b), the
+    leak and the output rows. z and h keep the width CHUNK, the live columns first (leading
+    dimension CHUNK), so nothing is copied, and z stays in the cache: the Python loop's hoisted
+    (H, T, n) inputs went through memory, which on the 2-core VM (about 9 GB/s) cost more than
+    the BLAS calls it saved."""
+    batch, inputs = x.shape[0], x.shape[2]
+    size, width = h.shape
     slots = scratch(z.dtype)
-    live = n
     lo, hi = _mkl_sparse.DESCR
     k, one = z.dtype.type(leak), z.dtype.type(1)
-    for t in range(steps):
-        while lengths[live - 1] <= t:                   # sorted: the ended sequences are the last columns
-            live -= 1
-        # row-major z (H, live) = W_in (H, I) u_t (I, live) is column-major zᵀ = u_tᵀ W_inᵀ (see _blas)
-        gemm(gemm_fn, False, live, size, xs.shape[1], xs[t], w_in, w_in.shape[1], z, n, 0.0, slots)
-        if t > 0 or not from_zero:                      # W 0 = 0: the first step from rest needs no product
-            status = mm(_mkl_sparse.NON_TRANSPOSE, 1.0, handle, lo, hi, _mkl_sparse.ROW_MAJOR, h.ctypes, live, n,
-                        1.0, z.ctypes, n)
-            if status != _mkl_sparse.SUCCESS:
-                raise RuntimeError("mkl_sparse_?_mm failed")
-        for i in range(size):                           # h <- lerp(h, tanh(z + b), leak), as _finish_step
-            zi, hrow, b = z[i], h[i], bias[i]
-            for j in range(live):
-                hrow[j] = lerp(hrow[j], tanh(zi[j] + b), k, one)
-        for j in range(live):
-            row = out[rows[j], t]
+    for s in starts:
+        if lengths[s] == 0:                             # sorted: every sequence from here on is empty
+            return
+        n = min(width, batch - s)
+        from_zero = True
+        for j in range(n):                              # (T, I, n) and (H, n): one column per sequence
+            b = order[s + j]
+            for t in range(lengths[s + j]):
+                for i in range(inputs):
+                    xs[t, i, j] = x[b, t, i]
             for i in range(size):
-                row[i] = h[i, j]
+                h[i, j] = h0[b, i]
+                from_zero = from_zero and h0[b, i] == 0
+        live = n
+        for t in range(lengths[s]):
+            while lengths[s + live - 1] <= t:           # sorted: the ended sequences are the last columns
+                live -= 1
+            # row-major z (H, live) = W_in (H, I) u_t (I, live) is column-major zᵀ = u_tᵀ W_inᵀ (see _blas)
+            gemm(gemm_fn, False, live, size, inputs, xs[t], w_in, w_in.shape[1], z, width, 0.0, slots)
+            if t > 0 or not from_zero:                  # W 0 = 0: the first step from rest needs no product
+                status = mm(_mkl_sparse.NON_TRANSPOSE, 1.0, handle, lo, hi, _mkl_sparse.ROW_MAJOR, h.ctypes, live,
+                            width, 1.0, z.ctypes, width)
+                if status != _mkl_sparse.SUCCESS:
+                    raise RuntimeError("mkl_sparse_?_mm failed")
+            for i in range(size):                       # h <- lerp(h, tanh(z + b), leak), as _finish_step
+                zi, hrow, b = z[i], h[i], bias[i]
+                for j in range(live):
+                    hrow[j] = lerp(hrow[j], tanh(zi[j] + b), k, one)
+            for j in range(live):
+                row = out[order[s + j], t]
+                for i in range(size):
+                    row[i] = h[i, j]
 
 
 def _finish_step(z, h, leak, out, rows, t):  # pragma: no cover - compiled
@@ -222,6 +247,6 @@ def _finish_step(z, h, leak, out, rows, t):  # pragma: no cover - compiled
 
 if numba_available():
     _finish = jit(_finish_step)
-    _steps = jit(_steps_loop)
+    _chunks = jit(_chunks_loop)
 else:
-    _finish = _steps = None
+    _finish = _chunks = None
