@@ -64,11 +64,11 @@ def echo_state_scan(cell: Any, x: Tensor, h0: Tensor, mask: Tensor | None) -> tu
             # chunk threads run torch on one thread each; else a large reservoir's product takes torch's
             big = workers == 1 and cell.hidden_size > _ONE_THREAD_UP_TO
             with _threads(torch.get_num_threads() if big else 1):
-                y = reservoir_batch.sparse_batch_states(x, h0, lengths, cell.weight_ih, cell.bias, w,
-                                                        cell.leak, workers=workers)
-        else:
-            pre = F.linear(x, cell.weight_ih, cell.bias)                      # (B, T, H)
-            y = _states(cell, pre, h0, mask, x.device.type == "cpu")
+                y, last = reservoir_batch.sparse_batch_states(x, h0, lengths, cell.weight_ih, cell.bias, w,
+                                                              cell.leak, workers=workers)
+            return y, (last,)
+        pre = F.linear(x, cell.weight_ih, cell.bias)                          # (B, T, H)
+        y = _states(cell, pre, h0, mask, x.device.type == "cpu")
     return y, (y[:, -1].clone() if mask is None else _last_valid(y, h0, mask),)
 
 

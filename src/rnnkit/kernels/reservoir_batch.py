@@ -61,12 +61,13 @@ def chunk_threads(batch: int, weight: Tensor, threads: int) -> int:
 
 
 def sparse_batch_states(x: Tensor, h0: Tensor, lengths: Tensor, weight_ih: Tensor, bias: Tensor,
-                        weight: Tensor, leak: float, *, workers: int = 1) -> Tensor:
+                        weight: Tensor, leak: float, *, workers: int = 1) -> tuple[Tensor, Tensor]:
     """All states (B, T, H) of B sequences x: (B, T, I) on the CPU from h0: (B, H), each run for its
-    own length (B,); zero after it. `weight` is W as a CSR (or dense) tensor. With workers > 1
-    (`chunk_threads`) torch should run on one thread (the caller's `_threads(1)`). The compiled
-    loops run under the kernel backend's rules (`backend.native`: RNNKIT_KERNELS=python, or a
-    failed first compile, keeps the torch ops)."""
+    own length (B,), zero after it, and each one's final state (B, H) (h0 for an empty one).
+    `weight` is W as a CSR (or dense) tensor. With workers > 1 (`chunk_threads`) torch should run
+    on one thread (the caller's `_threads(1)`). The compiled loops run under the kernel backend's
+    rules (`backend.native`: RNNKIT_KERNELS=python, or a failed first compile, keeps the torch
+    ops)."""
     compiled = _finish is not None and backend.native("reservoir_batch", x, _smoke)
     return _batch_states(x, h0, lengths, weight_ih, bias, weight, leak, workers, compiled)
 
@@ -83,10 +84,12 @@ def _smoke(dtype: torch.dtype) -> None:
 
 
 def _batch_states(x: Tensor, h0: Tensor, lengths: Tensor, weight_ih: Tensor, bias: Tensor, weight: Tensor,
-                  leak: float, workers: int, compiled: bool) -> Tensor:
+                  leak: float, workers: int, compiled: bool) -> tuple[Tensor, Tensor]:
     batch, steps, _ = x.shape
     size = weight.size(0)
     out = np.zeros((batch, steps, size), dtype=NUMPY[x.dtype])
+    last = h0.contiguous().clone()                              # the compiled loop overwrites the rows of
+                                                                # the sequences that ran
     order = torch.argsort(lengths, descending=True, stable=True)
     sorted_lengths = lengths[order]
     first = np.arange(0, batch, CHUNK, dtype=np.int64)
@@ -97,7 +100,7 @@ def _batch_states(x: Tensor, h0: Tensor, lengths: Tensor, weight_ih: Tensor, bia
     mm = _direct_product(weight) if compiled else None
     if mm is not None:
         work = lambda: _compiled_chunks(x, h0, order, sorted_lengths, weight_ih, bias, weight, leak,  # noqa: E731
-                                        out, mm, starts)
+                                        out, last.numpy(), mm, starts)
     else:
         work = lambda: _python_chunks(x, h0, order, sorted_lengths.tolist(), weight_ih, bias, weight,  # noqa: E731
                                       leak, out, _finish if compiled else None, starts)
@@ -107,7 +110,11 @@ def _batch_states(x: Tensor, h0: Tensor, lengths: Tensor, weight_ih: Tensor, bia
         with ThreadPoolExecutor(workers) as pool:
             for done in [pool.submit(work) for _ in range(workers)]:
                 done.result()                                   # re-raises a worker's exception
-    return torch.from_numpy(out)
+    y = torch.from_numpy(out)
+    if mm is None:                                              # each sequence's last valid state
+        ran = lengths > 0
+        last[ran] = y[ran, lengths[ran] - 1]
+    return y, last
 
 
 def _direct_product(weight: Tensor):
@@ -119,7 +126,7 @@ def _direct_product(weight: Tensor):
 
 
 def _compiled_chunks(x: Tensor, h0: Tensor, order: Tensor, lengths: Tensor, weight_ih: Tensor, bias: Tensor,
-                     weight: Tensor, leak: float, out: np.ndarray, mm, starts) -> None:
+                     weight: Tensor, leak: float, out: np.ndarray, last: np.ndarray, mm, starts) -> None:
     """One thread's share of the chunks, each array of chunk starts from `starts` in one compiled
     call (`_chunks_loop`) through MKL's product `mm` on this thread's handle on W."""
     steps, inputs = x.shape[1:]
@@ -131,7 +138,7 @@ def _compiled_chunks(x: Tensor, h0: Tensor, order: Tensor, lengths: Tensor, weig
     with _mkl_sparse.Handle(weight) as handle:
         for batch in starts:
             _chunks(mm, handle.value, gemm_function(x.dtype), xn, sorted_by, by_length, batch, w_in, b, h_0,
-                    xs, z, h, leak, out)
+                    xs, z, h, leak, out, last)
 
 
 def _python_chunks(x: Tensor, h0: Tensor, order: Tensor, lengths: list[int], weight_ih: Tensor, bias: Tensor,
@@ -180,16 +187,17 @@ def _run_chunk(x: Tensor, h0: Tensor, lengths: list[int], weight_ih: Tensor, bia
 
 
 def _chunks_loop(mm, handle, gemm_fn, x, order, lengths, starts, w_in, bias, h0, xs, z, h, leak,  # pragma: no cover
-                 out):
+                 out, last):
     """`_run_chunk` for the chunks that start at `starts`, compiled: x (B, T, I), h0 (B, H) and
     out (B, T, H) in the caller's order, `order` the sequences sorted by length (longest first)
     and `lengths` theirs (int64). Per chunk its inputs (T, I, n) and states (H, n) are gathered
     into the thread's scratch xs and h (width CHUNK: n columns used); per step z (H, n) = W_in u_t
     (BLAS) + W h (MKL's sparse product, in place) for the live columns only, then tanh(z + b), the
-    leak and the output rows. z and h keep the width CHUNK, the live columns first (leading
-    dimension CHUNK), so nothing is copied, and z stays in the cache: the Python loop's hoisted
-    (H, T, n) inputs went through memory, which on the 2-core VM (about 9 GB/s) cost more than
-    the BLAS calls it saved."""
+    leak and the output rows. At the chunk's end each column of h holds its sequence's final state
+    (an ended column is no longer updated), copied to last (B, H). z and h keep the width CHUNK,
+    the live columns first (leading dimension CHUNK), so nothing is copied, and z stays in the
+    cache: the Python loop's hoisted (H, T, n) inputs went through memory, which on the 2-core VM
+    (about 9 GB/s) cost more than the BLAS calls it saved."""
     batch, inputs = x.shape[0], x.shape[2]
     size, width = h.shape
     slots = scratch(z.dtype)
@@ -227,6 +235,10 @@ def _chunks_loop(mm, handle, gemm_fn, x, order, lengths, starts, w_in, bias, h0,
                 row = out[order[s + j], t]
                 for i in range(size):
                     row[i] = h[i, j]
+        for j in range(n):
+            row = last[order[s + j]]
+            for i in range(size):
+                row[i] = h[i, j]
 
 
 def _finish_step(z, h, leak, out, rows, t):  # pragma: no cover - compiled
