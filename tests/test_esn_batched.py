@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -131,6 +132,34 @@ def test_mkl_product_called_directly_reads_and_writes_through_leading_dimensions
     assert handle.value == 0                                            # destroyed on exit
     tol = {"atol": 1e-12, "rtol": 0.0} if dtype == F64 else {"atol": 1e-5, "rtol": 1e-5}
     torch.testing.assert_close(c, expected, **tol)
+
+
+def test_mkl_runs_on_the_threads_asked_for_in_a_thread_that_ran_no_torch_op() -> None:
+    """`_mkl_sparse.threads_here`: a chunk thread's MKL calls run on the count it gives (one, under
+    two torch threads), and on MKL's own count again after it."""
+    lib = _mkl_sparse._library()
+    if lib is None or not hasattr(lib, "MKL_Get_Max_Threads"):
+        pytest.skip("no MKL service functions here")
+    seen: list[int] = []
+
+    def inside() -> None:
+        with _mkl_sparse.threads_here(1):
+            seen.append(lib.MKL_Get_Max_Threads())
+        seen.append(lib.MKL_Get_Max_Threads())
+
+    def outside() -> None:
+        seen.append(lib.MKL_Get_Max_Threads())
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for target in (inside, outside):
+            thread = threading.Thread(target=target)
+            thread.start()
+            thread.join()
+    finally:
+        torch.set_num_threads(previous)
+    assert seen[0] == 1 and seen[1] == seen[2]
 
 
 def test_no_direct_mkl_product_where_the_library_or_the_check_fails(monkeypatch) -> None:

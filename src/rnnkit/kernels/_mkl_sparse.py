@@ -18,6 +18,7 @@ matrix and keeps the direct call only if the result is right. Callers then use t
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import glob
@@ -112,6 +113,25 @@ class Handle:
         if self.value:
             _library().mkl_sparse_destroy(ctypes.c_void_p(self.value))
             self.value = 0
+
+
+@contextlib.contextmanager
+def threads_here(n: int):
+    """MKL on `n` threads in the calling thread only (`MKL_Set_Num_Threads_Local`), as before on
+    exit. A new thread's MKL runs on MKL's global count until torch runs an op in it: torch sets
+    each thread's count lazily, so a thread that calls MKL directly and never torch would ignore
+    `torch.set_num_threads` (reservoir_batch's chunk threads each ran a two-thread product on the
+    two cores, 20% slower than one thread each)."""
+    lib = _library()
+    local = getattr(lib, "MKL_Set_Num_Threads_Local", None) if lib is not None else None
+    if local is None:
+        yield
+        return
+    previous = local(ctypes.c_int(n))                # 0: this thread followed the global count
+    try:
+        yield
+    finally:
+        local(ctypes.c_int(previous))
 
 
 def multiply(mm, handle: int, b: np.ndarray, c: np.ndarray, beta: float = 1.0) -> int:

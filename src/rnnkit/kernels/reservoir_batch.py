@@ -88,8 +88,7 @@ def _batch_states(x: Tensor, h0: Tensor, lengths: Tensor, weight_ih: Tensor, bia
     batch, steps, _ = x.shape
     size = weight.size(0)
     out = np.zeros((batch, steps, size), dtype=NUMPY[x.dtype])
-    last = h0.contiguous().clone()                              # the compiled loop overwrites the rows of
-                                                                # the sequences that ran
+    last = torch.empty(batch, size, dtype=x.dtype)              # (B, H): every row written below
     order = torch.argsort(lengths, descending=True, stable=True)
     sorted_lengths = lengths[order]
     first = np.arange(0, batch, CHUNK, dtype=np.int64)
@@ -112,8 +111,7 @@ def _batch_states(x: Tensor, h0: Tensor, lengths: Tensor, weight_ih: Tensor, bia
                 done.result()                                   # re-raises a worker's exception
     y = torch.from_numpy(out)
     if mm is None:                                              # each sequence's last valid state
-        ran = lengths > 0
-        last[ran] = y[ran, lengths[ran] - 1]
+        last = torch.where((lengths > 0)[:, None], y[torch.arange(batch), (lengths - 1).clamp(min=0)], h0)
     return y, last
 
 
@@ -135,7 +133,8 @@ def _compiled_chunks(x: Tensor, h0: Tensor, order: Tensor, lengths: Tensor, weig
     z, h = np.empty((size, CHUNK), dtype), np.empty((size, CHUNK), dtype)   # pre-activations and states
     xn, sorted_by, by_length = x.contiguous().numpy(), order.numpy(), lengths.numpy().astype(np.int64)
     w_in, b, h_0 = weight_ih.contiguous().numpy(), bias.contiguous().numpy(), h0.contiguous().numpy()
-    with _mkl_sparse.Handle(weight) as handle:
+    # torch's thread count for MKL's calls in this thread too (a chunk thread has run no torch op)
+    with _mkl_sparse.Handle(weight) as handle, _mkl_sparse.threads_here(torch.get_num_threads()):
         for batch in starts:
             _chunks(mm, handle.value, gemm_function(x.dtype), xn, sorted_by, by_length, batch, w_in, b, h_0,
                     xs, z, h, leak, out, last)
@@ -194,19 +193,23 @@ def _chunks_loop(mm, handle, gemm_fn, x, order, lengths, starts, w_in, bias, h0,
     into the thread's scratch xs and h (width CHUNK: n columns used); per step z (H, n) = W_in u_t
     (BLAS) + W h (MKL's sparse product, in place) for the live columns only, then tanh(z + b), the
     leak and the output rows. At the chunk's end each column of h holds its sequence's final state
-    (an ended column is no longer updated), copied to last (B, H). z and h keep the width CHUNK,
-    the live columns first (leading dimension CHUNK), so nothing is copied, and z stays in the
-    cache: the Python loop's hoisted (H, T, n) inputs went through memory, which on the 2-core VM
-    (about 9 GB/s) cost more than the BLAS calls it saved."""
+    (an ended column is no longer updated), copied to last (B, H); an empty sequence's is h0. z and
+    h keep the width CHUNK, the live columns first (leading dimension CHUNK), so nothing is
+    copied, and z stays in the cache: the Python loop's hoisted (H, T, n) inputs went through
+    memory, which on the 2-core VM (about 9 GB/s) cost more than the BLAS calls it saved."""
     batch, inputs = x.shape[0], x.shape[2]
     size, width = h.shape
     slots = scratch(z.dtype)
     lo, hi = _mkl_sparse.DESCR
     k, one = z.dtype.type(leak), z.dtype.type(1)
     for s in starts:
-        if lengths[s] == 0:                             # sorted: every sequence from here on is empty
-            return
         n = min(width, batch - s)
+        if lengths[s] == 0:                             # sorted: the chunk's sequences are all empty
+            for j in range(n):
+                row, start = last[order[s + j]], h0[order[s + j]]
+                for i in range(size):
+                    row[i] = start[i]
+            continue
         from_zero = True
         for j in range(n):                              # (T, I, n) and (H, n): one column per sequence
             b = order[s + j]
