@@ -101,7 +101,7 @@ def test_text_task_records_its_rows_and_fits_its_baseline(tmp_path):
     assert [data.meta["classes"][c] for c in y.tolist()] == [rows[i][1] for i in ids["test"]]
     model = task.build_model(ModelConfig(hidden_size=4), task.describe(data))
     names = list(task.evaluate(model.eval(), [data.test]))
-    table = task.baselines(data, "test")
+    table = task.baselines(data, ["test"])["test"]
     assert list(table) == ["tfidf_logreg", "nb_logreg"] and all(list(row) == names for row in table.values())
     assert all(row["accuracy"] == 1.0 and row["loss"] < 0.7 for row in table.values())
 
@@ -114,7 +114,7 @@ def test_text_folder_of_tsv_files_keeps_its_own_splits_and_buckets(tmp_path):
     data = task.load()
     assert data.ids["files"] == {"train": "train.tsv", "valid": "valid.tsv", "test": "test.tsv"}
     assert data.ids["valid"] == list(range(5)) and data.train.inputs.dim() == 3          # (K, B, T) buckets
-    assert task.baselines(data, "valid")["tfidf_logreg"]["accuracy"] == 1.0
+    assert task.baselines(data, ["valid"])["valid"]["tfidf_logreg"]["accuracy"] == 1.0
     (tmp_path / "train.jsonl").write_text("")
     with pytest.raises(ValueError, match="holds train.tsv and train.jsonl"):
         task.load()
@@ -229,7 +229,7 @@ def test_sequence_task_from_one_file_splits_off_valid_and_test(tmp_path, suffix)
     assert sorted(data.ids["train"] + data.ids["valid"] + data.ids["test"]) == list(range(40))
     model = task.build_model(ModelConfig(hidden_size=4), task.describe(data))
     names = list(task.evaluate(model.eval(), [data.test]))
-    table = task.baselines(data, "test")
+    table = task.baselines(data, ["test"])["test"]
     assert set(table) == {"1nn_dtw", "minirocket_ridge"}
     for metrics in table.values():                  # no probabilities: no loss, the rest named as evaluate's
         assert list(metrics) == [n for n in names if n != "loss"] and metrics["accuracy"] >= 0.9
@@ -244,7 +244,7 @@ def test_class_folders_record_their_paths_and_bucketed_baselines(tmp_path):
     assert len(data.ids["train"]) + len(data.ids["valid"]) == 18
     x, y = examples(data.test)
     assert len(x) == 9 and sorted(y.tolist()) == [0, 0, 0, 1, 1, 1, 2, 2, 2]   # the filler rows dropped
-    assert set(task.baselines(data, "test")) == {"1nn_dtw", "minirocket_ridge"}
+    assert set(task.baselines(data, ["test"])["test"]) == {"1nn_dtw", "minirocket_ridge"}
     assert torch.get_num_threads() == 1             # numba's OpenMP start-up must not change torch's threads
 
 

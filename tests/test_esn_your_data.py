@@ -76,7 +76,7 @@ def test_baselines_are_scored_like_the_model(tmp_path) -> None:
     write_series(tmp_path / "s.csv", 1500)
     task = ChaoticSeries(series=str(tmp_path / "s.csv"), washout=20, horizon=5)
     data = task.load()
-    rows = task.baselines(data, "test")
+    rows = task.baselines(data, ["test"])["test"]
     persistence, (ar_name, ar) = rows["persistence"], list(rows.items())[1]
     assert list(persistence) == list(ar) == ["nrmse", "nrmse_5"]               # evaluate's names
     assert ar_name.startswith("ridge_ar_") and ar["nrmse"] < 0.6 * persistence["nrmse"]   # an AR(2) process
@@ -96,7 +96,7 @@ def test_a_driven_series_and_the_generated_ones(tmp_path) -> None:
     task = ChaoticSeries(series=str(tmp_path / "plant.csv"), column="y", input_column="u", washout=10)
     data = task.load()
     assert data.ids["train"] == [10, 420] and not task.one_step_ahead
-    rows = task.baselines(data, "valid")
+    rows = task.baselines(data, ["valid"])["valid"]
     assert list(rows["persistence"]) == ["nrmse"] and rows["ridge_ar_3"]["nrmse"] < 1e-3   # the exact filter
     narma = ChaoticSeries(series="narma10", train_steps=600, valid_steps=300, test_steps=300, washout=50)
     ids = narma.load().ids

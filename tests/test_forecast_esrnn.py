@@ -133,7 +133,7 @@ def test_zeros_train_and_forecast_through_a_shifted_log(tmp_path):
     assert all(np.isfinite(f.point).all() and (f.lower <= f.upper).all() for f in forecasts)
     assert offset(np.array([0.0, 2.0, 4.0])) == 2.0 and offset(np.array([1.0, 3.0])) == 0.0
     assert offset(np.zeros(4)) == 1.0
-    baselines = task.baselines(data, "valid")                 # scored relative to the shifted last value
+    baselines = task.baselines(data, ["valid"])["valid"]                 # scored relative to the shifted last value
     assert all(np.isfinite(m["mae"]) for m in baselines.values())
 
 

@@ -137,7 +137,7 @@ def test_baselines_are_scored_on_the_split_in_the_units_of_evaluate(tmp_path, fo
                  **({"output": "quantile"} if forecaster == "esrnn" else {}))
     data = task.load()
     model = task.build_model(ModelConfig(hidden_size=4), task.describe(data))
-    rows = task.baselines(data, "test")
+    rows = task.baselines(data, ["test"])["test"]
     assert set(rows) == {"seasonal_naive", "theta"}
     assert all(set(m) == set(task.evaluate(model, [data.test])) for m in rows.values())
     errors = []
@@ -150,7 +150,7 @@ def test_baselines_are_scored_on_the_split_in_the_units_of_evaluate(tmp_path, fo
     assert rows["seasonal_naive"]["mae"] == pytest.approx(np.abs(errors).mean())
     assert rows["seasonal_naive"]["rmse"] == pytest.approx(np.sqrt(np.mean(np.square(errors))))
     with pytest.raises(ValueError, match="no 'test' split"):
-        dataclasses.replace(task, holdout=1).baselines(dataclasses.replace(task, holdout=1).load(), "test")
+        dataclasses.replace(task, holdout=1).baselines(dataclasses.replace(task, holdout=1).load(), ["test"])
 
 
 def test_backtest_length_checks_count_the_holdout(tmp_path):

@@ -76,11 +76,11 @@ def test_ngram_baselines_score_the_models_targets_with_its_metric_names(tmp_path
     (tmp_path / "book.txt").write_text(TEXT * 40)
     task = LanguageModeling(path=str(tmp_path / "book.txt"), level="char", batch_size=3, eval_batch_size=2)
     data = task.load()
-    rows = task.baselines(data, "valid")
+    rows = task.baselines(data, ["valid"])["valid"]
     assert list(rows) == ["unigram", "kneser_ney_7gram"]                     # a repeated text: the longest order
     assert all(list(m) == ["bpc", "loss", "ppl"] for m in rows.values())    # evaluate's names, in its order
     assert rows["kneser_ney_7gram"]["bpc"] < 0.5 * rows["unigram"]["bpc"]
-    assert task.baselines(data, "test").keys() == rows.keys()
+    assert task.baselines(data, ["test"])["test"].keys() == rows.keys()
 
 
 def test_ngram_rows_restart_their_history_like_the_models_state() -> None:
@@ -92,7 +92,7 @@ def test_ngram_rows_restart_their_history_like_the_models_state() -> None:
         for t, target in enumerate(targets):
             by_hand -= lm.score((str(inputs[t]),), str(target))               # order 2: the last input only
     assert total_nll(lm, split) == pytest.approx(by_hand)
-    metrics = ngram_baselines(train, split, split, "word")
+    metrics = ngram_baselines(train, split, {"test": split}, "word")["test"]
     assert set(metrics) == {"unigram", "kneser_ney_2gram"} or set(metrics) == {"unigram", "kneser_ney_3gram"}
     assert all(math.isfinite(m["ppl"]) for m in metrics.values())
 

@@ -15,6 +15,9 @@ import torch
 
 import rnnkit
 from rnnkit.cli import main
+from rnnkit.runs import baselines as table_module
+from rnnkit.tasks.classification import baselines as text_baselines_module
+from rnnkit.tasks.classification import task as task_module
 from rnnkit.tasks.classification import text_select
 from rnnkit.tasks.classification.baselines import fit_tfidf_logreg, text_baselines
 from rnnkit.tasks.classification.nb_logreg import fit_nb_logreg
@@ -46,7 +49,7 @@ def test_ngram_model_equals_scikit_learn(classes, tmp_path):
     again = NgramLogReg.load(tmp_path / NGRAMS_FILE)
     assert again.words == ngrams.words and np.array_equal(again.probabilities(scored), ngrams.probabilities(scored))
     # the baseline scores through scikit-learn; the saved model gives the same accuracy
-    row = text_baselines({**texts, "test": (scored, torch.zeros(len(scored), dtype=torch.long))}, "test")
+    row = text_baselines({**texts, "test": (scored, torch.zeros(len(scored), dtype=torch.long))}, ["test"])["test"]
     assert row["tfidf_logreg"]["accuracy"] == pytest.approx(float((expected.argmax(1) == 0).mean()))
 
 
@@ -185,7 +188,7 @@ def write_data(tmp: Path) -> Path:
     return tmp / "cues.csv"
 
 
-def config(tmp: Path, data: Path, name: str, select: str) -> Path:
+def config(tmp: Path, data: Path, name: str, select: str, baselines: bool = False) -> Path:
     path = tmp / f"{name}.toml"
     path.write_text(f"""
 seed = 0
@@ -202,7 +205,7 @@ hidden_size = 4
 iterations = 1
 batch_size = 8
 plots = false
-baselines = false
+baselines = {str(baselines).lower()}
 """)
     return path
 
@@ -241,6 +244,29 @@ def test_the_selection_picks_the_n_grams_when_the_network_validates_worse(runs, 
     out, err = capsys.readouterr()
     assert f"validated selection: {selection['choice']}" in err
     assert json.loads(out.splitlines()[0])["accuracy"] == pytest.approx(accuracy)
+
+
+def test_the_end_of_run_table_takes_the_rows_the_selection_measured(tmp_path, monkeypatch):
+    """The "model" and "network" rows of baselines.json are the selection's own measurements of
+    the chosen candidate and of the network: the splits are not scored again."""
+    scored_again: list[str] = []
+    evaluate = table_module.evaluate
+    monkeypatch.setattr(table_module, "evaluate", lambda *a, **k: scored_again.append("evaluate") or evaluate(*a, **k))
+    fits: list[str] = []
+    for module in (text_baselines_module, task_module):         # the n-gram model for the choice and the baseline
+        monkeypatch.setattr(module, "fit_nb_logreg", lambda *a: fits.append("nb") or fit_nb_logreg(*a))
+    monkeypatch.setattr(text_baselines_module, "fit_tfidf_logreg",
+                        lambda *a: fits.append("tfidf") or fit_tfidf_logreg(*a))
+    data = write_data(tmp_path)
+    assert main(["classify", "train", str(config(tmp_path, data, "chosen", "validate", baselines=True))]) == 0
+    selection = json.loads((tmp_path / "chosen" / "meta.json").read_text())["meta"]["selection"]
+    table = json.loads((tmp_path / "chosen" / "baselines.json").read_text())
+    assert selection["choice"] != "network" and scored_again == []
+    for split in ("valid", "test"):
+        assert table[split]["model"] == selection[split][selection["choice"]]
+        assert table[split]["network"] == selection[split]["network"]
+        assert {"tfidf_logreg", "nb_logreg"} <= set(table[split])
+    assert sorted(fits) == ["nb", "nb", "tfidf"]              # the baselines fitted once for both splits
 
 
 def test_eval_scores_what_the_run_predicts_beside_the_network(runs, capsys):

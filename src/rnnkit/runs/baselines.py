@@ -65,30 +65,37 @@ def check_classes(run_dir: str | Path, meta: dict[str, Any], data: Splits) -> No
 
 
 def compare(task: Any, model: nn.Module, data: Splits, cfg: RunConfig, splits: Sequence[str] = ("valid", "test"),
-            *, baselines: bool = True, predictor: Predictor | None = None) -> Table:
+            *, baselines: bool = True, predictor: Predictor | None = None, measured: Table | None = None) -> Table:
     """{split: {"model": metrics, baseline: metrics, ...}} for each of `splits` the data has; only
     the model's row with `baselines=False` or where the task has none. With the run's `predictor`
     and a task whose predictions follow a validated choice (`ReadsRunFiles.run_metrics`, e.g. a
     text run that chose the n-grams or a blend), "model" scores those predictions and "network" the
-    network alone."""
+    network alone. `measured`: the model's rows of a split measured already on this data
+    (`MeasuredWhileChoosing`), taken as they are."""
     table: Table = {}
     for split in splits:
         part = getattr(data, split, None)
         if part is None:
             continue
-        table[split] = {"model": evaluate(model, task, batches(part, eval_batch_size(task, cfg.train, part)))}
-        chosen = (task.run_metrics(predictor, data, split)
-                  if predictor is not None and isinstance(task, ReadsRunFiles) else None)
-        if chosen is not None:
-            table[split] = {"model": chosen, "network": table[split]["model"]}
-        if baselines and isinstance(task, HasBaselines):
-            threads = torch.get_num_threads()
-            try:
-                table[split].update(task.baselines(data, split))
-            finally:
-                # numba-backed baselines (aeon, statsforecast) reset torch's thread count for the
-                # whole process, and a different count changes float results in their last bits.
-                torch.set_num_threads(threads)
+        known = (measured or {}).get(split)
+        if known:
+            table[split] = dict(known)
+        else:
+            table[split] = {"model": evaluate(model, task, batches(part, eval_batch_size(task, cfg.train, part)))}
+            chosen = (task.run_metrics(predictor, data, split)
+                      if predictor is not None and isinstance(task, ReadsRunFiles) else None)
+            if chosen is not None:
+                table[split] = {"model": chosen, "network": table[split]["model"]}
+    if baselines and isinstance(task, HasBaselines) and table:
+        threads = torch.get_num_threads()
+        try:
+            rows = task.baselines(data, list(table))         # fitted once for all the splits
+        finally:
+            # numba-backed baselines (aeon, statsforecast) reset torch's thread count for the
+            # whole process, and a different count changes float results in their last bits.
+            torch.set_num_threads(threads)
+        for split, row in rows.items():
+            table[split].update(row)
     return table
 
 
@@ -104,13 +111,13 @@ def show(table: Table) -> str:
 
 
 def report(run_dir: str | Path, task: Any, model: nn.Module, data: Splits, cfg: RunConfig, *,
-           predictor: Predictor | None = None) -> Table:
+           predictor: Predictor | None = None, measured: Table | None = None) -> Table:
     """At the end of training: the table printed and written to RUN_DIR/baselines.json (nothing
-    for a task without baselines); `predictor`: the run's own, as `compare` takes it."""
+    for a task without baselines); `predictor` and `measured` as `compare` takes them."""
     if not isinstance(task, HasBaselines):
         return {}
     try:
-        table = compare(task, model, data, cfg, predictor=predictor)
+        table = compare(task, model, data, cfg, predictor=predictor, measured=measured)
     except ImportError as error:                     # the run is saved; a missing extra must not fail it
         print(f"baselines skipped: {error}", flush=True)
         return {}

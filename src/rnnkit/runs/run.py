@@ -35,6 +35,7 @@ from ..tasks.base import (
     WARM_START_DIR,
     ChoosesAfterTraining,
     HasBaselines,
+    MeasuredWhileChoosing,
     Pretrained,
     ReadsRunFiles,
     WarmStarted,
@@ -104,10 +105,12 @@ def run(cfg: RunConfig | None = None, *, resume: str | Path | None = None, overr
             meta = task.choose(model, data, meta, run_dir)
             write_meta(run_dir, cfg.task.name, meta)
         if rank == 0 and cfg.train.baselines and isinstance(task, HasBaselines):
-            # the run's own predictions (a text run's validated choice), on a CPU copy as a loaded run has it
+            # the run's own predictions (a text run's validated choice), on a CPU copy as a loaded run has it,
+            # unless choosing measured them already
+            measured = task.measured(meta) if isinstance(task, MeasuredWhileChoosing) else {}
             own = (task.run_predictor(copy.deepcopy(model).cpu().eval(), meta, run_dir)
-                   if isinstance(task, ReadsRunFiles) and meta.get("selection") else None)
-            report(run_dir, task, model, data, cfg, predictor=own)
+                   if isinstance(task, ReadsRunFiles) and meta.get("selection") and not measured else None)
+            report(run_dir, task, model, data, cfg, predictor=own, measured=measured)
         workspace.release()      # the native loops' reused arrays: a run that ends gives them back to the system
         return metrics
 

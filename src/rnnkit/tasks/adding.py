@@ -48,12 +48,16 @@ class Adding:
         ids = {"seed": self.seed, "train": self.train_size, "valid": self.valid_size, "test": self.test_size}
         return Splits(make(self.train_size), make(self.valid_size), make(self.test_size), ids=ids)
 
-    def baselines(self, data: Splits, split: str) -> dict[str, Metrics]:
+    def baselines(self, data: Splits, splits: Sequence[str]) -> dict[str, dict[str, Metrics]]:
         """The answers that read no marker: always 1 (the expected sum, MSE 1/6) and the
         training targets' mean."""
-        targets = getattr(data, split).targets
-        mse = lambda guess: F.mse_loss(torch.full_like(targets, guess), targets).item()
-        return {"always_1": {"mse": mse(1.0)}, "train_mean": {"mse": mse(data.train.targets.mean().item())}}
+        mean = data.train.targets.mean().item()
+
+        def rows(targets: Tensor) -> dict[str, Metrics]:
+            mse = lambda guess: F.mse_loss(torch.full_like(targets, guess), targets).item()  # noqa: E731
+            return {"always_1": {"mse": mse(1.0)}, "train_mean": {"mse": mse(mean)}}
+
+        return {split: rows(getattr(data, split).targets) for split in splits}
 
     def describe(self, data: Splits) -> Meta:
         return {}                                   # the model's sizes are all in the config

@@ -12,7 +12,7 @@ model.safetensors -> `rnnkit.load(run_dir)` rebuilds the model from the config a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -98,6 +98,17 @@ class ChoosesAfterTraining(Protocol):
 
 
 @runtime_checkable
+class MeasuredWhileChoosing(Protocol):
+    """Optional, beside `ChoosesAfterTraining`: the rows of the end-of-run table (runs/baselines.py)
+    that `choose` measured already on the same splits, {split: {"model": metrics, "network":
+    metrics}}, which the table takes instead of scoring the model again (text classification scores
+    every candidate on valid and test to choose; on IMDB each further pass over its 24,582 test
+    reviews took minutes). Empty where `meta` holds no such measurement."""
+
+    def measured(self, meta: Meta) -> dict[str, dict[str, Metrics]]: ...
+
+
+@runtime_checkable
 class ReadsRunFiles(Protocol):
     """Optional: a task whose run predicts with more than its network, so that `rnnkit.load` calls
     `run_predictor` instead of `predictor` (text classification: the validated n-gram model, a file
@@ -115,13 +126,13 @@ class ReadsRunFiles(Protocol):
 @runtime_checkable
 class HasBaselines(Protocol):
     """Optional: the simple models a practitioner would try first (a TF-IDF logistic regression,
-    1-NN DTW, seasonal naive, a Kneser-Ney n-gram...), fitted on `data.train` (choosing their own
-    settings on `data.valid` where they have any) and scored on the split named `split` ("valid"
-    or "test") with the metrics `evaluate` reports, so the rows compare: {baseline name: metrics}.
-    A run prints them beside the model's metrics when training ends, and `rnnkit eval RUN
-    --baselines` on the split recorded in RUN_DIR/split.json."""
+    1-NN DTW, seasonal naive, a Kneser-Ney n-gram...), fitted once on `data.train` (choosing their
+    own settings on `data.valid` where they have any) and scored on each split named in `splits`
+    ("valid", "test") with the metrics `evaluate` reports, so the rows compare: {split: {baseline
+    name: metrics}}. A run prints them beside the model's metrics when training ends, and `rnnkit
+    eval RUN --baselines` on the split recorded in RUN_DIR/split.json."""
 
-    def baselines(self, data: Splits, split: str) -> dict[str, Metrics]: ...
+    def baselines(self, data: Splits, splits: Sequence[str]) -> dict[str, dict[str, Metrics]]: ...
 
 
 @runtime_checkable

@@ -20,7 +20,7 @@ tanh(x - 1); a CSV column in the file's units):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,9 +126,9 @@ class ChaoticSeries:
         mean, std = meta.get("scale", {}).get("target", (0.0, 1.0))
         return series * std + mean
 
-    def baselines(self, data: Splits, split: str) -> dict[str, Metrics]:
+    def baselines(self, data: Splits, splits: Sequence[str]) -> dict[str, dict[str, Metrics]]:
         """Persistence and a ridge regression on the last k inputs (series_baselines.py)."""
-        return series_baselines(self, data, getattr(data, split))
+        return {split: series_baselines(self, data, getattr(data, split)) for split in splits}
 
     def describe(self, data: Splits) -> Meta:
         scale = getattr(data, "scale", None)        # the reservoir's sizes and settings are all in the config

@@ -180,9 +180,10 @@ class LanguageModeling:
                 count += chunk.targets.numel()
         return ordered_metrics(total, count, self.resolved_level())
 
-    def baselines(self, data: Splits, split: str) -> dict[str, Metrics]:
+    def baselines(self, data: Splits, splits: Sequence[str]) -> dict[str, dict[str, Metrics]]:
         """Kneser-Ney n-grams on the model's tokens, scored on the same targets (lm_baselines.py)."""
-        return ngram_baselines(data.train, data.valid, getattr(data, split), self.resolved_level())
+        return ngram_baselines(data.train, data.valid, {split: getattr(data, split) for split in splits},
+                               self.resolved_level())
 
 
 

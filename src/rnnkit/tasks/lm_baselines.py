@@ -13,8 +13,8 @@ n-grams read at most MAX_TOKENS training tokens (about 25 s for 4.4 M characters
 
 from __future__ import annotations
 
-import functools
 import math
+from collections.abc import Mapping
 
 from torch import Tensor
 
@@ -34,15 +34,16 @@ def ordered_metrics(total_nll: float, count: int, level: str) -> Metrics:
     return {first: metrics.pop(first), **metrics}
 
 
-def ngram_baselines(train: Batch, valid: Batch, split: Batch, level: str) -> dict[str, Metrics]:
-    """{"unigram": metrics, "kneser_ney_Ngram": metrics} on `split`, with the metrics of evaluate."""
-    return {name: ordered_metrics(total_nll(lm, split), split.targets.numel(), level)
-            for name, lm in fitted(train.inputs, train.targets, valid.inputs, valid.targets, level).items()}
+def ngram_baselines(train: Batch, valid: Batch, scored: Mapping[str, Batch],
+                    level: str) -> dict[str, dict[str, Metrics]]:
+    """{split: {"unigram": metrics, "kneser_ney_Ngram": metrics}} for each batch of `scored`, with
+    the metrics of evaluate; the models fitted once."""
+    models = fitted(train.inputs, train.targets, valid, level)
+    return {split: {name: ordered_metrics(total_nll(lm, part), part.targets.numel(), level)
+                    for name, lm in models.items()} for split, part in scored.items()}
 
 
-@functools.lru_cache(maxsize=1)     # a run scores valid, then test: the order is tuned once
-def fitted(train_inputs: Tensor, train_targets: Tensor, valid_inputs: Tensor, valid_targets: Tensor,
-           level: str) -> dict[str, WordNGram]:
+def fitted(train_inputs: Tensor, train_targets: Tensor, valid: Batch, level: str) -> dict[str, WordNGram]:
     """The unigram and the best of ORDERS[level] on the validation streams, fitted on the training
     stream (its rows laid end to end give the text back, as batchify_stream cut it)."""
     flat = train_inputs.flatten()
@@ -50,7 +51,6 @@ def fitted(train_inputs: Tensor, train_targets: Tensor, valid_inputs: Tensor, va
     names = [str(i) for i in range(max(stream) + 1)]                     # one string per id, shared
     text = " ".join(names[i] for i in stream)
     fit = lambda order: WordNGram.train([text], order=order)
-    valid = Batch(valid_inputs, valid_targets)
     best = min((fit(order) for order in ORDERS[level]), key=lambda lm: total_nll(lm, valid))
     return {"unigram": fit(1), f"kneser_ney_{best.order}gram": best}
 

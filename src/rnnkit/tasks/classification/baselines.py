@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -53,18 +53,22 @@ def scores(y: Tensor, predicted: Tensor, probabilities: np.ndarray | None = None
     return {**out, "accuracy": accuracy(y, predicted), "macro_f1": macro_f1(y, predicted)}
 
 
-def text_baselines(texts: dict[str, tuple[list[str], Tensor]], split: str) -> dict[str, Metrics]:
-    """{"tfidf_logreg": metrics, "nb_logreg": metrics} on `split`, fitted on texts["train"], their C
-    chosen on texts["valid"]."""
+def text_baselines(texts: dict[str, tuple[list[str], Tensor]], splits: Sequence[str]) -> dict[str, dict[str, Metrics]]:
+    """{split: {"tfidf_logreg": metrics, "nb_logreg": metrics}} for each of `splits`, both fitted once
+    on texts["train"], their C chosen on texts["valid"]."""
     tfidf, best = fit_tfidf_logreg(texts)
-    scored, y = texts[split]
-    x = tfidf.transform(scored)
-    num_classes = int(max(y.max(), texts["train"][1].max())) + 1
-    probabilities = np.zeros((len(scored), num_classes))
-    probabilities[:, best.classes_] = best.predict_proba(x)
-    nb = fit_nb_logreg(texts, num_classes).probabilities(scored)                             # (N, C)
-    return {"tfidf_logreg": scores(y, torch.from_numpy(best.predict(x)), probabilities),
-            "nb_logreg": scores(y, torch.from_numpy(nb.argmax(1)), nb)}
+    num_classes = int(max(max(texts[split][1].max() for split in splits), texts["train"][1].max())) + 1
+    nb = fit_nb_logreg(texts, num_classes)
+    out = {}
+    for split in splits:
+        scored, y = texts[split]
+        x = tfidf.transform(scored)
+        probabilities = np.zeros((len(scored), num_classes))
+        probabilities[:, best.classes_] = best.predict_proba(x)
+        q = nb.probabilities(scored)                                                   # (N, C)
+        out[split] = {"tfidf_logreg": scores(y, torch.from_numpy(best.predict(x)), probabilities),
+                      "nb_logreg": scores(y, torch.from_numpy(q.argmax(1)), q)}
+    return out
 
 
 def fit_tfidf_logreg(texts: dict[str, tuple[list[str], Tensor]]) -> tuple[Any, Any]:
@@ -110,40 +114,46 @@ def examples(split: Batch, mean: Sequence[float] | None = None,
     return [s[:length].T.numpy().copy() for s, length in zip(x, n.tolist())], y
 
 
-def sequence_baselines(train: Batch, scored: Batch, *, mean: Sequence[float] | None = None,
-                       std: Sequence[float] | None = None, seed: int = 0) -> dict[str, Metrics]:
-    """{"1nn_dtw": metrics, "minirocket_ridge": metrics} on `scored`, fitted on `train`."""
-    (x_train, y_train), (x, y) = examples(train, mean, std), examples(scored, mean, std)
+def sequence_baselines(train: Batch, scored: Mapping[str, Batch], *, mean: Sequence[float] | None = None,
+                       std: Sequence[float] | None = None, seed: int = 0) -> dict[str, dict[str, Metrics]]:
+    """{split: {"1nn_dtw": metrics, "minirocket_ridge": metrics}} for each batch of `scored`, both
+    fitted once on `train`."""
+    x_train, y_train = examples(train, mean, std)
+    parts = {split: examples(part, mean, std) for split, part in scored.items()}
     threads = torch.get_num_threads()
     try:
-        return _fit_sequence_baselines(x_train, y_train, x, y, seed=seed)
+        return _fit_sequence_baselines(x_train, y_train, parts, seed=seed)
     finally:
         # numba's OpenMP layer, started by aeon, sets every OpenMP thread count, torch's included:
         # the model would then run (and round) differently after its baselines than before
         torch.set_num_threads(threads)
 
 
-def _fit_sequence_baselines(x_train: list[np.ndarray], y_train: Tensor, x: list[np.ndarray], y: Tensor, *,
-                            seed: int) -> dict[str, Metrics]:
+def _fit_sequence_baselines(x_train: list[np.ndarray], y_train: Tensor,
+                            parts: Mapping[str, tuple[list[np.ndarray], Tensor]], *,
+                            seed: int) -> dict[str, dict[str, Metrics]]:
     try:
         from aeon.classification.convolution_based import MiniRocketClassifier
         from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
     except ImportError as error:
         raise ImportError(f"the sequence baselines need aeon: {INSTALL} ({error})") from error
-    out = {}
+    out: dict[str, dict[str, Metrics]] = {split: {} for split in parts}
     with warnings.catch_warnings():              # aeon's numba DTW warns of an index cast, harmlessly
         warnings.filterwarnings("ignore", message=".*unsafe cast.*")
-        cost = len(x_train) * len(x) * _mean_length(x_train) * _mean_length(x) * x[0].shape[0]
-        if cost <= DTW_BUDGET:
-            dtw = KNeighborsTimeSeriesClassifier(distance="dtw", n_neighbors=1).fit(x_train, y_train.numpy())
-            out["1nn_dtw"] = scores(y, torch.from_numpy(dtw.predict(x).astype(np.int64)))
-        else:
-            _skipped("1nn_dtw", f"{cost:.2g} DTW cell updates (more than {DTW_BUDGET:.0e}) would take hours")
+        dtw = KNeighborsTimeSeriesClassifier(distance="dtw", n_neighbors=1).fit(x_train, y_train.numpy())
+        for split, (x, y) in parts.items():
+            cost = len(x_train) * len(x) * _mean_length(x_train) * _mean_length(x) * x[0].shape[0]
+            if cost <= DTW_BUDGET:
+                out[split]["1nn_dtw"] = scores(y, torch.from_numpy(dtw.predict(x).astype(np.int64)))
+            else:
+                _skipped("1nn_dtw", f"{cost:.2g} DTW cell updates (more than {DTW_BUDGET:.0e}) would take hours "
+                         f"on the {split} split")
         if len(x_train) <= MINIROCKET_MAX_TRAIN:
             length = max(MINIROCKET_MIN_LENGTH, max(s.shape[1] for s in x_train))
             rocket = MiniRocketClassifier(random_state=seed).fit(fixed_length(x_train, length), y_train.numpy())
-            predicted = rocket.predict(fixed_length(x, length)).astype(np.int64)
-            out["minirocket_ridge"] = scores(y, torch.from_numpy(predicted))
+            for split, (x, y) in parts.items():
+                predicted = rocket.predict(fixed_length(x, length)).astype(np.int64)
+                out[split]["minirocket_ridge"] = scores(y, torch.from_numpy(predicted))
         else:
             _skipped("minirocket_ridge", f"{len(x_train)} training sequences (more than {MINIROCKET_MAX_TRAIN}) would "
                      f"need {len(x_train) * 9996 * 8 / 1e9:.1f} GB of features")

@@ -13,6 +13,7 @@ the baselines (`HasBaselines`) in baselines.py; the predictors in predict.py.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,11 +129,12 @@ class TextClassification(Classification):
         return self._splits(splits, {"classes": classes, "vocab": vocab.to_dict(), **meta}, raw,
                             texts={name: (normal[name], labels[name]) for name in raw})
 
-    def baselines(self, data: Splits, split: str) -> dict[str, Metrics]:
+    def baselines(self, data: Splits, splits: Sequence[str]) -> dict[str, dict[str, Metrics]]:
         """TF-IDF and NB-weighted word 1-2-grams + logistic regression (see baselines.py), on the texts load() read."""
-        if not isinstance(data, LabelledSplits) or data.texts is None or split not in data.texts:
-            raise ValueError(f"{type(self).__name__}.baselines needs the data of its own load() with a {split} split")
-        return text_baselines(data.texts, split)
+        if not isinstance(data, LabelledSplits) or data.texts is None or not set(splits) <= set(data.texts):
+            raise ValueError(f"{type(self).__name__}.baselines needs the data of its own load() with the splits "
+                             f"{list(splits)}")
+        return text_baselines(data.texts, splits)
 
     def choose(self, model: nn.Module, data: Splits, meta: Meta, run_dir: Path | None = None) -> Meta:
         """After training (task.select = "validate"): `meta` with the validated selection under
@@ -164,6 +166,18 @@ class TextClassification(Classification):
         print(f"== validated selection: the best validation accuracy is kept (meta.json 'selection')\n"
               f"{show(selection)}", flush=True)
         return {**meta, "selection": selection}
+
+    def measured(self, meta: Meta) -> dict[str, dict[str, Metrics]]:
+        """The end-of-run table's "model" (the chosen candidate) and "network" rows of each split
+        that `choose` scored, from meta["selection"]; {} without one."""
+        selection = meta.get("selection") or {}
+        choice = selection.get("choice")
+        rows: dict[str, dict[str, Metrics]] = {}
+        for split in ("valid", "test"):
+            scored = selection.get(split) or {}
+            if choice in scored and NETWORK in scored:
+                rows[split] = {"model": scored[choice]} | ({} if choice == NETWORK else {"network": scored[NETWORK]})
+        return rows
 
     def build_model(self, cfg: ModelConfig, meta: Meta) -> nn.Module:
         """The classifier of [model]; with a pretrained encoder (meta["encoder"]), of the language
@@ -372,9 +386,10 @@ class SequenceClassification(Classification):
                   for name, part in raw.items()}
         return self._splits(splits, meta, raw)
 
-    def baselines(self, data: Splits, split: str) -> dict[str, Metrics]:
+    def baselines(self, data: Splits, splits: Sequence[str]) -> dict[str, dict[str, Metrics]]:
         """1-NN DTW and MiniRocket + ridge (see baselines.py) on the features as the model reads them."""
-        scored = getattr(data, split, None)
-        if not isinstance(data, LabelledSplits) or data.meta is None or scored is None:
-            raise ValueError(f"{type(self).__name__}.baselines needs the data of its own load() with a {split} split")
+        scored = {split: getattr(data, split, None) for split in splits}
+        if not isinstance(data, LabelledSplits) or data.meta is None or any(v is None for v in scored.values()):
+            raise ValueError(f"{type(self).__name__}.baselines needs the data of its own load() with the splits "
+                             f"{list(splits)}")
         return sequence_baselines(data.train, scored, mean=data.meta["mean"], std=data.meta["std"], seed=self.seed)

@@ -36,7 +36,7 @@ origin (the median or mean, `combine_how`; forecast/combine.py), no selection. T
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,11 +189,12 @@ class Forecasting:
         train, valid, test, _ = window_splits(self, panel)
         return ForecastSplits(train, valid, test, ids=ids, panel=panel)
 
-    def baselines(self, data: Splits, split: str) -> dict[str, Metrics]:
-        """`baseline_methods` on exactly the windows of `split`, in the units of `evaluate` (baselines.py)."""
+    def baselines(self, data: Splits, splits: Sequence[str]) -> dict[str, dict[str, Metrics]]:
+        """`baseline_methods` on exactly the windows of each split, in the units of `evaluate`
+        (baselines.py; the methods fit each window's own history, so there is nothing to share)."""
         if not isinstance(data, ForecastSplits) or data.panel is None or data.ids is None:
             raise TypeError("Forecasting.baselines needs the splits of Forecasting.load(), which carry their panel")
-        return scores(self, data.panel, data.ids, split)
+        return {split: scores(self, data.panel, data.ids, split) for split in splits}
 
     def describe(self, data: Splits) -> Meta:
         """What a forecast needs besides the history it is given: the frequency and season, the

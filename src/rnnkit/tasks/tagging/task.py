@@ -11,7 +11,7 @@ predictor (`rnnkit tag`, `rnnkit.load(run).predict`) in predict.py.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,14 +143,15 @@ class Tagging:
         core = getattr(model, "module", model)
         return outcome(model, batches).metrics(core.tags, self.tag_scheme)
 
-    def baselines(self, data: Splits, split: str) -> dict[str, Metrics]:
+    def baselines(self, data: Splits, splits: Sequence[str]) -> dict[str, dict[str, Metrics]]:
         """Each word's most frequent training tag (scoring.majority_baseline)."""
-        if not isinstance(data, TaggedSplits) or data.sentences is None or split not in data.sentences:
-            raise ValueError(f"{type(self).__name__}.baselines needs the data of its own load() with a {split} split")
+        if not isinstance(data, TaggedSplits) or data.sentences is None or not set(splits) <= set(data.sentences):
+            raise ValueError(f"{type(self).__name__}.baselines needs the data of its own load() with the splits "
+                             f"{list(splits)}")
         assert data.meta is not None
-        return {"most frequent tag": majority_baseline(
+        return {split: {"most frequent tag": majority_baseline(
             data.sentences["train"], data.sentences[split], data.meta["tags"], self.tag_scheme,
-            lowercase=self.lowercase, digits=self.digits)}
+            lowercase=self.lowercase, digits=self.digits)} for split in splits}
 
     def plot(self, model: nn.Module, data: Splits, folder: Path) -> None:
         """The test split's (else validation's) per-tag report and confusion matrix PNG."""
