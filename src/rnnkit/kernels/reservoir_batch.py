@@ -212,13 +212,13 @@ def _chunks_loop(mm, handle, gemm_fn, x, order, lengths, starts, w_in, bias, h0,
             continue
         from_zero = True
         for j in range(n):                              # (T, I, n) and (H, n): one column per sequence
-            b = order[s + j]
+            seq = order[s + j]
             for t in range(lengths[s + j]):
                 for i in range(inputs):
-                    xs[t, i, j] = x[b, t, i]
+                    xs[t, i, j] = x[seq, t, i]
             for i in range(size):
-                h[i, j] = h0[b, i]
-                from_zero = from_zero and h0[b, i] == 0
+                h[i, j] = h0[seq, i]
+                from_zero = from_zero and h0[seq, i] == 0
         live = n
         for t in range(lengths[s]):
             while lengths[s + live - 1] <= t:           # sorted: the ended sequences are the last columns
