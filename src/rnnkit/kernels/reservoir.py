@@ -69,7 +69,7 @@ def echo_state_scan(cell: Any, x: Tensor, h0: Tensor, mask: Tensor | None) -> tu
             return y, (last,)
         pre = F.linear(x, cell.weight_ih, cell.bias)                          # (B, T, H)
         y = _states(cell, pre, h0, mask, x.device.type == "cpu")
-    return y, (y[:, -1].clone() if mask is None else _last_valid(y, h0, mask),)
+    return y, (y[:, -1].clone() if mask is None else reservoir_batch.last_valid(y, h0, mask.sum(1)),)
 
 
 def _batch_lengths(cell: Any, x: Tensor, mask: Tensor | None) -> Tensor | None:
@@ -269,10 +269,3 @@ def _adaptive(steps: int, run: Any, threads: int, clock: Any = None) -> list[int
         chosen.append(best)
         t = stop
     return chosen
-
-
-def _last_valid(y: Tensor, h0: Tensor, mask: Tensor) -> Tensor:
-    lengths = mask.sum(1)                                                    # (B,)
-    last = y[torch.arange(y.size(0), device=y.device), (lengths - 1).clamp(min=0)]
-    empty = lengths == 0
-    return torch.where(empty[:, None], h0, last) if bool(empty.any()) else last

@@ -110,9 +110,14 @@ def _batch_states(x: Tensor, h0: Tensor, lengths: Tensor, weight_ih: Tensor, bia
             for done in [pool.submit(work) for _ in range(workers)]:
                 done.result()                                   # re-raises a worker's exception
     y = torch.from_numpy(out)
-    if mm is None:                                              # each sequence's last valid state
-        last = torch.where((lengths > 0)[:, None], y[torch.arange(batch), (lengths - 1).clamp(min=0)], h0)
-    return y, last
+    return y, (last if mm is not None else last_valid(y, h0, lengths))
+
+
+def last_valid(y: Tensor, h0: Tensor, lengths: Tensor) -> Tensor:
+    """(B, H): each sequence's state at its last valid step of y (B, T, H), h0 (B, H) for an empty one."""
+    last = y[torch.arange(y.size(0), device=y.device), (lengths - 1).clamp(min=0)]
+    empty = lengths == 0
+    return torch.where(empty[:, None], h0, last) if bool(empty.any()) else last
 
 
 def _direct_product(weight: Tensor):
