@@ -24,15 +24,8 @@ from sklearn.linear_model import LogisticRegression
 
 from rnnkit.data import labelled
 from rnnkit.tasks.classification import TextClassification
-from rnnkit.tasks.classification.nb_logreg import ALPHA, C_GRID
+from rnnkit.tasks.classification.nb_logreg import C_GRID, log_count_ratio
 from rnnkit.tasks.classification.sources import text_parts
-
-
-def log_count_ratio(x: sp.csr_matrix, positive: np.ndarray) -> np.ndarray:
-    """(F,) NBSVM's r of the 0/1 rows x (N, F), `positive` (N,) against the rest."""
-    p = ALPHA + np.asarray(x[positive].sum(axis=0)).ravel()
-    q = ALPHA + np.asarray(x[~positive].sum(axis=0)).ravel()
-    return np.log(p / p.sum()) - np.log(q / q.sum())
 
 
 def main() -> None:

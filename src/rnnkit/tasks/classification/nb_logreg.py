@@ -53,7 +53,7 @@ def fit_nb_logreg(texts: dict[str, tuple[list[str], Tensor]], num_classes: int) 
         raise ValueError(f"the n-gram model needs at least two classes in the training texts, got {classes.tolist()}")
     # one target per regression: the second class against the first for two, each against the rest for more
     targets = classes[1:] if len(classes) == 2 else classes
-    ratios = np.stack([_log_count_ratio(x_train, y_train_np == k) for k in targets])          # (K, F)
+    ratios = np.stack([log_count_ratio(x_train, y_train_np == k) for k in targets])          # (K, F)
     best: tuple | None = None
     # one BLAS thread: L-BFGS on sparse features does only small dense steps (see baselines.py)
     with threadpool_limits(limits=1):
@@ -80,7 +80,7 @@ def _accuracy_and_loss(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float((p.argmax(1) == y).mean()), float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-15, 1.0)).mean())
 
 
-def _log_count_ratio(x: sp.csr_matrix, positive: np.ndarray) -> np.ndarray:
+def log_count_ratio(x: sp.csr_matrix, positive: np.ndarray) -> np.ndarray:
     """(F,) r = log((p / |p|_1) / (q / |q|_1)) of the 0/1 rows x (N, F) with `positive` (N,) against the rest."""
     p = ALPHA + np.asarray(x[positive].sum(axis=0)).ravel()
     q = ALPHA + np.asarray(x[~positive].sum(axis=0)).ravel()
